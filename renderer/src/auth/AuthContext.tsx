@@ -1,0 +1,75 @@
+import { createContext, useCallback, useContext, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import type { LoginResponse } from '../../../shared/api/auth.js';
+import { onUnauthorized } from '../api/client.js';
+import { logout } from '../api/endpoints.js';
+import { clearSession, restoreSession, saveSession, type Session } from './session.js';
+
+/** Why the login page is shown, when there is something to say about it. */
+export type LoginNotice = 'expired' | 'signed-out' | null;
+
+interface AuthValue {
+  session: Session | null;
+  notice: LoginNotice;
+  signIn(res: LoginResponse): void;
+  signOut(): Promise<void>;
+}
+
+const AuthContext = createContext<AuthValue | null>(null);
+
+/** Longest delay setTimeout accepts; a session that lasts longer is re-checked then. */
+const MAX_TIMEOUT = 2_147_483_647;
+
+export function AuthProvider({ children }: { children: ReactNode }) {
+  const [initial] = useState(restoreSession);
+  const [session, setSession] = useState<Session | null>(initial.session);
+  const [notice, setNotice] = useState<LoginNotice>(initial.expired ? 'expired' : null);
+
+  const sessionRef = useRef(session);
+  sessionRef.current = session;
+
+  const expire = useCallback(() => {
+    clearSession();
+    if (sessionRef.current) setNotice('expired');
+    sessionRef.current = null;
+    setSession(null);
+  }, []);
+
+  // Any 401 on an authenticated call: the session is over, back to the login page.
+  useEffect(() => onUnauthorized(expire), [expire]);
+
+  // The token's own expiry: leave the console when it passes, even if nothing is being loaded.
+  useEffect(() => {
+    if (!session) return undefined;
+    const delay = Date.parse(session.expiresAt) - Date.now();
+    const timer = window.setTimeout(() => {
+      if (Date.parse(session.expiresAt) <= Date.now()) expire();
+      else setSession({ ...session }); // a very long session: schedule again
+    }, Math.min(Math.max(delay, 0), MAX_TIMEOUT));
+    return () => window.clearTimeout(timer);
+  }, [session, expire]);
+
+  const signIn = useCallback((res: LoginResponse) => {
+    setSession(saveSession(res));
+    setNotice(null);
+  }, []);
+
+  const signOut = useCallback(async () => {
+    try {
+      await logout();
+    } catch {
+      // Already expired or the service is unreachable: the local session ends either way.
+    }
+    clearSession();
+    setSession(null);
+    setNotice('signed-out');
+  }, []);
+
+  const value = useMemo(() => ({ session, notice, signIn, signOut }), [session, notice, signIn, signOut]);
+  return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
+}
+
+export function useAuth(): AuthValue {
+  const value = useContext(AuthContext);
+  if (!value) throw new Error('useAuth outside <AuthProvider>');
+  return value;
+}

@@ -1,0 +1,65 @@
+import { pipeline } from 'node:stream/promises';
+import { Type } from '@sinclair/typebox';
+import { Cdr } from '../../../shared/api/cdr.js';
+import { CdrExportQuery, CdrQuery } from '../../../shared/api/cdr-query.js';
+import { NotFoundError } from '../../errors.js';
+import { checkTimeZone, CONTENT_TYPES, exportStream, parseCdrExportQuery, parseCdrQuery, type CdrReader, type CdrStore } from '../../storage/cdr/index.js';
+import { route, type RouteDef } from '../route.js';
+
+const CdrList = Type.Object({ items: Type.Array(Cdr), total: Type.Integer({ description: 'every match, not only this page' }) });
+
+export function cdrRoutes(store: CdrStore, reader: CdrReader): RouteDef[] {
+  return [
+    route({
+      method: 'get',
+      path: '/api/v1/cdrs',
+      summary: 'Call records of cdr/COPM3_dialogs: filtered, searched, sorted and paged',
+      tag: 'cdrs',
+      auth: 'read',
+      query: CdrQuery,
+      response: CdrList,
+      handler: ({ query }) => reader.page(parseCdrQuery(query)),
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/cdrs/export',
+      summary: 'Every call record matching the filter, streamed as CSV (times in tz) or NDJSON',
+      tag: 'cdrs',
+      auth: 'read',
+      query: CdrExportQuery,
+      produces: 'text/csv',
+      async handler({ query, req, res, log }) {
+        const { filter, sort, format, tz } = parseCdrExportQuery(query);
+        checkTimeZone(tz);
+        const stamp = new Date().toISOString().slice(0, 19).replace(/[:T]/g, '-');
+        res.setHeader('Content-Type', CONTENT_TYPES[format]);
+        res.setHeader('Content-Disposition', `attachment; filename="sitecall-cdrs-${stamp}.${format === 'csv' ? 'csv' : 'ndjson'}"`);
+        res.setHeader('Cache-Control', 'no-store');
+        // The client going away cancels the worker's cursor.
+        const abort = new AbortController();
+        req.on('close', () => abort.abort(new Error('the client closed the connection')));
+        try {
+          await pipeline(exportStream(reader.exportJson(filter, { sort, signal: abort.signal }), { format, tz }), res);
+        } catch (err) {
+          if (!abort.signal.aborted) throw err;
+          log.info('CDR export cancelled by the client');
+        }
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/cdrs/:id',
+      summary: 'One call record',
+      tag: 'cdrs',
+      auth: 'read',
+      params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) }),
+      response: Cdr,
+      errors: [404],
+      handler({ params }) {
+        const cdr = store.get(params.id);
+        if (!cdr) throw new NotFoundError(`No call record with id ${params.id}.`);
+        return cdr;
+      },
+    }),
+  ];
+}

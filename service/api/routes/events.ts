@@ -1,0 +1,116 @@
+import { Type } from '@sinclair/typebox';
+import { ActiveCall, CALL_STATES, Cdr } from '../../../shared/api/cdr.js';
+import { CallEvent, EVENT_LIMITS, IngestResult, type EventProblem } from '../../../shared/api/events.js';
+import type { CallstoreService } from '../../callstore/service.js';
+import { parseNdjson } from '../../callstore/ingest.js';
+import { AppError } from '../../errors.js';
+import { route, type RouteDef } from '../route.js';
+
+/** Turns a request body (JSON object, JSON array or NDJSON) into the list of items to validate. */
+export function batchOf(text: string, contentType: string | undefined): { items: unknown[]; broken: EventProblem[] } {
+  if (/ndjson|jsonlines|jsonl/i.test(contentType ?? '')) return parseNdjson(text);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new AppError(400, 'invalid_json', `The request body is not valid JSON: ${(err as Error).message}.`);
+  }
+  return { items: Array.isArray(parsed) ? parsed : [parsed], broken: [] };
+}
+
+export function checkBatchSize(count: number): void {
+  if (count > EVENT_LIMITS.batchEvents) {
+    throw new AppError(413, 'payload_too_large', `The batch has ${count} events; at most ${EVENT_LIMITS.batchEvents} are taken at once.`);
+  }
+  if (count === 0) throw new AppError(400, 'invalid_request', 'The batch holds no event.');
+}
+
+const CallList = Type.Object({ items: Type.Array(ActiveCall), total: Type.Integer() });
+const CallQuery = Type.Object(
+  {
+    domain: Type.Optional(Type.String({ maxLength: 253 })),
+    state: Type.Optional(Type.Union([...CALL_STATES, 'orphan' as const].map((s) => Type.Literal(s)))),
+    number: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'part of the caller, callee or answering party' })),
+  },
+  { additionalProperties: false },
+);
+const CallParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: EVENT_LIMITS.callIdLength }) });
+const CallDetail = Type.Composite([ActiveCall, Type.Object({ events: Type.Array(CallEvent, { description: 'the raw events of the call, in order' }) })]);
+
+export function callstoreRoutes(callstore: CallstoreService): RouteDef[] {
+  return [
+    route({
+      method: 'post',
+      path: '/api/v1/events',
+      summary: 'Send call lifecycle events: one object, an array, or NDJSON; answered when stored as state_save requires',
+      tag: 'events',
+      auth: 'events',
+      rawBody: { types: ['application/json', 'application/x-ndjson', 'application/jsonl', 'application/*+json'] },
+      bodyDoc: Type.Union([CallEvent, Type.Array(CallEvent, { maxItems: EVENT_LIMITS.batchEvents })]),
+      bodyLimitBytes: EVENT_LIMITS.batchBytes,
+      response: IngestResult,
+      async handler({ body, req, res }) {
+        const { items, broken } = batchOf(String(body), req.headers['content-type']);
+        checkBatchSize(items.length);
+        const { highestSeq, ...report } = await callstore.ingest(items, broken);
+        if (report.rejected.length === 0) return report;
+        const valid = report.accepted;
+        // The invalid events are refused with the one error shape; the body also says what was stored.
+        res.status(400).json({
+          error: {
+            code: 'invalid_request',
+            message: `${report.rejected.length > 1 ? `${new Set(report.rejected.map((r) => r.index)).size} events are` : '1 event is'} invalid${valid ? `; the ${valid} valid ${valid === 1 ? 'one was' : 'ones were'} stored` : ''}.`,
+            details: report.rejected.map((r) => ({ path: `/${r.index}${r.path}`, message: r.message })),
+          },
+          ...report,
+        });
+        void highestSeq;
+        return undefined;
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/calls',
+      summary: 'Active calls (and orphan events with state=orphan), newest first',
+      tag: 'calls',
+      auth: 'read',
+      query: CallQuery,
+      response: CallList,
+      handler({ query }) {
+        const items = callstore.list(query);
+        return { items, total: items.length };
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/calls/:id',
+      summary: 'One active call with its legs, forks, holds, links and raw events',
+      tag: 'calls',
+      auth: 'read',
+      params: CallParams,
+      response: CallDetail,
+      errors: [404],
+      handler({ params }) {
+        const { call, instance } = callstore.get(params.id);
+        const events = instance.rawEvents(call.legs.map((l) => l.callId)).map(({ tsMs, synthesized, ...e }) => e);
+        events.sort((a, b) => a.ts.localeCompare(b.ts) || a.seq - b.seq);
+        return { ...call, events };
+      },
+    }),
+    route({
+      method: 'delete',
+      path: '/api/v1/calls/:id',
+      summary: 'Terminate an active call here: its CDR is written with endReason admin',
+      tag: 'calls',
+      auth: 'admin',
+      params: CallParams,
+      response: Type.Object({ cdr: Type.Union([Cdr, Type.Null()]) }),
+      errors: [404],
+      handler({ params, log }) {
+        const cdr = callstore.terminate(params.id);
+        log.info({ callId: params.id }, 'call terminated by the admin');
+        return { cdr: cdr ?? null };
+      },
+    }),
+  ];
+}

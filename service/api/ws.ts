@@ -1,0 +1,154 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { Scope } from '../../shared/api/auth.js';
+import { EVENT_LIMITS } from '../../shared/api/events.js';
+import type { LiveChange, LiveMessage } from '../../shared/api/live.js';
+import { hasScope, type AuthService, type Principal } from '../auth/auth.js';
+import type { CallstoreService } from '../callstore/service.js';
+import { AppError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { Change, ChangeFeed } from '../storage/changes.js';
+import { bearerOf } from './http.js';
+import { checkBatchSize } from './routes/events.js';
+
+const HEARTBEAT_MS = 30_000;
+/** Live changes are gathered this long and sent together, the last state of each document only. */
+const LIVE_BATCH_MS = 200;
+/** A console that cannot keep up is told to reload instead of being buffered without bound. */
+const LIVE_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+/** The collections the console may watch; users, tokens and sessions never leave the service. */
+const LIVE_COLLECTIONS = new Set(['calls', 'cdrs', 'config', 'mwi', 'sites']);
+
+interface Endpoint {
+  scope: Scope;
+  maxPayload: number;
+  open(ws: WebSocket, principal: Principal, log: Logger): void;
+}
+
+export interface WsDeps {
+  auth: AuthService;
+  callstore: CallstoreService;
+  feed: ChangeFeed;
+  log: Logger;
+}
+
+/** The WebSocket endpoints: the event stream of sources and the live feed of the console. */
+export function attachWebSockets(server: Server, deps: WsDeps): { close(): void } {
+  const endpoints: Record<string, Endpoint> = {
+    '/api/v1/events/stream': { scope: 'events', maxPayload: EVENT_LIMITS.batchBytes, open: (ws, p, log) => eventStream(ws, p, deps, log) },
+    '/api/v1/live': { scope: 'read', maxPayload: 64 * 1024, open: (ws, _p, log) => liveFeed(ws, deps.feed, log) },
+  };
+  const servers = new Map(Object.entries(endpoints).map(([path, e]) => [path, new WebSocketServer({ noServer: true, maxPayload: e.maxPayload })]));
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const endpoint = endpoints[url.pathname];
+    const wss = servers.get(url.pathname);
+    if (!endpoint || !wss) return refuse(socket, 404, 'not_found', `No WebSocket endpoint at ${url.pathname}.`);
+    const token = bearerOf(req) ?? url.searchParams.get('token') ?? undefined;
+    if (!token) return refuse(socket, 401, 'unauthorized', 'Authentication required: send an Authorization: Bearer header or ?token=.');
+    deps.auth.authenticate(token).then(
+      (principal) => {
+        if (!hasScope(principal, endpoint.scope)) return refuse(socket, 403, 'forbidden', `This credential lacks the "${endpoint.scope}" scope.`);
+        wss.handleUpgrade(req, socket, head, (ws) => {
+          const log = deps.log.child({ ws: url.pathname, who: principal.name });
+          keepAlive(ws);
+          endpoint.open(ws, principal, log);
+        });
+      },
+      (err: unknown) => refuse(socket, err instanceof AppError ? err.status : 401, 'unauthorized', err instanceof Error ? err.message : 'Unauthorized.'),
+    );
+  };
+  server.on('upgrade', onUpgrade);
+  return {
+    close() {
+      server.off('upgrade', onUpgrade);
+      for (const wss of servers.values()) {
+        for (const client of wss.clients) client.close(1001, 'service stopping');
+        wss.close();
+      }
+    },
+  };
+}
+
+function refuse(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Error';
+  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
+function keepAlive(ws: WebSocket): void {
+  let alive = true;
+  ws.on('pong', () => (alive = true));
+  const timer = setInterval(() => {
+    if (!alive) return ws.terminate();
+    alive = false;
+    ws.ping();
+  }, HEARTBEAT_MS);
+  timer.unref();
+  ws.on('close', () => clearInterval(timer));
+}
+
+/**
+ * A source's event stream. Messages are handled one after another, so acks come back in the order
+ * the messages were sent; each ack names the highest seq now stored and any event refused.
+ */
+function eventStream(ws: WebSocket, principal: Principal, deps: WsDeps, log: Logger): void {
+  let queue = Promise.resolve();
+  log.info('event stream opened');
+  ws.on('message', (data: RawData, isBinary: boolean) => {
+    queue = queue.then(async () => {
+      let reply: object;
+      try {
+        if (isBinary) throw new AppError(400, 'invalid_request', 'Send events as text messages (JSON).');
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(data.toString());
+        } catch (err) {
+          throw new AppError(400, 'invalid_json', `The message is not valid JSON: ${(err as Error).message}.`);
+        }
+        const items = Array.isArray(parsed) ? parsed : [parsed];
+        checkBatchSize(items.length);
+        const report = await deps.callstore.ingest(items);
+        reply = { ack: report.highestSeq, stored: report.stored, duplicates: report.duplicates, ...(report.rejected.length ? { rejected: report.rejected } : {}) };
+      } catch (err) {
+        const e = err instanceof AppError ? err : new AppError(500, 'internal', 'The events could not be stored; send them again.');
+        if (!(err instanceof AppError)) log.error({ err }, 'event stream message failed');
+        reply = { ack: null, error: { code: e.code, message: e.message } };
+      }
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(reply));
+    });
+  });
+  ws.on('close', (code) => log.info({ code, who: principal.name }, 'event stream closed'));
+}
+
+/** The console's live feed: changes of the watched collections, coalesced per document. */
+function liveFeed(ws: WebSocket, feed: ChangeFeed, log: Logger): void {
+  let pending = new Map<string, Change>();
+  let timer: NodeJS.Timeout | undefined;
+  const flush = () => {
+    timer = undefined;
+    if (ws.readyState !== ws.OPEN || pending.size === 0) return;
+    if (ws.bufferedAmount > LIVE_MAX_BUFFERED_BYTES) {
+      pending = new Map();
+      send({ type: 'resync', reason: 'the console fell behind; reload the data' });
+      return;
+    }
+    const changes: LiveChange[] = [...pending.values()].map((c) => ({ collection: c.collection, op: c.op, id: c.id, doc: c.doc }));
+    pending = new Map();
+    send({ type: 'changes', changes });
+  };
+  const send = (msg: LiveMessage) => ws.send(JSON.stringify(msg));
+  const unsubscribe = feed.subscribe((change) => {
+    if (!LIVE_COLLECTIONS.has(change.collection)) return;
+    pending.set(`${change.collection}\u0000${change.id}`, change);
+    timer ??= setTimeout(flush, LIVE_BATCH_MS);
+  });
+  send({ type: 'hello', collections: [...LIVE_COLLECTIONS] });
+  ws.on('close', () => {
+    unsubscribe();
+    clearTimeout(timer);
+    log.debug('live feed closed');
+  });
+}

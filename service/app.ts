@@ -1,0 +1,218 @@
+import { createServer, type Server } from 'node:http';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Health, ServiceStatus } from '../shared/api/status.js';
+import { AuthService } from './auth/auth.js';
+import { generatePassword } from './auth/passwords.js';
+import { createHttpApp } from './api/http.js';
+import { Metrics } from './api/metrics.js';
+import { buildOpenApi } from './api/openapi.js';
+import { authRoutes, type LoginLimit } from './api/routes/auth.js';
+import { configRoutes } from './api/routes/config.js';
+import { systemRoutes } from './api/routes/system.js';
+import type { RouteDef } from './api/route.js';
+import { CallstoreInstance } from './callstore/instance.js';
+import { CallstoreMetrics } from './callstore/metrics.js';
+import { CallstoreService } from './callstore/service.js';
+import { callstoreRoutes } from './api/routes/events.js';
+import { cdrRoutes } from './api/routes/cdrs.js';
+import { attachWebSockets } from './api/ws.js';
+import { CdrReader, CdrStore } from './storage/cdr/index.js';
+import { ConfigService } from './config/service.js';
+import { RolesConfigStore } from './config/roles-store.js';
+import type { Settings } from './config/settings.js';
+import { loadSiteIdentity } from './config/site.js';
+import { StartupError } from './errors.js';
+import type { Logger } from './logger.js';
+import { RoleHost } from './roles/host.js';
+import { ChangeFeed } from './storage/changes.js';
+import { lockDataDir, prepareDataDir } from './storage/data-dir.js';
+import { DocumentStore } from './storage/documents.js';
+import { VERSION } from './version.js';
+import { VmailInstance } from './vmail/instance.js';
+
+export const ADMIN_USER = 'admin';
+export const INITIAL_PASSWORD_FILE = 'initial-admin-password';
+const SESSION_TTL_MS = 12 * 60 * 60_000;
+const SESSION_PURGE_INTERVAL_MS = 10 * 60_000;
+const SHUTDOWN_GRACE_MS = 5_000;
+
+export interface RunningService {
+  url: string;
+  stop(): Promise<void>;
+}
+
+export interface ServiceOptions {
+  loginLimit?: LoginLimit;
+  /** where the built console lives; default dist/renderer beside the compiled service */
+  consoleDir?: string;
+  /** called once with the generated admin password on first start */
+  onGeneratedPassword?: (password: string, file: string) => void;
+}
+
+/**
+ * The composition root: the only module that knows every part. It opens storage, builds the
+ * roles and the API on top of it, listens, and takes it all down in reverse order on stop.
+ */
+export async function startService(settings: Settings, log: Logger, opts: ServiceOptions = {}): Promise<RunningService> {
+  prepareDataDir(settings.dataDir);
+  const unlock = lockDataDir(settings.dataDir);
+  try {
+    return await startLocked(settings, log, opts, unlock);
+  } catch (err) {
+    unlock();
+    throw err;
+  }
+}
+
+async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions, unlock: () => void): Promise<RunningService> {
+  const startedAt = new Date();
+  let lifecycle: Health['status'] = 'starting';
+
+  const feed = new ChangeFeed();
+  const documents = new DocumentStore(DocumentStore.directoryFor(settings.dataDir), feed);
+  const site = await loadSiteIdentity(documents, settings.siteName);
+  const auth = await AuthService.open(documents, { sessionTtlMs: SESSION_TTL_MS });
+  await ensureAdmin(auth, settings, log, opts);
+  // Until sites pair (design section 7) this site is the only one, and it is up.
+  const isSiteUp = (siteId: string) => siteId === site.id;
+  const config = new ConfigService(await RolesConfigStore.open(documents, site.id), {
+    selfId: site.id,
+    selfName: site.name,
+    peers: () => new Map(),
+    isUp: isSiteUp,
+  });
+
+  const metrics = new Metrics();
+  const cdrStore = new CdrStore(settings.dataDir);
+  const cdrReader = new CdrReader(settings.dataDir);
+  const callstoreMetrics = new CallstoreMetrics(metrics.registry);
+  const callstore = new CallstoreService((domain) => config.lookup('callstore', domain), callstoreMetrics);
+
+  const host = new RoleHost(
+    site.id,
+    {
+      callstore: (instance, roleLog) => {
+        const runtime = new CallstoreInstance(instance, { siteId: site.id, dataDir: settings.dataDir, cdrs: cdrStore, feed, metrics: callstoreMetrics }, roleLog);
+        return {
+          async start() {
+            await runtime.start();
+            callstore.register(runtime);
+          },
+          async stop() {
+            callstore.unregister(runtime);
+            await runtime.stop();
+          },
+          reconfigure: (next) => runtime.reconfigure(next),
+        };
+      },
+      vmail: (instance, roleLog) => new VmailInstance(instance, roleLog),
+    },
+    log,
+  );
+  config.onApplied((instances) => host.apply(instances));
+  await config.applyCurrent();
+
+  const routes: RouteDef[] = [];
+  let openApi: unknown;
+  routes.push(
+    ...systemRoutes({
+      health: () => ({ status: lifecycle, site: site.name, version: VERSION }),
+      status: (): ServiceStatus => ({
+        site: { id: site.id, name: site.name },
+        version: VERSION,
+        startedAt: startedAt.toISOString(),
+        uptimeSec: Math.round((Date.now() - startedAt.getTime()) / 1000),
+        configRevision: config.get().revision,
+        instances: host.status(isSiteUp),
+      }),
+      metrics,
+      openApi: () => (openApi ??= buildOpenApi(routes, VERSION)),
+    }),
+    ...authRoutes(auth, opts.loginLimit),
+    ...configRoutes(config),
+    ...callstoreRoutes(callstore),
+    ...cdrRoutes(cdrStore, cdrReader),
+  );
+
+  const consoleDir = opts.consoleDir ?? fileURLToPath(new URL('../renderer', import.meta.url));
+  const app = createHttpApp({ routes, auth, metrics, log, consoleDir });
+  const server = createServer(app);
+  server.keepAliveTimeout = 65_000;
+  const sockets = attachWebSockets(server, { auth, callstore, feed, log });
+  await listen(server, settings.host, settings.port);
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : settings.port;
+  const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
+  lifecycle = 'ok';
+  log.info({ url, site: site.name, siteId: site.id, dataDir: settings.dataDir, version: VERSION }, 'Sitecall service listening');
+
+  const purge = setInterval(() => {
+    auth.purgeExpiredSessions().catch((err: unknown) => log.warn({ err }, 'session purge failed'));
+  }, SESSION_PURGE_INTERVAL_MS);
+  purge.unref();
+
+  let stopping: Promise<void> | undefined;
+  return {
+    url,
+    stop() {
+      stopping ??= (async () => {
+        lifecycle = 'stopping';
+        log.info('stopping: no new connections');
+        clearInterval(purge);
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        sockets.close();
+        server.closeIdleConnections();
+        const force = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+        await closed;
+        clearTimeout(force);
+        await host.stopAll();
+        await cdrReader.close();
+        cdrStore.close();
+        await documents.flush();
+        unlock();
+        log.info('stopped');
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function ensureAdmin(auth: AuthService, settings: Settings, log: Logger, opts: ServiceOptions): Promise<void> {
+  if (await auth.hasUser(ADMIN_USER)) return;
+  const file = join(settings.dataDir, INITIAL_PASSWORD_FILE);
+  if (settings.adminPassword) {
+    await auth.setPassword(ADMIN_USER, settings.adminPassword);
+    rmSync(file, { force: true });
+    log.info({ user: ADMIN_USER }, 'admin user created with the password from the settings');
+    return;
+  }
+  const password = generatePassword();
+  await auth.setPassword(ADMIN_USER, password);
+  // Kept (owner-only) for a desktop or systemd start where nobody watches the console output;
+  // removed when the admin sets a password of their own.
+  writeFileSync(file, `${password}\n`, { mode: 0o600 });
+  log.info({ user: ADMIN_USER, file }, 'admin user created with a generated password');
+  opts.onGeneratedPassword?.(password, file);
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: NodeJS.ErrnoException) => {
+      server.off('listening', onListening);
+      const where = `${host}:${port}`;
+      if (err.code === 'EADDRINUSE') reject(new StartupError(`Port ${port} on ${host} is already in use by another program: stop it or choose another port with --port or SITECALL_PORT.`));
+      else if (err.code === 'EADDRNOTAVAIL') reject(new StartupError(`Cannot listen on ${where}: ${host} is not an address of this machine; choose another with --host or SITECALL_HOST.`));
+      else if (err.code === 'EACCES') reject(new StartupError(`Cannot listen on ${where}: permission denied (ports below 1024 need privileges); choose another with --port.`));
+      else reject(new StartupError(`Cannot listen on ${where}: ${err.message}.`));
+    };
+    const onListening = () => {
+      server.off('error', onError);
+      resolve();
+    };
+    server.once('error', onError);
+    server.once('listening', onListening);
+    server.listen(port, host);
+  });
+}

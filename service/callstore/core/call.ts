@@ -1,0 +1,422 @@
+import type { ActiveCall, Cdr, CallState, Disposition, EndReason, Fork, Hold, Leg, Link } from '../../../shared/api/cdr.js';
+import type { CallEvent, Direction } from '../../../shared/api/events.js';
+
+/**
+ * The pure core of the callstore: the state of one call is a function of the *set* of its events.
+ * Events are folded in (ts, seq, id) order whatever order they arrived in, so any delivery order of
+ * the same events gives the same state and the same CDR. No I/O, no clock: time comes from events.
+ */
+
+/** An event as the core sees it: validated, its time parsed, and marked when the callstore made it. */
+export interface CoreEvent extends CallEvent {
+  tsMs: number;
+  /** set on `end` events the callstore produced itself (source lost, admin, timeout, resync) */
+  synthesized?: Exclude<EndReason, 'normal'>;
+}
+
+export function compareEvents(a: CoreEvent, b: CoreEvent): number {
+  return a.tsMs - b.tsMs || a.seq - b.seq || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+}
+
+type LegState = Leg['state'];
+
+interface Branch {
+  toTag: string;
+  code: number | null;
+  at: number;
+  outcome: Fork['outcome'];
+  answeredAs: string | null;
+}
+
+interface LegFold {
+  callId: string;
+  fromTag: string;
+  callRef: string | null;
+  source: string;
+  from: string | null;
+  to: string | null;
+  domain: string | null;
+  direction: Direction | null;
+  invitedAt: number | null;
+  ringingAt: number | null;
+  answeredAt: number | null;
+  endedAt: number | null;
+  firstEventAt: number;
+  state: LegState;
+  winner: string | null;
+  branches: Map<string, Branch>;
+  finalCode: number | null;
+  cancelled: boolean;
+  hangup: { by: 'caller' | 'callee' | 'system' | null; code: number | null; reason: string | null } | null;
+  endReason: EndReason;
+  holds: { on: number; off: number | null; by: 'caller' | 'callee' | 'system' }[];
+  cdrFlag: boolean;
+  profiles: { name: string; value?: string }[];
+}
+
+export interface CallFold {
+  legs: LegFold[];
+  links: Link[];
+  /** the link kinds each dialog takes part in (either end of a link) */
+  linkKindsByCallId: Map<string, Set<Link['kind']>>;
+  eventIds: string[];
+  anomalies: string[];
+  lastEventAt: number;
+}
+
+function newLeg(e: CoreEvent): LegFold {
+  return {
+    callId: e.callId,
+    fromTag: e.fromTag ?? '',
+    callRef: null,
+    source: e.source,
+    from: null,
+    to: null,
+    domain: e.domain ?? null,
+    direction: null,
+    invitedAt: null,
+    ringingAt: null,
+    answeredAt: null,
+    endedAt: null,
+    firstEventAt: e.tsMs,
+    state: 'trying',
+    winner: null,
+    branches: new Map(),
+    finalCode: null,
+    cancelled: false,
+    hangup: null,
+    endReason: 'normal',
+    holds: [],
+    cdrFlag: false,
+    profiles: [],
+  };
+}
+
+function closeHolds(leg: LegFold, at: number): void {
+  for (const h of leg.holds) if (h.off === null) h.off = at;
+}
+
+function terminate(leg: LegFold, e: CoreEvent): boolean {
+  if (leg.state === 'terminated') return false;
+  leg.state = 'terminated';
+  leg.endedAt = e.tsMs;
+  closeHolds(leg, e.tsMs);
+  return true;
+}
+
+/** Folds the events of one call (any order) into its legs, forks, holds and links. */
+export function foldCall(events: readonly CoreEvent[]): CallFold {
+  const sorted = [...events].sort(compareEvents);
+  const legs = new Map<string, LegFold>();
+  const links: Link[] = [];
+  const linkKindsByCallId = new Map<string, Set<Link['kind']>>();
+  const anomalies: string[] = [];
+  const seenIds = new Set<string>();
+  const eventIds: string[] = [];
+
+  for (const e of sorted) {
+    if (seenIds.has(e.id)) continue;
+    seenIds.add(e.id);
+    eventIds.push(e.id);
+    let leg = legs.get(e.callId);
+    if (!leg) {
+      leg = newLeg(e);
+      legs.set(e.callId, leg);
+    }
+    if (e.fromTag && !leg.fromTag) leg.fromTag = e.fromTag;
+    if (e.domain && !leg.domain) leg.domain = e.domain;
+
+    switch (e.type) {
+      case 'invite':
+        if (leg.invitedAt !== null) {
+          anomalies.push(`second invite for ${e.callId} (${e.id}) ignored`);
+          break;
+        }
+        leg.invitedAt = e.tsMs;
+        leg.source = e.source;
+        leg.from = e.from ?? null;
+        leg.to = e.to ?? null;
+        leg.domain = e.domain ?? leg.domain;
+        leg.direction = e.direction ?? null;
+        leg.callRef = e.callRef ?? null;
+        leg.cdrFlag = e.cdr === true;
+        leg.profiles = e.profiles ?? [];
+        break;
+      case 'progress': {
+        const tag = e.toTag ?? '';
+        const branch = leg.branches.get(tag);
+        if (branch) branch.code = e.code ?? branch.code;
+        else leg.branches.set(tag, { toTag: tag, code: e.code ?? null, at: e.tsMs, outcome: 'pending', answeredAs: null });
+        if (e.code !== undefined && e.code >= 180 && e.code < 190 && leg.ringingAt === null) leg.ringingAt = e.tsMs;
+        if (leg.state === 'trying') leg.state = 'early';
+        break;
+      }
+      case 'answer': {
+        const tag = e.toTag ?? '';
+        let branch = leg.branches.get(tag);
+        if (!branch) {
+          branch = { toTag: tag, code: null, at: e.tsMs, outcome: 'pending', answeredAs: null };
+          leg.branches.set(tag, branch);
+        }
+        if (leg.winner !== null) {
+          if (leg.winner !== tag) {
+            anomalies.push(`second answer on ${e.callId} by branch ${tag} after ${leg.winner} (${e.id}): counted as a lost race`);
+            branch.outcome = 'lose_race';
+            branch.code = 200;
+          }
+          break;
+        }
+        leg.winner = tag;
+        branch.outcome = 'answered';
+        branch.code = 200;
+        branch.answeredAs = e.to ?? null;
+        if (leg.state === 'terminated') {
+          // The end was stamped before the answer (clocks of two sources disagree): keep the
+          // answer, but never let it fall after the end.
+          anomalies.push(`answer on ${e.callId} is later than its end (${e.id})`);
+          leg.answeredAt = leg.endedAt;
+        } else {
+          leg.answeredAt = e.tsMs;
+          leg.state = 'confirmed';
+        }
+        break;
+      }
+      case 'hold':
+        if (leg.state === 'terminated') break;
+        if (!leg.holds.some((h) => h.off === null)) leg.holds.push({ on: e.tsMs, off: null, by: e.by ?? 'caller' });
+        break;
+      case 'resume': {
+        const open = leg.holds.find((h) => h.off === null);
+        if (open) open.off = e.tsMs;
+        break;
+      }
+      case 'link': {
+        const other = e.otherCallId ?? '';
+        const kind = e.kind ?? 'transfer';
+        if (!links.some((l) => l.callId === other && l.kind === kind) && other !== e.callId) links.push({ kind, callId: other });
+        for (const id of [e.callId, other]) linkKindsByCallId.set(id, (linkKindsByCallId.get(id) ?? new Set()).add(kind));
+        break;
+      }
+      case 'end':
+        if (terminate(leg, e)) {
+          leg.hangup = { by: e.by ?? null, code: null, reason: e.reason ?? null };
+          if (e.synthesized) leg.endReason = e.synthesized;
+          if (leg.answeredAt === null) anomalies.push(`end of ${e.callId} before any answer (${e.id})`);
+        }
+        break;
+      case 'fail':
+        if (leg.finalCode === null) leg.finalCode = e.code ?? null;
+        if (terminate(leg, e)) leg.hangup = { by: 'callee', code: e.code ?? null, reason: e.reason ?? null };
+        break;
+      case 'cancel':
+        if (leg.answeredAt !== null) {
+          anomalies.push(`cancel of ${e.callId} after its answer (${e.id}) ignored`);
+          break;
+        }
+        leg.cancelled = true;
+        if (terminate(leg, e)) leg.hangup = { by: 'caller', code: 487, reason: e.reason ?? 'cancelled' };
+        break;
+    }
+  }
+
+  for (const leg of legs.values()) {
+    for (const b of leg.branches.values()) {
+      if (b.outcome !== 'pending') continue;
+      if (leg.winner !== null) b.outcome = 'lose_race';
+      else if (leg.cancelled) b.outcome = 'cancelled';
+      else if (leg.state === 'terminated') b.outcome = 'failed';
+    }
+  }
+
+  const ordered = [...legs.values()].sort((a, b) => (a.invitedAt ?? a.firstEventAt) - (b.invitedAt ?? b.firstEventAt) || (a.callId < b.callId ? -1 : 1));
+  return { legs: ordered, links, linkKindsByCallId, eventIds, anomalies, lastEventAt: sorted.at(-1)?.tsMs ?? 0 };
+}
+
+/** A call is finished when every dialog in it has ended. */
+export function isFinished(fold: CallFold): boolean {
+  return fold.legs.length > 0 && fold.legs.every((l) => l.state === 'terminated');
+}
+
+/** A call has an owner when some leg was invited; events of calls never invited are orphans. */
+export function hasInvite(fold: CallFold): boolean {
+  return fold.legs.some((l) => l.invitedAt !== null);
+}
+
+/** The identity of the call: the callRef (or callId) of the leg invited first. */
+export function callIdOf(fold: CallFold): string {
+  const root = rootLeg(fold);
+  return root ? (root.callRef ?? root.callId) : '';
+}
+
+function rootLeg(fold: CallFold): LegFold | undefined {
+  return fold.legs.find((l) => l.invitedAt !== null) ?? fold.legs[0];
+}
+
+/** Whether the call asked for a CDR (cdr_mode `flagged`). */
+export function isFlagged(fold: CallFold): boolean {
+  return fold.legs.some((l) => l.cdrFlag);
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+const seconds = (ms: number) => Math.round(ms) / 1000;
+
+function partyOf(leg: LegFold): string | null {
+  const branch = leg.winner !== null ? leg.branches.get(leg.winner) : undefined;
+  return branch?.answeredAs ?? leg.to;
+}
+
+/**
+ * Who actually answered: the earliest answer among the first leg and the legs it reached through
+ * a b2bua, pickup or forward link (a transfer's legs connect other parties later).
+ */
+function answeredByOf(fold: CallFold, root: LegFold): string | null {
+  const kinds = (l: LegFold) => fold.linkKindsByCallId.get(l.callId) ?? new Set<Link['kind']>();
+  const reaching = fold.legs.filter((l) => l === root || ['b2bua', 'pickup', 'forward'].some((k) => kinds(l).has(k as Link['kind'])));
+  const answered = reaching.filter((l) => l.answeredAt !== null).sort((a, b) => (a.answeredAt ?? 0) - (b.answeredAt ?? 0) || (a === root ? 1 : b === root ? -1 : 0));
+  const first = answered[0] ?? fold.legs.filter((l) => l.answeredAt !== null).sort((a, b) => (a.answeredAt ?? 0) - (b.answeredAt ?? 0))[0];
+  return first ? partyOf(first) : null;
+}
+
+function holdMs(intervals: { on: number; off: number }[]): number {
+  const sorted = [...intervals].sort((a, b) => a.on - b.on);
+  let total = 0;
+  let cur: { on: number; off: number } | undefined;
+  for (const i of sorted) {
+    if (!cur || i.on > cur.off) {
+      if (cur) total += cur.off - cur.on;
+      cur = { ...i };
+    } else cur.off = Math.max(cur.off, i.off);
+  }
+  if (cur) total += cur.off - cur.on;
+  return total;
+}
+
+function legView(l: LegFold): Leg {
+  return {
+    callId: l.callId,
+    fromTag: l.fromTag,
+    toTag: l.winner ?? ([...l.branches.keys()].at(-1) || null),
+    from: l.from,
+    to: l.to,
+    source: l.source,
+    startedAt: iso(l.invitedAt),
+    ringingAt: iso(l.ringingAt),
+    answeredAt: iso(l.answeredAt),
+    endedAt: iso(l.endedAt),
+    code: l.answeredAt !== null ? 200 : (l.finalCode ?? (l.cancelled ? 487 : null)),
+    state: l.state,
+  };
+}
+
+function forksOf(fold: CallFold): Fork[] {
+  return fold.legs.flatMap((l) =>
+    [...l.branches.values()].filter((b) => b.toTag !== '').map((b) => ({ callId: l.callId, toTag: b.toTag, code: b.code, at: new Date(b.at).toISOString(), outcome: b.outcome })),
+  );
+}
+
+function holdsOf(fold: CallFold): Hold[] {
+  return fold.legs.flatMap((l) => l.holds.map((h) => ({ callId: l.callId, on: new Date(h.on).toISOString(), off: iso(h.off), by: h.by })));
+}
+
+function minOf(values: (number | null)[]): number | null {
+  const present = values.filter((v): v is number => v !== null);
+  return present.length ? Math.min(...present) : null;
+}
+
+/** The state an admin would call the call by: talking, on hold, ringing ... */
+export function callStateOf(fold: CallFold): CallState {
+  const live = fold.legs.filter((l) => l.state !== 'terminated');
+  if (fold.legs.length > 0 && live.length === 0) return 'ending';
+  const talking = live.filter((l) => l.state === 'confirmed');
+  if (talking.length > 0) return talking.some((l) => l.holds.some((h) => h.off === null)) ? 'on_hold' : 'talking';
+  if (live.some((l) => l.state === 'early')) return 'ringing';
+  return 'trying';
+}
+
+export interface CallContext {
+  site: string;
+  instance: string;
+}
+
+export function toActiveCall(fold: CallFold, ctx: CallContext): ActiveCall {
+  const root = rootLeg(fold);
+  return {
+    id: callIdOf(fold),
+    domain: root?.domain ?? null,
+    state: callStateOf(fold),
+    direction: root?.direction ?? null,
+    from: root?.from ?? null,
+    to: root?.to ?? null,
+    answeredBy: root ? answeredByOf(fold, root) : null,
+    source: root?.source ?? '',
+    instance: ctx.instance,
+    startedAt: iso(minOf(fold.legs.map((l) => l.invitedAt))),
+    ringingAt: iso(minOf(fold.legs.map((l) => l.ringingAt))),
+    answeredAt: iso(minOf(fold.legs.map((l) => l.answeredAt))),
+    lastEventAt: new Date(fold.lastEventAt).toISOString(),
+    legs: fold.legs.map(legView),
+    forks: forksOf(fold),
+    holds: holdsOf(fold),
+    links: fold.links,
+    eventCount: fold.eventIds.length,
+    anomalies: fold.anomalies,
+    orphan: !hasInvite(fold),
+  };
+}
+
+function dispositionOf(fold: CallFold, answeredAt: number | null, endReason: EndReason): Disposition {
+  if (answeredAt !== null) return 'ANSWERED';
+  if (fold.legs.some((l) => l.cancelled)) return 'CANCELLED';
+  const root = rootLeg(fold);
+  const code = root?.finalCode ?? fold.legs.find((l) => l.finalCode !== null)?.finalCode ?? null;
+  if (code === 486 || code === 600) return 'BUSY';
+  if (code === 408 || code === 480 || endReason === 'timeout') return 'NO_ANSWER';
+  return 'FAILED';
+}
+
+/**
+ * The complex CDR of design section 4.2 for a finished call. Durations are in seconds with
+ * millisecond precision; hold time never reduces billsec.
+ */
+export function buildCdr(fold: CallFold, ctx: CallContext): Cdr {
+  if (!isFinished(fold)) throw new Error('buildCdr needs a finished call');
+  const root = rootLeg(fold) as LegFold;
+  const startedAt = minOf(fold.legs.map((l) => l.invitedAt)) ?? Math.min(...fold.legs.map((l) => l.firstEventAt));
+  const endedAt = Math.max(...fold.legs.map((l) => l.endedAt ?? l.firstEventAt));
+  const answeredAt = minOf(fold.legs.map((l) => l.answeredAt));
+  // The reason the call ended is the reason of its last leg to end; a synthesized end anywhere marks the record.
+  const lastEnded = [...fold.legs].sort((a, b) => (b.endedAt ?? 0) - (a.endedAt ?? 0))[0] as LegFold;
+  const synthesizedLeg = fold.legs.find((l) => l.endReason !== 'normal');
+  const endReason = lastEnded.endReason !== 'normal' ? lastEnded.endReason : (synthesizedLeg?.endReason ?? 'normal');
+  const hangupLeg = root.hangup ? root : lastEnded;
+  const holdIntervals = fold.legs.flatMap((l) => l.holds.map((h) => ({ on: h.on, off: h.off ?? l.endedAt ?? endedAt })));
+
+  return {
+    id: callIdOf(fold),
+    domain: root.domain ?? '',
+    site: ctx.site,
+    source: root.source,
+    direction: root.direction,
+    from: root.from ?? '',
+    to: root.to ?? '',
+    answeredBy: answeredByOf(fold, root),
+    startedAt: new Date(startedAt).toISOString(),
+    ringingAt: iso(minOf(fold.legs.map((l) => l.ringingAt))),
+    answeredAt: iso(answeredAt),
+    endedAt: new Date(endedAt).toISOString(),
+    duration: seconds(endedAt - startedAt),
+    billsec: answeredAt === null ? 0 : seconds(Math.max(0, endedAt - answeredAt)),
+    ringSec: seconds((answeredAt ?? endedAt) - startedAt),
+    holdSec: seconds(holdMs(holdIntervals)),
+    disposition: dispositionOf(fold, answeredAt, endReason),
+    hangup: hangupLeg.hangup ?? { by: null, code: null, reason: null },
+    endReason,
+    legs: fold.legs.map(legView),
+    forks: forksOf(fold),
+    holds: holdsOf(fold),
+    links: fold.links,
+    synthesized: synthesizedLeg !== undefined,
+    eventIds: fold.eventIds,
+    anomalies: fold.anomalies,
+  };
+}

@@ -1,0 +1,297 @@
+import { join } from 'node:path';
+import type { ActiveCall, Cdr, EndReason } from '../../shared/api/cdr.js';
+import type { ResolvedInstance } from '../config/roles.js';
+import type { Logger } from '../logger.js';
+import type { RoleRuntime } from '../roles/host.js';
+import type { ChangeFeed } from '../storage/changes.js';
+import { EventJournal } from '../storage/journal.js';
+import { buildCdr, hasInvite, isFinished, isFlagged, toActiveCall, type CoreEvent } from './core/call.js';
+import { CallTable, type CallBucket } from './core/table.js';
+import type { CallstoreMetrics } from './metrics.js';
+
+/** Where finished calls' records go: the CDR store (idempotent per id). */
+export interface CdrWriter {
+  /** writes the records whose id is not stored yet; returns the ids written */
+  insert(cdrs: Cdr[]): string[];
+}
+
+export interface CallstoreDeps {
+  siteId: string;
+  dataDir: string;
+  cdrs: CdrWriter;
+  feed: ChangeFeed;
+  metrics: CallstoreMetrics;
+}
+
+/** Tunables of a callstore instance from its `ext` (design section 3), with their defaults. */
+export interface CallstoreTunables {
+  callTimeoutMs: number;
+  resyncTimeoutMs: number;
+  rawEventRetentionDays: number;
+  /** how long a finished call waits for straggling events before its CDR is written */
+  finishSettleMs: number;
+}
+
+export function tunablesOf(instance: ResolvedInstance): CallstoreTunables {
+  const ext = Array.isArray(instance.ext) ? {} : instance.ext;
+  const num = (key: string, fallback: number) => (typeof ext[key] === 'number' && Number.isFinite(ext[key]) && (ext[key] as number) > 0 ? (ext[key] as number) : fallback);
+  return {
+    callTimeoutMs: num('call_timeout', 14_400) * 1000,
+    resyncTimeoutMs: num('resync_timeout', 10) * 1000,
+    rawEventRetentionDays: num('raw_event_retention_days', 31),
+    finishSettleMs: num('finish_settle_ms', 500),
+  };
+}
+
+export interface IngestOutcome {
+  /** per event: stored now (false: its id was already stored) */
+  fresh: boolean[];
+  /** resolves when the events are stored as state_save requires (fsync'd for transactional) */
+  stored: Promise<void>;
+}
+
+const RECENTLY_FINISHED_MS = 10 * 60_000;
+const PURGE_INTERVAL_MS = 60 * 60_000;
+
+/**
+ * A callstore role instance on this site: the repository of active calls of the domains its
+ * group serves. It journals every event, folds it into the call through the pure core, writes the
+ * CDR once the call is finished, and sweeps calls whose events stopped. This class is the I/O edge
+ * around `core/`: timers, the journal, the CDR store and the change feed.
+ */
+export class CallstoreInstance implements RoleRuntime {
+  private readonly table = new CallTable();
+  private journal: EventJournal | undefined;
+  private tunables: CallstoreTunables;
+  private readonly settleTimers = new Map<number, NodeJS.Timeout>();
+  private readonly recentlyFinished = new Map<string, number>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private purgeTimer: NodeJS.Timeout | undefined;
+  private synthSeq = 0;
+
+  constructor(
+    private instance: ResolvedInstance,
+    private readonly deps: CallstoreDeps,
+    private readonly log: Logger,
+  ) {
+    this.tunables = tunablesOf(instance);
+  }
+
+  get name(): string {
+    return this.instance.name;
+  }
+
+  get definition(): ResolvedInstance {
+    return this.instance;
+  }
+
+  private get settings() {
+    return this.instance.callstore ?? { cdrMode: 'all' as const, cdrAggregation: true, stateSave: 'async' as const };
+  }
+
+  async start(): Promise<void> {
+    const file = join(this.deps.dataDir, 'callstore', this.instance.name, 'journal.sqlite');
+    this.journal = new EventJournal(file, this.settings.stateSave === 'transactional' ? 'fsync' : 'os');
+    if (this.settings.stateSave === 'none') {
+      // Without saved state the calls of before the restart are unknown here; the sources resync them.
+      this.journal.finish(this.journal.activeEvents().map((e) => e.callId));
+    } else {
+      const events = this.journal.activeEvents();
+      const now = Date.now();
+      for (const e of events) this.table.add(e, now);
+      for (const bucket of [...this.table.calls()]) this.afterChange(bucket);
+      if (events.length) this.log.info({ calls: this.table.size, events: events.length }, 'active calls restored from the journal');
+    }
+    this.deps.metrics.active.set({ instance: this.name }, this.table.size);
+    this.scheduleSweep();
+    this.purgeTimer = setInterval(() => this.purgeJournal(), PURGE_INTERVAL_MS);
+    this.purgeTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.sweepTimer);
+    clearInterval(this.purgeTimer);
+    for (const t of this.settleTimers.values()) clearTimeout(t);
+    this.settleTimers.clear();
+    this.journal?.close();
+    this.journal = undefined;
+  }
+
+  reconfigure(instance: ResolvedInstance): void {
+    this.instance = instance;
+    this.tunables = tunablesOf(instance);
+    this.scheduleSweep();
+  }
+
+  /** Does this instance hold the call of this dialog? */
+  holds(callId: string): boolean {
+    return this.table.byDialog(callId) !== undefined;
+  }
+
+  ingest(events: readonly CoreEvent[]): IngestOutcome {
+    const journal = this.requireJournal();
+    const now = Date.now();
+    const fresh = journal.append(events, now);
+    const changed = new Set<CallBucket>();
+    const retired: string[] = [];
+    const late: string[] = [];
+    events.forEach((e, i) => {
+      if (!fresh[i]) {
+        this.deps.metrics.duplicates.inc({ instance: this.name });
+        return;
+      }
+      this.deps.metrics.events.inc({ instance: this.name, type: e.type });
+      if (!this.table.byDialog(e.callId) && this.recentlyFinished.has(e.callId)) {
+        // A straggler of a call whose record is written: kept in the journal, not a new call.
+        this.deps.metrics.late.inc({ instance: this.name });
+        late.push(e.callId);
+        return;
+      }
+      const { bucket, retiredIds } = this.table.add(e, now);
+      if (!hasInvite(bucket.fold)) this.deps.metrics.orphanEvents.inc({ instance: this.name });
+      retired.push(...retiredIds);
+      changed.add(bucket);
+    });
+    if (late.length) journal.finish(late);
+    for (const id of retired) this.publishCallGone(id);
+    for (const bucket of changed) this.afterChange(bucket);
+    this.deps.metrics.active.set({ instance: this.name }, this.table.size);
+    const stored = this.settings.stateSave === 'transactional' ? journal.flush() : Promise.resolve();
+    return { fresh, stored };
+  }
+
+  list(): ActiveCall[] {
+    return [...this.table.calls()].map((b) => this.view(b));
+  }
+
+  get(id: string): ActiveCall | undefined {
+    const bucket = this.table.get(id);
+    return bucket ? this.view(bucket) : undefined;
+  }
+
+  get activeCount(): number {
+    return this.table.size;
+  }
+
+  /** The stored raw events of the dialogs of a call, for rebuilding or inspecting its record. */
+  rawEvents(callIds: Iterable<string>): CoreEvent[] {
+    return this.requireJournal().eventsOf(callIds);
+  }
+
+  /**
+   * Ends a call here and now (admin terminate, source lost, resync): an `end` is synthesized for
+   * every dialog still up, journaled like any event, and the CDR is written at once.
+   */
+  terminate(id: string, reason: Exclude<EndReason, 'normal'>): Cdr | undefined {
+    const bucket = this.table.get(id);
+    if (!bucket) return undefined;
+    const now = Date.now();
+    const ends: CoreEvent[] = bucket.fold.legs
+      .filter((l) => l.state !== 'terminated')
+      .map((l) => ({
+        id: `${this.name}:${reason}:${l.callId}:${now}:${++this.synthSeq}`,
+        source: l.source,
+        seq: 0,
+        ts: new Date(now).toISOString(),
+        tsMs: now,
+        type: 'end',
+        callId: l.callId,
+        fromTag: l.fromTag,
+        by: 'system',
+        reason,
+        synthesized: reason,
+      }));
+    this.requireJournal().append(ends, now);
+    for (const e of ends) this.table.add(e, now);
+    return this.finalize(bucket);
+  }
+
+  private view(bucket: CallBucket): ActiveCall {
+    return toActiveCall(bucket.fold, { site: this.deps.siteId, instance: this.name });
+  }
+
+  private afterChange(bucket: CallBucket): void {
+    this.deps.feed.publish({ collection: 'calls', op: 'put', id: bucket.id, doc: this.view(bucket), replicate: true });
+    if (isFinished(bucket.fold) && hasInvite(bucket.fold) && !this.settleTimers.has(bucket.key)) {
+      // Wait a moment: an event of this call stamped earlier may still be on its way.
+      const timer = setTimeout(() => {
+        this.settleTimers.delete(bucket.key);
+        if (isFinished(bucket.fold) && this.table.get(bucket.id) === bucket) this.finalize(bucket);
+      }, this.tunables.finishSettleMs);
+      this.settleTimers.set(bucket.key, timer);
+    }
+  }
+
+  private finalize(bucket: CallBucket): Cdr | undefined {
+    const timer = this.settleTimers.get(bucket.key);
+    if (timer) clearTimeout(timer);
+    this.settleTimers.delete(bucket.key);
+    this.table.remove(bucket);
+    let cdr: Cdr | undefined;
+    if (hasInvite(bucket.fold)) {
+      cdr = buildCdr(bucket.fold, { site: this.deps.siteId, instance: this.name });
+      const { cdrMode, cdrAggregation } = this.settings;
+      const wanted = cdrAggregation && (cdrMode === 'all' || (cdrMode === 'flagged' && isFlagged(bucket.fold)));
+      if (wanted && this.deps.cdrs.insert([cdr]).length === 1) {
+        this.deps.metrics.cdrs.inc({ instance: this.name, disposition: cdr.disposition, end_reason: cdr.endReason });
+        this.deps.feed.publish({ collection: 'cdrs', op: 'put', id: cdr.id, doc: cdr, replicate: true });
+      }
+      if (cdr.anomalies.length) {
+        this.deps.metrics.anomalies.inc({ instance: this.name });
+        this.log.warn({ callId: cdr.id, anomalies: cdr.anomalies }, 'call with anomalies');
+      }
+      this.log.debug({ callId: cdr.id, disposition: cdr.disposition, endReason: cdr.endReason }, 'call finished');
+    }
+    this.requireJournal().finish(bucket.callIds);
+    const now = Date.now();
+    for (const id of bucket.callIds) this.recentlyFinished.set(id, now);
+    this.publishCallGone(bucket.id);
+    this.deps.metrics.active.set({ instance: this.name }, this.table.size);
+    return cdr;
+  }
+
+  private publishCallGone(id: string): void {
+    if (id) this.deps.feed.publish({ collection: 'calls', op: 'delete', id, doc: null, replicate: true });
+  }
+
+  private scheduleSweep(): void {
+    clearTimeout(this.sweepTimer);
+    const every = Math.min(10_000, Math.max(250, this.tunables.callTimeoutMs / 4));
+    this.sweepTimer = setTimeout(() => {
+      this.sweep();
+      this.scheduleSweep();
+    }, every);
+    this.sweepTimer.unref();
+  }
+
+  /** Ends calls whose events stopped for call_timeout; drops orphans whose invite never came. */
+  sweep(now = Date.now()): void {
+    if (!this.journal) return;
+    for (const bucket of [...this.table.calls()]) {
+      if (now - bucket.lastActivityMs < this.tunables.callTimeoutMs) continue;
+      if (!hasInvite(bucket.fold)) {
+        this.table.remove(bucket);
+        this.journal.finish(bucket.callIds);
+        this.publishCallGone(bucket.id);
+        this.deps.metrics.orphansDropped.inc({ instance: this.name });
+        this.log.warn({ callIds: [...bucket.callIds], events: bucket.events.length }, 'orphan events dropped: their invite never came');
+      } else {
+        this.log.info({ callId: bucket.id }, 'call timed out: no events for call_timeout');
+        this.terminate(bucket.id, 'timeout');
+      }
+    }
+    for (const [id, at] of this.recentlyFinished) if (now - at > RECENTLY_FINISHED_MS) this.recentlyFinished.delete(id);
+    this.deps.metrics.active.set({ instance: this.name }, this.table.size);
+  }
+
+  private purgeJournal(): void {
+    if (!this.journal) return;
+    const removed = this.journal.purgeReceivedBefore(Date.now() - this.tunables.rawEventRetentionDays * 86_400_000);
+    if (removed) this.log.info({ removed }, 'raw events past their retention removed');
+  }
+
+  private requireJournal(): EventJournal {
+    if (!this.journal) throw new Error(`callstore instance ${this.name} is not running`);
+    return this.journal;
+  }
+}

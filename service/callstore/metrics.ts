@@ -1,0 +1,31 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+
+/** The callstore's Prometheus metrics, one set for all instances (labelled by instance). */
+export class CallstoreMetrics {
+  readonly events: Counter<'instance' | 'type'>;
+  readonly duplicates: Counter<'instance'>;
+  readonly late: Counter<'instance'>;
+  readonly rejected: Counter<'reason'>;
+  readonly orphanEvents: Counter<'instance'>;
+  readonly orphansDropped: Counter<'instance'>;
+  readonly cdrs: Counter<'instance' | 'disposition' | 'end_reason'>;
+  readonly anomalies: Counter<'instance'>;
+  readonly active: Gauge<'instance'>;
+  readonly seqGaps: Counter<'source'>;
+  readonly seqReordered: Counter<'source'>;
+
+  constructor(registry: Registry) {
+    const registers = [registry];
+    this.events = new Counter({ name: 'sitecall_callstore_events_total', help: 'Call events stored, by instance and type', labelNames: ['instance', 'type'], registers });
+    this.duplicates = new Counter({ name: 'sitecall_callstore_events_duplicate_total', help: 'Events received again with an id already stored (not stored twice)', labelNames: ['instance'], registers });
+    this.late = new Counter({ name: 'sitecall_callstore_events_late_total', help: 'Events for calls whose CDR was already written', labelNames: ['instance'], registers });
+    this.rejected = new Counter({ name: 'sitecall_callstore_events_rejected_total', help: 'Invalid events refused at the edge, by reason', labelNames: ['reason'], registers });
+    this.orphanEvents = new Counter({ name: 'sitecall_callstore_orphan_events_total', help: 'Events for dialogs never seen starting (no invite yet)', labelNames: ['instance'], registers });
+    this.orphansDropped = new Counter({ name: 'sitecall_callstore_orphan_calls_dropped_total', help: 'Orphan calls whose invite never came within call_timeout', labelNames: ['instance'], registers });
+    this.cdrs = new Counter({ name: 'sitecall_callstore_cdrs_written_total', help: 'CDRs written to cdr/COPM3_dialogs', labelNames: ['instance', 'disposition', 'end_reason'], registers });
+    this.anomalies = new Counter({ name: 'sitecall_callstore_anomalies_total', help: 'Calls whose events did not fit the protocol (see the CDR anomalies)', labelNames: ['instance'], registers });
+    this.active = new Gauge({ name: 'sitecall_callstore_active_calls', help: 'Active calls held, by instance', labelNames: ['instance'], registers });
+    this.seqGaps = new Counter({ name: 'sitecall_events_seq_gaps_total', help: 'Sequence numbers skipped by a source (events possibly lost before reaching us)', labelNames: ['source'], registers });
+    this.seqReordered = new Counter({ name: 'sitecall_events_seq_reordered_total', help: 'Events that arrived after a higher seq of their source', labelNames: ['source'], registers });
+  }
+}

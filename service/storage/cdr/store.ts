@@ -1,0 +1,245 @@
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import type { Cdr } from '../../../shared/api/cdr.js';
+import { ValidationError } from '../../errors.js';
+import {
+  INDEX_DDL,
+  INDEX_FILE,
+  collectionDir,
+  listMonths,
+  monthOf,
+  monthPath,
+  openMonthForWrite,
+  rowOf,
+  tuneWriter,
+  type CdrRow,
+} from './schema.js';
+
+export interface CdrStoreOptions {
+  /** month databases kept open at once (least recently used closed first); default 3 */
+  maxOpenMonths?: number;
+  /** page cache of each open month, KiB; default 16384 */
+  cacheKiB?: number;
+}
+
+interface MonthWriter {
+  month: string;
+  db: Database.Database;
+  insert: Database.Statement<[CdrRow]>;
+  insertFts: Database.Statement<[number | bigint, string]>;
+  getDoc: Database.Statement<[string], { doc: string }>;
+  has: Database.Statement<[string], { one: number }>;
+  /** rows at the last ANALYZE (0: never) and rows written since */
+  analyzedAt: number;
+  rows: number;
+}
+
+/**
+ * The writer of the CDR collection `cdr/COPM3_dialogs` (design 4.2): one SQLite database per month
+ * of the call's start plus an id → month index. Synchronous (better-sqlite3) and meant for the main
+ * thread; long reads go through CdrReader, whose worker has its own read-only connections.
+ *
+ * Writing is idempotent per id: a CDR whose id is stored is not written again. A batch writes the
+ * month rows first (one transaction per month), then the index; a crash between the two leaves
+ * rows without index entries, which the next insert of the same CDRs repairs (or `repairIndex`).
+ */
+export class CdrStore {
+  readonly dir: string;
+  private readonly maxOpen: number;
+  private readonly cacheKiB: number;
+  private readonly open = new Map<string, MonthWriter>();
+  private readonly index: Database.Database;
+  private readonly indexGet: Database.Statement<[string], { month: string }>;
+  private readonly indexPut: Database.Statement<[string, string]>;
+  private closed = false;
+
+  constructor(dataDir: string, opts: CdrStoreOptions = {}) {
+    this.dir = collectionDir(dataDir);
+    this.maxOpen = Math.max(1, opts.maxOpenMonths ?? 3);
+    this.cacheKiB = opts.cacheKiB ?? 16_384;
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+    this.index = new Database(join(this.dir, INDEX_FILE));
+    tuneWriter(this.index, 8192);
+    this.index.exec(INDEX_DDL);
+    this.indexGet = this.index.prepare('SELECT month FROM cdr_month WHERE id = ?');
+    this.indexPut = this.index.prepare('INSERT INTO cdr_month (id, month) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
+  }
+
+  /**
+   * Writes the CDRs whose id is not stored yet, one transaction per month, and returns the ids
+   * written now (in input order). A CDR stored before, or twice in the batch, is not written again.
+   * Throws ValidationError, before writing anything, when a CDR has no id or no valid startedAt.
+   */
+  insert(cdrs: readonly Cdr[]): string[] {
+    this.assertOpen();
+    const byMonth = new Map<string, CdrRow[]>();
+    const seen = new Set<string>();
+    cdrs.forEach((cdr, i) => {
+      if (typeof cdr.id !== 'string' || cdr.id === '') {
+        throw new ValidationError(`CDR ${i} has no id.`, [{ path: `/${i}/id`, message: 'is required' }]);
+      }
+      const ms = Date.parse(cdr.startedAt);
+      if (!Number.isFinite(ms)) {
+        throw new ValidationError(`CDR ${cdr.id} has no valid startedAt.`, [{ path: `/${i}/startedAt`, message: 'must be a date-time' }]);
+      }
+      if (seen.has(cdr.id)) return;
+      seen.add(cdr.id);
+      const month = monthOf(ms);
+      // Stored under another month (a replay with a corrected start): it is stored, leave it.
+      const indexed = this.indexGet.get(cdr.id);
+      if (indexed && indexed.month !== month) return;
+      let rows = byMonth.get(month);
+      if (!rows) byMonth.set(month, (rows = []));
+      rows.push(rowOf(cdr, ms));
+    });
+
+    const written = new Set<string>();
+    const toIndex: [string, string][] = [];
+    for (const [month, rows] of byMonth) {
+      const w = this.writer(month);
+      w.db.transaction(() => {
+        for (const row of rows) {
+          const res = w.insert.run(row);
+          if (res.changes === 1) {
+            w.insertFts.run(res.lastInsertRowid, row.search);
+            written.add(row.id);
+            w.rows++;
+          }
+          // Inserted now, or already in the month (maybe without its index entry): index it.
+          toIndex.push([row.id, month]);
+        }
+      }).immediate();
+      this.maybeAnalyze(w);
+    }
+    if (toIndex.length) {
+      this.index.transaction(() => {
+        for (const [id, month] of toIndex) this.indexPut.run(id, month);
+      }).immediate();
+    }
+    const ids: string[] = [];
+    for (const { id } of cdrs) {
+      if (written.delete(id)) ids.push(id);
+    }
+    return ids;
+  }
+
+  get(id: string): Cdr | undefined {
+    this.assertOpen();
+    const hit = this.indexGet.get(id);
+    if (!hit) return undefined;
+    const row = this.writerIfExists(hit.month)?.getDoc.get(id);
+    return row ? (JSON.parse(row.doc) as Cdr) : undefined;
+  }
+
+  has(id: string): boolean {
+    this.assertOpen();
+    const hit = this.indexGet.get(id);
+    if (!hit) return false;
+    return this.writerIfExists(hit.month)?.has.get(id) !== undefined;
+  }
+
+  /** The months stored, ascending (`YYYY-MM`). */
+  months(): string[] {
+    return listMonths(this.dir);
+  }
+
+  /**
+   * Adds the index entries missing for rows of a month (all months when none is given), e.g. after
+   * a crash between the month write and the index write, or after restoring an archived month.
+   * Returns how many entries were added.
+   */
+  repairIndex(month?: string): number {
+    this.assertOpen();
+    let added = 0;
+    for (const m of month ? [month] : this.months()) {
+      const w = this.writerIfExists(m);
+      if (!w) continue;
+      const ids = w.db.prepare('SELECT id FROM cdr').pluck().iterate() as IterableIterator<string>;
+      let batch: string[] = [];
+      const flush = () => {
+        this.index.transaction(() => {
+          for (const id of batch) added += this.indexPut.run(id, m).changes;
+        }).immediate();
+        batch = [];
+      };
+      for (const id of ids) {
+        batch.push(id);
+        if (batch.length >= 10_000) flush();
+      }
+      flush();
+    }
+    return added;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.open.values()) closeWriter(w);
+    this.open.clear();
+    this.index.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('The CDR store is closed.');
+  }
+
+  private writerIfExists(month: string): MonthWriter | undefined {
+    if (!this.open.has(month) && !existsSync(monthPath(this.dir, month))) return undefined;
+    return this.writer(month);
+  }
+
+  /** The month's writer, opened (and created) on first use; the least recently used beyond the limit is closed. */
+  private writer(month: string): MonthWriter {
+    const hit = this.open.get(month);
+    if (hit) {
+      this.open.delete(month);
+      this.open.set(month, hit);
+      return hit;
+    }
+    const db = openMonthForWrite(monthPath(this.dir, month), this.cacheKiB);
+    const rows = (db.prepare('SELECT coalesce(max(rid), 0) AS n FROM cdr').get() as { n: number }).n;
+    const analyzed = (db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = 'sqlite_stat1'").get() as { n: number }).n > 0;
+    const w: MonthWriter = {
+      month,
+      db,
+      insert: db.prepare(
+        `INSERT INTO cdr (id, started_at, domain, direction, disposition, from_num, to_num, answered_num, duration, billsec, search, doc)
+         VALUES (@id, @started_at, @domain, @direction, @disposition, @from_num, @to_num, @answered_num, @duration, @billsec, @search, @doc)
+         ON CONFLICT (id) DO NOTHING`,
+      ),
+      insertFts: db.prepare('INSERT INTO cdr_fts (rowid, search) VALUES (?, ?)'),
+      getDoc: db.prepare('SELECT doc FROM cdr WHERE id = ?'),
+      has: db.prepare('SELECT 1 AS one FROM cdr WHERE id = ?'),
+      analyzedAt: analyzed ? rows : 0,
+      rows,
+    };
+    this.open.set(month, w);
+    while (this.open.size > this.maxOpen) {
+      const [oldest, ow] = this.open.entries().next().value as [string, MonthWriter];
+      this.open.delete(oldest);
+      closeWriter(ow);
+    }
+    return w;
+  }
+
+  /**
+   * Keeps the planner's statistics in step with a growing month: ANALYZE (sampled) when the month
+   * has doubled since the last one, so the reader picks the right index for a filter.
+   */
+  private maybeAnalyze(w: MonthWriter): void {
+    if (w.rows < 1000 || w.rows < w.analyzedAt * 2) return;
+    w.db.pragma('analysis_limit = 2000');
+    w.db.exec('ANALYZE');
+    w.analyzedAt = w.rows;
+  }
+}
+
+function closeWriter(w: MonthWriter): void {
+  try {
+    w.db.pragma('analysis_limit = 2000');
+    w.db.pragma('optimize');
+  } finally {
+    w.db.close();
+  }
+}

@@ -1,0 +1,233 @@
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { LiveMessage } from '../../shared/api/live.js';
+import { apiClient } from '../support/api.js';
+import { CallScript } from '../support/call-events.js';
+import { cs, vm } from '../support/config-cases.js';
+import { eventually, postEvents, StreamSource } from '../support/events-client.js';
+import { login, startService, type RunningTestService } from '../support/service.js';
+
+/** A service with an admin client and an `events` token, and a call script that starts now. */
+async function setup() {
+  const svc = await startService();
+  const admin = apiClient(svc.url, await login(svc));
+  const eventsToken = (await admin.post('/api/v1/tokens', { name: 'pbx', scopes: ['events'] })).body.token as string;
+  return { svc, admin, eventsToken };
+}
+
+const now = () => Date.now() - 60_000;
+
+describe('callstore over HTTP', () => {
+  let svc: RunningTestService;
+  let admin: ReturnType<typeof apiClient>;
+  let eventsToken: string;
+
+  beforeAll(async () => {
+    ({ svc, admin, eventsToken } = await setup());
+  });
+  afterAll(async () => {
+    await svc.stop();
+  });
+
+  const cdr = (id: string) => eventually(async () => {
+    const r = await admin.get(`/api/v1/cdrs/${encodeURIComponent(id)}`);
+    return r.status === 200 ? r.body : undefined;
+  }, 10_000, `the CDR of ${id}`);
+
+  it('tracks a call live and writes its CDR once it has ended', async () => {
+    const s = new CallScript('pbx1', now());
+    s.invite(0, 'basic-1', '101', '102', { direction: 'internal' }).ring(200, 'basic-1');
+    expect((await postEvents(svc.url, eventsToken, s.events)).body).toEqual({ accepted: 2, stored: 2, duplicates: 0, rejected: [] });
+
+    const live = await admin.get('/api/v1/calls');
+    expect(live.body.items.map((c: { id: string; state: string; instance: string }) => [c.id, c.state, c.instance])).toContainEqual(['basic-1', 'ringing', 'callstore1']);
+    const detail = await admin.get('/api/v1/calls/basic-1');
+    expect(detail.body.events.map((e: { type: string }) => e.type)).toEqual(['invite', 'progress']);
+
+    const rest = new CallScript('pbx1', s.t0);
+    rest.answer(3000, 'basic-1').end(33_000, 'basic-1', 'callee');
+    rest.events.forEach((e, i) => Object.assign(e, { id: `pbx1-basic-1-${i}`, seq: 100 + i }));
+    await postEvents(svc.url, eventsToken, rest.events);
+    const record = await cdr('basic-1');
+    expect(record).toMatchObject({ disposition: 'ANSWERED', billsec: 30, ringSec: 3, duration: 33, hangup: { by: 'callee' }, endReason: 'normal', direction: 'internal' });
+    expect((await admin.get('/api/v1/calls/basic-1')).status).toBe(404);
+  });
+
+  it('takes NDJSON and stores each event id once', async () => {
+    const s = new CallScript('ndj', now()).invite(0, 'nd-1', '1', '2').fail(100, 'nd-1', 486);
+    const body = s.events.map((e) => JSON.stringify(e)).join('\n');
+    expect((await postEvents(svc.url, eventsToken, body, 'application/x-ndjson')).body).toMatchObject({ stored: 2, duplicates: 0 });
+    expect((await postEvents(svc.url, eventsToken, s.events)).body).toMatchObject({ accepted: 2, stored: 0, duplicates: 2 });
+    expect((await cdr('nd-1')).disposition).toBe('BUSY');
+  });
+
+  it('stores the valid events of a batch and reports each invalid one with its index, path and reason', async () => {
+    const s = new CallScript('mix', now()).invite(0, 'mix-1', '1', '2').fail(100, 'mix-1', 480);
+    const bad = [{ ...s.events[0], id: 'mix-bad-1', ts: 'not a time' }, { ...s.events[0], id: 'mix-bad-2', type: 'reinvite' }, 'text'];
+    const res = await postEvents(svc.url, eventsToken, [s.events[0], ...bad, s.events[1]] as never);
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_request');
+    expect(res.body.error.message).toBe('3 events are invalid; the 2 valid ones were stored.');
+    expect(res.body.error.details).toEqual([
+      { path: '/1/ts', message: 'must match format "date-time"' },
+      { path: '/2/type', message: expect.stringMatching(/^must be one of "invite"/) },
+      { path: '/3', message: 'must be an event object' },
+    ]);
+    expect(res.body).toMatchObject({ accepted: 2, stored: 2, rejected: [{ index: 1, id: 'mix-bad-1' }, { index: 2, id: 'mix-bad-2' }, { index: 3 }] });
+    expect((await cdr('mix-1')).disposition).toBe('NO_ANSWER');
+  });
+
+  it('refuses malformed JSON, an empty batch and a batch over the limit', async () => {
+    expect((await postEvents(svc.url, eventsToken, '[{"id":')).body.error.code).toBe('invalid_json');
+    expect((await postEvents(svc.url, eventsToken, [])).status).toBe(400);
+    const s = new CallScript('big', now());
+    for (let i = 0; i < 5001; i++) s.invite(i, `big-${i}`, '1', '2');
+    const res = await postEvents(svc.url, eventsToken, s.events);
+    expect(res.status).toBe(413);
+    expect(res.body.error.message).toBe('The batch has 5001 events; at most 5000 are taken at once.');
+    expect((await admin.get('/api/v1/calls?number=big')).body.total).toBe(0);
+  });
+
+  it('refuses events without the events scope', async () => {
+    const readToken = (await admin.post('/api/v1/tokens', { name: 'ro', scopes: ['read'] })).body.token;
+    expect((await postEvents(svc.url, readToken, new CallScript().invite(0, 'x', '1', '2').events)).status).toBe(403);
+    expect((await postEvents(svc.url, 'sct_nope', new CallScript().invite(0, 'x', '1', '2').events)).status).toBe(401);
+  });
+
+  it('keeps events of calls that never had an invite as orphans, visible and harmless', async () => {
+    const s = new CallScript('orph', now()).answer(0, 'orphan-1').end(1000, 'orphan-1');
+    s.events.forEach((e) => (e.domain = 'office.example'));
+    expect((await postEvents(svc.url, eventsToken, s.events)).status).toBe(200);
+    const orphans = await admin.get('/api/v1/calls?state=orphan');
+    expect(orphans.body.items.map((c: { legs: { callId: string }[]; orphan: boolean }) => [c.legs[0]?.callId, c.orphan])).toContainEqual(['orphan-1', true]);
+    // the invite comes late: the call is whole and gets its record
+    const invite = new CallScript('orph', s.t0).invite(-500, 'orphan-1', '7', '8').events[0]!;
+    await postEvents(svc.url, eventsToken, { ...invite, id: 'orph-late-invite', seq: 99 });
+    expect(await cdr('orphan-1')).toMatchObject({ disposition: 'ANSWERED', billsec: 1, duration: 1.5 });
+  });
+
+  it('lets the admin terminate a call: the CDR says admin', async () => {
+    const s = new CallScript('adm', now()).invite(0, 'adm-1', '1', '2').answer(100, 'adm-1');
+    await postEvents(svc.url, eventsToken, s.events);
+    const res = await admin.delete('/api/v1/calls/adm-1');
+    expect(res.status).toBe(200);
+    expect(res.body.cdr).toMatchObject({ id: 'adm-1', endReason: 'admin', synthesized: true, hangup: { by: 'system' }, disposition: 'ANSWERED' });
+    expect((await cdr('adm-1')).endReason).toBe('admin');
+    expect((await admin.delete('/api/v1/calls/adm-1')).status).toBe(404);
+  });
+
+  it('acknowledges over the WebSocket with the highest seq stored', async () => {
+    const source = await StreamSource.open(svc.url, eventsToken);
+    try {
+      const s = new CallScript('wsrc', now()).invite(0, 'ws-1', '1', '2').answer(100, 'ws-1').end(2100, 'ws-1');
+      expect(await source.send(s.events[0])).toEqual({ ack: 1, stored: 1, duplicates: 0 });
+      expect(await source.send(s.events.slice(1))).toEqual({ ack: 3, stored: 2, duplicates: 0 });
+      expect(await source.send(s.events)).toEqual({ ack: 3, stored: 0, duplicates: 3 });
+      const reply = await source.send([{ ...s.events[0], id: 'ws-bad', type: 'nope' }]);
+      expect(reply).toMatchObject({ ack: null, stored: 0, rejected: [{ index: 0, id: 'ws-bad', path: '/type' }] });
+      expect(await source.send('{broken')).toMatchObject({ ack: null, error: { code: 'invalid_json' } });
+      expect((await cdr('ws-1')).billsec).toBe(2);
+    } finally {
+      source.close();
+    }
+  });
+
+  it('refuses a WebSocket without a token or with the wrong scope', async () => {
+    await expect(StreamSource.open(svc.url, 'sct_wrong')).rejects.toThrow(/401/);
+    const readToken = (await admin.post('/api/v1/tokens', { name: 'ro2', scopes: ['read'] })).body.token;
+    await expect(StreamSource.open(svc.url, readToken, true)).rejects.toThrow(/403/);
+  });
+
+  it('pushes call and CDR changes on /api/v1/live', async () => {
+    const token = await login(svc);
+    const ws = new WebSocket(`${svc.url.replace('http', 'ws')}/api/v1/live?token=${token}`);
+    const messages: LiveMessage[] = [];
+    ws.on('message', (d) => messages.push(JSON.parse(d.toString())));
+    await new Promise((r) => ws.once('open', r));
+    try {
+      const s = new CallScript('live', now()).invite(0, 'live-1', '1', '2').answer(100, 'live-1');
+      await postEvents(svc.url, eventsToken, s.events);
+      const seen = () => messages.flatMap((m) => (m.type === 'changes' ? m.changes : []));
+      await eventually(async () => seen().some((c) => c.collection === 'calls' && c.id === 'live-1' && (c.doc as { state: string }).state === 'talking'));
+      await postEvents(svc.url, eventsToken, new CallScript('live2', s.t0).end(5000, 'live-1').events);
+      await eventually(async () => seen().some((c) => c.collection === 'cdrs' && c.id === 'live-1'));
+      await eventually(async () => seen().some((c) => c.collection === 'calls' && c.id === 'live-1' && c.op === 'delete'));
+      expect(messages[0]).toMatchObject({ type: 'hello' });
+      expect(seen().some((c) => ['users', 'tokens', 'sessions'].includes(c.collection))).toBe(false);
+    } finally {
+      ws.close();
+    }
+  });
+});
+
+describe('callstore routing and settings', () => {
+  it('routes events by domain to the active instance of the serving group', async () => {
+    const { svc, admin, eventsToken } = await setup();
+    try {
+      const saved = await admin.put('/api/v1/config/roles', {
+        revision: 1,
+        instances: [cs(), cs({ name: 'sales', group: 5, include_domains: ['sales.example'] }), cs({ name: 'salesB', group: 5, order: 2, include_domains: ['sales.example'] }), vm()],
+      });
+      expect(saved.status).toBe(200);
+      const a = new CallScript('r1', now(), 'eu.sales.example').invite(0, 'route-1', '1', '2');
+      const b = new CallScript('r2', now(), 'office.example').invite(0, 'route-2', '1', '2');
+      await postEvents(svc.url, eventsToken, [...a.events, ...b.events]);
+      const calls = (await admin.get('/api/v1/calls')).body.items;
+      expect(calls.map((c: { id: string; instance: string }) => [c.id, c.instance]).sort()).toEqual([
+        ['route-1', 'sales'],
+        ['route-2', 'callstore1'],
+      ]);
+      // later events of a known call follow the call even without a domain
+      await postEvents(svc.url, eventsToken, new CallScript('r1-later', a.t0).answer(10, 'route-1').events);
+      expect((await admin.get('/api/v1/calls/route-1')).body.state).toBe('talking');
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it('refuses events for a domain no group serves', async () => {
+    const { svc, admin, eventsToken } = await setup();
+    try {
+      await admin.put('/api/v1/config/roles', { revision: 1, instances: [cs({ include_domains: ['office.example'] }), vm()] });
+      const res = await postEvents(svc.url, eventsToken, new CallScript('x', now(), 'elsewhere.example').invite(0, 'nowhere', '1', '2').events);
+      expect(res.status).toBe(400);
+      expect(res.body.error.details).toEqual([{ path: '/0/domain', message: 'no callstore group serves the domain elsewhere.example' }]);
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it('sweeps calls whose events stopped, after call_timeout, with endReason timeout', async () => {
+    const { svc, admin, eventsToken } = await setup();
+    try {
+      await admin.put('/api/v1/config/roles', { revision: 1, instances: [cs({ ext: { call_timeout: 1 } }), vm()] });
+      await postEvents(svc.url, eventsToken, new CallScript('t', now()).invite(0, 'silent-1', '1', '2').ring(10, 'silent-1').events);
+      const record = await eventually(async () => {
+        const r = await admin.get('/api/v1/cdrs/silent-1');
+        return r.status === 200 ? r.body : undefined;
+      }, 8000);
+      expect(record).toMatchObject({ endReason: 'timeout', disposition: 'NO_ANSWER', synthesized: true });
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it.each([
+    ['cdr_mode off', { cdr_mode: 'off' }, [false, false]],
+    ['cdr_mode flagged', { cdr_mode: 'flagged' }, [true, false]],
+    ['cdr_aggregation false', { cdr_aggregation: false }, [false, false]],
+  ])('obeys %s', async (_what, settings, expected) => {
+    const { svc, admin, eventsToken } = await setup();
+    try {
+      await admin.put('/api/v1/config/roles', { revision: 1, instances: [cs(settings), vm()] });
+      const s = new CallScript('m', now()).invite(0, 'flag-1', '1', '2', { cdr: true }).fail(10, 'flag-1', 486).invite(20, 'flag-2', '1', '2').fail(30, 'flag-2', 486);
+      await postEvents(svc.url, eventsToken, s.events);
+      await eventually(async () => (await admin.get('/api/v1/calls')).body.total === 0);
+      await new Promise((r) => setTimeout(r, 300));
+      const present = await Promise.all(['flag-1', 'flag-2'].map(async (id) => (await admin.get(`/api/v1/cdrs/${id}`)).status === 200));
+      expect(present).toEqual(expected);
+    } finally {
+      await svc.stop();
+    }
+  });
+});

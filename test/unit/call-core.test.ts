@@ -1,0 +1,291 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { buildCdr, callStateOf, foldCall, isFinished, toActiveCall, type CoreEvent } from '../../service/callstore/core/call.js';
+import { CallScript, toCore } from '../support/call-events.js';
+
+const ctx = { site: 'site-a', instance: 'callstore1' };
+const cdrOf = (s: CallScript) => buildCdr(foldCall(s.events.map(toCore)), ctx);
+
+describe('the call core: scenarios', () => {
+  it('a basic answered call', () => {
+    const s = new CallScript().invite(0, 'c1', '101', '102', { direction: 'internal' }).ring(250, 'c1').answer(4250, 'c1').end(64250, 'c1', 'callee');
+    const cdr = cdrOf(s);
+    expect(cdr).toMatchObject({
+      id: 'c1',
+      domain: 'office.example',
+      site: 'site-a',
+      source: 'pbx1',
+      direction: 'internal',
+      from: 'sip:101@office.example',
+      to: 'sip:102@office.example',
+      answeredBy: 'sip:102@office.example',
+      startedAt: '2026-11-22T10:00:00.000Z',
+      ringingAt: '2026-11-22T10:00:00.250Z',
+      answeredAt: '2026-11-22T10:00:04.250Z',
+      endedAt: '2026-11-22T10:01:04.250Z',
+      duration: 64.25,
+      billsec: 60,
+      ringSec: 4.25,
+      holdSec: 0,
+      disposition: 'ANSWERED',
+      hangup: { by: 'callee', code: null, reason: null },
+      endReason: 'normal',
+      synthesized: false,
+      holds: [],
+      links: [],
+      anomalies: [],
+    });
+    expect(cdr.legs).toEqual([
+      { callId: 'c1', fromTag: 'ft-c1', toTag: 'tt1', from: 'sip:101@office.example', to: 'sip:102@office.example', source: 'pbx1', startedAt: '2026-11-22T10:00:00.000Z', ringingAt: '2026-11-22T10:00:00.250Z', answeredAt: '2026-11-22T10:00:04.250Z', endedAt: '2026-11-22T10:01:04.250Z', code: 200, state: 'terminated' },
+    ]);
+    expect(cdr.forks).toEqual([{ callId: 'c1', toTag: 'tt1', code: 200, at: '2026-11-22T10:00:00.250Z', outcome: 'answered' }]);
+    expect(cdr.eventIds).toEqual(s.events.map((e) => e.id));
+  });
+
+  it('busy (486)', () => {
+    const cdr = cdrOf(new CallScript().invite(0, 'c1', '101', '102').fail(300, 'c1', 486));
+    expect(cdr).toMatchObject({ disposition: 'BUSY', billsec: 0, ringSec: 0.3, duration: 0.3, answeredAt: null, answeredBy: null, hangup: { by: 'callee', code: 486 } });
+  });
+
+  it('busy everywhere (600)', () => {
+    expect(cdrOf(new CallScript().invite(0, 'c1', '101', '102').fail(300, 'c1', 600)).disposition).toBe('BUSY');
+  });
+
+  it.each([408, 480])('no answer (%i)', (code) => {
+    const cdr = cdrOf(new CallScript().invite(0, 'c1', '101', '102').ring(100, 'c1').fail(30_100, 'c1', code));
+    expect(cdr).toMatchObject({ disposition: 'NO_ANSWER', ringSec: 30.1, billsec: 0, hangup: { code } });
+    expect(cdr.forks[0]?.outcome).toBe('failed');
+  });
+
+  it('another final code is FAILED', () => {
+    expect(cdrOf(new CallScript().invite(0, 'c1', '101', '102').fail(50, 'c1', 404)).disposition).toBe('FAILED');
+  });
+
+  it('the caller cancels', () => {
+    const cdr = cdrOf(new CallScript().invite(0, 'c1', '101', '102').ring(100, 'c1').cancel(8000, 'c1').fail(8010, 'c1', 487));
+    expect(cdr).toMatchObject({ disposition: 'CANCELLED', duration: 8, ringSec: 8, billsec: 0, hangup: { by: 'caller', code: 487 } });
+    expect(cdr.forks).toEqual([{ callId: 'c1', toTag: 'tt1', code: 180, at: '2026-11-22T10:00:00.100Z', outcome: 'cancelled' }]);
+  });
+
+  it('a three-way fork answered by the second branch', () => {
+    const s = new CallScript()
+      .invite(0, 'c1', '101', 'sales')
+      .ring(100, 'c1', 'b1')
+      .ring(120, 'c1', 'b2')
+      .ring(140, 'c1', 'b3', 183)
+      .answer(5000, 'c1', 'b2', { to: 'sip:205@office.example' })
+      .end(65000, 'c1', 'caller');
+    const cdr = cdrOf(s);
+    expect(cdr.forks.map((f) => [f.toTag, f.outcome])).toEqual([
+      ['b1', 'lose_race'],
+      ['b2', 'answered'],
+      ['b3', 'lose_race'],
+    ]);
+    expect(cdr).toMatchObject({ answeredBy: 'sip:205@office.example', to: 'sip:sales@office.example', billsec: 60, ringSec: 5, ringingAt: '2026-11-22T10:00:00.100Z' });
+    expect(cdr.legs[0]?.toTag).toBe('b2');
+  });
+
+  it('two holds', () => {
+    const s = new CallScript().invite(0, 'c1', '101', '102').answer(1000, 'c1').hold(11_000, 'c1').resume(16_000, 'c1').hold(21_000, 'c1', 'callee').resume(23_500, 'c1', 'callee').end(31_000, 'c1');
+    const cdr = cdrOf(s);
+    expect(cdr.holdSec).toBe(7.5);
+    expect(cdr.billsec).toBe(30);
+    expect(cdr.holds).toEqual([
+      { callId: 'c1', on: '2026-11-22T10:00:11.000Z', off: '2026-11-22T10:00:16.000Z', by: 'caller' },
+      { callId: 'c1', on: '2026-11-22T10:00:21.000Z', off: '2026-11-22T10:00:23.500Z', by: 'callee' },
+    ]);
+  });
+
+  it('a hold still open at the end lasts until the end', () => {
+    const cdr = cdrOf(new CallScript().invite(0, 'c1', '101', '102').answer(1000, 'c1').hold(5000, 'c1').end(9000, 'c1'));
+    expect(cdr.holdSec).toBe(4);
+    expect(cdr.holds[0]?.off).toBe('2026-11-22T10:00:09.000Z');
+  });
+
+  it('a blind transfer: A calls B, B transfers A to C', () => {
+    const s = new CallScript()
+      .invite(0, 'ab', '101', '102')
+      .answer(2000, 'ab')
+      .invite(10_000, 'ac', '101', '103')
+      .link(10_000, 'ac', 'ab', 'transfer')
+      .end(10_050, 'ab', 'callee')
+      .answer(14_000, 'ac')
+      .end(74_000, 'ac', 'caller');
+    const cdr = cdrOf(s);
+    expect(cdr).toMatchObject({ id: 'ab', from: 'sip:101@office.example', to: 'sip:102@office.example', answeredBy: 'sip:102@office.example', answeredAt: '2026-11-22T10:00:02.000Z', endedAt: '2026-11-22T10:01:14.000Z', billsec: 72, disposition: 'ANSWERED' });
+    expect(cdr.legs.map((l) => l.callId)).toEqual(['ab', 'ac']);
+    expect(cdr.links).toEqual([{ kind: 'transfer', callId: 'ab' }]);
+  });
+
+  it('an attended transfer with Replaces: A–B, B consults C, A is connected to C', () => {
+    const s = new CallScript()
+      .invite(0, 'ab', '101', '102')
+      .answer(1000, 'ab')
+      .hold(5000, 'ab', 'callee')
+      .invite(6000, 'bc', '102', '103')
+      .answer(9000, 'bc')
+      .invite(20_000, 'ac', '101', '103')
+      .link(20_000, 'ac', 'bc', 'replaces')
+      .link(20_000, 'ac', 'ab', 'transfer')
+      .answer(20_100, 'ac')
+      .end(20_200, 'ab', 'callee')
+      .end(20_200, 'bc', 'caller')
+      .end(80_000, 'ac', 'callee');
+    const cdr = cdrOf(s);
+    expect(cdr.legs.map((l) => [l.callId, l.state])).toEqual([
+      ['ab', 'terminated'],
+      ['bc', 'terminated'],
+      ['ac', 'terminated'],
+    ]);
+    expect(cdr).toMatchObject({ id: 'ab', answeredBy: 'sip:102@office.example', duration: 80, billsec: 79, holdSec: 15.2, disposition: 'ANSWERED', hangup: { by: 'callee' } });
+    expect(cdr.links).toEqual([
+      { kind: 'replaces', callId: 'bc' },
+      { kind: 'transfer', callId: 'ab' },
+    ]);
+  });
+
+  it('a two-leg B2BUA call linked by `link`', () => {
+    const s = new CallScript()
+      .invite(0, 'a-leg', '+4930111', '200', { direction: 'inbound', callRef: 'x-1' })
+      .invite(40, 'b-leg', '+4930111', '201', { direction: 'inbound' })
+      .link(40, 'b-leg', 'a-leg', 'b2bua')
+      .ring(100, 'b-leg')
+      .ring(110, 'a-leg')
+      .answer(3000, 'b-leg', 'tt1', { to: 'sip:201@office.example' })
+      .answer(3010, 'a-leg')
+      .end(33_010, 'a-leg', 'caller')
+      .end(33_020, 'b-leg', 'caller');
+    const cdr = cdrOf(s);
+    expect(cdr).toMatchObject({ id: 'x-1', direction: 'inbound', answeredBy: 'sip:201@office.example', answeredAt: '2026-11-22T10:00:03.000Z', ringingAt: '2026-11-22T10:00:00.100Z', duration: 33.02, billsec: 30.02 });
+    expect(cdr.legs).toHaveLength(2);
+    expect(cdr.links).toEqual([{ kind: 'b2bua', callId: 'a-leg' }]);
+  });
+
+  it('a call is finished only when every dialog has ended', () => {
+    const s = new CallScript().invite(0, 'a', '1', '2').answer(10, 'a').invite(20, 'b', '1', '3').link(20, 'b', 'a', 'b2bua').answer(30, 'b').end(40, 'a');
+    const fold = foldCall(s.events.map(toCore));
+    expect(isFinished(fold)).toBe(false);
+    expect(() => buildCdr(fold, ctx)).toThrow();
+    s.end(50, 'b');
+    expect(isFinished(foldCall(s.events.map(toCore)))).toBe(true);
+  });
+
+  it('shows the live state: trying, ringing, talking, on hold, ending', () => {
+    const s = new CallScript().invite(0, 'c', '1', '2');
+    const state = () => callStateOf(foldCall(s.events.map(toCore)));
+    expect(state()).toBe('trying');
+    s.ring(10, 'c');
+    expect(state()).toBe('ringing');
+    s.answer(20, 'c');
+    expect(state()).toBe('talking');
+    s.hold(30, 'c');
+    expect(state()).toBe('on_hold');
+    s.resume(40, 'c');
+    expect(state()).toBe('talking');
+    s.end(50, 'c');
+    expect(state()).toBe('ending');
+    expect(toActiveCall(foldCall(s.events.map(toCore)), ctx)).toMatchObject({ id: 'c', instance: 'callstore1', eventCount: 6 });
+  });
+});
+
+describe('the call core: awkward input', () => {
+  it('keeps the first answer when a second branch answers too, noting the anomaly', () => {
+    const cdr = cdrOf(new CallScript().invite(0, 'c', '1', '2').ring(5, 'c', 'x').ring(6, 'c', 'y').answer(10, 'c', 'x').answer(12, 'c', 'y').end(100, 'c'));
+    expect(cdr.forks.map((f) => [f.toTag, f.outcome])).toEqual([
+      ['x', 'answered'],
+      ['y', 'lose_race'],
+    ]);
+    expect(cdr.answeredAt).toBe('2026-11-22T10:00:00.010Z');
+    expect(cdr.anomalies).toEqual([expect.stringMatching(/^second answer on c by branch y after x/)]);
+  });
+
+  it('tolerates an end delivered before its answer', () => {
+    const s = new CallScript().invite(0, 'c', '1', '2').answer(1000, 'c').end(5000, 'c');
+    const [invite, answer, end] = s.events;
+    const cdr = buildCdr(foldCall([invite!, end!, answer!].map(toCore)), ctx);
+    expect(cdr).toMatchObject({ disposition: 'ANSWERED', billsec: 4, anomalies: [] });
+  });
+
+  it('an end stamped before its answer: the answer is clamped to the end', () => {
+    const cdr = cdrOf(new CallScript().invite(0, 'c', '1', '2').end(1000, 'c').answer(2000, 'c'));
+    expect(cdr).toMatchObject({ disposition: 'ANSWERED', billsec: 0, answeredAt: '2026-11-22T10:00:01.000Z' });
+    expect(cdr.anomalies).toHaveLength(2);
+  });
+
+  it('an end that never saw an answer is not billed', () => {
+    const cdr = cdrOf(new CallScript().invite(0, 'c', '1', '2').end(3000, 'c'));
+    expect(cdr).toMatchObject({ disposition: 'FAILED', billsec: 0, answeredAt: null });
+    expect(cdr.anomalies[0]).toMatch(/end of c before any answer/);
+  });
+
+  it('counts a duplicate event id once', () => {
+    const s = new CallScript().invite(0, 'c', '1', '2').answer(10, 'c').end(20, 'c');
+    const events = [...s.events, ...s.events].map(toCore);
+    expect(buildCdr(foldCall(events), ctx).eventIds).toHaveLength(3);
+  });
+
+  it('marks ends produced by the callstore', () => {
+    const s = new CallScript().invite(0, 'c', '1', '2').answer(10, 'c');
+    const synthetic: CoreEvent = { ...toCore({ ...s.events[1]!, id: 'sys-1', type: 'end', by: 'system', ts: new Date(s.t0 + 20_010).toISOString() }), synthesized: 'source_lost' };
+    const cdr = buildCdr(foldCall([...s.events.map(toCore), synthetic]), ctx);
+    expect(cdr).toMatchObject({ synthesized: true, endReason: 'source_lost', hangup: { by: 'system' }, billsec: 20 });
+  });
+});
+
+describe('the call core: properties', () => {
+  /** A realistic call from parts that fast-check chooses: forks, holds, an outcome. */
+  const callScript = fc
+    .record({
+      branches: fc.integer({ min: 1, max: 3 }),
+      winner: fc.option(fc.integer({ min: 0, max: 2 }), { nil: undefined }),
+      holds: fc.integer({ min: 0, max: 3 }),
+      outcome: fc.constantFrom('fail486', 'fail480', 'cancel', 'end'),
+      b2bua: fc.boolean(),
+      step: fc.integer({ min: 0, max: 500 }),
+    })
+    .map(({ branches, winner, holds, outcome, b2bua, step }) => {
+      const s = new CallScript();
+      let t = 0;
+      const next = () => (t += step);
+      s.invite(next(), 'c', '101', '102');
+      if (b2bua) s.invite(next(), 'c-b', '101', '102').link(t, 'c-b', 'c', 'b2bua');
+      for (let b = 0; b < branches; b++) s.ring(next(), 'c', `br${b}`);
+      const answered = winner !== undefined && winner < branches;
+      if (answered) {
+        s.answer(next(), 'c', `br${winner}`);
+        if (b2bua) s.answer(next(), 'c-b');
+        for (let h = 0; h < holds; h++) s.hold(next(), 'c').resume(next(), 'c');
+        s.end(next(), 'c');
+      } else if (outcome === 'cancel') s.cancel(next(), 'c');
+      else if (outcome === 'fail486') s.fail(next(), 'c', 486);
+      else s.fail(next(), 'c', 480);
+      if (b2bua) s.end(next(), 'c-b');
+      return s.events.map(toCore);
+    });
+
+  it('any order of delivery of a call’s events gives the same CDR', () => {
+    fc.assert(
+      fc.property(callScript, fc.infiniteStream(fc.integer()), (events, randoms) => {
+        const reference = buildCdr(foldCall(events), ctx);
+        const it = randoms[Symbol.iterator]();
+        const shuffled = [...events].sort(() => (it.next().value as number) % 3 - 1);
+        expect(buildCdr(foldCall(shuffled), ctx)).toEqual(reference);
+        expect(buildCdr(foldCall([...events].reverse()), ctx)).toEqual(reference);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('durations hold together: duration = ring + talk, billsec ≥ 0, hold within billsec', () => {
+    fc.assert(
+      fc.property(callScript, (events) => {
+        const cdr = buildCdr(foldCall(events), ctx);
+        expect(cdr.billsec).toBeGreaterThanOrEqual(0);
+        expect(Math.abs(cdr.ringSec + cdr.billsec - cdr.duration)).toBeLessThan(0.0011);
+        expect(cdr.holdSec).toBeLessThanOrEqual(cdr.billsec + 0.0011);
+        expect(cdr.disposition === 'ANSWERED').toBe(cdr.answeredAt !== null);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

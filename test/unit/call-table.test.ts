@@ -1,0 +1,135 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { CallTable } from '../../service/callstore/core/table.js';
+import { SourceSequences } from '../../service/callstore/sequences.js';
+import { parseEvents, parseNdjson } from '../../service/callstore/ingest.js';
+import { CallScript, toCore } from '../support/call-events.js';
+
+describe('the call table', () => {
+  it('groups dialogs by callRef and by link, transitively', () => {
+    const s = new CallScript()
+      .invite(0, 'a', '1', '2', { callRef: 'R' })
+      .invite(10, 'b', '1', '3', { callRef: 'R' })
+      .invite(20, 'c', '4', '5')
+      .invite(30, 'd', '6', '7')
+      .link(40, 'c', 'd', 'transfer')
+      .link(50, 'd', 'b', 'replaces');
+    const table = new CallTable();
+    for (const e of s.events.map(toCore)) table.add(e, 0);
+    expect(table.size).toBe(1);
+    const [call] = [...table.calls()];
+    expect([...call!.callIds].sort()).toEqual(['a', 'b', 'c', 'd']);
+    expect(call!.id).toBe('R');
+    expect(table.get('R')).toBe(call);
+  });
+
+  it('retires the old id when an earlier leg turns up or calls merge', () => {
+    const s = new CallScript().invite(100, 'late', '1', '2').invite(0, 'early', '1', '3').link(200, 'late', 'early', 'b2bua');
+    const [lateInvite, earlyInvite, link] = s.events.map(toCore);
+    const table = new CallTable();
+    table.add(lateInvite!, 0);
+    table.add(earlyInvite!, 0);
+    expect(table.size).toBe(2);
+    const merged = table.add(link!, 0);
+    expect(table.size).toBe(1);
+    expect(merged.bucket.id).toBe('early');
+    expect(merged.retiredIds).toEqual(['late']);
+    expect(table.get('late')).toBeUndefined();
+  });
+
+  it('routes the future events of a linked dialog into the call', () => {
+    const s = new CallScript().invite(0, 'a', '1', '2').link(10, 'a', 'b', 'b2bua').invite(20, 'b', '1', '2');
+    const table = new CallTable();
+    for (const e of s.events.map(toCore)) table.add(e, 0);
+    expect(table.size).toBe(1);
+    expect(table.byDialog('b')?.id).toBe('a');
+  });
+
+  it('forgets every key of a removed call', () => {
+    const table = new CallTable();
+    for (const e of new CallScript().invite(0, 'a', '1', '2', { callRef: 'R' }).link(1, 'a', 'z', 'forward').events.map(toCore)) table.add(e, 0);
+    table.remove(table.get('R')!);
+    expect([table.size, table.get('R'), table.byDialog('a'), table.byDialog('z')]).toEqual([0, undefined, undefined, undefined]);
+  });
+
+  it('property: any arrival order groups the same dialogs into the same calls', () => {
+    const s = new CallScript()
+      .invite(0, 'a', '1', '2')
+      .invite(5, 'b', '1', '2')
+      .link(6, 'b', 'a', 'b2bua')
+      .invite(50, 'x', '8', '9')
+      .invite(60, 'y', '8', '9', { callRef: 'Y' })
+      .invite(70, 'z', '8', '9', { callRef: 'Y' })
+      .end(80, 'a')
+      .end(90, 'x');
+    const events = s.events.map(toCore);
+    const groups = (order: number[]) => {
+      const table = new CallTable();
+      for (const i of order) table.add(events[i]!, 0);
+      return [...table.calls()].map((c) => [c.id, [...c.callIds].sort().join(',')]).sort();
+    };
+    const reference = groups(events.map((_, i) => i));
+    fc.assert(
+      fc.property(fc.shuffledSubarray(events.map((_, i) => i), { minLength: events.length }), (order) => {
+        expect(groups(order)).toEqual(reference);
+      }),
+    );
+  });
+});
+
+describe('source sequences', () => {
+  it('counts skipped seqs and late arrivals', () => {
+    const seqs = new SourceSequences();
+    expect(seqs.observe('p', 1)).toEqual({ skipped: 0, reordered: false });
+    expect(seqs.observe('p', 2)).toEqual({ skipped: 0, reordered: false });
+    expect(seqs.observe('p', 5)).toEqual({ skipped: 2, reordered: false });
+    expect(seqs.observe('p', 4)).toEqual({ skipped: 0, reordered: true });
+    expect(seqs.observe('q', 100)).toEqual({ skipped: 0, reordered: false });
+    expect(seqs.highestOf('p')).toBe(5);
+  });
+});
+
+describe('event validation at the edge', () => {
+  const good = new CallScript().invite(0, 'c', '1', '2').events[0]!;
+
+  it('accepts a valid event and parses its time', () => {
+    const { events, rejected } = parseEvents([good]);
+    expect(rejected).toEqual([]);
+    expect(events[0]?.event.tsMs).toBe(Date.parse(good.ts));
+  });
+
+  it.each([
+    ['a missing field', { ...good, callId: undefined }, '/callId', 'is required'],
+    ['a wrong type', { ...good, seq: '7' }, '/seq', 'must be integer'],
+    ['an unknown type', { ...good, type: 'reinvite' }, '/type', 'must be one of "invite", "progress", "answer", "hold", "resume", "link", "end", "fail", "cancel"'],
+    ['an unparseable ts', { ...good, ts: 'yesterday' }, '/ts', 'must match format "date-time"'],
+    ['a ts without a zone', { ...good, ts: '2026-11-22T10:00:00' }, '/ts', 'must match format "date-time"'],
+    ['an over-long callId', { ...good, callId: 'x'.repeat(257) }, '/callId', 'must NOT have more than 256 characters'],
+    ['an unknown field', { ...good, colour: 'red' }, '/colour', 'is not a known field'],
+    ['an invite without domain', { ...good, domain: undefined }, '/domain', 'is required on a invite event'],
+    ['an answer without toTag', { ...good, type: 'answer' }, '/toTag', 'is required on a answer event'],
+    ['a fail without code', { ...good, type: 'fail' }, '/code', 'is required on a fail event'],
+    ['a SIP code out of range', { ...good, type: 'fail', code: 99 }, '/code', 'must be >= 100'],
+    ['a link to itself', { ...good, type: 'link', otherCallId: 'c', kind: 'transfer' }, '/otherCallId', 'links a dialog to itself'],
+    ['a bad source name', { ...good, source: 'pbx 1' }, '/source', 'must match pattern "^[A-Za-z0-9][A-Za-z0-9._:-]*$"'],
+  ])('refuses %s', (_what, event, path, message) => {
+    const { events, rejected } = parseEvents([good, event, good]);
+    expect(events.map((e) => e.index)).toEqual([0, 2]);
+    expect(rejected).toContainEqual({ index: 1, id: good.id, path, message });
+  });
+
+  it('refuses what is not an object', () => {
+    expect(parseEvents([42, null, [good]]).rejected.map((r) => [r.index, r.message])).toEqual([
+      [0, 'must be an event object'],
+      [1, 'must be an event object'],
+      [2, 'must be an event object'],
+    ]);
+  });
+
+  it('reads NDJSON, keeping the index of a broken line', () => {
+    const { items, broken } = parseNdjson(`${JSON.stringify(good)}\n{nope\n\n${JSON.stringify(good)}\n`);
+    expect(items).toHaveLength(3);
+    expect(broken).toEqual([{ index: 1, path: '', message: expect.stringMatching(/^line 2 is not valid JSON/) }]);
+    expect(parseEvents(items, new Set([1])).rejected).toEqual([]);
+  });
+});
