@@ -18,7 +18,8 @@ import { CallstoreService } from './callstore/service.js';
 import { callstoreRoutes } from './api/routes/events.js';
 import { cdrRoutes } from './api/routes/cdrs.js';
 import { attachWebSockets } from './api/ws.js';
-import { CdrReader, CdrStore } from './storage/cdr/index.js';
+import { CdrReader } from './storage/cdr/index.js';
+import { CdrWriterThread } from './storage/cdr/writer.js';
 import { ConfigService } from './config/service.js';
 import { RolesConfigStore } from './config/roles-store.js';
 import type { Settings } from './config/settings.js';
@@ -85,7 +86,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   });
 
   const metrics = new Metrics();
-  const cdrStore = new CdrStore(settings.dataDir);
+  const cdrStore = new CdrWriterThread(settings.dataDir);
   const cdrReader = new CdrReader(settings.dataDir);
   const callstoreMetrics = new CallstoreMetrics(metrics.registry);
   const callstore = new CallstoreService((domain) => config.lookup('callstore', domain), callstoreMetrics);
@@ -169,7 +170,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         clearTimeout(force);
         await host.stopAll();
         await cdrReader.close();
-        cdrStore.close();
+        await cdrStore.close();
         await documents.flush();
         unlock();
         log.info('stopped');

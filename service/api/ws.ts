@@ -91,36 +91,42 @@ function keepAlive(ws: WebSocket): void {
 }
 
 /**
- * A source's event stream. Messages are handled one after another, so acks come back in the order
- * the messages were sent; each ack names the highest seq now stored and any event refused.
+ * A source's event stream. Each message is taken in as soon as it arrives (so messages that
+ * arrive during one commit share the next: group commit), and the acks go back in the order the
+ * messages came, each naming the highest seq now stored and any event refused.
  */
 function eventStream(ws: WebSocket, principal: Principal, deps: WsDeps, log: Logger): void {
-  let queue = Promise.resolve();
+  let acks = Promise.resolve();
   log.info('event stream opened');
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    queue = queue.then(async () => {
-      let reply: object;
-      try {
-        if (isBinary) throw new AppError(400, 'invalid_request', 'Send events as text messages (JSON).');
-        let parsed: unknown;
-        try {
-          parsed = JSON.parse(data.toString());
-        } catch (err) {
-          throw new AppError(400, 'invalid_json', `The message is not valid JSON: ${(err as Error).message}.`);
-        }
-        const items = Array.isArray(parsed) ? parsed : [parsed];
-        checkBatchSize(items.length);
-        const report = await deps.callstore.ingest(items);
-        reply = { ack: report.highestSeq, stored: report.stored, duplicates: report.duplicates, ...(report.rejected.length ? { rejected: report.rejected } : {}) };
-      } catch (err) {
-        const e = err instanceof AppError ? err : new AppError(500, 'internal', 'The events could not be stored; send them again.');
-        if (!(err instanceof AppError)) log.error({ err }, 'event stream message failed');
-        reply = { ack: null, error: { code: e.code, message: e.message } };
-      }
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(reply));
+    const reply = handleMessage(data, isBinary, deps, log);
+    acks = acks.then(async () => {
+      const body = await reply;
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(body));
     });
   });
   ws.on('close', (code) => log.info({ code, who: principal.name }, 'event stream closed'));
+}
+
+async function handleMessage(data: RawData, isBinary: boolean, deps: WsDeps, log: Logger): Promise<object> {
+  try {
+    if (isBinary) throw new AppError(400, 'invalid_request', 'Send events as text messages (JSON).');
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(data.toString());
+    } catch (err) {
+      throw new AppError(400, 'invalid_json', `The message is not valid JSON: ${(err as Error).message}.`);
+    }
+    const items = Array.isArray(parsed) ? parsed : [parsed];
+    checkBatchSize(items.length);
+    // ingest() takes the events in synchronously, in arrival order; only storing is awaited.
+    const report = await deps.callstore.ingest(items);
+    return { ack: report.highestSeq, stored: report.stored, duplicates: report.duplicates, ...(report.rejected.length ? { rejected: report.rejected } : {}) };
+  } catch (err) {
+    const e = err instanceof AppError ? err : new AppError(500, 'internal', 'The events could not be stored; send them again.');
+    if (!(err instanceof AppError)) log.error({ err }, 'event stream message failed');
+    return { ack: null, error: { code: e.code, message: e.message } };
+  }
 }
 
 /** The console's live feed: changes of the watched collections, coalesced per document. */

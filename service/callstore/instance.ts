@@ -11,8 +11,8 @@ import type { CallstoreMetrics } from './metrics.js';
 
 /** Where finished calls' records go: the CDR store (idempotent per id). */
 export interface CdrWriter {
-  /** writes the records whose id is not stored yet; returns the ids written */
-  insert(cdrs: Cdr[]): string[];
+  /** writes the records whose id is not stored yet; resolves, once committed, with the ids written */
+  insert(cdrs: Cdr[]): Promise<string[]>;
 }
 
 export interface CallstoreDeps {
@@ -52,6 +52,8 @@ export interface IngestOutcome {
 
 const RECENTLY_FINISHED_MS = 10 * 60_000;
 const PURGE_INTERVAL_MS = 60 * 60_000;
+/** the longest the settle loop runs before it lets I/O in */
+const SETTLE_SLICE_MS = 5;
 
 /**
  * A callstore role instance on this site: the repository of active calls of the domains its
@@ -63,11 +65,18 @@ export class CallstoreInstance implements RoleRuntime {
   private readonly table = new CallTable();
   private journal: EventJournal | undefined;
   private tunables: CallstoreTunables;
-  private readonly settleTimers = new Map<number, NodeJS.Timeout>();
+  /** finished calls waiting out the settle delay, oldest first (the delay is the same for all) */
+  private readonly settling = new Map<number, { bucket: CallBucket; dueMs: number }>();
+  private settleTimer: NodeJS.Timeout | undefined;
   private readonly recentlyFinished = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
   private synthSeq = 0;
+  /** records of calls finished in this turn of the event loop, written together on the next */
+  private pendingRecords: { cdr: Cdr | undefined; wanted: boolean; callIds: Set<string> }[] = [];
+  private recordsScheduled = false;
+  /** the record writes under way, in order: stop() waits for them */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     private instance: ResolvedInstance,
@@ -109,12 +118,15 @@ export class CallstoreInstance implements RoleRuntime {
   }
 
   async stop(): Promise<void> {
+    this.writeRecords();
+    await this.writing;
     clearTimeout(this.sweepTimer);
     clearInterval(this.purgeTimer);
-    for (const t of this.settleTimers.values()) clearTimeout(t);
-    this.settleTimers.clear();
-    this.journal?.close();
+    clearTimeout(this.settleTimer);
+    this.settling.clear();
+    const journal = this.journal;
     this.journal = undefined;
+    await journal?.close();
   }
 
   reconfigure(instance: ResolvedInstance): void {
@@ -211,43 +223,89 @@ export class CallstoreInstance implements RoleRuntime {
   }
 
   private afterChange(bucket: CallBucket): void {
-    this.deps.feed.publish({ collection: 'calls', op: 'put', id: bucket.id, doc: this.view(bucket), replicate: true });
-    if (isFinished(bucket.fold) && hasInvite(bucket.fold) && !this.settleTimers.has(bucket.key)) {
+    this.deps.feed.publishLazy({ collection: 'calls', op: 'put', id: bucket.id, replicate: true }, () => this.view(bucket));
+    if (isFinished(bucket.fold) && hasInvite(bucket.fold) && !this.settling.has(bucket.key)) {
       // Wait a moment: an event of this call stamped earlier may still be on its way.
-      const timer = setTimeout(() => {
-        this.settleTimers.delete(bucket.key);
-        if (isFinished(bucket.fold) && this.table.get(bucket.id) === bucket) this.finalize(bucket);
-      }, this.tunables.finishSettleMs);
-      this.settleTimers.set(bucket.key, timer);
+      this.settling.set(bucket.key, { bucket, dueMs: Date.now() + this.tunables.finishSettleMs });
+      this.settleTimer ??= setTimeout(() => this.settle(), this.tunables.finishSettleMs);
+    }
+  }
+
+  /**
+   * Finalizes the calls whose settle delay is over, a slice at a time: a burst of thousands of
+   * calls ending together must not hold the event loop (and every source's acks) for long.
+   */
+  private settle(): void {
+    this.settleTimer = undefined;
+    const sliceEnd = performance.now() + SETTLE_SLICE_MS;
+    const now = Date.now();
+    for (const [key, { bucket, dueMs }] of this.settling) {
+      if (dueMs > now) {
+        this.settleTimer = setTimeout(() => this.settle(), dueMs - now);
+        return;
+      }
+      if (performance.now() > sliceEnd) {
+        this.settleTimer = setTimeout(() => this.settle(), 0);
+        return;
+      }
+      this.settling.delete(key);
+      if (isFinished(bucket.fold) && this.table.get(bucket.id) === bucket) this.finalize(bucket);
     }
   }
 
   private finalize(bucket: CallBucket): Cdr | undefined {
-    const timer = this.settleTimers.get(bucket.key);
-    if (timer) clearTimeout(timer);
-    this.settleTimers.delete(bucket.key);
+    this.settling.delete(bucket.key);
     this.table.remove(bucket);
     let cdr: Cdr | undefined;
+    let wanted = false;
     if (hasInvite(bucket.fold)) {
       cdr = buildCdr(bucket.fold, { site: this.deps.siteId, instance: this.name });
       const { cdrMode, cdrAggregation } = this.settings;
-      const wanted = cdrAggregation && (cdrMode === 'all' || (cdrMode === 'flagged' && isFlagged(bucket.fold)));
-      if (wanted && this.deps.cdrs.insert([cdr]).length === 1) {
-        this.deps.metrics.cdrs.inc({ instance: this.name, disposition: cdr.disposition, end_reason: cdr.endReason });
-        this.deps.feed.publish({ collection: 'cdrs', op: 'put', id: cdr.id, doc: cdr, replicate: true });
-      }
+      wanted = cdrAggregation && (cdrMode === 'all' || (cdrMode === 'flagged' && isFlagged(bucket.fold)));
       if (cdr.anomalies.length) {
         this.deps.metrics.anomalies.inc({ instance: this.name });
         this.log.warn({ callId: cdr.id, anomalies: cdr.anomalies }, 'call with anomalies');
       }
-      this.log.debug({ callId: cdr.id, disposition: cdr.disposition, endReason: cdr.endReason }, 'call finished');
     }
-    this.requireJournal().finish(bucket.callIds);
+    this.pendingRecords.push({ cdr, wanted, callIds: bucket.callIds });
+    if (!this.recordsScheduled) {
+      this.recordsScheduled = true;
+      setImmediate(() => this.writeRecords());
+    }
     const now = Date.now();
     for (const id of bucket.callIds) this.recentlyFinished.set(id, now);
     this.publishCallGone(bucket.id);
     this.deps.metrics.active.set({ instance: this.name }, this.table.size);
     return cdr;
+  }
+
+  /**
+   * Writes the records of the calls finished since the last turn in one transaction, and only then
+   * takes their dialogs out of the journal's active set: a crash in between replays the calls on
+   * restart, and the CDR store's idempotence keeps the record single.
+   */
+  private writeRecords(): void {
+    this.recordsScheduled = false;
+    const batch = this.pendingRecords;
+    this.pendingRecords = [];
+    if (batch.length === 0) return;
+    const cdrs = batch.filter((r) => r.wanted && r.cdr).map((r) => r.cdr as Cdr);
+    const journal = this.journal;
+    this.writing = this.writing.then(async () => {
+      try {
+        const written = new Set(cdrs.length ? await this.deps.cdrs.insert(cdrs) : []);
+        for (const cdr of cdrs) {
+          if (!written.has(cdr.id)) continue;
+          this.deps.metrics.cdrs.inc({ instance: this.name, disposition: cdr.disposition, end_reason: cdr.endReason });
+          this.deps.feed.publish({ collection: 'cdrs', op: 'put', id: cdr.id, doc: cdr, replicate: true });
+          this.log.debug({ callId: cdr.id, disposition: cdr.disposition, endReason: cdr.endReason }, 'call record written');
+        }
+        journal?.finish(batch.flatMap((r) => [...r.callIds]));
+      } catch (err) {
+        // The calls stay active in the journal: the next start replays them and writes their records.
+        this.log.error({ err, calls: batch.length }, 'call records could not be written; they are kept for the next start');
+      }
+    });
   }
 
   private publishCallGone(id: string): void {

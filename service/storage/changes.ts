@@ -33,4 +33,29 @@ export class ChangeFeed {
     for (const listener of this.listeners) listener(full);
     return full;
   }
+
+  /**
+   * Publishes a change whose document is built only if a listener reads it: a busy call changes
+   * with every event, and most changes are superseded before anyone looks.
+   */
+  publishLazy(change: Omit<Change, 'seq' | 'at' | 'doc'>, makeDoc: () => unknown): void {
+    if (this.listeners.size === 0) {
+      ++this.seq;
+      return;
+    }
+    let doc: unknown;
+    let made = false;
+    const full = { ...change, seq: ++this.seq, at: new Date().toISOString() } as Change;
+    Object.defineProperty(full, 'doc', {
+      enumerable: true,
+      get() {
+        if (!made) {
+          doc = makeDoc();
+          made = true;
+        }
+        return doc;
+      },
+    });
+    for (const listener of this.listeners) listener(full);
+  }
 }

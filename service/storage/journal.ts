@@ -1,9 +1,12 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { CoreEvent } from '../callstore/core/call.js';
 
 export type Durability = 'fsync' | 'os';
+
+const CHECKPOINT_INTERVAL_MS = 1000;
 
 /**
  * The raw event journal of one callstore instance, in SQLite (WAL). Every event is kept (for the
@@ -23,6 +26,7 @@ export class EventJournal {
   private inTransaction = false;
   private commitWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   private commitScheduled = false;
+  private readonly checkpointer: Worker;
 
   constructor(
     readonly file: string,
@@ -32,6 +36,8 @@ export class EventJournal {
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
+    // Checkpoints run on their own thread (checkpoint-thread.ts), never in a commit on this one.
+    this.db.pragma('wal_autocheckpoint = 0');
     this.db.exec(`
       CREATE TABLE IF NOT EXISTS events (
         id TEXT PRIMARY KEY,
@@ -50,6 +56,8 @@ export class EventJournal {
     this.insertActive = this.db.prepare('INSERT OR IGNORE INTO active (call_id) VALUES (?)');
     this.deleteActive = this.db.prepare('DELETE FROM active WHERE call_id = ?');
     this.selectByCall = this.db.prepare('SELECT body FROM events WHERE call_id = ?');
+    this.checkpointer = new Worker(new URL('./checkpoint-thread.js', import.meta.url), { workerData: { file, intervalMs: CHECKPOINT_INTERVAL_MS } });
+    this.checkpointer.unref();
   }
 
   /** Stores the events not stored yet; returns, per event, whether it was new. */
@@ -107,8 +115,15 @@ export class EventJournal {
     return (this.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.commitNow();
+    const closed = new Promise<void>((resolve) => {
+      this.checkpointer.once('message', () => resolve());
+      this.checkpointer.once('exit', () => resolve());
+    });
+    this.checkpointer.postMessage({ type: 'close' });
+    await closed;
+    await this.checkpointer.terminate();
     this.db.close();
   }
 

@@ -1,11 +1,20 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const REPO_ROOT = resolve(fileURLToPath(new URL('../..', import.meta.url)));
+/** The repository root, found upwards from here: this file also runs compiled under dist/ (benchmarks). */
+export const REPO_ROOT = ((): string => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'bin', 'sitecall.js'))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error('cannot find the repository root (bin/sitecall.js)');
+    dir = parent;
+  }
+  return dir;
+})();
 export const CLI = join(REPO_ROOT, 'bin', 'sitecall.js');
 export const DEFAULT_TEST_PASSWORD = 'test-admin-password';
 

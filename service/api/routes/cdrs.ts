@@ -3,12 +3,13 @@ import { Type } from '@sinclair/typebox';
 import { Cdr } from '../../../shared/api/cdr.js';
 import { CdrExportQuery, CdrQuery } from '../../../shared/api/cdr-query.js';
 import { NotFoundError } from '../../errors.js';
-import { checkTimeZone, CONTENT_TYPES, exportStream, parseCdrExportQuery, parseCdrQuery, type CdrReader, type CdrStore } from '../../storage/cdr/index.js';
+import { checkTimeZone, CONTENT_TYPES, exportStream, parseCdrExportQuery, parseCdrQuery, type CdrReader } from '../../storage/cdr/index.js';
+import type { CdrWriterThread } from '../../storage/cdr/writer.js';
 import { route, type RouteDef } from '../route.js';
 
 const CdrList = Type.Object({ items: Type.Array(Cdr), total: Type.Integer({ description: 'every match, not only this page' }) });
 
-export function cdrRoutes(store: CdrStore, reader: CdrReader): RouteDef[] {
+export function cdrRoutes(store: Pick<CdrWriterThread, 'get'>, reader: CdrReader): RouteDef[] {
   return [
     route({
       method: 'get',
@@ -55,8 +56,8 @@ export function cdrRoutes(store: CdrStore, reader: CdrReader): RouteDef[] {
       params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) }),
       response: Cdr,
       errors: [404],
-      handler({ params }) {
-        const cdr = store.get(params.id);
+      async handler({ params }) {
+        const cdr = await store.get(params.id);
         if (!cdr) throw new NotFoundError(`No call record with id ${params.id}.`);
         return cdr;
       },
