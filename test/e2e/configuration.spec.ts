@@ -8,6 +8,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test, type Locator, type Page } from '@playwright/test';
 import type { RoleInstance, RolesConfig, SavedRolesConfig } from '../../shared/api/roles.js';
+import type { ServiceStatus } from '../../shared/api/status.js';
 import { login, REPO_ROOT, startService, type RunningTestService } from '../support/service.js';
 
 const SITE = 'Harbour Office';
@@ -148,6 +149,20 @@ test('add an invalid instance, see the problems at the fields, fix them, save, a
     await dialog.getByLabel('Domains').fill('Sales.Example.com.');
     await checked(page);
     await expect(dialog.getByTestId('field-problems')).toHaveCount(0);
+
+    // ext: JSON that does not parse is refused in the form; a bad tunable is the service's error.
+    const ext = dialog.getByLabel('Extra options (ext, JSON)');
+    await ext.fill('{"resync_timeout": }');
+    await expect(field(dialog, 'ext')).toContainText('Not valid JSON');
+    await dialog.getByRole('button', { name: 'Apply to draft' }).click();
+    await expect(dialog).toBeVisible();
+    await expect(ext).toBeFocused();
+    await shot(page, 'cfg-04b-form-ext-json-error');
+    await ext.fill('{"resync_timeout": -1}');
+    await expect(field(dialog, 'ext')).toContainText('resync_timeout: must be a number of seconds greater than 0');
+    await ext.fill('{"resync_timeout": 20}');
+    await checked(page);
+    await expect(dialog.getByTestId('field-problems')).toHaveCount(0);
     await dialog.getByRole('button', { name: 'Apply to draft' }).click();
     await expect(page.getByTestId('cfg-row-callstore9')).toBeVisible();
     await expect(page.getByTestId('cfg-problems-callstore9')).toHaveCount(0);
@@ -186,6 +201,7 @@ test('add an invalid instance, see the problems at the fields, fix them, save, a
     const saved = await getConfig();
     expect(saved.revision).toBe(start + 1);
     expect(saved.instances.find((i) => i.name === 'callstore9')?.include_domains).toEqual(['Sales.Example.com.']);
+    expect(saved.instances.find((i) => i.name === 'callstore9')?.ext).toEqual({ resync_timeout: 20 });
 
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dashboard' }).click();
     await expect(page.getByTestId('config-revision')).toHaveText(`revision ${start + 1}`);
@@ -422,4 +438,67 @@ test('loading and error states', async ({ page }) => {
   await expect(page.getByRole('alert').filter({ hasText: 'The configuration was not saved' })).toContainText('Cannot reach the Sitecall service');
   await expect(page.getByTestId('config-bar')).toContainText('Unsaved changes');
   await shot(page, 'cfg-16-save-failed');
+});
+
+test('layout with many groups, another site and a disabled instance', async ({ page }) => {
+  // A layout check with a configuration a fresh single site cannot save (a peer site): the page's
+  // reads are answered here, in the shapes of shared/api/roles.ts and status.ts.
+  await openConfiguration(page);
+  const status = (await api<ServiceStatus>('GET', '/api/v1/status')).body;
+  const self = status.site.id;
+  const peer = 'b5d0c2e4-peer-site';
+  const at = status.startedAt;
+  const cs = (name: string, group: number, order: number, domains: string[], extra: Partial<RoleInstance> = {}): RoleInstance => ({
+    name, roletype: 'callstore', iface: 'lo', group, order, include_domains: domains, site: self, enabled: true, cdr_mode: 'all', cdr_aggregation: true, state_save: 'async', ...extra,
+  });
+  const config: RolesConfig = {
+    revision: 41,
+    instances: [
+      cs('callstore1', 1, 1, []),
+      cs('callstore2', 1, 2, []),
+      cs('callstoreAcme', 10, 1, ['acme.example', 'beta.example']),
+      cs('callstoreAcmeB', 10, 2, ['acme.example', 'beta.example'], { site: peer, iface: 'lan' }),
+      cs('callstoreOld', 10, 3, ['acme.example', 'beta.example'], { enabled: false }),
+      { name: 'vmail1', roletype: 'vmail', iface: 'lo', group: 2, order: 1, include_domains: [], site: self, enabled: true },
+      { name: 'vmail2', roletype: 'vmail', iface: 'eth0', group: 2, order: 2, include_domains: [], site: peer, enabled: true },
+    ],
+  };
+  const runtime: ServiceStatus = {
+    ...status,
+    configRevision: 41,
+    instances: config.instances.map((i) => ({
+      name: i.name,
+      roletype: i.roletype,
+      group: i.group,
+      order: i.order,
+      site: i.site ?? self,
+      includeDomains: i.include_domains ?? [],
+      enabled: i.enabled !== false,
+      state: i.enabled === false ? 'disabled' : i.site === peer ? 'remote' : 'running',
+      active: i.order === 1,
+      startedAt: i.site === peer || i.enabled === false ? null : at,
+    })),
+  };
+  await page.route('**/api/v1/config/roles', (route) => route.fulfill({ json: config }));
+  await page.route('**/api/v1/status', (route) => route.fulfill({ json: runtime }));
+  await page.route('**/api/v1/config/validate', (route) => route.fulfill({ json: { problems: [] } }));
+  await page.reload();
+  await expect(page.getByTestId('config-bar')).toContainText('Revision 41');
+  await expect(page.getByTestId('cfg-row-callstoreAcmeB')).toContainText('At another site');
+  await expect(page.getByTestId('cfg-row-callstoreAcmeB')).toContainText(peer);
+  await expect(page.getByTestId('cfg-row-callstoreOld')).toContainText('Disabled');
+  await expect(page.getByTestId('cfg-group-callstore-10')).toContainText('Active-Passive: callstoreAcme → callstoreAcmeB');
+  await expect(page.getByTestId('config-bar')).toContainText('No problems');
+  await page.setViewportSize({ width: 1280, height: 1100 });
+  await shot(page, 'cfg-18-many-instances');
+
+  // An instance of the other site: its interface is typed (this site cannot list that site's).
+  await page.getByRole('button', { name: 'Edit callstoreAcmeB' }).click();
+  const dialog = page.getByTestId('instance-dialog');
+  await expect(dialog.getByLabel('Site')).toHaveValue(peer);
+  await expect(dialog.getByLabel('Interface')).toHaveValue('lan');
+  await expect(dialog.getByLabel('Domains')).toHaveValue('acme.example\nbeta.example');
+  await expect(dialog).toContainText('Shared by the group: also applied to callstoreAcme, callstoreOld.');
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await shot(page, 'cfg-19-edit-other-site');
 });

@@ -8,16 +8,19 @@ import type { ConfigProblem, RoleInstance, RoleType } from '../../../shared/api/
 export type CdrMode = NonNullable<RoleInstance['cdr_mode']>;
 export type StateSave = NonNullable<RoleInstance['state_save']>;
 
-/** Every cdr_mode with what it means; a Record so a mode added in shared/ must be described here. */
-export const CDR_MODE_INFO: Record<CdrMode, string> = {
-  all: 'A call record for every call',
-  flagged: 'Only for calls whose events carry cdr: true',
-  off: 'No call records',
+/** Every cdr_mode with a short label and what it means; a Record so a mode added in shared/ must be described here. */
+export const CDR_MODE_INFO: Record<CdrMode, { label: string; description: string }> = {
+  all: { label: 'all: every call', description: 'A call record for every call (the default).' },
+  flagged: { label: 'flagged: marked calls only', description: 'A call record only for calls whose events carry cdr: true.' },
+  off: { label: 'off: none', description: 'No call records from this instance.' },
 };
-export const STATE_SAVE_INFO: Record<StateSave, string> = {
-  none: 'Not saved: active calls are lost if every instance of the group restarts at once',
-  async: 'Saved in the background (default)',
-  transactional: 'Each event acknowledged only once it is on disk (fsync): safest, slowest',
+export const STATE_SAVE_INFO: Record<StateSave, { label: string; description: string }> = {
+  none: { label: 'none: not saved', description: 'Active calls are lost if every instance of the group restarts at once.' },
+  async: { label: 'async: in the background', description: 'Active-call state is written in the background (the default).' },
+  transactional: {
+    label: 'transactional: before each acknowledgement',
+    description: 'Each event is acknowledged only once it is on disk (fsync): the safest, and the slowest.',
+  },
 };
 export const CDR_MODES = Object.keys(CDR_MODE_INFO) as CdrMode[];
 export const STATE_SAVES = Object.keys(STATE_SAVE_INFO) as StateSave[];

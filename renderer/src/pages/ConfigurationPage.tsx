@@ -171,6 +171,7 @@ export function ConfigurationPage() {
   const [confirmDiscard, setConfirmDiscard] = useState(false);
   const [flashKey, setFlashKey] = useState<string | null>(null);
   const nameRef = useRef<HTMLInputElement>(null);
+  const undoRef = useRef<HTMLButtonElement>(null);
 
   const selfSite = status.data?.site.id ?? interfaces.data?.site ?? '';
   const siteName = status.data?.site.name ?? 'This site';
@@ -196,12 +197,12 @@ export function ConfigurationPage() {
     if (!initial.data || saved !== null) return;
     adopt(initial.data);
     const stored = readStoredDraft();
-    if (stored) {
+    if (stored && summarizeDraft(draftFromStored(stored), initial.data.instances, selfSite).dirty) {
       setDraft(draftFromStored(stored));
       setBaseRevision(stored.baseRevision);
       setNotice({ revision: initial.data.revision, warnings: 0, kind: 'restored', base: stored.baseRevision });
     }
-  }, [initial.data, saved, adopt, setDraft]);
+  }, [initial.data, saved, adopt, setDraft, selfSite]);
 
   const summary = useMemo(() => summarizeDraft(draft, saved?.instances ?? [], selfSite), [draft, saved, selfSite]);
   const dirty = saved !== null && summary.dirty;
@@ -328,7 +329,10 @@ export function ConfigurationPage() {
   const applyEdit = () => {
     if (!editor || !formRead) return;
     if (Object.keys(formRead.local).length > 0) {
-      document.querySelector<HTMLElement>('.modal [aria-invalid="true"]')?.focus();
+      const invalid = document.querySelector<HTMLElement>('.modal [aria-invalid="true"]');
+      invalid?.focus({ preventScroll: true });
+      // The field and the message under it, not just the field's first line.
+      invalid?.closest('.field')?.scrollIntoView({ block: 'nearest' });
       return;
     }
     setDraft((d) => applyInstance(d, { key: editor.key, origName: editor.origName, value: formRead.value }));
@@ -344,6 +348,8 @@ export function ConfigurationPage() {
     setDraft(draft.filter((d) => d.key !== key));
     setRemoved({ item, index });
     setNotice(null);
+    // The row and its button are gone: keyboard focus goes to the way back.
+    window.requestAnimationFrame(() => undoRef.current?.focus());
   };
 
   const undoRemove = () => {
@@ -581,7 +587,7 @@ export function ConfigurationPage() {
             tone="info"
             actions={
               <>
-                <button type="button" className="button button--small" onClick={undoRemove}>
+                <button ref={undoRef} type="button" className="button button--small" onClick={undoRemove}>
                   <Icon name="undo" />
                   Undo
                 </button>

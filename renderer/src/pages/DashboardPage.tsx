@@ -1,4 +1,5 @@
 import type { ReactNode } from 'react';
+import { Link } from 'react-router';
 import type { ServiceStatus, RoleInstanceStatus } from '../../../shared/api/status.js';
 import { Icon } from '../components/icons.js';
 import { Alert, Badge, EmptyState, ErrorPanel, ErrorText, LoadingRegion, PageHeader, Panel, Skeleton } from '../components/ui.js';
@@ -124,8 +125,8 @@ export function RoleInstances({ status }: { status: ServiceStatus }) {
     return (
       <EmptyState icon="configuration" title="No role instances configured" headingLevel={3}>
         <p>
-          This site runs no callstore or vmail instance, so it keeps no call records and holds no voicemail. Role instances
-          are set in the service's configuration; editing them in the console comes in a later version.
+          This site runs no callstore or vmail instance, so it keeps no call records and holds no voicemail. Add role
+          instances on the <Link to="/configuration">Configuration</Link> page.
         </p>
       </EmptyState>
     );

@@ -60,6 +60,13 @@ export function domainsFromText(text: string): string[] {
 
 export type LocalErrors = Partial<Record<InstanceField, string>>;
 
+/** V8's JSON.parse message without the echo of the whole input: "Unexpected token '}'", "… at position 3 (line 1 column 4)". */
+function jsonError(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  const trimmed = text.replace(/, ".*" is not valid JSON$/s, '');
+  return /[.)]$/.test(trimmed) ? trimmed : `${trimmed}.`;
+}
+
 function parseInteger(text: string): number | string {
   const t = text.trim();
   if (t === '') return 'Enter a number.';
@@ -88,7 +95,7 @@ export function readForm(form: FormState, base: RoleInstance): { value: RoleInst
       if (parsed !== null && typeof parsed === 'object') ext = parsed as RoleInstance['ext'];
       else local.ext = 'Must be a JSON object, such as {"resync_timeout": 10}, or a list in [ ].';
     } catch (err) {
-      local.ext = `Not valid JSON: ${err instanceof Error ? err.message : String(err)}`;
+      local.ext = `Not valid JSON: ${jsonError(err)}`;
     }
   }
 
@@ -100,8 +107,9 @@ export function readForm(form: FormState, base: RoleInstance): { value: RoleInst
     group: typeof group === 'number' ? group : base.group,
     order: typeof order === 'number' ? order : base.order,
     include_domains: domainsFromText(form.domains),
-    site: form.site,
   };
+  // Empty only before this site's id is known: leaving it out means this site.
+  if (form.site !== '') value.site = form.site;
   if (ext !== undefined) value.ext = ext;
   if (form.roletype === 'callstore') {
     value.cdr_mode = form.cdrMode;
@@ -388,23 +396,28 @@ export function InstanceForm({
         <fieldset className="fieldset form-section">
           <legend>Callstore options</legend>
           <div className="form-grid">
-            <Field field="cdr_mode" label={FIELD_LABELS.cdr_mode} {...common}>
+            <Field field="cdr_mode" label={FIELD_LABELS.cdr_mode} help={CDR_MODE_INFO[form.cdrMode].description} {...common}>
               {(a) => (
                 <select {...a} className="input select" value={form.cdrMode} onChange={(e) => onChange({ cdrMode: e.target.value as CdrMode })}>
                   {CDR_MODES.map((m) => (
                     <option key={m} value={m}>
-                      {m} — {CDR_MODE_INFO[m]}
+                      {CDR_MODE_INFO[m].label}
                     </option>
                   ))}
                 </select>
               )}
             </Field>
-            <Field field="state_save" label={FIELD_LABELS.state_save} help="How active calls survive when every instance of the group restarts at once." {...common}>
+            <Field
+              field="state_save"
+              label={FIELD_LABELS.state_save}
+              help={`How active calls survive when every instance of the group restarts at once. ${STATE_SAVE_INFO[form.stateSave].description}`}
+              {...common}
+            >
               {(a) => (
                 <select {...a} className="input select" value={form.stateSave} onChange={(e) => onChange({ stateSave: e.target.value as StateSave })}>
                   {STATE_SAVES.map((m) => (
                     <option key={m} value={m}>
-                      {m} — {STATE_SAVE_INFO[m]}
+                      {STATE_SAVE_INFO[m].label}
                     </option>
                   ))}
                 </select>

@@ -81,7 +81,13 @@ function InstanceRow({ instance, ctx }: { instance: DraftInstance; ctx: TableCon
           <StateCell instance={instance} change={change} ctx={ctx} />
         </td>
         <td className={cellClass(problems, 'site')}>
-          {site === ctx.selfSite ? 'This site' : <code title={`Site id ${site}`}>{site}</code>}
+          {site === ctx.selfSite ? (
+            'This site'
+          ) : (
+            <code className="site-id" title={`Site id ${site}`}>
+              {site}
+            </code>
+          )}
         </td>
         <td className="cell-actions">
           <span className="row-actions">
