@@ -15,6 +15,8 @@ import type { RouteDef } from './api/route.js';
 import { CallstoreInstance } from './callstore/instance.js';
 import { CallstoreMetrics } from './callstore/metrics.js';
 import { CallstoreService } from './callstore/service.js';
+import { SourceRegistry } from './callstore/sources.js';
+import { sourceRoutes } from './api/routes/sources.js';
 import { callstoreRoutes } from './api/routes/events.js';
 import { cdrRoutes } from './api/routes/cdrs.js';
 import { attachWebSockets } from './api/ws.js';
@@ -90,6 +92,8 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   const cdrReader = new CdrReader(settings.dataDir);
   const callstoreMetrics = new CallstoreMetrics(metrics.registry);
   const callstore = new CallstoreService((domain) => config.lookup('callstore', domain), callstoreMetrics);
+  const sources = await SourceRegistry.open(documents, callstore.sourceEvents());
+  callstore.attachSources(sources);
 
   const host = new RoleHost(
     site.id,
@@ -114,6 +118,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   );
   config.onApplied((instances) => host.apply(instances));
   await config.applyCurrent();
+  sources.announceStartupLosses();
 
   const routes: RouteDef[] = [];
   let openApi: unknown;
@@ -134,7 +139,8 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     ...authRoutes(auth, opts.loginLimit),
     ...configRoutes(config),
     ...callstoreRoutes(callstore),
-    ...cdrRoutes(cdrStore, cdrReader),
+    ...cdrRoutes(cdrStore, cdrReader, callstore),
+    ...sourceRoutes(callstore),
   );
 
   const consoleDir = opts.consoleDir ?? fileURLToPath(new URL('../renderer', import.meta.url));
@@ -169,6 +175,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         await closed;
         clearTimeout(force);
         await host.stopAll();
+        await sources.close();
         await cdrReader.close();
         await cdrStore.close();
         await documents.flush();

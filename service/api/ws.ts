@@ -6,6 +6,7 @@ import { EVENT_LIMITS } from '../../shared/api/events.js';
 import type { LiveChange, LiveMessage } from '../../shared/api/live.js';
 import { hasScope, type AuthService, type Principal } from '../auth/auth.js';
 import type { CallstoreService } from '../callstore/service.js';
+import type { SocketHandle } from '../callstore/sources.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Change, ChangeFeed } from '../storage/changes.js';
@@ -98,8 +99,15 @@ function keepAlive(ws: WebSocket): void {
 function eventStream(ws: WebSocket, principal: Principal, deps: WsDeps, log: Logger): void {
   let acks = Promise.resolve();
   log.info('event stream opened');
+  // The sources whose events this socket carries are connected while it is open.
+  const socket: SocketHandle = {
+    requestSync(source) {
+      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ type: 'sync_request', source }));
+    },
+  };
+  ws.on('close', () => deps.callstore.socketClosed(socket));
   ws.on('message', (data: RawData, isBinary: boolean) => {
-    const reply = handleMessage(data, isBinary, deps, log);
+    const reply = handleMessage(data, isBinary, deps, socket, log);
     acks = acks.then(async () => {
       const body = await reply;
       if (ws.readyState === ws.OPEN) ws.send(JSON.stringify(body));
@@ -108,7 +116,7 @@ function eventStream(ws: WebSocket, principal: Principal, deps: WsDeps, log: Log
   ws.on('close', (code) => log.info({ code, who: principal.name }, 'event stream closed'));
 }
 
-async function handleMessage(data: RawData, isBinary: boolean, deps: WsDeps, log: Logger): Promise<object> {
+async function handleMessage(data: RawData, isBinary: boolean, deps: WsDeps, socket: SocketHandle, log: Logger): Promise<object> {
   try {
     if (isBinary) throw new AppError(400, 'invalid_request', 'Send events as text messages (JSON).');
     let parsed: unknown;
@@ -120,7 +128,7 @@ async function handleMessage(data: RawData, isBinary: boolean, deps: WsDeps, log
     const items = Array.isArray(parsed) ? parsed : [parsed];
     checkBatchSize(items.length);
     // ingest() takes the events in synchronously, in arrival order; only storing is awaited.
-    const report = await deps.callstore.ingest(items);
+    const report = await deps.callstore.ingest(items, [], socket);
     return { ack: report.highestSeq, stored: report.stored, duplicates: report.duplicates, ...(report.rejected.length ? { rejected: report.rejected } : {}) };
   } catch (err) {
     const e = err instanceof AppError ? err : new AppError(500, 'internal', 'The events could not be stored; send them again.');

@@ -5,7 +5,8 @@ import type { Logger } from '../logger.js';
 import type { RoleRuntime } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
 import { EventJournal } from '../storage/journal.js';
-import { buildCdr, hasInvite, isFinished, isFlagged, toActiveCall, type CoreEvent } from './core/call.js';
+import { buildCdr, hasInvite, isFinished, isFlagged, toActiveCall, type CallFold, type CoreEvent } from './core/call.js';
+import type { KnownDialog } from './core/resync.js';
 import { CallTable, type CallBucket } from './core/table.js';
 import type { CallstoreMetrics } from './metrics.js';
 
@@ -30,6 +31,8 @@ export interface CallstoreTunables {
   rawEventRetentionDays: number;
   /** how long a finished call waits for straggling events before its CDR is written */
   finishSettleMs: number;
+  /** what a resync does with answered dialogs unknown here */
+  resyncUnknown: 'reconstruct' | 'refuse';
 }
 
 export function tunablesOf(instance: ResolvedInstance): CallstoreTunables {
@@ -40,6 +43,7 @@ export function tunablesOf(instance: ResolvedInstance): CallstoreTunables {
     resyncTimeoutMs: num('resync_timeout', 10) * 1000,
     rawEventRetentionDays: num('raw_event_retention_days', 31),
     finishSettleMs: num('finish_settle_ms', 500),
+    resyncUnknown: ext['resync_unknown'] === 'refuse' ? 'refuse' : 'reconstruct',
   };
 }
 
@@ -92,6 +96,10 @@ export class CallstoreInstance implements RoleRuntime {
 
   get definition(): ResolvedInstance {
     return this.instance;
+  }
+
+  get settingsNow(): CallstoreTunables {
+    return this.tunables;
   }
 
   private get settings() {
@@ -153,7 +161,7 @@ export class CallstoreInstance implements RoleRuntime {
         return;
       }
       this.deps.metrics.events.inc({ instance: this.name, type: e.type });
-      if (!this.table.byDialog(e.callId) && this.recentlyFinished.has(e.callId)) {
+      if (!e.reconstructed && !this.table.byDialog(e.callId) && this.recentlyFinished.has(e.callId)) {
         // A straggler of a call whose record is written: kept in the journal, not a new call.
         this.deps.metrics.late.inc({ instance: this.name });
         late.push(e.callId);
@@ -191,15 +199,52 @@ export class CallstoreInstance implements RoleRuntime {
   }
 
   /**
-   * Ends a call here and now (admin terminate, source lost, resync): an `end` is synthesized for
-   * every dialog still up, journaled like any event, and the CDR is written at once.
+   * Ends a call here and now (admin terminate, timeout): an `end` is synthesized for every dialog
+   * still up, journaled like any event, and the CDR is written at once.
    */
   terminate(id: string, reason: Exclude<EndReason, 'normal'>): Cdr | undefined {
     const bucket = this.table.get(id);
-    if (!bucket) return undefined;
+    return bucket ? this.endLegs(bucket, () => true, reason) : undefined;
+  }
+
+  /** The dialogs of a source in the calls held here, for a resync. */
+  dialogsOf(source: string): KnownDialog[] {
+    const dialogs: KnownDialog[] = [];
+    for (const bucket of this.table.calls()) {
+      for (const leg of bucket.fold.legs) if (leg.source === source) dialogs.push({ callId: leg.callId, terminated: leg.state === 'terminated' });
+    }
+    return dialogs;
+  }
+
+  /** Ends the dialogs of a source (source lost); calls with other live dialogs go on. */
+  endSource(source: string, reason: Exclude<EndReason, 'normal'>): number {
+    let ended = 0;
+    for (const bucket of [...this.table.calls()]) {
+      if (bucket.fold.legs.some((l) => l.source === source && l.state !== 'terminated')) {
+        this.endLegs(bucket, (leg) => leg.source === source, reason);
+        ended++;
+      }
+    }
+    return ended;
+  }
+
+  /** Ends the named dialogs (resync: known here, missing from the source's list). */
+  endDialogs(callIds: ReadonlySet<string>, reason: Exclude<EndReason, 'normal'>): void {
+    for (const id of callIds) {
+      const bucket = this.table.byDialog(id);
+      if (bucket) this.endLegs(bucket, (leg) => callIds.has(leg.callId), reason);
+    }
+  }
+
+  /** Has this dialog been seen here before (its record may be written already)? */
+  knowsDialog(callId: string): boolean {
+    return this.recentlyFinished.has(callId) || this.requireJournal().knows(callId);
+  }
+
+  private endLegs(bucket: CallBucket, which: (leg: CallFold['legs'][number]) => boolean, reason: Exclude<EndReason, 'normal'>): Cdr | undefined {
     const now = Date.now();
     const ends: CoreEvent[] = bucket.fold.legs
-      .filter((l) => l.state !== 'terminated')
+      .filter((l) => l.state !== 'terminated' && which(l))
       .map((l) => ({
         id: `${this.name}:${reason}:${l.callId}:${now}:${++this.synthSeq}`,
         source: l.source,
@@ -215,7 +260,9 @@ export class CallstoreInstance implements RoleRuntime {
       }));
     this.requireJournal().append(ends, now);
     for (const e of ends) this.table.add(e, now);
-    return this.finalize(bucket);
+    if (isFinished(bucket.fold)) return this.finalize(bucket);
+    this.afterChange(bucket);
+    return undefined;
   }
 
   private view(bucket: CallBucket): ActiveCall {

@@ -1,8 +1,11 @@
 import type { ActiveCall, Cdr } from '../../shared/api/cdr.js';
-import type { EventProblem, IngestResult } from '../../shared/api/events.js';
+import type { EventProblem, IngestResult, StoredEvent } from '../../shared/api/events.js';
 import type { PartitionResult } from '../../shared/api/roles.js';
-import { NotFoundError, UnavailableError } from '../errors.js';
-import type { CoreEvent } from './core/call.js';
+import type { SourceInfo, SyncDialog, SyncResult } from '../../shared/api/sources.js';
+import { NotFoundError, UnavailableError, ValidationError } from '../errors.js';
+import { planResync } from './core/resync.js';
+import type { SocketHandle, SourceEvents, SourceRegistry } from './sources.js';
+import { compareEvents, type CoreEvent } from './core/call.js';
 import { parseEvents } from './ingest.js';
 import type { CallstoreInstance } from './instance.js';
 import type { CallstoreMetrics } from './metrics.js';
@@ -30,15 +33,32 @@ export interface IngestReport extends IngestResult {
 export class CallstoreService {
   private readonly running = new Map<string, CallstoreInstance>();
   private readonly sequences = new SourceSequences();
+  private sources: SourceRegistry | undefined;
+  /** per lost source, the timers that end its calls in each instance after resync_timeout */
+  private readonly lossTimers = new Map<string, NodeJS.Timeout[]>();
 
   constructor(
     private readonly partition: CallstorePartition,
     private readonly metrics: CallstoreMetrics,
   ) {}
 
+  /** What the source registry tells the callstore: a source lost, a source back in time. */
+  sourceEvents(): SourceEvents {
+    return {
+      lost: (id) => this.onSourceLost(id),
+      back: (id) => this.clearLoss(id),
+    };
+  }
+
+  attachSources(sources: SourceRegistry): void {
+    this.sources = sources;
+  }
+
   /** Called by the role factory when an instance starts and stops. */
   register(instance: CallstoreInstance): void {
     this.running.set(instance.name, instance);
+    // Without saved state the instance knows no call: every source is asked for its dialogs.
+    if (instance.definition.callstore?.stateSave === 'none') this.sources?.requestSyncFromAll();
   }
 
   unregister(instance: CallstoreInstance): void {
@@ -50,7 +70,7 @@ export class CallstoreService {
   }
 
   /** Validates, routes and stores a batch; resolves when it is stored as state_save requires. */
-  async ingest(items: readonly unknown[], alreadyRejected: EventProblem[] = []): Promise<IngestReport> {
+  async ingest(items: readonly unknown[], alreadyRejected: EventProblem[] = [], socket?: SocketHandle): Promise<IngestReport> {
     const { events, rejected } = parseEvents(items, new Set(alreadyRejected.map((r) => r.index)));
     rejected.unshift(...alreadyRejected);
     const byInstance = new Map<CallstoreInstance, { index: number; event: CoreEvent }[]>();
@@ -69,21 +89,27 @@ export class CallstoreService {
     let stored = 0;
     let duplicates = 0;
     let highestSeq: number | null = null;
+    const perSource = new Map<string, { count: number; gaps: number }>();
     const waits: Promise<void>[] = [];
     for (const [instance, items] of byInstance) {
       const outcome = instance.ingest(items.map((i) => i.event));
       waits.push(outcome.stored);
       outcome.fresh.forEach((fresh, i) => {
         const e = (items[i] as { event: CoreEvent }).event;
+        const tally = perSource.get(e.source) ?? { count: 0, gaps: 0 };
+        perSource.set(e.source, tally);
+        tally.count++;
         if (fresh) {
           stored++;
           const { skipped, reordered } = this.sequences.observe(e.source, e.seq);
+          tally.gaps += skipped;
           if (skipped) this.metrics.seqGaps.inc({ source: e.source }, skipped);
           if (reordered) this.metrics.seqReordered.inc({ source: e.source });
         } else duplicates++;
         highestSeq = Math.max(highestSeq ?? e.seq, e.seq);
       });
     }
+    for (const [source, { count, gaps }] of perSource) this.sources?.seen(source, count, gaps, socket);
     await Promise.all(waits);
     rejected.sort((a, b) => a.index - b.index);
     return { accepted: stored + duplicates, stored, duplicates, rejected, highestSeq };
@@ -129,9 +155,105 @@ export class CallstoreService {
     throw new NotFoundError(`No active call with id ${id}.`);
   }
 
+  /** The stored raw events of these dialogs, from every instance's journal, in order. */
+  rawEvents(callIds: readonly string[]): StoredEvent[] {
+    const seen = new Set<string>();
+    const events: CoreEvent[] = [];
+    for (const instance of this.instances()) {
+      for (const e of instance.rawEvents(callIds)) {
+        if (seen.has(e.id)) continue;
+        seen.add(e.id);
+        events.push(e);
+      }
+    }
+    return events.sort(compareEvents).map(({ tsMs, ...e }) => e);
+  }
+
   terminate(id: string): Cdr | undefined {
     const { instance } = this.get(id);
     return instance.terminate(id, 'admin');
+  }
+
+  socketClosed(socket: SocketHandle): void {
+    this.sources?.socketClosed(socket);
+  }
+
+  listSources(): SourceInfo[] {
+    return this.requireSources().list((id) => this.instances().reduce((n, i) => n + i.dialogsOf(id).filter((d) => !d.terminated).length, 0));
+  }
+
+  heartbeat(id: string, intervalMs: number): { state: SourceInfo['state']; syncRequested: boolean } {
+    return this.requireSources().heartbeat(id, intervalMs);
+  }
+
+  /**
+   * A source's list of its active dialogs (caf-call-legs-resync): known dialogs stay, unknown
+   * answered ones are reconstructed (or refused, per the serving instance's resync_unknown),
+   * known ones missing from the list end with resync_missing, unknown unanswered or terminating
+   * ones are dropped. A dialog reconstructed after its record was written starts a new record
+   * linked to the old one (kind resumed).
+   */
+  sync(id: string, dialogs: readonly SyncDialog[]): SyncResult {
+    const sources = this.requireSources();
+    if (!sources.has(id)) throw new NotFoundError(`Unknown source ${id}: it has sent no event or heartbeat to this site.`);
+    const seen = new Map<string, number>();
+    const duplicates = dialogs.flatMap((d, i) => {
+      const first = seen.get(d.callId);
+      seen.set(d.callId, first ?? i);
+      return first === undefined ? [] : [{ path: `/dialogs/${i}/callId`, message: `"${d.callId}" is listed twice (first at /dialogs/${first})` }];
+    });
+    if (duplicates.length) throw new ValidationError(`The dialog list names ${duplicates.length === 1 ? 'a dialog' : 'dialogs'} twice; nothing was changed.`, duplicates);
+
+    const known = this.instances().flatMap((instance) => instance.dialogsOf(id).map((d) => ({ ...d, instance })));
+    const plan = planResync(known, dialogs, 'reconstruct');
+    const result: SyncResult = { kept: plan.keep, reconstructed: [], refused: plan.refuse.map((d) => d.callId), terminated: plan.terminate, dropped: plan.drop.map((d) => d.callId) };
+
+    const endings = new Map<CallstoreInstance, Set<string>>();
+    for (const callId of plan.terminate) {
+      const instance = known.find((k) => k.callId === callId)?.instance;
+      if (instance) endings.set(instance, (endings.get(instance) ?? new Set()).add(callId));
+    }
+    for (const [instance, callIds] of endings) instance.endDialogs(callIds, 'resync_missing');
+
+    const now = Date.now();
+    for (const d of plan.reconstruct) {
+      const target = this.route({ id: '', source: id, seq: 0, ts: '', tsMs: now, type: 'invite', callId: d.callId, domain: d.domain });
+      if (typeof target === 'string' || target.settingsNow.resyncUnknown === 'refuse') {
+        result.refused.push(d.callId);
+        continue;
+      }
+      target.ingest(reconstruction(id, d, now, target.knowsDialog(d.callId)));
+      result.reconstructed.push(d.callId);
+    }
+    sources.synced(id);
+    this.clearLoss(id);
+    return result;
+  }
+
+  private onSourceLost(id: string): void {
+    this.clearLoss(id);
+    const lostAt = this.sources?.state(id)?.lostAt ?? Date.now();
+    const timers = this.instances().map((instance) =>
+      setTimeout(
+        () => {
+          const now = this.sources?.state(id);
+          if (now?.state !== 'lost' || now.lostAt !== lostAt) return;
+          if (instance.endSource(id, 'source_lost') > 0) this.sources?.calledOff(id);
+        },
+        Math.max(0, lostAt + instance.settingsNow.resyncTimeoutMs - Date.now()),
+      ),
+    );
+    this.lossTimers.set(id, timers);
+  }
+
+  private clearLoss(id: string): void {
+    for (const t of this.lossTimers.get(id) ?? []) clearTimeout(t);
+    this.lossTimers.delete(id);
+  }
+
+  private requireSources(): SourceRegistry {
+    if (!this.sources) throw new UnavailableError('The source registry is not ready.');
+    return this.sources;
   }
 
   get activeCount(): number {
@@ -141,4 +263,19 @@ export class CallstoreService {
   assertRunning(): void {
     if (this.running.size === 0) throw new UnavailableError('No callstore instance runs on this site.');
   }
+}
+
+/** The invite and answer the callstore makes for an answered dialog it learns of only from a sync. */
+function reconstruction(source: string, d: SyncDialog, nowMs: number, recordExists: boolean): CoreEvent[] {
+  const atMs = d.answeredAt ? Math.min(Date.parse(d.answeredAt), nowMs) : nowMs;
+  const ts = new Date(atMs).toISOString();
+  const base = { source, seq: 0, ts, tsMs: atMs, callId: d.callId, fromTag: d.fromTag, reconstructed: true } as const;
+  // A record of this dialog exists already: the resumed call is a new record that links to it.
+  const callRef = recordExists ? `${d.callId}~resumed-${nowMs}` : undefined;
+  const events: CoreEvent[] = [
+    { ...base, id: `${source}:resync:${d.callId}:${nowMs}:invite`, type: 'invite', from: d.from, to: d.to, domain: d.domain, ...(callRef ? { callRef } : {}) },
+    { ...base, id: `${source}:resync:${d.callId}:${nowMs}:answer`, type: 'answer', toTag: d.toTag },
+  ];
+  if (callRef) events.push({ ...base, id: `${source}:resync:${d.callId}:${nowMs}:resumed`, type: 'link', otherCallId: d.callId, kind: 'resumed' });
+  return events;
 }

@@ -23,6 +23,7 @@ export class EventJournal {
   private readonly insertActive: Database.Statement;
   private readonly deleteActive: Database.Statement;
   private readonly selectByCall: Database.Statement;
+  private readonly selectAnyOfCall: Database.Statement;
   private inTransaction = false;
   private commitWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
   private commitScheduled = false;
@@ -56,6 +57,7 @@ export class EventJournal {
     this.insertActive = this.db.prepare('INSERT OR IGNORE INTO active (call_id) VALUES (?)');
     this.deleteActive = this.db.prepare('DELETE FROM active WHERE call_id = ?');
     this.selectByCall = this.db.prepare('SELECT body FROM events WHERE call_id = ?');
+    this.selectAnyOfCall = this.db.prepare('SELECT 1 FROM events WHERE call_id = ? LIMIT 1');
     this.checkpointer = new Worker(new URL('./checkpoint-thread.js', import.meta.url), { workerData: { file, intervalMs: CHECKPOINT_INTERVAL_MS } });
     this.checkpointer.unref();
   }
@@ -91,6 +93,11 @@ export class EventJournal {
     this.commitNow();
     const rows = this.db.prepare('SELECT e.ts AS ts, e.body AS body FROM events e JOIN active a ON e.call_id = a.call_id').all() as { ts: number; body: string }[];
     return rows.map((r) => ({ ...(JSON.parse(r.body) as Omit<CoreEvent, 'tsMs'>), tsMs: r.ts }));
+  }
+
+  /** Whether any event of this dialog is stored. */
+  knows(callId: string): boolean {
+    return this.selectAnyOfCall.get(callId) !== undefined;
   }
 
   eventsOf(callIds: Iterable<string>): CoreEvent[] {

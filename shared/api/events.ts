@@ -89,3 +89,20 @@ export const IngestResult = Type.Object({
   rejected: Type.Array(EventProblem),
 });
 export type IngestResult = Static<typeof IngestResult>;
+
+/**
+ * An event as the journal keeps it: as sent, or made by the callstore itself — an `end` it
+ * synthesized (`synthesized` names why: source_lost, resync_missing, admin, timeout), or the
+ * invite/answer it reconstructed from a source's dialog list (`reconstructed`), linked with kind
+ * `resumed` to the record written before.
+ */
+export const StoredEvent = Type.Object(
+  {
+    ...CallEvent.properties,
+    kind: Type.Optional(Type.Union([...LINK_KINDS.map((k) => Type.Literal(k)), Type.Literal('resumed')])),
+    synthesized: Type.Optional(Type.String()),
+    reconstructed: Type.Optional(Type.Boolean()),
+  },
+  { additionalProperties: false },
+);
+export type StoredEvent = Static<typeof StoredEvent>;

@@ -51,6 +51,10 @@ describe('callstore over HTTP', () => {
     const record = await cdr('basic-1');
     expect(record).toMatchObject({ disposition: 'ANSWERED', billsec: 30, ringSec: 3, duration: 33, hangup: { by: 'callee' }, endReason: 'normal', direction: 'internal' });
     expect((await admin.get('/api/v1/calls/basic-1')).status).toBe(404);
+    const raw = await admin.get('/api/v1/cdrs/basic-1/events');
+    expect(raw.body.items.map((e: { type: string; id: string }) => e.type)).toEqual(['invite', 'progress', 'answer', 'end']);
+    expect(raw.body.items.map((e: { id: string }) => e.id)).toEqual(record.eventIds);
+    expect((await admin.get('/api/v1/cdrs/nope/events')).status).toBe(404);
   });
 
   it('takes NDJSON and stores each event id once', async () => {

@@ -1,6 +1,8 @@
 import { pipeline } from 'node:stream/promises';
 import { Type } from '@sinclair/typebox';
 import { Cdr } from '../../../shared/api/cdr.js';
+import { StoredEvent } from '../../../shared/api/events.js';
+import type { CallstoreService } from '../../callstore/service.js';
 import { CdrExportQuery, CdrQuery } from '../../../shared/api/cdr-query.js';
 import { NotFoundError } from '../../errors.js';
 import { checkTimeZone, CONTENT_TYPES, exportStream, parseCdrExportQuery, parseCdrQuery, type CdrReader } from '../../storage/cdr/index.js';
@@ -9,7 +11,7 @@ import { route, type RouteDef } from '../route.js';
 
 const CdrList = Type.Object({ items: Type.Array(Cdr), total: Type.Integer({ description: 'every match, not only this page' }) });
 
-export function cdrRoutes(store: Pick<CdrWriterThread, 'get'>, reader: CdrReader): RouteDef[] {
+export function cdrRoutes(store: Pick<CdrWriterThread, 'get'>, reader: CdrReader, callstore: Pick<CallstoreService, 'rawEvents'>): RouteDef[] {
   return [
     route({
       method: 'get',
@@ -60,6 +62,21 @@ export function cdrRoutes(store: Pick<CdrWriterThread, 'get'>, reader: CdrReader
         const cdr = await store.get(params.id);
         if (!cdr) throw new NotFoundError(`No call record with id ${params.id}.`);
         return cdr;
+      },
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/cdrs/:id/events',
+      summary: 'The raw events the record was built from, while the journal keeps them (raw_event_retention_days)',
+      tag: 'cdrs',
+      auth: 'read',
+      params: Type.Object({ id: Type.String({ minLength: 1, maxLength: 256 }) }),
+      response: Type.Object({ items: Type.Array(StoredEvent) }),
+      errors: [404],
+      async handler({ params }) {
+        const cdr = await store.get(params.id);
+        if (!cdr) throw new NotFoundError(`No call record with id ${params.id}.`);
+        return { items: callstore.rawEvents(cdr.legs.map((l) => l.callId)) };
       },
     }),
   ];

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { ActiveCall, CALL_STATES, Cdr } from '../../../shared/api/cdr.js';
-import { CallEvent, EVENT_LIMITS, IngestResult, type EventProblem } from '../../../shared/api/events.js';
+import { CallEvent, EVENT_LIMITS, IngestResult, StoredEvent, type EventProblem } from '../../../shared/api/events.js';
 import type { CallstoreService } from '../../callstore/service.js';
 import { parseNdjson } from '../../callstore/ingest.js';
 import { AppError } from '../../errors.js';
@@ -35,7 +35,7 @@ const CallQuery = Type.Object(
   { additionalProperties: false },
 );
 const CallParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: EVENT_LIMITS.callIdLength }) });
-const CallDetail = Type.Composite([ActiveCall, Type.Object({ events: Type.Array(CallEvent, { description: 'the raw events of the call, in order' }) })]);
+const CallDetail = Type.Composite([ActiveCall, Type.Object({ events: Type.Array(StoredEvent, { description: 'the raw events of the call, in order' }) })]);
 
 export function callstoreRoutes(callstore: CallstoreService): RouteDef[] {
   return [
@@ -91,10 +91,8 @@ export function callstoreRoutes(callstore: CallstoreService): RouteDef[] {
       response: CallDetail,
       errors: [404],
       handler({ params }) {
-        const { call, instance } = callstore.get(params.id);
-        const events = instance.rawEvents(call.legs.map((l) => l.callId)).map(({ tsMs, synthesized, ...e }) => e);
-        events.sort((a, b) => a.ts.localeCompare(b.ts) || a.seq - b.seq);
-        return { ...call, events };
+        const { call } = callstore.get(params.id);
+        return { ...call, events: callstore.rawEvents(call.legs.map((l) => l.callId)) };
       },
     }),
     route({

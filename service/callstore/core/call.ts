@@ -8,10 +8,14 @@ import type { CallEvent, Direction } from '../../../shared/api/events.js';
  */
 
 /** An event as the core sees it: validated, its time parsed, and marked when the callstore made it. */
-export interface CoreEvent extends CallEvent {
+export interface CoreEvent extends Omit<CallEvent, 'kind'> {
   tsMs: number;
+  /** `resumed` (internal): a call reconstructed by a resync after its record was written links to it */
+  kind?: Link['kind'];
   /** set on `end` events the callstore produced itself (source lost, admin, timeout, resync) */
   synthesized?: Exclude<EndReason, 'normal'>;
+  /** set on the invite and answer the callstore made from a source's dialog list (resync) */
+  reconstructed?: boolean;
 }
 
 export function compareEvents(a: CoreEvent, b: CoreEvent): number {
@@ -141,6 +145,7 @@ export function foldCall(events: readonly CoreEvent[]): CallFold {
         leg.callRef = e.callRef ?? null;
         leg.cdrFlag = e.cdr === true;
         leg.profiles = e.profiles ?? [];
+        if (e.reconstructed) anomalies.push(`${e.callId} was reconstructed from the dialog list of ${e.source} after a resync; its start is the answer time it reported`);
         break;
       case 'progress': {
         const tag = e.toTag ?? '';
@@ -193,7 +198,8 @@ export function foldCall(events: readonly CoreEvent[]): CallFold {
       case 'link': {
         const other = e.otherCallId ?? '';
         const kind = e.kind ?? 'transfer';
-        if (!links.some((l) => l.callId === other && l.kind === kind) && other !== e.callId) links.push({ kind, callId: other });
+        // A resumed call links to the record of its own dialog: the only link to itself allowed.
+        if (!links.some((l) => l.callId === other && l.kind === kind) && (other !== e.callId || kind === 'resumed')) links.push({ kind, callId: other });
         for (const id of [e.callId, other]) linkKindsByCallId.set(id, (linkKindsByCallId.get(id) ?? new Set()).add(kind));
         break;
       }

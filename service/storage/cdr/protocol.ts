@@ -7,6 +7,7 @@ export interface ReaderWorkerData {
   dir: string;
   maxOpenMonths: number;
   cacheKiB: number;
+  ftsDriveMax?: number;
 }
 
 /** Messages from CdrReader to its worker. */

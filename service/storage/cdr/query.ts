@@ -130,10 +130,20 @@ export function indexedSearch(term: string): boolean {
 }
 
 /**
+ * How a trigram-index term takes part in a query: `true` drives it (the matches are looked up by
+ * rowid: best when they are few), `false` makes it a filter on whatever index the rest of the
+ * query uses (`+rid IN (...)`: best when they are many, the sort's index then stops early).
+ */
+export type FtsPlan = (term: string) => boolean;
+
+const ftsTerm = (plan: FtsPlan, term: string) =>
+  `${plan(term) ? '' : '+'}rid IN (SELECT rowid FROM cdr_fts WHERE cdr_fts MATCH ?)`;
+
+/**
  * The WHERE clause of a filter within one month. Bounds that the month lies inside of are left out,
  * so a whole-month query uses the same plan as an unbounded one.
  */
-export function whereOf(f: CdrFilter, month: [number, number]): Where {
+export function whereOf(f: CdrFilter, month: [number, number], plan: FtsPlan = () => true): Where {
   const terms: string[] = [];
   const params: (string | number)[] = [];
   if (f.fromMs !== undefined && f.fromMs > month[0]) {
@@ -167,14 +177,14 @@ export function whereOf(f: CdrFilter, month: [number, number]): Where {
       params.push(v, v, v);
       if (indexedSearch(v)) {
         // The numbers are part of the search text: the trigram index narrows, instr() decides.
-        terms.push('rid IN (SELECT rowid FROM cdr_fts WHERE cdr_fts MATCH ?)');
+        terms.push(ftsTerm(plan, v));
         params.push(ftsPhrase(v));
       }
     }
   }
   if (f.search !== undefined) {
     if (indexedSearch(f.search)) {
-      terms.push('rid IN (SELECT rowid FROM cdr_fts WHERE cdr_fts MATCH ?)');
+      terms.push(ftsTerm(plan, f.search));
       params.push(ftsPhrase(f.search));
     } else {
       terms.push('instr(search, ?) > 0');
@@ -188,6 +198,16 @@ export function whereOf(f: CdrFilter, month: [number, number]): Where {
 export function filterKey(f: CdrFilter, month: [number, number]): string {
   const w = whereOf(f, month);
   return `${w.sql}\u0000${JSON.stringify(w.params)}`;
+}
+
+/**
+ * The trigram-index term of a filter that is its only condition within the month (its count is
+ * the index's own count), or undefined.
+ */
+export function soleSearchTerm(f: CdrFilter, month: [number, number]): string | undefined {
+  if (f.search === undefined || !indexedSearch(f.search)) return undefined;
+  const w = whereOf({ ...f, search: undefined }, month);
+  return w.sql === '' ? f.search : undefined;
 }
 
 /** The months a filter can touch, from the ones present (ascending). */

@@ -20,7 +20,11 @@ interface ExportState {
 const port = parentPort;
 if (!port) throw new Error('reader-worker.js runs as a worker thread (CdrReader starts it).');
 const data = workerData as ReaderWorkerData;
-const engine = new CdrQueryEngine(data.dir, { maxOpenMonths: data.maxOpenMonths, cacheKiB: data.cacheKiB });
+const engine = new CdrQueryEngine(data.dir, {
+  maxOpenMonths: data.maxOpenMonths,
+  cacheKiB: data.cacheKiB,
+  ...(data.ftsDriveMax !== undefined ? { ftsDriveMax: data.ftsDriveMax } : {}),
+});
 const exports = new Map<number, ExportState>();
 
 function post(msg: FromWorker): void {

@@ -11,6 +11,8 @@ export interface CdrReaderOptions {
   maxOpenMonths?: number;
   /** page cache per open month in the worker, KiB; default 8192 */
   cacheKiB?: number;
+  /** trigram-index matches per month up to which a search drives the query (see engine.ts); default 4000 */
+  ftsDriveMax?: number;
   /** default export batch size; default 1000 */
   batchSize?: number;
   /** the worker script; default reader-worker.js next to this module (tests run the TypeScript through a loader shim) */
@@ -195,6 +197,7 @@ export class CdrReader {
       dir: this.dir,
       maxOpenMonths: this.opts.maxOpenMonths ?? 6,
       cacheKiB: this.opts.cacheKiB ?? 8192,
+      ...(this.opts.ftsDriveMax !== undefined ? { ftsDriveMax: this.opts.ftsDriveMax } : {}),
     };
     const worker = new Worker(this.opts.workerUrl ?? new URL('./reader-worker.js', import.meta.url), { workerData });
     worker.on('message', (msg: FromWorker) => this.handlers.get(msg.id)?.(msg));

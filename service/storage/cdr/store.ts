@@ -19,7 +19,7 @@ import {
 export interface CdrStoreOptions {
   /** month databases kept open at once (least recently used closed first); default 3 */
   maxOpenMonths?: number;
-  /** page cache of each open month, KiB; default 16384 */
+  /** page cache of each open month, KiB; default 8192 */
   cacheKiB?: number;
 }
 
@@ -57,10 +57,10 @@ export class CdrStore {
   constructor(dataDir: string, opts: CdrStoreOptions = {}) {
     this.dir = collectionDir(dataDir);
     this.maxOpen = Math.max(1, opts.maxOpenMonths ?? 3);
-    this.cacheKiB = opts.cacheKiB ?? 16_384;
+    this.cacheKiB = opts.cacheKiB ?? 8192;
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     this.index = new Database(join(this.dir, INDEX_FILE));
-    tuneWriter(this.index, 8192);
+    tuneWriter(this.index, 4096);
     this.index.exec(INDEX_DDL);
     this.indexGet = this.index.prepare('SELECT month FROM cdr_month WHERE id = ?');
     this.indexPut = this.index.prepare('INSERT INTO cdr_month (id, month) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');

@@ -1,0 +1,42 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { planResync } from '../../service/callstore/core/resync.js';
+import type { SyncDialog } from '../../shared/api/sources.js';
+
+const dialog = (callId: string, state: SyncDialog['state']): SyncDialog => ({ callId, fromTag: 'f', toTag: 't', state, from: 'sip:1@a', to: 'sip:2@a', domain: 'a' });
+
+describe('resync planning', () => {
+  it('keeps, reconstructs, ends and drops per caf-call-legs-resync', () => {
+    const plan = planResync(
+      [
+        { callId: 'k', terminated: false },
+        { callId: 'gone', terminated: false },
+        { callId: 'ended', terminated: true },
+      ],
+      [dialog('k', 'confirmed'), dialog('new', 'confirmed'), dialog('ring', 'early'), dialog('bye', 'terminating')],
+      'reconstruct',
+    );
+    expect(plan).toEqual({ keep: ['k'], reconstruct: [dialog('new', 'confirmed')], refuse: [], terminate: ['gone'], drop: [dialog('ring', 'early'), dialog('bye', 'terminating')] });
+  });
+
+  it('refuses unknown answered dialogs when told to', () => {
+    expect(planResync([], [dialog('new', 'confirmed')], 'refuse')).toMatchObject({ reconstruct: [], refuse: [dialog('new', 'confirmed')] });
+  });
+
+  it('property: every reported dialog lands in exactly one bucket; every live known dialog is kept or ended', () => {
+    const ids = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f');
+    fc.assert(
+      fc.property(
+        fc.uniqueArray(fc.record({ callId: ids, terminated: fc.boolean() }), { selector: (k) => k.callId }),
+        fc.uniqueArray(fc.record({ callId: ids, state: fc.constantFrom('early', 'confirmed', 'terminating') as fc.Arbitrary<SyncDialog['state']> }), { selector: (d) => d.callId }),
+        fc.constantFrom('reconstruct', 'refuse') as fc.Arbitrary<'reconstruct' | 'refuse'>,
+        (known, reported, policy) => {
+          const plan = planResync(known, reported.map((r) => dialog(r.callId, r.state)), policy);
+          const placed = [...plan.keep, ...[...plan.reconstruct, ...plan.refuse, ...plan.drop].map((d) => d.callId)];
+          expect(placed.sort()).toEqual(reported.map((r) => r.callId).sort());
+          for (const k of known.filter((k) => !k.terminated)) expect(plan.keep.includes(k.callId) !== plan.terminate.includes(k.callId)).toBe(true);
+        },
+      ),
+    );
+  });
+});
