@@ -1,4 +1,5 @@
 import { IfaceAliases, ROLE_TYPES, RoleInstance, type ConfigProblem, type RoleType } from '../../shared/api/roles.js';
+import type { TSchema } from '@sinclair/typebox';
 import { validator } from '../validation.js';
 import { domainProblem, normalizeDomain } from './domains.js';
 
@@ -96,19 +97,16 @@ export function validateRolesConfig(input: { instances: readonly unknown[]; ifac
     }
   });
 
-  const groups = new Map<number, GroupInfo>();
-  const claims = new Map<string, { group: number; path: string }>(); // roletype + domain → first claim
-  const defaults = new Map<RoleType, number>(); // roletype → default group
-  const enabledRoles = new Map<RoleType, Set<number>>();
-
-  instances.forEach((inst, i) => {
-    if (!inst || inst.enabled === false) return;
-    const at = `/instances/${i}`;
-
+  /**
+   * The checks an instance passes or fails on its own (its site and interface, its ext tunables,
+   * its domain names); returns its domains, normalized. Run on every enabled instance, and on
+   * the valid fields of one whose shape is wrong, so that every problem shows at once.
+   */
+  const ownChecks = (inst: Partial<RoleInstance>, at: string): string[] => {
     const siteId = inst.site ?? ctx.selfSiteId;
     const site = ctx.sites.get(siteId);
     if (!site) error(`${at}/site`, `"${siteId}" is not a paired site`);
-    else if (!site.interfaces.includes(inst.iface) && aliases[siteId]?.[inst.iface] === undefined) {
+    else if (inst.iface !== undefined && !site.interfaces.includes(inst.iface) && aliases[siteId]?.[inst.iface] === undefined) {
       const known = [...site.interfaces, ...Object.keys(aliases[siteId] ?? {})].join(', ');
       error(`${at}/iface`, `"${inst.iface}" is neither an interface of site ${site.name} nor an alias it defines (known: ${known})`);
     }
@@ -130,7 +128,25 @@ export function validateRolesConfig(input: { instances: readonly unknown[]; ifac
       else if (domains.includes(d)) warning(`${at}/include_domains/${j}`, `"${raw}" is listed twice`);
       else domains.push(d);
     });
-    domains.sort();
+    return domains.sort();
+  };
+
+  input.instances.forEach((raw, i) => {
+    if (instances[i] || typeof raw !== 'object' || raw === null || Array.isArray(raw)) return;
+    const partial = validFieldsOf(raw as Record<string, unknown>);
+    if (partial.enabled !== false) ownChecks(partial, `/instances/${i}`);
+  });
+
+  const groups = new Map<number, GroupInfo>();
+  const claims = new Map<string, { group: number; path: string }>(); // roletype + domain → first claim
+  const defaults = new Map<RoleType, number>(); // roletype → default group
+  const enabledRoles = new Map<RoleType, Set<number>>();
+
+  instances.forEach((inst, i) => {
+    if (!inst || inst.enabled === false) return;
+    const at = `/instances/${i}`;
+
+    const domains = ownChecks(inst, at);
 
     const group = groups.get(inst.group);
     if (!group) {
@@ -176,4 +192,16 @@ export function validateRolesConfig(input: { instances: readonly unknown[]; ifac
 
   const hasError = problems.some((p) => p.severity === 'error');
   return hasError ? { problems } : { problems, valid: { instances: instances as RoleInstance[], ifaceAliases: aliases } };
+}
+
+const fieldShapes = new Map(Object.entries(RoleInstance.properties).map(([key, schema]) => [key, validator(schema as TSchema)]));
+
+/** The fields of an instance that are valid on their own (its other fields failed their shape). */
+function validFieldsOf(raw: Record<string, unknown>): Partial<RoleInstance> {
+  const partial: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(raw)) {
+    const shape = fieldShapes.get(key);
+    if (shape && value !== undefined && shape.check(value).length === 0) partial[key] = value;
+  }
+  return partial as Partial<RoleInstance>;
 }

@@ -39,7 +39,7 @@ describe('role configuration validation', () => {
 
   it('reports every problem at once', () => {
     const all = errors([cs({ name: '9', iface: 'nope' }), vm({ cdr_mode: 'all', include_domains: ['a..b'] })]);
-    expect(all).toHaveLength(3);
+    expect(all).toHaveLength(4);
   });
 
   it('treats domains case-insensitively with the trailing dot ignored', () => {
@@ -63,5 +63,20 @@ describe('role configuration validation', () => {
     expect(problems([cs({ include_domains: ['a.com', 'A.COM'] }), cs({ name: 'd', group: 9 }), vm()])).toEqual([
       { severity: 'warning', path: '/instances/0/include_domains/1', message: '"A.COM" is listed twice' },
     ]);
+  });
+});
+
+describe('an instance whose shape is wrong', () => {
+  it('still has its other fields checked, so every problem shows at once', () => {
+    expect(errors([cs({ name: '2bad', iface: 'wlan9', include_domains: ['a..b'], ext: { resync_timeout: 0 } }), vm()])).toEqual([
+      '/instances/0/name: must match pattern "^[A-Za-z][A-Za-z0-9]*$"',
+      '/instances/0/iface: "wlan9" is neither an interface of site office nor an alias it defines (known: lo, eth0)',
+      '/instances/0/ext/resync_timeout: must be a number of seconds greater than 0',
+      '/instances/0/include_domains/0: "a..b" has an empty label (two dots in a row, or a leading dot)',
+    ]);
+  });
+
+  it('is not checked further when disabled', () => {
+    expect(errors([cs(), cs({ name: '2bad', enabled: false, iface: 'wlan9' })])).toEqual(['/instances/1/name: must match pattern "^[A-Za-z][A-Za-z0-9]*$"']);
   });
 });
