@@ -31,6 +31,11 @@ function* batches(n: number): Generator<Cdr[]> {
   for (let i = 0; i < n; i += BATCH) yield f.many(Math.min(BATCH, n - i));
 }
 
+function memory(phase: string): void {
+  const m = process.memoryUsage();
+  log(`${phase}: RSS ${(m.rss / 1048576).toFixed(0)} MB (heap ${(m.heapUsed / 1048576).toFixed(0)} MB, external ${(m.external / 1048576).toFixed(0)} MB), peak ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+}
+
 function dirBytes(dir: string): number {
   return readdirSync(dir).reduce((sum, f) => sum + statSync(join(dir, f)).size, 0);
 }
@@ -62,6 +67,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
     if (written !== n) throw new Error(`inserted ${written} of ${n}`);
     const insertRate = n / (insertMs / 1000);
     log(`insert: ${Math.round(insertRate)} rows/s`);
+    memory('after insert');
 
     const ndjsonPath = join(work, 'baseline.ndjson');
     const fd = openSync(ndjsonPath, 'a');
@@ -78,6 +84,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
     const ndjsonBytes = statSync(ndjsonPath).size;
     rmSync(ndjsonPath);
     log(`baseline append: ${Math.round(appendRate)} rows/s`);
+    memory('after the NDJSON baseline');
 
     const dir = collectionDir(work);
     const storeBytes = dirBytes(dir);
@@ -135,6 +142,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
       log(`${kind}: p50 ${percentile(samples, 50).toFixed(2)} ms, p95 ${percentile(samples, 95).toFixed(2)} ms`);
     }
     if (matched === 0) throw new Error('no page query matched anything');
+    memory('after the page queries');
 
     // Baseline: 50 rows read by rowid (and parsed), straight from a month on this thread.
     const db = new Database(join(dir, '2026-10.sqlite'), { readonly: true });
@@ -173,6 +181,7 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
     if (lines !== n) throw new Error(`the export gave ${lines} lines for ${n} CDRs`);
     const exportRate = n / (exportMs / 1000);
     log(`export: ${Math.round(exportRate)} rows/s, ${(bytes / 1e6).toFixed(0)} MB`);
+    memory('after the export');
     rows.push({
       name: `export ${n.toLocaleString('en-US')} CDRs as NDJSON (worker cursor, backpressure)`,
       figure: exportRate,

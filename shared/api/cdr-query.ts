@@ -107,7 +107,7 @@ export const CdrQuery = Type.Object(
     ),
     offset: Type.Optional(Type.Integer({ minimum: 0, maximum: CDR_QUERY_LIMITS.maxOffset, description: 'rows to skip, default 0' })),
   },
-  { additionalProperties: false, $id: 'CdrQuery' },
+  { additionalProperties: false },
 );
 export type CdrQuery = Static<typeof CdrQuery>;
 
@@ -125,7 +125,7 @@ export const CdrExportQuery = Type.Object(
     ),
     sort: Type.Optional(Type.Union(CDR_EXPORT_SORTS.map((s) => Type.Literal(s)), { description: 'default startedAt (oldest first)' })),
   },
-  { additionalProperties: false, $id: 'CdrExportQuery' },
+  { additionalProperties: false },
 );
 export type CdrExportQuery = Static<typeof CdrExportQuery>;
 

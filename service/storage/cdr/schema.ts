@@ -118,6 +118,9 @@ export function rowOf(cdr: Cdr, startedAtMs: number): CdrRow {
  * index refers to it). The filter indexes carry the low-cardinality filter columns at their tail so
  * that a filtered, sorted page is chosen from one index without touching the (wide) rows, and every
  * sort index ends with `id`, the tie-breaker, so no sort needs a temporary B-tree.
+ * Search terms of 3+ characters use the trigram index `cdr_fts`; shorter ones scan `cdr_search`, a
+ * covering index of the search text in time order (~1/15 of the rows' bytes: ~90 ms a month of
+ * 333k rows instead of ~400 ms for the table), which also serves their time-ordered pages.
  */
 export const MONTH_DDL = `
 CREATE TABLE IF NOT EXISTS cdr (
@@ -142,6 +145,7 @@ CREATE INDEX IF NOT EXISTS cdr_to       ON cdr (to_num, id);
 CREATE INDEX IF NOT EXISTS cdr_answered ON cdr (answered_num);
 CREATE INDEX IF NOT EXISTS cdr_duration ON cdr (duration, id);
 CREATE INDEX IF NOT EXISTS cdr_billsec  ON cdr (billsec, id);
+CREATE INDEX IF NOT EXISTS cdr_search   ON cdr (started_at, id, search);
 CREATE VIRTUAL TABLE IF NOT EXISTS cdr_fts USING fts5(search, content='cdr', content_rowid='rid', tokenize='trigram');
 `;
 
