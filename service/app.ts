@@ -17,6 +17,7 @@ import { CallstoreMetrics } from './callstore/metrics.js';
 import { CallstoreService } from './callstore/service.js';
 import { SourceRegistry } from './callstore/sources.js';
 import { sourceRoutes } from './api/routes/sources.js';
+import { statsRoutes } from './api/routes/stats.js';
 import { callstoreRoutes } from './api/routes/events.js';
 import { cdrRoutes } from './api/routes/cdrs.js';
 import { attachWebSockets } from './api/ws.js';
@@ -141,6 +142,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     ...callstoreRoutes(callstore),
     ...cdrRoutes(cdrStore, cdrReader, callstore),
     ...sourceRoutes(callstore),
+    ...statsRoutes(cdrReader, callstore),
   );
 
   const consoleDir = opts.consoleDir ?? fileURLToPath(new URL('../renderer', import.meta.url));

@@ -164,6 +164,34 @@ describe('callstore over HTTP', () => {
   });
 });
 
+describe('dashboard figures', () => {
+  it('counts recorded and active calls in /api/v1/stats/calls', async () => {
+    const { svc, admin, eventsToken } = await setup();
+    try {
+      const t0 = Date.now() - 30 * 60_000;
+      const s = new CallScript('st', t0, 'sales.example')
+        .invite(0, 'st-1', '1', '2').answer(1000, 'st-1').end(61_000, 'st-1')
+        .invite(2000, 'st-2', '1', '3').fail(3000, 'st-2', 486)
+        .invite(4000, 'st-3', '1', '4').answer(5000, 'st-3');
+      await postEvents(svc.url, eventsToken, s.events);
+      await eventually(async () => (await admin.get('/api/v1/cdrs')).body.total === 2);
+      const stats = (await admin.get('/api/v1/stats/calls?hours=2&bucketMinutes=10&tz=Asia/Kolkata')).body;
+      expect(stats.active).toBe(1);
+      expect(stats.bucketMinutes).toBe(10);
+      expect(stats.perHour.reduce((n: number, h: { ANSWERED: number; BUSY: number }) => n + h.ANSWERED + h.BUSY, 0)).toBe(2);
+      expect(stats.perHour[0].hour).toMatch(/:30:00\.000Z$/);
+      expect(stats.topDomains).toEqual([{ domain: 'sales.example', calls: 2, answered: 1 }]);
+      // the active call counts from its start to now
+      expect(stats.concurrency.at(-1).calls).toBe(1);
+      expect(Math.max(...stats.concurrency.map((b: { calls: number }) => b.calls))).toBe(3);
+      const bad = await admin.get('/api/v1/stats/calls?tz=Mars/Olympus');
+      expect([bad.status, bad.body.error.details]).toEqual([400, [{ path: '/tz', message: 'is not a known IANA time zone' }]]);
+    } finally {
+      await svc.stop();
+    }
+  });
+});
+
 describe('callstore routing and settings', () => {
   it('routes events by domain to the active instance of the serving group', async () => {
     const { svc, admin, eventsToken } = await setup();

@@ -1,4 +1,6 @@
 import type Database from 'better-sqlite3';
+import type { Disposition } from '../../../shared/api/cdr.js';
+import type { CallSpan } from './stats.js';
 import type { CdrExportSort, CdrFilter, CdrPageRequest } from '../../../shared/api/cdr-query.js';
 import { compareBinary, filterKey, ftsPhrase, monthsFor, orderBy, soleSearchTerm, sortSpec, whereOf, type FtsPlan, type SortSpec, type Where } from './query.js';
 import { listMonths, monthBounds, monthPath, openMonthForRead } from './schema.js';
@@ -138,6 +140,16 @@ export class CdrQueryEngine {
       yield batch;
     }
     return rows;
+  }
+
+  /** The start, end, disposition and domain of the calls that started in [fromMs, untilMs). */
+  *spans(fromMs: number, untilMs: number): Generator<CallSpan> {
+    for (const month of monthsFor({ fromMs, untilMs }, listMonths(this.dir), monthBounds)) {
+      const r = this.reader(month);
+      if (!r) continue;
+      const rows = r.db.prepare('SELECT started_at AS s, duration AS d, disposition AS disp, domain AS dom FROM cdr WHERE started_at >= ? AND started_at < ?').iterate(fromMs, untilMs) as IterableIterator<{ s: number; d: number; disp: Disposition; dom: string }>;
+      for (const row of rows) yield { startMs: row.s, endMs: row.s + Math.round(row.d * 1000), disposition: row.disp, domain: row.dom };
+    }
   }
 
   /** The query plan SQLite picks for a page query in a month (for diagnostics and the benchmark). */

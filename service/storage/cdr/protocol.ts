@@ -1,5 +1,7 @@
 import type { CdrExportSort, CdrFilter, CdrPageRequest } from '../../../shared/api/cdr-query.js';
 import type { ErrorDetail } from '../../../shared/api/errors.js';
+import type { CallStats } from '../../../shared/api/stats.js';
+import type { StatsWindow } from './stats.js';
 
 /** What the reader worker is started with (its workerData). */
 export interface ReaderWorkerData {
@@ -18,6 +20,7 @@ export type ToWorker =
   | { type: 'ack'; id: number }
   | { type: 'cancel'; id: number }
   | { type: 'explain'; id: number; month: string; req: CdrPageRequest }
+  | { type: 'stats'; id: number; window: StatsWindow }
   /** close every connection and end the worker */
   | { type: 'close' };
 
@@ -34,4 +37,5 @@ export type FromWorker =
   | { type: 'batch'; id: number; docs: string[] }
   | { type: 'end'; id: number; rows: number }
   | { type: 'explain'; id: number; plan: string[] }
+  | { type: 'stats'; id: number; stats: Omit<CallStats, 'active'> }
   | { type: 'error'; id: number; error: WorkerError };

@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { AppError } from '../../errors.js';
+import { aggregateStats, STATS_LOOKBACK_MS } from './stats.js';
 import { CdrQueryEngine } from './engine.js';
 import type { FromWorker, ReaderWorkerData, ToWorker, WorkerError } from './protocol.js';
 
@@ -95,6 +96,14 @@ port.on('message', (msg: ToWorker) => {
       try {
         const { docs, total } = engine.page(msg.req);
         post({ type: 'page', id: msg.id, docs, total });
+      } catch (err) {
+        post({ type: 'error', id: msg.id, error: errorOf(err) });
+      }
+      return;
+    case 'stats':
+      try {
+        const w = msg.window;
+        post({ type: 'stats', id: msg.id, stats: aggregateStats(engine.spans(w.fromMs - STATS_LOOKBACK_MS, w.untilMs), w) });
       } catch (err) {
         post({ type: 'error', id: msg.id, error: errorOf(err) });
       }

@@ -5,6 +5,8 @@ import { ValidationError } from '../../errors.js';
 import type { FromWorker, ReaderWorkerData, ToWorker, WorkerError } from './protocol.js';
 import { parseCdrQuery } from './query.js';
 import { collectionDir } from './schema.js';
+import type { StatsWindow } from './stats.js';
+import type { CallStats } from '../../../shared/api/stats.js';
 
 export interface CdrReaderOptions {
   /** month databases the worker keeps open; default 6 */
@@ -75,6 +77,13 @@ export class CdrReader {
     const msg = await this.request((id) => ({ type: 'page', id, req }));
     if (msg.type !== 'page') throw new Error(`The CDR reader worker answered ${msg.type} to a page query.`);
     return { items: msg.docs.map((d) => JSON.parse(d) as Cdr), total: msg.total };
+  }
+
+  /** The dashboard's figures from the records of a window (the calls up now are the caller's to add). */
+  async stats(window: StatsWindow): Promise<Omit<CallStats, 'active'>> {
+    const msg = await this.request((id) => ({ type: 'stats', id, window }));
+    if (msg.type !== 'stats') throw new Error(`The CDR reader worker answered ${msg.type} to a stats query.`);
+    return msg.stats;
   }
 
   /** SQLite's plan for a page query within one month (diagnostics). */
