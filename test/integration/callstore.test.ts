@@ -164,6 +164,47 @@ describe('callstore over HTTP', () => {
   });
 });
 
+describe('call records API', () => {
+  it('filters, sorts and pages CDRs and streams the same rows as CSV in a time zone', async () => {
+    const { svc, admin, eventsToken } = await setup();
+    try {
+      const t0 = Date.parse('2026-10-31T22:30:00.000Z');
+      const s = new CallScript('rec', t0);
+      for (let i = 0; i < 12; i++) {
+        const id = `rec-${String(i).padStart(2, '0')}`;
+        s.invite(i * 3_600_000, id, `10${i}`, i % 2 ? '200' : '300', { direction: i % 3 ? 'inbound' : 'outbound' });
+        if (i % 4 === 3) s.fail(i * 3_600_000 + 5000, id, 486);
+        else s.answer(i * 3_600_000 + 2000, id).end(i * 3_600_000 + 62_000, id);
+      }
+      await postEvents(svc.url, eventsToken, s.events);
+      await eventually(async () => (await admin.get('/api/v1/cdrs')).body.total === 12, 10_000, '12 CDRs');
+
+      const busy = await admin.get('/api/v1/cdrs?disposition=BUSY&sort=startedAt');
+      expect(busy.body.items.map((c: { id: string }) => c.id)).toEqual(['rec-03', 'rec-07', 'rec-11']);
+      const page = await admin.get('/api/v1/cdrs?number=200&sort=-startedAt&limit=2&offset=2');
+      expect(page.body.total).toBe(6);
+      expect(page.body.items.map((c: { id: string }) => c.id)).toEqual(['rec-07', 'rec-05']);
+      // November starts at rec-02 (00:30Z): the range crosses the month partitions
+      const nov = await admin.get(`/api/v1/cdrs?from=${encodeURIComponent('2026-11-01T00:00:00Z')}&until=${encodeURIComponent('2026-11-01T03:00:00Z')}&direction=inbound`);
+      expect(nov.body.items.map((c: { id: string }) => c.id).sort()).toEqual(['rec-02', 'rec-04']);
+      expect((await admin.get('/api/v1/cdrs?search=REC-1')).body.total).toBe(2);
+      expect((await admin.get('/api/v1/cdrs?limit=0')).body.error.details[0].path).toBe('/limit');
+
+      const csv = await fetch(`${svc.url}/api/v1/cdrs/export?format=csv&tz=Europe/Berlin&disposition=BUSY`, { headers: { authorization: `Bearer ${await login(svc)}` } });
+      expect(csv.headers.get('content-type')).toMatch(/text\/csv/);
+      expect(csv.headers.get('content-disposition')).toMatch(/attachment; filename="sitecall-cdrs-.*\.csv"/);
+      const lines = (await csv.text()).trim().split(/\r?\n/);
+      expect(lines[0]).toMatch(/^id,startedAt,/);
+      expect(lines.slice(1).map((l) => l.split(',')[0])).toEqual(['rec-03', 'rec-07', 'rec-11']);
+      expect(lines[1]).toContain('2026-11-01 02:30:00.000 +01:00');
+      const badTz = await admin.get('/api/v1/cdrs/export?format=csv&tz=Nowhere/City');
+      expect(badTz.status).toBe(400);
+    } finally {
+      await svc.stop();
+    }
+  });
+});
+
 describe('dashboard figures', () => {
   it('counts recorded and active calls in /api/v1/stats/calls', async () => {
     const { svc, admin, eventsToken } = await setup();
