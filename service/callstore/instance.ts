@@ -79,6 +79,8 @@ export class CallstoreInstance implements RoleRuntime {
   /** records of calls finished in this turn of the event loop, written together on the next */
   private pendingRecords: { cdr: Cdr | undefined; wanted: boolean; callIds: Set<string> }[] = [];
   private recordsScheduled = false;
+  private writerBusy = false;
+  private drainWaiters: { limit: number; resolve: () => void }[] = [];
   /** the record writes under way, in order: stop() waits for them */
   private writing: Promise<void> = Promise.resolve();
 
@@ -128,6 +130,8 @@ export class CallstoreInstance implements RoleRuntime {
   async stop(): Promise<void> {
     this.writeRecords();
     await this.writing;
+    for (const w of this.drainWaiters) w.resolve();
+    this.drainWaiters = [];
     clearTimeout(this.sweepTimer);
     clearInterval(this.purgeTimer);
     clearTimeout(this.settleTimer);
@@ -333,12 +337,24 @@ export class CallstoreInstance implements RoleRuntime {
    */
   private writeRecords(): void {
     this.recordsScheduled = false;
-    const batch = this.pendingRecords;
-    this.pendingRecords = [];
-    if (batch.length === 0) return;
-    const cdrs = batch.filter((r) => r.wanted && r.cdr).map((r) => r.cdr as Cdr);
-    const journal = this.journal;
-    this.writing = this.writing.then(async () => {
+    if (this.writerBusy || this.pendingRecords.length === 0) return;
+    this.writerBusy = true;
+    this.writing = this.drainRecords().finally(() => {
+      this.writerBusy = false;
+      this.notifyDrained();
+    });
+  }
+
+  /**
+   * Writes what has accumulated, then what accumulated meanwhile, until nothing is left: under
+   * load the batches grow by themselves, and one large transaction costs the store far less than
+   * many small ones.
+   */
+  private async drainRecords(): Promise<void> {
+    while (this.pendingRecords.length > 0) {
+      const batch = this.pendingRecords;
+      this.pendingRecords = [];
+      const cdrs = batch.filter((r) => r.wanted && r.cdr).map((r) => r.cdr as Cdr);
       try {
         const written = new Set(cdrs.length ? await this.deps.cdrs.insert(cdrs) : []);
         for (const cdr of cdrs) {
@@ -347,11 +363,34 @@ export class CallstoreInstance implements RoleRuntime {
           this.deps.feed.publish({ collection: 'cdrs', op: 'put', id: cdr.id, doc: cdr, replicate: true });
           this.log.debug({ callId: cdr.id, disposition: cdr.disposition, endReason: cdr.endReason }, 'call record written');
         }
-        journal?.finish(batch.flatMap((r) => [...r.callIds]));
+        this.journal?.finish(batch.flatMap((r) => [...r.callIds]));
       } catch (err) {
         // The calls stay active in the journal: the next start replays them and writes their records.
         this.log.error({ err, calls: batch.length }, 'call records could not be written; they are kept for the next start');
       }
+      this.notifyDrained();
+    }
+  }
+
+  /** Records finished but not yet written: the backlog behind the CDR store. */
+  get recordBacklog(): number {
+    return this.pendingRecords.length + this.settling.size;
+  }
+
+  /**
+   * Resolves when the backlog is below `limit`: ingestion waits here (holding the acks) rather
+   * than let records pile up in memory when the store is slower than the sources.
+   */
+  belowBacklog(limit: number): Promise<void> {
+    if (this.recordBacklog < limit) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push({ limit, resolve }));
+  }
+
+  private notifyDrained(): void {
+    this.drainWaiters = this.drainWaiters.filter((w) => {
+      if (this.recordBacklog >= w.limit && this.journal) return true;
+      w.resolve();
+      return false;
     });
   }
 

@@ -11,6 +11,9 @@ import type { CallstoreInstance } from './instance.js';
 import type { CallstoreMetrics } from './metrics.js';
 import { SourceSequences } from './sequences.js';
 
+/** Finished calls an instance may hold before it delays acknowledgements (see belowBacklog). */
+export const RECORD_BACKLOG_LIMIT = 20_000;
+
 /** Which group and instance serve a domain (the configuration's partitioning), or why none can. */
 export type CallstorePartition = (domain: string | null) => PartitionResult | string;
 
@@ -110,6 +113,8 @@ export class CallstoreService {
       });
     }
     for (const [source, { count, gaps }] of perSource) this.sources?.seen(source, count, gaps, socket);
+    // Backpressure: while an instance's records wait for the CDR store, the acks wait too.
+    for (const instance of byInstance.keys()) waits.push(instance.belowBacklog(RECORD_BACKLOG_LIMIT));
     await Promise.all(waits);
     rejected.sort((a, b) => a.index - b.index);
     return { accepted: stored + duplicates, stored, duplicates, rejected, highestSeq };
