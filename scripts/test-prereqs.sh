@@ -1,12 +1,22 @@
 #!/usr/bin/env bash
 # Makes sure the system packages the tests drive are present: Debian's Chromium for the console
-# tests. Installs them with apt-get when run as root on Debian; otherwise says what to install.
+# tests, Kamailio and SIPp for the phone-system tests. Installs them with apt-get when run as root
+# on Debian; otherwise says what to install.
 set -euo pipefail
 
-declare -A needs=([chromium]=/usr/bin/chromium)
+packages=(chromium kamailio kamailio-extra-modules sip-tester)
 missing=()
-for pkg in "${!needs[@]}"; do
-  [ -x "${needs[$pkg]}" ] || missing+=("$pkg")
+for pkg in "${packages[@]}"; do
+  if command -v dpkg-query >/dev/null; then
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  else
+    # Not Debian: at least the programs must be there.
+    case "$pkg" in
+      chromium) command -v chromium >/dev/null || missing+=("$pkg") ;;
+      kamailio) command -v kamailio >/dev/null || missing+=("$pkg") ;;
+      sip-tester) command -v sipp >/dev/null || missing+=("$pkg") ;;
+    esac
+  fi
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
