@@ -34,7 +34,7 @@ import { ChangeFeed } from './storage/changes.js';
 import { lockDataDir, prepareDataDir } from './storage/data-dir.js';
 import { DocumentStore } from './storage/documents.js';
 import { VERSION } from './version.js';
-import { VmailInstance } from './vmail/instance.js';
+import { createVmail } from './vmail/index.js';
 
 export const ADMIN_USER = 'admin';
 export const INITIAL_PASSWORD_FILE = 'initial-admin-password';
@@ -96,6 +96,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   const sources = await SourceRegistry.open(documents, callstore.sourceEvents());
   callstore.attachSources(sources);
 
+  const vmail = await createVmail({ documents, feed, config, siteId: site.id, dataDir: settings.dataDir, metrics, log });
   const host = new RoleHost(
     site.id,
     {
@@ -113,7 +114,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
           reconfigure: (next) => runtime.reconfigure(next),
         };
       },
-      vmail: (instance, roleLog) => new VmailInstance(instance, roleLog),
+      vmail: vmail.factory,
     },
     log,
   );
@@ -141,6 +142,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     ...configRoutes(config),
     ...callstoreRoutes(callstore),
     ...cdrRoutes(cdrStore, cdrReader, callstore),
+    ...vmail.routes,
     ...sourceRoutes(callstore),
     ...statsRoutes(cdrReader, callstore),
   );
@@ -177,6 +179,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         await closed;
         clearTimeout(force);
         await host.stopAll();
+        await vmail.stop();
         await sources.close();
         await cdrReader.close();
         await cdrStore.close();

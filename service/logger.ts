@@ -11,7 +11,7 @@ export function createLogger(level: LevelWithSilent): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     // Secrets must never reach a log file, whatever a caller passes in.
     redact: {
-      paths: ['password', '*.password', 'token', '*.token', 'req.headers.authorization', 'adminPassword'],
+      paths: ['password', '*.password', 'token', '*.token', 'pin', '*.pin', 'pass', '*.pass', 'smtp.pass', 'req.headers.authorization', 'adminPassword'],
       censor: '[redacted]',
     },
   });

@@ -1,24 +1,143 @@
+import { isAbsolute, join, resolve } from 'node:path';
 import type { ResolvedInstance } from '../config/roles.js';
 import type { Logger } from '../logger.js';
 import type { RoleRuntime } from '../roles/host.js';
+import { FileStore } from './fsstore.js';
+import { Notifier, smtpSettingsOf, type SmtpSettings } from './mailer.js';
+import type { VmailMetadata } from './metadata.js';
+import type { VmailMetrics } from './metrics.js';
+import { checkStore } from './repair.js';
+import type { VmailPartition, VmailRuntime, VmailService } from './service.js';
+
+/** Tunables of a vmail instance from its `ext` (README), with their defaults. */
+export interface VmailTunables {
+  /** the file store's root: ext.store_dir (absolute, or relative to the data directory); default <dataDir>/vmail */
+  storeDir: string;
+  /** how often the retention purge runs: ext.purge_interval_seconds, default 3600 */
+  purgeIntervalMs: number;
+  /** base URL of the console for notify = link: ext.console_url */
+  consoleUrl: string | undefined;
+  smtp: SmtpSettings | undefined;
+  /** what is wrong with the ext settings (logged; the setting falls back to its default) */
+  problems: string[];
+}
+
+export function tunablesOf(instance: ResolvedInstance, dataDir: string): VmailTunables {
+  const ext = Array.isArray(instance.ext) ? {} : instance.ext;
+  const problems: string[] = [];
+  let storeDir = join(dataDir, 'vmail');
+  const dir = ext['store_dir'];
+  if (dir !== undefined) {
+    if (typeof dir === 'string' && dir.length > 0 && !dir.includes('\0')) storeDir = isAbsolute(dir) ? resolve(dir) : resolve(dataDir, dir);
+    else problems.push('ext.store_dir must be a directory path');
+  }
+  let purgeIntervalMs = 3_600_000;
+  const every = ext['purge_interval_seconds'];
+  if (every !== undefined) {
+    if (typeof every === 'number' && Number.isFinite(every) && every >= 1 && every <= 86_400) purgeIntervalMs = every * 1000;
+    else problems.push('ext.purge_interval_seconds must be a number of seconds from 1 to 86400');
+  }
+  let consoleUrl: string | undefined;
+  const url = ext['console_url'];
+  if (url !== undefined) {
+    if (typeof url === 'string' && /^https?:\/\/[^\s]+$/.test(url)) consoleUrl = url;
+    else problems.push('ext.console_url must be an http(s) URL');
+  }
+  const smtp = smtpSettingsOf(instance.ext);
+  if (smtp.problem) problems.push(`${smtp.problem}: e-mail notifications are off`);
+  return { storeDir, purgeIntervalMs, consoleUrl, smtp: smtp.settings, problems };
+}
+
+export interface VmailInstanceDeps {
+  service: VmailService;
+  meta: VmailMetadata;
+  config: VmailPartition;
+  siteId: string;
+  dataDir: string;
+  metrics: VmailMetrics;
+  /** the console's address when ext.console_url does not say */
+  consoleUrl: () => string | undefined;
+}
 
 /**
- * A vmail role instance on this site: the mailboxes of the domains its group serves
- * (design section 5).
+ * A vmail role instance on this site (design section 5): the file store of the domains its group
+ * serves, checked and repaired at start, its retention purge job and its e-mail notifier. The
+ * requests themselves are served by VmailService, which routes each domain to its instance.
  */
-export class VmailInstance implements RoleRuntime {
+export class VmailInstance implements RoleRuntime, VmailRuntime {
+  readonly store: FileStore;
+  readonly notifier: Notifier;
+  private tunables: VmailTunables;
+  private purgeTimer: NodeJS.Timeout | undefined;
+  private purging: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
   constructor(
     private instance: ResolvedInstance,
+    private readonly deps: VmailInstanceDeps,
     private readonly log: Logger,
-  ) {}
-
-  async start(): Promise<void> {
-    this.log.debug({ group: this.instance.group }, 'vmail ready');
+  ) {
+    this.tunables = tunablesOf(instance, deps.dataDir);
+    this.store = new FileStore(this.tunables.storeDir);
+    this.notifier = new Notifier(() => this.tunables.consoleUrl ?? deps.consoleUrl(), deps.metrics, log);
   }
 
-  async stop(): Promise<void> {}
+  get name(): string {
+    return this.instance.name;
+  }
+
+  /** Does this instance's group serve the domain (a stored, normalized name)? */
+  serves(domain: string): boolean {
+    const p = this.deps.config.lookup('vmail', domain);
+    return typeof p !== 'string' && p.group === this.instance.group;
+  }
+
+  async start(): Promise<void> {
+    for (const problem of this.tunables.problems) this.log.warn({ problem }, 'vmail instance setting ignored');
+    this.notifier.configure(this.tunables.smtp);
+    await this.store.init();
+    const started = Date.now();
+    const report = await checkStore({ store: this.store, meta: this.deps.meta, siteId: this.deps.siteId, serves: (d) => this.serves(d), log: this.log, metrics: this.deps.metrics });
+    this.log.info({ store: this.store.root, ms: Date.now() - started, ...report }, 'vmail store checked');
+    this.deps.service.register(this);
+    this.schedulePurge(Math.min(5_000, this.tunables.purgeIntervalMs));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.deps.service.unregister(this);
+    clearTimeout(this.purgeTimer);
+    await this.purging;
+    await this.notifier.drain(5_000);
+    this.notifier.close();
+  }
 
   reconfigure(instance: ResolvedInstance): void {
+    const next = tunablesOf(instance, this.deps.dataDir);
+    if (next.storeDir !== this.store.root) this.log.warn({ now: this.store.root, configured: next.storeDir }, 'ext.store_dir changed: it takes effect when the instance next starts (move the files with it)');
+    for (const problem of next.problems) this.log.warn({ problem }, 'vmail instance setting ignored');
+    const intervalChanged = next.purgeIntervalMs !== this.tunables.purgeIntervalMs;
     this.instance = instance;
+    this.tunables = { ...next, storeDir: this.store.root };
+    this.notifier.configure(next.smtp);
+    if (intervalChanged) this.schedulePurge(this.tunables.purgeIntervalMs);
+  }
+
+  /** Runs the retention purge now (also what the timer does). */
+  purgeNow(): Promise<number> {
+    const run = this.purging.then(() => this.deps.service.purgeExpired(this, (d) => this.serves(d)));
+    this.purging = run.catch(() => undefined);
+    return run;
+  }
+
+  private schedulePurge(delayMs: number): void {
+    clearTimeout(this.purgeTimer);
+    if (this.stopped) return;
+    this.purgeTimer = setTimeout(() => {
+      this.purgeNow()
+        .catch((err: unknown) => this.log.error({ err }, 'vmail retention purge failed'))
+        .finally(() => this.schedulePurge(this.tunables.purgeIntervalMs));
+    }, delayMs);
+    this.purgeTimer.unref();
   }
 }

@@ -1,0 +1,347 @@
+import { pipeline } from 'node:stream/promises';
+import type { Request, Response } from 'express';
+import {
+  AudioQuery,
+  DomainParams,
+  ForwardRequest,
+  GreetingChoice,
+  GreetingChoiceQuery,
+  GreetingInfo,
+  GreetingParams,
+  Mailbox,
+  MailboxCreate,
+  MailboxList,
+  MailboxParams,
+  MailboxPatch,
+  Message,
+  MessageDeleteQuery,
+  MessageList,
+  MessageParams,
+  MessagePatch,
+  MessageQuery,
+  Mwi,
+  MwiList,
+  PinCheckRequest,
+  PinCheckResult,
+  VMAIL_LIMITS,
+} from '../../../shared/api/vmail.js';
+import { AppError, ValidationError } from '../../errors.js';
+import type { AudioFile, AudioIntake, VmailService } from '../../vmail/service.js';
+import { parseRange } from '../../vmail/range.js';
+import { ClientGoneError, lingerAfterRefusal, readMultipart, readRawBody, tooLarge } from '../../vmail/upload.js';
+import { route, type RouteDef } from '../route.js';
+
+const BASE = '/api/v1/domains/:domain/mailboxes';
+const BOX = `${BASE}/:box`;
+const MESSAGE = `${BOX}/messages/:id`;
+/** what a multipart envelope may add to the audio's bytes */
+const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
+const RAW_AUDIO_TYPES = ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave', 'application/octet-stream'];
+
+/** How the audio of an upload is read: multipart/form-data (field `audio`), or a raw WAV body where allowed. */
+function intakeOf(req: Request, allowRaw: boolean): AudioIntake {
+  const length = Number(req.headers['content-length']);
+  if (Number.isFinite(length) && length > VMAIL_LIMITS.uploadBytes + MULTIPART_OVERHEAD_BYTES) throw tooLarge(VMAIL_LIMITS.uploadBytes);
+  const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (type === 'multipart/form-data') {
+    return (onFile) => readMultipart(req, { fileField: 'audio', maxBytes: VMAIL_LIMITS.uploadBytes }, onFile);
+  }
+  if (allowRaw && RAW_AUDIO_TYPES.includes(type)) {
+    return async (onFile) => ({ fields: {}, file: await readRawBody(req, onFile) });
+  }
+  throw new ValidationError(
+    allowRaw
+      ? `Send the greeting as audio/wav, or as multipart/form-data with the file in the field "audio" (the Content-Type is "${type || 'missing'}").`
+      : `Send the message as multipart/form-data with the WAV in the field "audio" (the Content-Type is "${type || 'missing'}").`,
+  );
+}
+
+/** Runs an upload; when it is refused before its body has been read, the rest of the body is dropped (bounded). */
+async function upload<T>(req: Request, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (err) {
+    lingerAfterRefusal(req);
+    if (err instanceof ClientGoneError) throw new AppError(400, 'invalid_request', 'The upload was interrupted: the client closed the connection.');
+    throw err;
+  }
+}
+
+/** Streams a stored WAV with HTTP Range support (one range; 206, or 416 with Content-Range bytes *\/size). */
+async function sendAudio(req: Request, res: Response, audio: AudioFile, download: boolean): Promise<void> {
+  const range = parseRange(req.headers.range, audio.size);
+  if (range.kind === 'unsatisfiable') {
+    throw new AppError(416, 'invalid_request', `The range "${String(req.headers.range).slice(0, 100)}" cannot be served from ${audio.size} bytes.`, undefined, { 'Content-Range': `bytes */${audio.size}`, 'Accept-Ranges': 'bytes' });
+  }
+  res.setHeader('Accept-Ranges', 'bytes');
+  res.setHeader('Content-Type', audio.contentType);
+  res.setHeader('Cache-Control', 'private, no-cache');
+  res.setHeader('Content-Disposition', `${download ? 'attachment' : 'inline'}; filename="${audio.filename.replace(/[^A-Za-z0-9._-]/g, '_')}"`);
+  if (range.kind === 'partial') {
+    res.status(206);
+    res.setHeader('Content-Range', `bytes ${range.start}-${range.end}/${audio.size}`);
+    res.setHeader('Content-Length', String(range.end - range.start + 1));
+  } else {
+    res.status(200);
+    res.setHeader('Content-Length', String(audio.size));
+  }
+  if (req.method === 'HEAD') {
+    res.end();
+    return;
+  }
+  try {
+    await pipeline(audio.open(range.kind === 'partial' ? range : undefined), res);
+  } catch (err) {
+    // A player that seeks closes its connection mid-stream all the time.
+    if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw err;
+  }
+}
+
+export function vmailRoutes(vmail: VmailService): RouteDef[] {
+  return [
+    // ---- mailboxes ----
+    route({
+      method: 'get',
+      path: BASE,
+      summary: 'The mailboxes of a domain with their message counts, by number',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: DomainParams,
+      response: MailboxList,
+      errors: [404, 503],
+      handler: ({ params }) => vmail.listMailboxes(params.domain),
+    }),
+    route({
+      method: 'post',
+      path: BASE,
+      summary: 'Create a mailbox (the PIN is stored as an scrypt hash and never returned)',
+      tag: 'vmail',
+      auth: 'admin',
+      params: DomainParams,
+      body: MailboxCreate,
+      status: 201,
+      response: Mailbox,
+      errors: [404, 409, 503],
+      handler: ({ params, body }) => vmail.createMailbox(params.domain, body),
+    }),
+    route({
+      method: 'get',
+      path: BOX,
+      summary: 'One mailbox: settings, greetings, counts, PIN lockout',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: MailboxParams,
+      response: Mailbox,
+      errors: [404, 503],
+      handler: ({ params }) => vmail.getMailbox(params.domain, params.box),
+    }),
+    route({
+      method: 'patch',
+      path: BOX,
+      summary: 'Change a mailbox’s settings; a new PIN ends a lockout, pin null removes it',
+      tag: 'vmail',
+      auth: 'admin',
+      params: MailboxParams,
+      body: MailboxPatch,
+      response: Mailbox,
+      errors: [404, 503],
+      handler: ({ params, body }) => vmail.patchMailbox(params.domain, params.box, body),
+    }),
+    route({
+      method: 'delete',
+      path: BOX,
+      summary: 'Delete a mailbox with all its messages and greetings',
+      tag: 'vmail',
+      auth: 'admin',
+      params: MailboxParams,
+      errors: [404, 503],
+      handler: ({ params }) => vmail.deleteMailbox(params.domain, params.box),
+    }),
+    route({
+      method: 'post',
+      path: `${BOX}/pin-check`,
+      summary: 'Check a mailbox PIN (media server): 200, 401 wrong, 429 locked for 15 min after 5 wrong in a row, 409 no PIN set',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: MailboxParams,
+      body: PinCheckRequest,
+      response: PinCheckResult,
+      errors: [404, 409, 429, 503],
+      async handler({ params, body }) {
+        await vmail.checkPin(params.domain, params.box, body.pin);
+        return { ok: true as const };
+      },
+    }),
+    route({
+      method: 'get',
+      path: `${BOX}/mwi`,
+      summary: 'Message-waiting counts of a mailbox: new, saved, urgent (new and urgent)',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: MailboxParams,
+      response: Mwi,
+      errors: [404, 503],
+      handler: ({ params }) => vmail.mwi(params.domain, params.box),
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/domains/:domain/mwi',
+      summary: 'Message-waiting counts of every mailbox of a domain',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: DomainParams,
+      response: MwiList,
+      errors: [404, 503],
+      handler: ({ params }) => vmail.domainMwi(params.domain),
+    }),
+
+    // ---- messages ----
+    route({
+      method: 'get',
+      path: `${BOX}/messages`,
+      summary: 'Messages of a mailbox by folder (default inbox = new + saved), newest first, paged, with the counts of every folder',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: MailboxParams,
+      query: MessageQuery,
+      response: MessageList,
+      errors: [404, 503],
+      handler: ({ params, query }) => vmail.listMessages(params.domain, params.box, query),
+    }),
+    route({
+      method: 'post',
+      path: `${BOX}/messages`,
+      summary:
+        'Deposit a message: multipart/form-data with the WAV in field "audio" (PCM 16-bit 8/16 kHz or G.711 8 kHz, at most 20 MiB) and fields callerNumber, callerName, callId, urgent. ' +
+        '409 when the mailbox is full, 413 when too large or longer than maxMessageSeconds (both before anything is stored), 400 when the WAV is not acceptable',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: MailboxParams,
+      status: 201,
+      response: Message,
+      errors: [404, 409, 413, 503],
+      handler: ({ params, req }) => upload(req, () => vmail.deposit(params.domain, params.box, intakeOf(req, false))),
+    }),
+    route({
+      method: 'get',
+      path: MESSAGE,
+      summary: 'One message’s metadata',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: MessageParams,
+      response: Message,
+      errors: [404, 503],
+      handler: ({ params }) => vmail.getMessage(params.domain, params.box, params.id),
+    }),
+    route({
+      method: 'patch',
+      path: MESSAGE,
+      summary: 'Move a message to a folder (deleted = soft delete) and/or mark it read or unread',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: MessageParams,
+      body: MessagePatch,
+      response: Message,
+      errors: [404, 503],
+      handler: ({ params, body }) => vmail.patchMessage(params.domain, params.box, params.id, body),
+    }),
+    route({
+      method: 'delete',
+      path: MESSAGE,
+      summary: 'Soft-delete a message (folder deleted, purged after the mailbox’s retentionDays); purge=true removes it and its audio now',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: MessageParams,
+      query: MessageDeleteQuery,
+      errors: [404, 503],
+      handler: ({ params, query }) => vmail.deleteMessage(params.domain, params.box, params.id, query.purge === true),
+    }),
+    route({
+      method: 'post',
+      path: `${MESSAGE}/undelete`,
+      summary: 'Bring a deleted message back to the folder it was deleted from',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: MessageParams,
+      response: Message,
+      errors: [404, 503],
+      handler: ({ params }) => vmail.undelete(params.domain, params.box, params.id),
+    }),
+    route({
+      method: 'post',
+      path: `${MESSAGE}/forward`,
+      summary: 'Copy a message into another mailbox as a new message, recording forwardedFrom and who forwarded it',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: MessageParams,
+      body: ForwardRequest,
+      status: 201,
+      response: Message,
+      errors: [404, 409, 503],
+      handler: ({ params, body, principal }) => vmail.forward(params.domain, params.box, params.id, body, principal?.name ?? 'unknown'),
+    }),
+    route({
+      method: 'get',
+      path: `${MESSAGE}/audio`,
+      summary: 'The message’s WAV, with HTTP Range (206; 416 for a range outside the file); download=true for Content-Disposition attachment',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: MessageParams,
+      query: AudioQuery,
+      produces: 'audio/wav',
+      errors: [404, 416, 503],
+      async handler({ params, query, req, res }) {
+        await sendAudio(req, res, await vmail.messageAudio(params.domain, params.box, params.id), query.download === true);
+      },
+    }),
+
+    // ---- greetings ----
+    route({
+      method: 'get',
+      path: `${BOX}/greeting`,
+      summary: 'For the media server: the greeting to play now (temporary overrides unavailable/busy), or 404 to play the system one',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: MailboxParams,
+      query: GreetingChoiceQuery,
+      response: GreetingChoice,
+      errors: [404, 503],
+      handler: ({ params, query }) => vmail.greetingChoice(params.domain, params.box, query.for ?? 'unavailable'),
+    }),
+    route({
+      method: 'put',
+      path: `${BOX}/greetings/:kind`,
+      summary: 'Upload a greeting (unavailable, busy, temporary, name): a WAV as audio/wav or multipart field "audio", checked like a message, at most 300 s',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: GreetingParams,
+      response: GreetingInfo,
+      errors: [404, 413, 503],
+      handler: ({ params, req }) => upload(req, () => vmail.putGreeting(params.domain, params.box, params.kind, intakeOf(req, true))),
+    }),
+    route({
+      method: 'get',
+      path: `${BOX}/greetings/:kind`,
+      summary: 'A greeting’s WAV, with HTTP Range',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: GreetingParams,
+      query: AudioQuery,
+      produces: 'audio/wav',
+      errors: [404, 416, 503],
+      async handler({ params, query, req, res }) {
+        await sendAudio(req, res, await vmail.greetingAudio(params.domain, params.box, params.kind), query.download === true);
+      },
+    }),
+    route({
+      method: 'delete',
+      path: `${BOX}/greetings/:kind`,
+      summary: 'Reset a greeting (the system greeting plays again)',
+      tag: 'vmail',
+      auth: 'vmail',
+      params: GreetingParams,
+      errors: [404, 503],
+      handler: ({ params }) => vmail.deleteGreeting(params.domain, params.box, params.kind),
+    }),
+  ];
+}

@@ -1,0 +1,385 @@
+import {
+  GREETING_KINDS,
+  MAILBOX_DEFAULTS,
+  VMAIL_LIMITS,
+  type AudioFormat,
+  type Folder,
+  type ForwardedFrom,
+  type GreetingInfo,
+  type GreetingKind,
+  type Mailbox,
+  type MailboxCreate,
+  type MailboxPatch,
+  type Message,
+  type MessageCounts,
+  type MessagePatch,
+  type Mwi,
+  type NotifyMode,
+} from '../../shared/api/vmail.js';
+import type { Doc } from '../storage/documents.js';
+import type { WavFormat } from './wav.js';
+
+/**
+ * The vmail role's pure core: the stored documents, how requests change them, which greeting
+ * plays, and the PIN lockout. No I/O here; the service (service.ts) is the edge.
+ */
+
+export const CONTENT_TYPE_WAV = 'audio/wav';
+
+/** A mailbox (collection `vmail_mailboxes`), `_id` = `domain/number`. */
+export interface MailboxDoc extends Doc {
+  domain: string;
+  number: string;
+  name: string;
+  /** scrypt hash (auth/passwords.ts); null when no PIN is set */
+  pinHash: string | null;
+  email: string | null;
+  maxMessages: number;
+  maxMessageSeconds: number;
+  retentionDays: number;
+  notify: NotifyMode;
+  greetings: Partial<Record<GreetingKind, GreetingInfo>>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A message's metadata (collection `vmail_messages`), `_id` = the message id. */
+export interface MessageDoc extends Doc, Omit<Message, 'id'> {
+  /** `domain/mailbox`: the indexed key of the mailbox */
+  box: string;
+  /** where an undelete puts the message back */
+  folderBeforeDelete: Folder | null;
+}
+
+/** Consecutive wrong PINs of a mailbox (collection `vmail_pin_guard`), `_id` = the mailbox's. */
+export interface PinGuardDoc extends Doc {
+  failures: number;
+  lockedUntil: string | null;
+  lastFailureAt: string | null;
+}
+
+export const boxKey = (domain: string, number: string): string => `${domain}/${number}`;
+
+export function audioFormatOf(f: WavFormat): AudioFormat {
+  return { encoding: f.encoding, sampleRate: f.sampleRate, channels: f.channels };
+}
+
+export function emptyCounts(): MessageCounts {
+  return { new: 0, saved: 0, deleted: 0, urgent: 0 };
+}
+
+export function newMailboxDoc(input: MailboxCreate, domain: string, pinHash: string | null, now: Date): MailboxDoc {
+  const at = now.toISOString();
+  return {
+    _id: boxKey(domain, input.number),
+    domain,
+    number: input.number,
+    name: input.name,
+    pinHash,
+    email: input.email ?? null,
+    maxMessages: input.maxMessages ?? MAILBOX_DEFAULTS.maxMessages,
+    maxMessageSeconds: input.maxMessageSeconds ?? MAILBOX_DEFAULTS.maxMessageSeconds,
+    retentionDays: input.retentionDays ?? MAILBOX_DEFAULTS.retentionDays,
+    notify: input.notify ?? MAILBOX_DEFAULTS.notify,
+    greetings: {},
+    createdAt: at,
+    updatedAt: at,
+  };
+}
+
+/** `pinHash`: undefined leaves the PIN alone; a string sets it; null removes it. */
+export function patchMailboxDoc(doc: MailboxDoc, patch: Omit<MailboxPatch, 'pin'>, pinHash: string | null | undefined, now: Date): MailboxDoc {
+  return {
+    ...doc,
+    ...(patch.name !== undefined ? { name: patch.name } : {}),
+    ...(patch.email !== undefined ? { email: patch.email } : {}),
+    ...(patch.maxMessages !== undefined ? { maxMessages: patch.maxMessages } : {}),
+    ...(patch.maxMessageSeconds !== undefined ? { maxMessageSeconds: patch.maxMessageSeconds } : {}),
+    ...(patch.retentionDays !== undefined ? { retentionDays: patch.retentionDays } : {}),
+    ...(patch.notify !== undefined ? { notify: patch.notify } : {}),
+    ...(pinHash !== undefined ? { pinHash } : {}),
+    updatedAt: now.toISOString(),
+  };
+}
+
+/** Mailboxes in number order, digits compared as numbers (2 before 10). */
+export function byNumber(a: Pick<MailboxDoc, 'number'>, b: Pick<MailboxDoc, 'number'>): number {
+  return a.number.localeCompare(b.number, 'en', { numeric: true });
+}
+
+export function toMailbox(doc: MailboxDoc, counts: MessageCounts, guard: PinGuardDoc | null, now: Date): Mailbox {
+  const greetings = Object.fromEntries(GREETING_KINDS.map((k) => [k, doc.greetings[k] ?? null])) as Mailbox['greetings'];
+  return {
+    domain: doc.domain,
+    number: doc.number,
+    name: doc.name,
+    email: doc.email,
+    hasPin: doc.pinHash !== null,
+    pinLockedUntil: lockRemainingSec(guard, now) > 0 ? (guard?.lockedUntil ?? null) : null,
+    maxMessages: doc.maxMessages,
+    maxMessageSeconds: doc.maxMessageSeconds,
+    retentionDays: doc.retentionDays,
+    notify: doc.notify,
+    greetings,
+    counts,
+    createdAt: doc.createdAt,
+    updatedAt: doc.updatedAt,
+  };
+}
+
+export function toMessage(doc: MessageDoc): Message {
+  const { _id, box, folderBeforeDelete, ...rest } = doc;
+  void box;
+  void folderBeforeDelete;
+  return { id: _id, ...rest };
+}
+
+export function toMwi(domain: string, mailbox: string, c: MessageCounts): Mwi {
+  return { domain, mailbox, new: c.new, saved: c.saved, urgent: c.urgent };
+}
+
+export interface NewMessage {
+  id: string;
+  domain: string;
+  mailbox: string;
+  urgent: boolean;
+  callerName: string | null;
+  callerNumber: string | null;
+  callId: string | null;
+  durationMs: number;
+  format: AudioFormat;
+  originSite: string;
+  key: string;
+  size: number;
+  forwardedFrom: ForwardedFrom | null;
+}
+
+export function newMessageDoc(m: NewMessage, now: Date): MessageDoc {
+  return {
+    _id: m.id,
+    box: boxKey(m.domain, m.mailbox),
+    domain: m.domain,
+    mailbox: m.mailbox,
+    folder: 'new',
+    urgent: m.urgent,
+    callerName: m.callerName,
+    callerNumber: m.callerNumber,
+    callId: m.callId,
+    createdAt: now.toISOString(),
+    readAt: null,
+    deletedAt: null,
+    durationMs: m.durationMs,
+    format: m.format,
+    originSite: m.originSite,
+    storage: { handler: 'fs', key: m.key, size: m.size, contentType: CONTENT_TYPE_WAV },
+    forwardedFrom: m.forwardedFrom,
+    audioMissing: false,
+    folderBeforeDelete: null,
+  };
+}
+
+/** Moves and marks a message; null when the patch changes nothing. */
+export function patchMessageDoc(doc: MessageDoc, patch: MessagePatch, now: Date): MessageDoc | null {
+  const next: MessageDoc = { ...doc };
+  const at = now.toISOString();
+  if (patch.folder !== undefined && patch.folder !== doc.folder) {
+    if (patch.folder === 'deleted') {
+      next.folderBeforeDelete = doc.folder;
+      next.deletedAt = at;
+    } else {
+      next.folderBeforeDelete = null;
+      next.deletedAt = null;
+    }
+    next.folder = patch.folder;
+  }
+  if (patch.read === true && doc.readAt === null) next.readAt = at;
+  if (patch.read === false && doc.readAt !== null) next.readAt = null;
+  const changed = next.folder !== doc.folder || next.readAt !== doc.readAt;
+  return changed ? next : null;
+}
+
+/** The folder an undelete restores: where it was before, saved if unknown. */
+export function undeleteFolder(doc: MessageDoc): Exclude<Folder, 'deleted'> {
+  return doc.folderBeforeDelete === 'new' ? 'new' : 'saved';
+}
+
+/** Has a deleted message outlived its mailbox's retention? */
+export function purgeDue(doc: Pick<MessageDoc, 'folder' | 'deletedAt'>, retentionDays: number, now: Date): boolean {
+  if (doc.folder !== 'deleted' || doc.deletedAt === null) return false;
+  return Date.parse(doc.deletedAt) + retentionDays * 86_400_000 <= now.getTime();
+}
+
+/** The greeting a caller hears: the temporary one overrides, else the one for the situation. */
+export function chooseGreeting(greetings: MailboxDoc['greetings'], situation: 'unavailable' | 'busy'): GreetingInfo | undefined {
+  return greetings.temporary ?? greetings[situation];
+}
+
+// ---- PIN lockout -----------------------------------------------------------------------------
+
+export interface PinPolicy {
+  failures: number;
+  lockoutMs: number;
+}
+
+export const PIN_POLICY: PinPolicy = { failures: VMAIL_LIMITS.pinFailures, lockoutMs: VMAIL_LIMITS.pinLockoutSeconds * 1000 };
+
+/** Seconds left of a lockout, 0 when not locked. */
+export function lockRemainingSec(guard: PinGuardDoc | null, now: Date): number {
+  if (!guard?.lockedUntil) return 0;
+  const left = Date.parse(guard.lockedUntil) - now.getTime();
+  return left > 0 ? Math.ceil(left / 1000) : 0;
+}
+
+/**
+ * The guard after a wrong PIN: the failure is counted, and the count reaching the policy's limit
+ * locks the mailbox. A lockout that has run out starts a fresh count.
+ */
+export function afterWrongPin(id: string, guard: PinGuardDoc | null, now: Date, policy: PinPolicy = PIN_POLICY): PinGuardDoc {
+  const expired = guard?.lockedUntil !== null && guard?.lockedUntil !== undefined && lockRemainingSec(guard, now) === 0;
+  const failures = (expired || !guard ? 0 : guard.failures) + 1;
+  const locked = failures >= policy.failures;
+  return {
+    _id: id,
+    failures,
+    lockedUntil: locked ? new Date(now.getTime() + policy.lockoutMs).toISOString() : null,
+    lastFailureAt: now.toISOString(),
+  };
+}
+
+// ---- the listing index -----------------------------------------------------------------------
+
+interface Entry {
+  id: string;
+  createdAt: string;
+  folder: Folder;
+  urgent: boolean;
+}
+
+function compareEntries(a: Entry, b: Entry): number {
+  return a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** The insertion point of `e` in an ascending list. */
+function lowerBound(list: readonly Entry[], e: Entry): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareEntries(list[mid] as Entry, e) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+class BoxEntries {
+  readonly folders: Record<Folder, Entry[]> = { new: [], saved: [], deleted: [] };
+  urgentNew = 0;
+
+  add(e: Entry): void {
+    const list = this.folders[e.folder];
+    // Deposits come newest last: an append, not an insertion, in the common case.
+    const last = list[list.length - 1];
+    if (!last || compareEntries(last, e) < 0) list.push(e);
+    else list.splice(lowerBound(list, e), 0, e);
+    if (e.folder === 'new' && e.urgent) this.urgentNew++;
+  }
+
+  remove(e: Entry): void {
+    const list = this.folders[e.folder];
+    const at = lowerBound(list, e);
+    if (list[at]?.id === e.id) list.splice(at, 1);
+    if (e.folder === 'new' && e.urgent) this.urgentNew--;
+  }
+
+  counts(): MessageCounts {
+    return { new: this.folders.new.length, saved: this.folders.saved.length, deleted: this.folders.deleted.length, urgent: this.urgentNew };
+  }
+
+  get size(): number {
+    return this.folders.new.length + this.folders.saved.length + this.folders.deleted.length;
+  }
+}
+
+export type ListFolder = Folder | 'inbox';
+
+/**
+ * The order and counts of every mailbox's messages, kept in memory beside nedb: a page is a slice
+ * of a sorted list and counts are list lengths, so neither a listing nor MWI ever sorts or scans
+ * a domain's messages. It is fed from the change feed, so every writer keeps it right (the
+ * replication log later included).
+ */
+export class MessageListing {
+  private readonly boxes = new Map<string, BoxEntries>();
+  private readonly byId = new Map<string, { box: string; entry: Entry }>();
+
+  /** Applies a put (doc) or a delete (null); returns the mailbox key whose listing changed. */
+  apply(id: string, doc: Pick<MessageDoc, 'box' | 'createdAt' | 'folder' | 'urgent'> | null): string[] {
+    const touched: string[] = [];
+    const old = this.byId.get(id);
+    if (old) {
+      const entries = this.boxes.get(old.box);
+      entries?.remove(old.entry);
+      if (entries && entries.size === 0) this.boxes.delete(old.box);
+      this.byId.delete(id);
+      touched.push(old.box);
+    }
+    if (doc) {
+      const entry: Entry = { id, createdAt: doc.createdAt, folder: doc.folder, urgent: doc.urgent };
+      let entries = this.boxes.get(doc.box);
+      if (!entries) this.boxes.set(doc.box, (entries = new BoxEntries()));
+      entries.add(entry);
+      this.byId.set(id, { box: doc.box, entry });
+      if (!touched.includes(doc.box)) touched.push(doc.box);
+    }
+    return touched;
+  }
+
+  counts(box: string): MessageCounts {
+    return this.boxes.get(box)?.counts() ?? emptyCounts();
+  }
+
+  /** Every message id of a mailbox, in every folder. */
+  ids(box: string): string[] {
+    const e = this.boxes.get(box);
+    return e ? [...e.folders.new, ...e.folders.saved, ...e.folders.deleted].map((x) => x.id) : [];
+  }
+
+  page(box: string, folder: ListFolder, order: 'newest' | 'oldest', offset: number, limit: number): { ids: string[]; total: number } {
+    const e = this.boxes.get(box);
+    if (!e) return { ids: [], total: 0 };
+    if (folder !== 'inbox') {
+      const list = e.folders[folder];
+      const total = list.length;
+      const ids: string[] = [];
+      for (let i = offset; i < Math.min(total, offset + limit); i++) {
+        ids.push((list[order === 'oldest' ? i : total - 1 - i] as Entry).id);
+      }
+      return { ids, total };
+    }
+    // new and saved merged, walked from the chosen end until the page is filled
+    const a = e.folders.new;
+    const b = e.folders.saved;
+    const total = a.length + b.length;
+    const ids: string[] = [];
+    const newest = order === 'newest';
+    let i = newest ? a.length - 1 : 0;
+    let j = newest ? b.length - 1 : 0;
+    const inA = (k: number) => k >= 0 && k < a.length;
+    const inB = (k: number) => k >= 0 && k < b.length;
+    const step = newest ? -1 : 1;
+    for (let n = 0; n < offset + limit && (inA(i) || inB(j)); n++) {
+      let takeA: boolean;
+      if (!inB(j)) takeA = true;
+      else if (!inA(i)) takeA = false;
+      else {
+        const c = compareEntries(a[i] as Entry, b[j] as Entry);
+        takeA = newest ? c > 0 : c < 0;
+      }
+      const entry = (takeA ? a[i] : b[j]) as Entry;
+      if (takeA) i += step;
+      else j += step;
+      if (n >= offset) ids.push(entry.id);
+    }
+    return { ids, total };
+  }
+}

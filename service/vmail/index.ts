@@ -1,0 +1,63 @@
+import type { Metrics } from '../api/metrics.js';
+import type { RouteDef } from '../api/route.js';
+import { vmailRoutes } from '../api/routes/vmail.js';
+import type { Logger } from '../logger.js';
+import type { RoleFactory } from '../roles/host.js';
+import type { ChangeFeed } from '../storage/changes.js';
+import type { DocumentStore } from '../storage/documents.js';
+import { VmailInstance } from './instance.js';
+import { VmailMetadata } from './metadata.js';
+import { VmailMetrics } from './metrics.js';
+import { VmailService, type VmailPartition } from './service.js';
+
+export { VmailInstance } from './instance.js';
+export { VmailService } from './service.js';
+
+export interface VmailDeps {
+  documents: DocumentStore;
+  feed: ChangeFeed;
+  /** the configuration's partitioning (ConfigService) */
+  config: VmailPartition;
+  siteId: string;
+  dataDir: string;
+  metrics: Metrics;
+  log: Logger;
+  mailSettings?: {
+    /**
+     * The console's base URL for e-mails with notify = link, when the instance's ext.console_url
+     * does not set one (e.g. the service's own address once it listens).
+     */
+    consoleUrl?: () => string | undefined;
+  };
+}
+
+export interface Vmail {
+  routes: RouteDef[];
+  /** the role factory of `vmail` for the RoleHost */
+  factory: RoleFactory;
+  service: VmailService;
+  /** after the RoleHost has stopped the instances */
+  stop(): Promise<void>;
+}
+
+/**
+ * The vmail role (design section 5): opens its metadata collections, and returns the API routes
+ * and the factory of its role instances. Requests reach the active instance serving the domain.
+ */
+export async function createVmail(deps: VmailDeps): Promise<Vmail> {
+  const log = deps.log.child({ role: 'vmail' });
+  const meta = await VmailMetadata.open(deps.documents, deps.feed);
+  const metrics = new VmailMetrics(deps.metrics.registry);
+  const service = new VmailService({ meta, config: deps.config, siteId: deps.siteId, metrics, log });
+  const consoleUrl = deps.mailSettings?.consoleUrl ?? (() => undefined);
+  const factory: RoleFactory = (instance, roleLog) =>
+    new VmailInstance(instance, { service, meta, config: deps.config, siteId: deps.siteId, dataDir: deps.dataDir, metrics, consoleUrl }, roleLog);
+  return {
+    routes: vmailRoutes(service),
+    factory,
+    service,
+    async stop() {
+      meta.close();
+    },
+  };
+}

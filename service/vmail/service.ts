@@ -1,0 +1,621 @@
+import { randomUUID } from 'node:crypto';
+import type { Readable } from 'node:stream';
+import type { PartitionResult } from '../../shared/api/roles.js';
+import {
+  DepositFields,
+  VMAIL_LIMITS,
+  type GreetingChoice,
+  type GreetingInfo,
+  type GreetingKind,
+  type Mailbox,
+  type MailboxCreate,
+  type MailboxList,
+  type MailboxPatch,
+  type Message,
+  type MessageList,
+  type MessagePatch,
+  type MessageQuery,
+  type Mwi,
+  type MwiList,
+} from '../../shared/api/vmail.js';
+import { hashSecret, verifySecret } from '../auth/passwords.js';
+import { AppError, ConflictError, NotFoundError, RateLimitedError, UnavailableError, ValidationError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { validator } from '../validation.js';
+import {
+  afterWrongPin,
+  audioFormatOf,
+  boxKey,
+  byNumber,
+  chooseGreeting,
+  CONTENT_TYPE_WAV,
+  lockRemainingSec,
+  newMailboxDoc,
+  newMessageDoc,
+  patchMailboxDoc,
+  patchMessageDoc,
+  purgeDue,
+  toMailbox,
+  toMessage,
+  toMwi,
+  undeleteFolder,
+  type MailboxDoc,
+  type MessageDoc,
+} from './core.js';
+import type { FileStore } from './fsstore.js';
+import type { Notifier } from './mailer.js';
+import type { VmailMetadata } from './metadata.js';
+import type { VmailMetrics } from './metrics.js';
+import { greetingKey, isMailboxNumber, messageKey, storeDomain } from './paths.js';
+import { receiveWav, TooLargeError, type Received } from './upload.js';
+
+/** Which vmail group and instance serve a domain (the configuration's partitioning), or why none can. */
+export interface VmailPartition {
+  lookup(roletype: 'vmail', domain: string | null): PartitionResult | string;
+}
+
+/** What the service needs of a running vmail instance (instance.ts). */
+export interface VmailRuntime {
+  readonly name: string;
+  readonly store: FileStore;
+  readonly notifier: Notifier;
+}
+
+/**
+ * How an upload's body is read: the route hands the audio's bytes to `onFile` as they arrive and
+ * returns the form's text fields (none for a raw audio/wav body).
+ */
+export type AudioIntake = <T>(onFile: (audio: AsyncIterable<Buffer>) => Promise<T>) => Promise<{ fields: Record<string, string>; file: T }>;
+
+/** A stored audio file ready to be streamed. */
+export interface AudioFile {
+  size: number;
+  contentType: string;
+  filename: string;
+  open(range?: { start: number; end: number }): Readable;
+}
+
+/** Runs one task at a time per key (a mailbox): read-modify-write of its documents never interleaves. */
+class KeyedMutex {
+  private readonly tails = new Map<string, Promise<unknown>>();
+
+  run<T>(key: string, task: () => Promise<T>): Promise<T> {
+    const prev = this.tails.get(key) ?? Promise.resolve();
+    const next = prev.then(task, task);
+    const tail = next.catch(() => undefined);
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return next;
+  }
+}
+
+const depositFields = validator(DepositFields);
+
+export interface VmailServiceDeps {
+  meta: VmailMetadata;
+  config: VmailPartition;
+  siteId: string;
+  metrics: VmailMetrics;
+  log: Logger;
+  now?: () => Date;
+}
+
+/**
+ * The vmail role as the API sees it (design section 5). Each request's domain is routed to the
+ * active instance of the vmail group serving it, which must run on this site; the metadata is
+ * the site's (nedb, replicated), the audio is in that instance's file store.
+ */
+export class VmailService {
+  private readonly running = new Map<string, VmailRuntime>();
+  private readonly locks = new KeyedMutex();
+  /** deposits and forwards under way per mailbox: they count against maxMessages */
+  private readonly reserved = new Map<string, number>();
+  private readonly meta: VmailMetadata;
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: VmailServiceDeps) {
+    this.meta = deps.meta;
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  register(runtime: VmailRuntime): void {
+    this.running.set(runtime.name, runtime);
+  }
+
+  unregister(runtime: VmailRuntime): void {
+    if (this.running.get(runtime.name) === runtime) this.running.delete(runtime.name);
+  }
+
+  /** The running instance serving a domain, and the domain as stored; or a clear refusal. */
+  route(domainInput: string): { domain: string; runtime: VmailRuntime; group: number } {
+    const p = this.deps.config.lookup('vmail', domainInput);
+    if (typeof p === 'string') throw new ValidationError(`The domain "${domainInput}" ${p}.`, [{ path: '/domain', message: p }]);
+    const domain = storeDomain(p.domain);
+    if (domain === undefined || domain !== p.domain) throw new ValidationError(`The domain "${domainInput}" is not a valid domain name.`, [{ path: '/domain', message: 'is not a valid domain name' }]);
+    if (p.group === null) {
+      throw new NotFoundError(`No vmail group serves the domain ${domain}: add it (or a parent domain) to a vmail group's include_domains, or keep a default vmail group.`);
+    }
+    if (p.active === null) throw new UnavailableError(`vmail group ${p.group}, which serves ${domain}, has no active instance.`);
+    const runtime = this.running.get(p.active);
+    if (!runtime) throw new UnavailableError(`The active instance ${p.active} of vmail group ${p.group}, which serves ${domain}, does not run on this site.`);
+    return { domain, runtime, group: p.group };
+  }
+
+  // ---- mailboxes -----------------------------------------------------------------------------
+
+  async listMailboxes(domainInput: string): Promise<MailboxList> {
+    const { domain } = this.route(domainInput);
+    const docs = await this.meta.mailboxes.find({ domain });
+    docs.sort(byNumber);
+    const guards = new Map((await this.meta.pinGuard.find({ _id: { $in: docs.map((d) => d._id) } })).map((g) => [g._id, g]));
+    const now = this.now();
+    const items = docs.map((d) => toMailbox(d, this.meta.counts(d.domain, d.number), guards.get(d._id) ?? null, now));
+    return { items, total: items.length };
+  }
+
+  async getMailbox(domainInput: string, number: string): Promise<Mailbox> {
+    const { domain } = this.route(domainInput);
+    return this.view(await this.requireMailbox(domain, number));
+  }
+
+  async createMailbox(domainInput: string, input: MailboxCreate): Promise<Mailbox> {
+    const { domain } = this.route(domainInput);
+    const pinHash = input.pin !== undefined ? await hashSecret(input.pin) : null;
+    return this.locks.run(`domain:${domain}`, async () => {
+      // Unique ignoring case: the number is a directory name, and some file systems fold case.
+      const clash = (await this.meta.mailboxes.find({ domain })).find((m) => m.number.toLowerCase() === input.number.toLowerCase());
+      if (clash) throw new ConflictError(`Mailbox ${clash.number} already exists in ${domain}${clash.number !== input.number ? ` (numbers are unique ignoring case)` : ''}.`, [{ path: '/number', message: 'is taken' }]);
+      const doc = newMailboxDoc(input, domain, pinHash, this.now());
+      await this.meta.mailboxes.put(doc);
+      this.deps.log.info({ mailbox: doc._id }, 'mailbox created');
+      return this.view(doc);
+    });
+  }
+
+  async patchMailbox(domainInput: string, number: string, patch: MailboxPatch): Promise<Mailbox> {
+    const { domain } = this.route(domainInput);
+    const { pin, ...rest } = patch;
+    const pinHash = pin === undefined ? undefined : pin === null ? null : await hashSecret(pin);
+    const id = boxKey(domain, number);
+    return this.locks.run(id, async () => {
+      const doc = patchMailboxDoc(await this.requireMailbox(domain, number), rest, pinHash, this.now());
+      await this.meta.mailboxes.put(doc);
+      // A PIN set by the admin ends a lockout.
+      if (pinHash !== undefined) await this.meta.pinGuard.delete(id);
+      return this.view(doc);
+    });
+  }
+
+  /** Removes a mailbox with its messages and greetings: messages first, the mailbox last, so a crash leaves no orphan. */
+  async deleteMailbox(domainInput: string, number: string): Promise<void> {
+    const { domain, runtime } = this.route(domainInput);
+    const id = boxKey(domain, number);
+    await this.locks.run(id, async () => {
+      const doc = await this.requireMailbox(domain, number);
+      const ids = this.meta.messageIds(domain, number);
+      for (const messageId of ids) {
+        const m = await this.meta.messages.get(messageId);
+        if (m) await this.purge(runtime, m, 'mailbox_deleted');
+      }
+      await this.meta.mailboxes.delete(id);
+      await this.meta.pinGuard.delete(id);
+      for (const g of Object.values(doc.greetings)) if (g.originSite === this.deps.siteId) await runtime.store.remove(g.storage.key);
+      await runtime.store.pruneMailboxDir(domain, number);
+      this.deps.log.info({ mailbox: id, messages: ids.length }, 'mailbox deleted');
+    });
+  }
+
+  /**
+   * The media server's PIN check. Wrong PINs are counted per mailbox (persisted); the fifth in a
+   * row locks the mailbox for 15 minutes, during which every check is 429 with Retry-After, the
+   * right PIN included. Checks of one mailbox run one at a time so parallel guesses count too.
+   */
+  async checkPin(domainInput: string, number: string, pin: string): Promise<void> {
+    const { domain } = this.route(domainInput);
+    const id = boxKey(domain, number);
+    await this.locks.run(`pin:${id}`, async () => {
+      const mailbox = await this.requireMailbox(domain, number);
+      if (mailbox.pinHash === null) {
+        this.deps.metrics.pinChecks.inc({ result: 'no_pin' });
+        throw new ConflictError(`Mailbox ${number} has no PIN; set one first.`);
+      }
+      const guard = await this.meta.pinGuard.get(id);
+      const now = this.now();
+      const locked = lockRemainingSec(guard, now);
+      if (locked > 0) {
+        this.deps.metrics.pinChecks.inc({ result: 'locked' });
+        throw new RateLimitedError(`Mailbox ${number} is locked after repeated wrong PINs; try again in ${Math.ceil(locked / 60)} min.`, locked);
+      }
+      if (await verifySecret(pin, mailbox.pinHash)) {
+        if (guard) await this.meta.pinGuard.delete(id);
+        this.deps.metrics.pinChecks.inc({ result: 'ok' });
+        return;
+      }
+      const next = afterWrongPin(id, guard, now);
+      await this.meta.pinGuard.put(next);
+      this.deps.metrics.pinChecks.inc({ result: 'wrong' });
+      this.deps.log.warn({ mailbox: id, failures: next.failures, lockedUntil: next.lockedUntil }, 'wrong voicemail PIN');
+      if (next.lockedUntil) {
+        throw new RateLimitedError(`Wrong PIN for mailbox ${number}; it is now locked for ${VMAIL_LIMITS.pinLockoutSeconds / 60} min after ${next.failures} wrong PINs in a row.`, VMAIL_LIMITS.pinLockoutSeconds);
+      }
+      const left = VMAIL_LIMITS.pinFailures - next.failures;
+      throw new AppError(401, 'unauthorized', `Wrong PIN for mailbox ${number}; ${left} more wrong ${left === 1 ? 'PIN locks' : 'PINs lock'} it for ${VMAIL_LIMITS.pinLockoutSeconds / 60} min.`);
+    });
+  }
+
+  // ---- messages ------------------------------------------------------------------------------
+
+  async listMessages(domainInput: string, number: string, q: MessageQuery): Promise<MessageList> {
+    const { domain } = this.route(domainInput);
+    await this.requireMailbox(domain, number);
+    const { items, total } = await this.meta.page(domain, number, q.folder ?? 'inbox', q.order ?? 'newest', q.offset ?? 0, q.limit ?? VMAIL_LIMITS.listDefault);
+    return { items: items.map(toMessage), total, counts: this.meta.counts(domain, number) };
+  }
+
+  async getMessage(domainInput: string, number: string, id: string): Promise<Message> {
+    const { domain } = this.route(domainInput);
+    return toMessage(await this.requireMessage(domain, number, id));
+  }
+
+  /**
+   * A media server's deposit. Refused before the body is read when the mailbox is full (new and
+   * saved, plus deposits under way, reach maxMessages); refused as soon as the WAV header has
+   * streamed in when the audio is not acceptable or lasts longer than maxMessageSeconds. The audio
+   * is durable before its metadata is written, so a crash in between leaves only a file that the
+   * start-up check removes.
+   */
+  async deposit(domainInput: string, number: string, intake: AudioIntake): Promise<Message> {
+    const started = process.hrtime.bigint();
+    let result = 'error';
+    try {
+      const { domain, runtime } = this.route(domainInput);
+      const mailbox = await this.requireMailbox(domain, number);
+      const message = await this.withSlot(mailbox, async () => {
+        const id = randomUUID();
+        const key = messageKey(domain, number, id);
+        const { fields, file } = await intake((audio) =>
+          receiveWav(audio, {
+            store: runtime.store,
+            key,
+            maxBytes: VMAIL_LIMITS.uploadBytes,
+            accept: (h) => {
+              if (h.durationMs > mailbox.maxMessageSeconds * 1000) {
+                throw new TooLargeError(`The message lasts ${(h.durationMs / 1000).toFixed(1)} s; mailbox ${number} takes messages of at most ${mailbox.maxMessageSeconds} s.`, 'duration');
+              }
+            },
+          }),
+        );
+        const doc = await this.commit(runtime, file, key, async () => {
+          const f = depositFields.parse(fields, 'The form');
+          return newMessageDoc(
+            {
+              id,
+              domain,
+              mailbox: number,
+              urgent: f.urgent === 'true' || f.urgent === '1',
+              callerName: f.callerName || null,
+              callerNumber: f.callerNumber || null,
+              callId: f.callId || null,
+              durationMs: file.header.durationMs,
+              format: audioFormatOf(file.header.format),
+              originSite: this.deps.siteId,
+              key,
+              size: file.file.size,
+              forwardedFrom: null,
+            },
+            this.now(),
+          );
+        });
+        return toMessage(doc);
+      });
+      result = 'stored';
+      this.deps.log.info({ mailbox: mailbox._id, messageId: message.id, durationMs: message.durationMs, bytes: message.storage.size }, 'voicemail deposited');
+      runtime.notifier.notify({ mailbox, message, audioPath: runtime.store.pathOf(message.storage.key) });
+      return message;
+    } catch (err) {
+      result = depositResult(err);
+      throw err;
+    } finally {
+      this.deps.metrics.deposits.inc({ result });
+      this.deps.metrics.depositSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  async patchMessage(domainInput: string, number: string, id: string, patch: MessagePatch): Promise<Message> {
+    const { domain } = this.route(domainInput);
+    return this.locks.run(boxKey(domain, number), async () => {
+      const doc = await this.requireMessage(domain, number, id);
+      const next = patchMessageDoc(doc, patch, this.now());
+      if (next) await this.meta.messages.put(next);
+      return toMessage(next ?? doc);
+    });
+  }
+
+  async undelete(domainInput: string, number: string, id: string): Promise<Message> {
+    const { domain } = this.route(domainInput);
+    return this.locks.run(boxKey(domain, number), async () => {
+      const doc = await this.requireMessage(domain, number, id);
+      if (doc.folder !== 'deleted') return toMessage(doc);
+      const next = patchMessageDoc(doc, { folder: undeleteFolder(doc) }, this.now()) ?? doc;
+      await this.meta.messages.put(next);
+      return toMessage(next);
+    });
+  }
+
+  /** Soft delete (folder deleted, deletedAt), or with `purge` the message and its audio removed now. */
+  async deleteMessage(domainInput: string, number: string, id: string, purgeNow: boolean): Promise<void> {
+    const { domain, runtime } = this.route(domainInput);
+    await this.locks.run(boxKey(domain, number), async () => {
+      const doc = await this.requireMessage(domain, number, id);
+      if (purgeNow) return this.purge(runtime, doc, 'request');
+      const next = patchMessageDoc(doc, { folder: 'deleted' }, this.now());
+      if (next) await this.meta.messages.put(next);
+    });
+  }
+
+  /** Copies a message into another mailbox (same or another domain) as a new message there. */
+  async forward(domainInput: string, number: string, id: string, target: { domain?: string | undefined; mailbox: string }, by: string): Promise<Message> {
+    const from = this.route(domainInput);
+    const source = await this.requireMessage(from.domain, number, id);
+    const to = this.route(target.domain ?? from.domain);
+    if (to.domain === from.domain && target.mailbox === number) throw new ValidationError('A message cannot be forwarded to its own mailbox.', [{ path: '/mailbox', message: 'is the message’s own mailbox' }]);
+    const mailbox = await this.requireMailbox(to.domain, target.mailbox);
+    const audio = this.localAudio(source);
+    const message = await this.withSlot(mailbox, async () => {
+      const newId = randomUUID();
+      const key = messageKey(to.domain, target.mailbox, newId);
+      const pending = await to.runtime.store.create(key);
+      try {
+        for await (const chunk of from.runtime.store.read(audio)) await pending.write(chunk as Buffer);
+      } catch (err) {
+        await pending.abort();
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`The audio of message ${id} is missing from the store.`);
+        throw err;
+      }
+      const doc = await this.commit(to.runtime, { file: pending }, key, async () =>
+        newMessageDoc(
+          {
+            id: newId,
+            domain: to.domain,
+            mailbox: target.mailbox,
+            urgent: source.urgent,
+            callerName: source.callerName,
+            callerNumber: source.callerNumber,
+            callId: source.callId,
+            durationMs: source.durationMs,
+            format: source.format,
+            originSite: this.deps.siteId,
+            key,
+            size: pending.size,
+            forwardedFrom: { domain: from.domain, mailbox: number, messageId: id, by, at: this.now().toISOString() },
+          },
+          this.now(),
+        ),
+      );
+      return toMessage(doc);
+    });
+    this.deps.log.info({ from: source.box, messageId: id, to: mailbox._id, copy: message.id, by }, 'voicemail forwarded');
+    to.runtime.notifier.notify({ mailbox, message, audioPath: to.runtime.store.pathOf(message.storage.key) });
+    return message;
+  }
+
+  async messageAudio(domainInput: string, number: string, id: string): Promise<AudioFile> {
+    const { domain, runtime } = this.route(domainInput);
+    const doc = await this.requireMessage(domain, number, id);
+    const key = this.localAudio(doc);
+    const stamp = doc.createdAt.slice(0, 19).replace(/[:T]/g, '-');
+    return this.audioFile(runtime.store, key, `voicemail-${doc.mailbox}-${stamp}-${doc._id.slice(0, 8)}.wav`, `The audio of message ${id}`);
+  }
+
+  // ---- greetings -----------------------------------------------------------------------------
+
+  /** Stores a greeting: the new file first, then the mailbox's pointer, then the old file goes. */
+  async putGreeting(domainInput: string, number: string, kind: GreetingKind, intake: AudioIntake): Promise<GreetingInfo> {
+    const { domain, runtime } = this.route(domainInput);
+    await this.requireMailbox(domain, number);
+    const gid = randomUUID();
+    const key = greetingKey(domain, number, gid);
+    const { file } = await intake((audio) =>
+      receiveWav(audio, {
+        store: runtime.store,
+        key,
+        maxBytes: VMAIL_LIMITS.uploadBytes,
+        accept: (h) => {
+          if (h.durationMs > VMAIL_LIMITS.greetingSeconds * 1000) throw new TooLargeError(`The greeting lasts ${(h.durationMs / 1000).toFixed(1)} s; greetings are at most ${VMAIL_LIMITS.greetingSeconds} s.`, 'duration');
+        },
+      }),
+    );
+    let old: GreetingInfo | undefined;
+    const info = await this.commit(
+      runtime,
+      file,
+      key,
+      async (): Promise<GreetingInfo> => ({
+        kind,
+        durationMs: file.header.durationMs,
+        format: audioFormatOf(file.header.format),
+        originSite: this.deps.siteId,
+        storage: { handler: 'fs', key, size: file.file.size, contentType: CONTENT_TYPE_WAV },
+        updatedAt: this.now().toISOString(),
+      }),
+      (greeting) =>
+        this.locks.run(boxKey(domain, number), async () => {
+          const mailbox = await this.requireMailbox(domain, number);
+          old = mailbox.greetings[kind];
+          await this.meta.mailboxes.put({ ...mailbox, greetings: { ...mailbox.greetings, [kind]: greeting }, updatedAt: this.now().toISOString() });
+        }),
+    );
+    const replaced = old as GreetingInfo | undefined;
+    if (replaced && replaced.originSite === this.deps.siteId) await runtime.store.remove(replaced.storage.key);
+    return info;
+  }
+
+  async deleteGreeting(domainInput: string, number: string, kind: GreetingKind): Promise<void> {
+    const { domain, runtime } = this.route(domainInput);
+    const old = await this.locks.run(boxKey(domain, number), async () => {
+      const mailbox = await this.requireMailbox(domain, number);
+      const current = mailbox.greetings[kind];
+      if (!current) throw new NotFoundError(`Mailbox ${number} has no ${kind} greeting.`);
+      const greetings = { ...mailbox.greetings };
+      delete greetings[kind];
+      await this.meta.mailboxes.put({ ...mailbox, greetings, updatedAt: this.now().toISOString() });
+      return current;
+    });
+    if (old.originSite === this.deps.siteId) await runtime.store.remove(old.storage.key);
+  }
+
+  async greetingAudio(domainInput: string, number: string, kind: GreetingKind): Promise<AudioFile> {
+    const { domain, runtime } = this.route(domainInput);
+    const mailbox = await this.requireMailbox(domain, number);
+    const g = mailbox.greetings[kind];
+    if (!g) throw new NotFoundError(`Mailbox ${number} has no ${kind} greeting.`);
+    if (g.originSite !== this.deps.siteId) throw new UnavailableError(`The ${kind} greeting of mailbox ${number} is held by site ${g.originSite}; playing it from another site comes with site sync.`);
+    return this.audioFile(runtime.store, g.storage.key, `greeting-${number}-${kind}.wav`, `The ${kind} greeting of mailbox ${number}`);
+  }
+
+  /** For the media server: the greeting to play now (temporary overrides), or 404 when none is set. */
+  async greetingChoice(domainInput: string, number: string, situation: 'unavailable' | 'busy'): Promise<GreetingChoice> {
+    const { domain } = this.route(domainInput);
+    const mailbox = await this.requireMailbox(domain, number);
+    const g = chooseGreeting(mailbox.greetings, situation);
+    if (!g) throw new NotFoundError(`Mailbox ${number} has no ${situation} or temporary greeting: play the system greeting.`);
+    return { ...g, audioUrl: `/api/v1/domains/${encodeURIComponent(domain)}/mailboxes/${encodeURIComponent(number)}/greetings/${g.kind}` };
+  }
+
+  // ---- message waiting -----------------------------------------------------------------------
+
+  async mwi(domainInput: string, number: string): Promise<Mwi> {
+    const { domain } = this.route(domainInput);
+    await this.requireMailbox(domain, number);
+    return toMwi(domain, number, this.meta.counts(domain, number));
+  }
+
+  async domainMwi(domainInput: string): Promise<MwiList> {
+    const { domain } = this.route(domainInput);
+    const docs = await this.meta.mailboxes.find({ domain });
+    docs.sort(byNumber);
+    return { items: docs.map((d) => toMwi(domain, d.number, this.meta.counts(domain, d.number))) };
+  }
+
+  // ---- jobs ----------------------------------------------------------------------------------
+
+  /** Purges the deleted messages past their mailbox's retention that this instance holds. */
+  async purgeExpired(runtime: VmailRuntime, serves: (domain: string) => boolean): Promise<number> {
+    const now = this.now();
+    const deleted = await this.meta.messages.find({ folder: 'deleted' });
+    const retention = new Map<string, number>();
+    let purged = 0;
+    for (const doc of deleted) {
+      if (doc.originSite !== this.deps.siteId || !serves(doc.domain)) continue;
+      if (!retention.has(doc.box)) retention.set(doc.box, (await this.meta.mailboxes.get(doc.box))?.retentionDays ?? 0);
+      if (!purgeDue(doc, retention.get(doc.box) ?? 0, now)) continue;
+      await this.locks.run(doc.box, async () => {
+        const current = await this.meta.messages.get(doc._id);
+        if (current && purgeDue(current, retention.get(doc.box) ?? 0, this.now())) {
+          await this.purge(runtime, current, 'retention');
+          purged++;
+        }
+      });
+    }
+    if (purged) this.deps.log.info({ instance: runtime.name, purged }, 'deleted messages past their retention purged');
+    return purged;
+  }
+
+  // ---- helpers -------------------------------------------------------------------------------
+
+  private async view(doc: MailboxDoc): Promise<Mailbox> {
+    return toMailbox(doc, this.meta.counts(doc.domain, doc.number), await this.meta.pinGuard.get(doc._id), this.now());
+  }
+
+  private async requireMailbox(domain: string, number: string): Promise<MailboxDoc> {
+    const doc = isMailboxNumber(number) ? await this.meta.mailboxes.get(boxKey(domain, number)) : null;
+    if (!doc) throw new NotFoundError(`No mailbox ${number} in ${domain}.`);
+    return doc;
+  }
+
+  private async requireMessage(domain: string, number: string, id: string): Promise<MessageDoc> {
+    const doc = await this.meta.messages.get(id);
+    if (!doc || doc.domain !== domain || doc.mailbox !== number) throw new NotFoundError(`No message ${id} in mailbox ${number} of ${domain}.`);
+    return doc;
+  }
+
+  /** The store key of a message's audio, when it is on this site. */
+  private localAudio(doc: MessageDoc): string {
+    if (doc.originSite !== this.deps.siteId) throw new UnavailableError(`Message ${doc._id} is held by site ${doc.originSite}; playing it from another site comes with site sync.`);
+    if (doc.audioMissing) throw new NotFoundError(`The audio of message ${doc._id} was missing from the store at the last start.`);
+    return doc.storage.key;
+  }
+
+  private async audioFile(store: FileStore, key: string, filename: string, what: string): Promise<AudioFile> {
+    const size = await store.size(key);
+    if (size === undefined) {
+      this.deps.log.error({ key }, 'audio file missing from the store');
+      throw new NotFoundError(`${what} is missing from the store.`);
+    }
+    return { size, contentType: CONTENT_TYPE_WAV, filename, open: (range) => store.read(key, range) };
+  }
+
+  /** Holds one of the mailbox's maxMessages slots while `task` runs; refuses when none is free. */
+  private async withSlot<T>(mailbox: MailboxDoc, task: () => Promise<T>): Promise<T> {
+    const counts = this.meta.counts(mailbox.domain, mailbox.number);
+    const held = this.reserved.get(mailbox._id) ?? 0;
+    if (counts.new + counts.saved + held >= mailbox.maxMessages) {
+      throw new ConflictError(`Mailbox ${mailbox.number} is full: it holds ${counts.new + counts.saved}${held ? ` (+${held} arriving)` : ''} of ${mailbox.maxMessages} messages in new and saved. Delete some, or raise maxMessages.`);
+    }
+    this.reserved.set(mailbox._id, held + 1);
+    try {
+      return await task();
+    } finally {
+      const left = (this.reserved.get(mailbox._id) ?? 1) - 1;
+      if (left > 0) this.reserved.set(mailbox._id, left);
+      else this.reserved.delete(mailbox._id);
+    }
+  }
+
+  /**
+   * Puts a received file in place and then records it. `build` makes the metadata (it may refuse,
+   * and the file is dropped); `record` stores it (by default as a message). A failure to record
+   * removes the file again, so metadata never points at nothing and no file outlives its refusal.
+   */
+  private async commit<D>(runtime: VmailRuntime, received: Pick<Received, 'file'>, key: string, build: () => Promise<D>, record?: (doc: D) => Promise<void>): Promise<D> {
+    let doc: D;
+    try {
+      doc = await build();
+    } catch (err) {
+      await received.file.abort();
+      throw err;
+    }
+    try {
+      await received.file.commit();
+    } catch (err) {
+      await received.file.abort();
+      throw err;
+    }
+    try {
+      if (record) await record(doc);
+      else await this.meta.messages.put(doc as MessageDoc);
+    } catch (err) {
+      await runtime.store.remove(key).catch(() => undefined);
+      throw err;
+    }
+    return doc;
+  }
+
+  /** Metadata first, then the file: a crash in between leaves an orphan file, removed at start. */
+  private async purge(runtime: VmailRuntime, doc: MessageDoc, reason: 'retention' | 'request' | 'mailbox_deleted'): Promise<void> {
+    await this.meta.messages.delete(doc._id);
+    if (doc.originSite === this.deps.siteId) await runtime.store.remove(doc.storage.key);
+    this.deps.metrics.purged.inc({ reason });
+  }
+}
+
+function depositResult(err: unknown): string {
+  if (!(err instanceof AppError)) return 'error';
+  if (err instanceof TooLargeError) return err.reason === 'duration' ? 'too_long' : 'too_large';
+  if (err.status === 409) return 'full';
+  if (err.status === 404) return 'not_found';
+  if (err.status === 400) return 'invalid';
+  return 'error';
+}
