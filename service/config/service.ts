@@ -1,5 +1,5 @@
 import { networkInterfaces } from 'node:os';
-import type { ConfigProblem, InterfacesInfo, PartitionResult, RolesConfig, RolesConfigInput, RoleType, SavedRolesConfig } from '../../shared/api/roles.js';
+import type { ConfigProblem, InterfacesInfo, PartitionResult, RoleInstance, RolesConfig, RolesConfigInput, RoleType, SavedRolesConfig } from '../../shared/api/roles.js';
 import { ConflictError, ValidationError } from '../errors.js';
 import { domainProblem, normalizeDomain } from './domains.js';
 import { activeInstanceOf, PartitionTable } from './partition.js';
@@ -44,6 +44,12 @@ export class ConfigService {
     return this.store.get();
   }
 
+  /** The configuration as the API shows it: secrets in `ext` are write-only (design section 6). */
+  getRedacted(): RolesConfig {
+    const config = this.store.get();
+    return { ...config, instances: config.instances.map((i) => ({ ...i, ...(i.ext !== undefined ? { ext: redactSecrets(i.ext) } : {}) })) };
+  }
+
   resolved(): readonly ResolvedInstance[] {
     return this.resolvedInstances;
   }
@@ -71,7 +77,9 @@ export class ConfigService {
           { path: '/revision', message: `is ${input.revision}; the current revision is ${current.revision}` },
         ]);
       }
-      const result = validateRolesConfig(input, this.context());
+      // A secret sent back as the redaction mark keeps its stored value.
+      const instances = input.instances.map((raw) => keepSecrets(raw, current.instances));
+      const result = validateRolesConfig({ ...input, instances }, this.context());
       if (!result.valid) {
         const errors = result.problems.filter((p) => p.severity === 'error');
         throw new ValidationError(`The configuration has ${errors.length} ${errors.length === 1 ? 'error' : 'errors'}; nothing was changed.`, errors.map(({ path, message }) => ({ path, message })));
@@ -124,4 +132,33 @@ export class ConfigService {
     this.resolvedInstances = config.instances.map((i) => resolveInstance(i, this.sites.selfId));
     this.table = new PartitionTable(this.resolvedInstances);
   }
+}
+
+/** Keys under `ext` whose values are secrets: never shown, kept when sent back redacted. */
+const SECRET_KEYS = new Set(['pass', 'password', 'secret', 'token', 'apiKey', 'api_key', 'secretAccessKey']);
+export const REDACTED = '********';
+
+function redactSecrets(value: unknown): RoleInstance['ext'] {
+  const walk = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(walk);
+    if (typeof v !== 'object' || v === null) return v;
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, SECRET_KEYS.has(k) && typeof x === 'string' ? REDACTED : walk(x)]));
+  };
+  return walk(value) as RoleInstance['ext'];
+}
+
+/** Puts the stored secret back where an instance's ext was sent with the redaction mark. */
+function keepSecrets(raw: unknown, stored: readonly RoleInstance[]): unknown {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+  const name = (raw as { name?: unknown }).name;
+  const before = stored.find((i) => i.name === name)?.ext;
+  const merge = (sent: unknown, old: unknown): unknown => {
+    if (typeof sent !== 'object' || sent === null || Array.isArray(sent)) return sent;
+    const oldObj = typeof old === 'object' && old !== null && !Array.isArray(old) ? (old as Record<string, unknown>) : {};
+    return Object.fromEntries(
+      Object.entries(sent).map(([k, v]) => [k, SECRET_KEYS.has(k) && v === REDACTED ? oldObj[k] : merge(v, oldObj[k])]),
+    );
+  };
+  const ext = (raw as { ext?: unknown }).ext;
+  return ext === undefined ? raw : { ...raw, ext: merge(ext, before) };
 }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient } from '../support/api.js';
 import { cs, RULE_CASES, vm } from '../support/config-cases.js';
@@ -155,6 +157,21 @@ describe('role configuration API', () => {
     const put = await api.put('/api/v1/config/roles', { revision, instances: [cs({ iface: 'internal' }), vm()], ifaceAliases: { [siteId]: { internal: 'lo' } } });
     expect(put.status).toBe(200);
     expect((await api.get('/api/v1/config/interfaces')).body.aliases).toEqual({ internal: 'lo' });
+  });
+
+  it('never shows secrets in ext, and keeps them when the redacted configuration is saved back', async () => {
+    const { revision } = (await api.get('/api/v1/config/roles')).body;
+    const smtp = { host: '127.0.0.1', port: 2525, user: 'vm', pass: 'hunter2-secret' };
+    const put = await api.put('/api/v1/config/roles', { revision, instances: [cs(), vm({ ext: { smtp } })] });
+    expect(put.status).toBe(200);
+    expect(put.text).not.toContain('hunter2');
+    const shown = (await api.get('/api/v1/config/roles')).body;
+    expect(shown.instances[1].ext.smtp).toEqual({ ...smtp, pass: '********' });
+    // the console saves what it was shown: the secret stays
+    expect((await api.put('/api/v1/config/roles', { revision: shown.revision, instances: shown.instances })).status).toBe(200);
+    const stored = readFileSync(join(svc.dataDir, 'db', 'config.db'), 'utf8').trim().split('\n').at(-1) ?? '';
+    expect(stored).toContain('hunter2-secret');
+    expect(stored).not.toContain('********');
   });
 
   it('needs the admin scope to change the configuration', async () => {

@@ -11,7 +11,7 @@ export function configRoutes(config: ConfigService): RouteDef[] {
       tag: 'config',
       auth: 'read',
       response: RolesConfig,
-      handler: () => config.get(),
+      handler: () => config.getRedacted(),
     }),
     route({
       method: 'put',
@@ -25,7 +25,7 @@ export function configRoutes(config: ConfigService): RouteDef[] {
       async handler({ body, log }) {
         const saved = await config.save(body);
         log.info({ revision: saved.revision, instances: saved.instances.length, warnings: saved.warnings.length }, 'role configuration saved');
-        return saved;
+        return { ...config.getRedacted(), warnings: saved.warnings };
       },
     }),
     route({
