@@ -129,9 +129,11 @@ test('add an invalid instance, see the problems at the fields, fix them, save, a
     await expect(bar).toContainText('1 added');
     const problems = page.getByTestId('cfg-problems-2bad');
     await expect(problems).toContainText('Name: must start with a letter');
-    await expect(bar).toContainText('1 error');
+    // The service checks the other fields of an instance with a bad name too (b7ceb7c): both problems at once.
+    await expect(problems).toContainText('"a..b" has an empty label');
+    await expect(bar).toContainText('2 errors');
     await bar.getByRole('button', { name: 'Save configuration' }).click();
-    await expect(page.getByTestId('problem-summary')).toContainText('Not saved: The configuration has 1 error; nothing was changed.');
+    await expect(page.getByTestId('problem-summary')).toContainText('Not saved: The configuration has 2 errors; nothing was changed.');
     // Nothing is lost from the draft; the service still runs revision 1.
     await expect(page.getByTestId('cfg-row-2bad')).toBeVisible();
     await expect(problems).toContainText('Name: must start with a letter');

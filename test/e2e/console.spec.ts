@@ -115,9 +115,9 @@ test('login, dashboard, every page, API tokens, logout', async ({ page }) => {
   const pages: { link: string; path: string; heading: string; expectText: string; file: string }[] = [
     { link: 'Configuration', path: '/configuration', heading: 'Configuration', expectText: 'callstore1', file: '04-configuration' },
     { link: 'Sites', path: '/sites', heading: 'Sites', expectText: 'Not available in this version yet', file: '05-sites' },
-    { link: 'Active calls', path: '/calls', heading: 'Active calls', expectText: 'Not available in this version yet', file: '06-active-calls' },
-    { link: 'Call records', path: '/call-records', heading: 'Call records', expectText: 'Not available in this version yet', file: '07-call-records' },
-    { link: 'Voicemail', path: '/voicemail', heading: 'Voicemail', expectText: 'Not available in this version yet', file: '08-voicemail' },
+    { link: 'Active calls', path: '/calls', heading: 'Active calls', expectText: 'No calls in progress', file: '06-active-calls' },
+    { link: 'Call records', path: '/call-records', heading: 'Call records', expectText: 'No calls in this period', file: '07-call-records' },
+    { link: 'Voicemail', path: '/voicemail', heading: 'Voicemail', expectText: 'Which domain?', file: '08-voicemail' },
     { link: 'Limits', path: '/limits', heading: 'Limits', expectText: 'Not available in this version yet', file: '09-limits' },
     { link: 'Storage', path: '/storage', heading: 'Storage', expectText: 'Not available in this version yet', file: '10-storage' },
     { link: 'API tokens', path: '/settings/tokens', heading: 'API tokens', expectText: 'No API tokens yet', file: '11-tokens-empty' },

@@ -10,8 +10,22 @@ import type {
   ValidateRequest,
   ValidateResponse,
 } from '../../../shared/api/roles.js';
+import type { ActiveCall, Cdr } from '../../../shared/api/cdr.js';
+import type { CallEvent } from '../../../shared/api/events.js';
+import type { CallStats } from '../../../shared/api/stats.js';
 import type { Health, ServiceStatus } from '../../../shared/api/status.js';
 import { apiRequest } from './client.js';
+
+export interface CallList {
+  items: ActiveCall[];
+  total: number;
+}
+
+export interface CdrList {
+  items: Cdr[];
+  /** every match of the filter, not only this page */
+  total: number;
+}
 
 export function getHealth(signal?: AbortSignal): Promise<Health> {
   return apiRequest<Health>('/healthz', { auth: false, signal });
@@ -64,4 +78,40 @@ export function getPartition(roletype: RoleType, domain: string, signal?: AbortS
 
 export function getInterfaces(signal?: AbortSignal): Promise<InterfacesInfo> {
   return apiRequest<InterfacesInfo>('/api/v1/config/interfaces', { signal });
+}
+
+// ---------- Calls, call records, statistics ----------
+
+/** GET /api/v1/calls/{id}: the call with its raw events in order. */
+export type ActiveCallDetail = ActiveCall & { events: CallEvent[] };
+
+export function listCalls(signal?: AbortSignal): Promise<CallList> {
+  return apiRequest<CallList>('/api/v1/calls', { signal });
+}
+
+export function getCall(id: string, signal?: AbortSignal): Promise<ActiveCallDetail> {
+  return apiRequest<ActiveCallDetail>(`/api/v1/calls/${encodeURIComponent(id)}`, { signal });
+}
+
+/** Admin: ends the call here; its record is written with endReason `admin`. */
+export function terminateCall(id: string): Promise<{ cdr: Cdr | null }> {
+  return apiRequest<{ cdr: Cdr | null }>(`/api/v1/calls/${encodeURIComponent(id)}`, { method: 'DELETE' });
+}
+
+/** `params`: the query string of GET /api/v1/cdrs (see lib/cdrFilters.ts). */
+export function listCdrs(params: URLSearchParams, signal?: AbortSignal): Promise<CdrList> {
+  return apiRequest<CdrList>(`/api/v1/cdrs?${params.toString()}`, { signal });
+}
+
+export function getCdr(id: string, signal?: AbortSignal): Promise<Cdr> {
+  return apiRequest<Cdr>(`/api/v1/cdrs/${encodeURIComponent(id)}`, { signal });
+}
+
+export function getCdrEvents(id: string, signal?: AbortSignal): Promise<{ items: CallEvent[] }> {
+  return apiRequest<{ items: CallEvent[] }>(`/api/v1/cdrs/${encodeURIComponent(id)}/events`, { signal });
+}
+
+export function getCallStats(query: { hours: number; bucketMinutes: number; tz: string }, signal?: AbortSignal): Promise<CallStats> {
+  const q = new URLSearchParams({ hours: String(query.hours), bucketMinutes: String(query.bucketMinutes), tz: query.tz });
+  return apiRequest<CallStats>(`/api/v1/stats/calls?${q.toString()}`, { signal });
 }

@@ -2,6 +2,7 @@ import { createContext, useCallback, useContext, useEffect, useMemo, useRef, use
 import type { LoginResponse } from '../../../shared/api/auth.js';
 import { onUnauthorized } from '../api/client.js';
 import { logout } from '../api/endpoints.js';
+import { liveFeed } from '../lib/live.js';
 import { clearSession, restoreSession, saveSession, type Session } from './session.js';
 
 /** Why the login page is shown, when there is something to say about it. */
@@ -29,6 +30,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const expire = useCallback(() => {
     clearSession();
+    liveFeed.close();
     if (sessionRef.current) setNotice('expired');
     sessionRef.current = null;
     setSession(null);
@@ -60,6 +62,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       // Already expired or the service is unreachable: the local session ends either way.
     }
     clearSession();
+    liveFeed.close();
     setSession(null);
     setNotice('signed-out');
   }, []);

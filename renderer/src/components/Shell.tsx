@@ -73,11 +73,27 @@ export function Shell() {
   useEffect(() => {
     if (firstRender.current) {
       firstRender.current = false;
-      return;
+      return undefined;
     }
-    const heading = mainRef.current?.querySelector<HTMLElement>('h1');
-    heading?.focus({ preventScroll: true });
-    mainRef.current?.scrollTo({ top: 0 });
+    const main = mainRef.current;
+    main?.scrollTo({ top: 0 });
+    if (!main) return undefined;
+    const focusHeading = (): boolean => {
+      const heading = main.querySelector<HTMLElement>('h1');
+      heading?.focus({ preventScroll: true });
+      return heading !== null;
+    };
+    if (focusHeading()) return undefined;
+    // A page whose code is still loading has no heading yet: focus it as soon as it appears.
+    const observer = new MutationObserver(() => {
+      if (focusHeading()) observer.disconnect();
+    });
+    observer.observe(main, { childList: true, subtree: true });
+    const timer = window.setTimeout(() => observer.disconnect(), 5000);
+    return () => {
+      observer.disconnect();
+      window.clearTimeout(timer);
+    };
   }, [location.pathname]);
 
   const siteName = status.data?.site.name;

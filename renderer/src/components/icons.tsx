@@ -26,7 +26,20 @@ export type IconName =
   | 'close'
   | 'edit'
   | 'undo'
-  | 'search';
+  | 'search'
+  | 'download'
+  | 'chevron-left'
+  | 'chevron-right'
+  | 'chevrons-left'
+  | 'chevrons-right'
+  | 'sort-up'
+  | 'sort-down'
+  | 'sort'
+  | 'stop'
+  | 'clock'
+  | 'arrow-in'
+  | 'arrow-out'
+  | 'arrow-internal';
 
 const paths: Record<IconName, ReactNode> = {
   dashboard: (
@@ -118,6 +131,24 @@ const paths: Record<IconName, ReactNode> = {
       <path d="m20 20-4.3-4.3" />
     </>
   ),
+  download: <path d="M12 4v11M7 10.5l5 5 5-5M4.5 19.5h15" />,
+  'chevron-left': <path d="M14.5 6 8.5 12l6 6" />,
+  'chevron-right': <path d="M9.5 6l6 6-6 6" />,
+  'chevrons-left': <path d="M12 6l-6 6 6 6M18 6l-6 6 6 6" />,
+  'chevrons-right': <path d="M6 6l6 6-6 6M12 6l6 6-6 6" />,
+  'sort-up': <path d="M12 18V6M7 11l5-5 5 5" />,
+  'sort-down': <path d="M12 6v12M7 13l5 5 5-5" />,
+  sort: <path d="M8 9l4-4 4 4M8 15l4 4 4-4" />,
+  stop: <rect x="6.5" y="6.5" width="11" height="11" rx="1.5" />,
+  clock: (
+    <>
+      <circle cx="12" cy="12" r="8.5" />
+      <path d="M12 7.5V12l3 2" />
+    </>
+  ),
+  'arrow-in': <path d="M17 7 7 17M7 9v8h8" />,
+  'arrow-out': <path d="M7 17 17 7M9 7h8v8" />,
+  'arrow-internal': <path d="M4.5 9h14l-3.5-3.5M19.5 15h-14l3.5 3.5" />,
   compass: (
     <>
       <circle cx="12" cy="12" r="8.5" />

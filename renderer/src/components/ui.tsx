@@ -217,6 +217,8 @@ export function ConfirmDialog({
       aria-labelledby={titleId}
       onCancel={(e) => {
         e.preventDefault();
+        // React passes a nested dialog's cancel up its tree: Escape closes this dialog only.
+        e.stopPropagation();
         if (!busy) onCancel();
       }}
     >
@@ -242,7 +244,17 @@ export function ConfirmDialog({
 }
 
 /** Copies text; falls back to selecting it where the Clipboard API is missing (plain http on a LAN address). */
-export function CopyButton({ text, fallbackTarget, label = 'Copy' }: { text: string; fallbackTarget?: () => HTMLInputElement | null; label?: string }) {
+export function CopyButton({
+  text,
+  fallbackTarget,
+  label = 'Copy',
+  primary = true,
+}: {
+  text: string;
+  fallbackTarget?: () => HTMLInputElement | null;
+  label?: string;
+  primary?: boolean;
+}) {
   const [state, setState] = useState<'idle' | 'copied' | 'failed'>('idle');
   useEffect(() => {
     if (state === 'idle') return undefined;
@@ -268,7 +280,7 @@ export function CopyButton({ text, fallbackTarget, label = 'Copy' }: { text: str
   };
   return (
     <>
-      <button type="button" className="button button--primary" onClick={() => void copy()}>
+      <button type="button" className={primary ? 'button button--primary' : 'button'} onClick={() => void copy()}>
         <Icon name={state === 'copied' ? 'check' : 'copy'} />
         {state === 'copied' ? 'Copied' : label}
       </button>
@@ -304,7 +316,7 @@ export function Modal({
   footer?: ReactNode;
   onClose: () => void;
   busy?: boolean;
-  size?: 'medium' | 'large';
+  size?: 'medium' | 'large' | 'xlarge';
   initialFocus?: RefObject<HTMLElement | null>;
   testId?: string;
   /** makes body and footer one <form>: Enter in a field submits */
@@ -341,6 +353,8 @@ export function Modal({
       data-testid={testId}
       onCancel={(e) => {
         e.preventDefault();
+        // Only this dialog's own Escape: a dialog opened inside it handles its own.
+        if (e.target !== e.currentTarget) return;
         if (!busy) onClose();
       }}
     >

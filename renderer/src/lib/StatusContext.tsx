@@ -1,6 +1,7 @@
-import { createContext, useContext, type ReactNode } from 'react';
+import { createContext, useContext, useEffect, type ReactNode } from 'react';
 import type { ServiceStatus } from '../../../shared/api/status.js';
 import { getStatus } from '../api/endpoints.js';
+import { observeServerClock } from './clock.js';
 import { useResource, type Resource } from './useResource.js';
 
 /** How often the shell asks the service for its status (the dashboard's refresh). */
@@ -11,6 +12,10 @@ const StatusContext = createContext<Resource<ServiceStatus> | null>(null);
 /** One status poll for the whole signed-in console: header, dashboard and configuration read it. */
 export function StatusProvider({ children }: { children: ReactNode }) {
   const status = useResource(getStatus, STATUS_INTERVAL_MS);
+  const { data, updatedAt } = status;
+  useEffect(() => {
+    if (data && updatedAt !== undefined) observeServerClock(Date.parse(data.startedAt) + data.uptimeSec * 1000, updatedAt);
+  }, [data, updatedAt]);
   return <StatusContext.Provider value={status}>{children}</StatusContext.Provider>;
 }
 

@@ -18,9 +18,9 @@ export const NAV: readonly NavSection[] = [
   {
     label: 'Calls',
     items: [
-      { path: '/calls', label: 'Active calls', icon: 'calls', available: false },
-      { path: '/call-records', label: 'Call records', icon: 'records', available: false },
-      { path: '/voicemail', label: 'Voicemail', icon: 'voicemail', available: false },
+      { path: '/calls', label: 'Active calls', icon: 'calls', available: true },
+      { path: '/call-records', label: 'Call records', icon: 'records', available: true },
+      { path: '/voicemail', label: 'Voicemail', icon: 'voicemail', available: true },
     ],
   },
   {

@@ -1,4 +1,4 @@
-import type { ReactNode } from 'react';
+import { lazy, Suspense, type ReactNode } from 'react';
 import { Link } from 'react-router';
 import type { ServiceStatus, RoleInstanceStatus } from '../../../shared/api/status.js';
 import { Icon } from '../components/icons.js';
@@ -8,6 +8,9 @@ import { domainsText, groupInstances, ROLE_INFO, STATE_INFO, type RoleGroup } fr
 import { STATUS_INTERVAL_MS, useStatus } from '../lib/StatusContext.js';
 import { useNow } from '../lib/useResource.js';
 import { useTitle } from '../lib/useTitle.js';
+
+// The charts (uPlot) load as a chunk of their own, after the status.
+const CallCharts = lazy(() => import('./dashboard/CallCharts.js').then((m) => ({ default: m.CallCharts })));
 
 function Stat({ label, value, sub, testId }: { label: string; value: ReactNode; sub?: ReactNode; testId?: string }) {
   return (
@@ -241,6 +244,17 @@ export function DashboardPage() {
             sub={`${status.instances.length} role instance${status.instances.length === 1 ? '' : 's'}, ${running} running`}
           />
         </dl>
+        <Suspense
+          fallback={
+            <Panel title="Calls">
+              <LoadingRegion label="Loading the call figures…">
+                <div className="chart-skeleton" />
+              </LoadingRegion>
+            </Panel>
+          }
+        >
+          <CallCharts />
+        </Suspense>
         <Panel
           title="Role instances"
           description="Each group is served by one active instance; the others in the group stand by and take over in order."

@@ -1,6 +1,6 @@
 import { Link } from 'react-router';
 import type { IconName } from '../components/icons.js';
-import { EmptyState, PageHeader } from '../components/ui.js';
+import { EmptyState, LoadingRegion, PageHeader, Skeleton } from '../components/ui.js';
 import { useTitle } from '../lib/useTitle.js';
 
 export interface PlannedPage {
@@ -13,7 +13,7 @@ export interface PlannedPage {
 }
 
 /** The pages a later version fills. Each says plainly what it will do; none shows invented data. */
-export const PLANNED: Record<'sites' | 'calls' | 'callRecords' | 'voicemail' | 'limits' | 'storage', PlannedPage> = {
+export const PLANNED: Record<'sites' | 'voicemail' | 'limits' | 'storage', PlannedPage> = {
   sites: {
     title: 'Sites',
     icon: 'sites',
@@ -23,26 +23,6 @@ export const PLANNED: Record<'sites' | 'calls' | 'callRecords' | 'voicemail' | '
       'Pair a site with a one-time pairing code',
       "See each peer's connection state, round-trip time and replication lag",
       'Unpair a site',
-    ],
-  },
-  calls: {
-    title: 'Active calls',
-    icon: 'calls',
-    summary: 'Watch the calls in progress on your phone system, live as they ring, connect and end.',
-    planned: [
-      'Filter calls by domain, number and state',
-      'Open a call to see its legs, forked branches and holds',
-      'End a stuck call (administrators)',
-    ],
-  },
-  callRecords: {
-    title: 'Call records',
-    icon: 'records',
-    summary: 'Look up every finished call: who called whom, when, for how long, who answered and how it ended.',
-    planned: [
-      'Filter by date, domain, number and outcome, or search by number or call id',
-      'Page through months of records and open one for its full detail',
-      'Export the records you filtered as CSV or NDJSON',
     ],
   },
   voicemail: {
@@ -115,5 +95,28 @@ export function NotFoundPage() {
         </EmptyState>
       </div>
     </>
+  );
+}
+
+/** What shows while the code of a page loads (a moment, on its first visit). */
+export function PageLoading() {
+  return (
+    <LoadingRegion label="Loading the page…">
+      <div className="page-header">
+        <Skeleton className="skeleton--value" />
+      </div>
+      <div className="panel">
+        <div className="skeleton-table skeleton-table--padded">
+          {[0, 1, 2, 3].map((i) => (
+            <div className="skeleton-table__row" key={i}>
+              <Skeleton className="skeleton--cell" />
+              <Skeleton className="skeleton--cell skeleton--short" />
+              <Skeleton className="skeleton--cell" />
+              <Skeleton className="skeleton--cell skeleton--short" />
+            </div>
+          ))}
+        </div>
+      </div>
+    </LoadingRegion>
   );
 }

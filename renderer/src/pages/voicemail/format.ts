@@ -1,0 +1,60 @@
+/** Formatting for the voicemail page. Pure functions. */
+import type { Folder, Mailbox, Message } from '../../../../shared/api/vmail.js';
+import { addDays, civilDateAt, formatInZone, type CivilDate } from '../../lib/timeZone.js';
+
+/** "0:07", "3:05", "1:02:03" from seconds. */
+export function clock(seconds: number): string {
+  const s = Math.max(0, Math.floor(Number.isFinite(seconds) ? seconds : 0));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const sec = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+/** A message or greeting length: rounded up to the second, never "0:00" for a short one. */
+export function lengthOf(durationMs: number): string {
+  return clock(Math.ceil(durationMs / 1000));
+}
+
+export function callerTitle(m: Pick<Message, 'callerName' | 'callerNumber'>): string {
+  return m.callerName || m.callerNumber || 'Unknown caller';
+}
+
+/** The number under the name, when there is a name. */
+export function callerSub(m: Pick<Message, 'callerName' | 'callerNumber'>): string | null {
+  return m.callerName && m.callerNumber ? m.callerNumber : null;
+}
+
+export const FOLDER_LABEL: Record<Folder, string> = { new: 'New', saved: 'Saved', deleted: 'Deleted' };
+
+export function boxLabel(b: Pick<Mailbox, 'number' | 'name'>): string {
+  return b.name ? `${b.number} · ${b.name}` : b.number;
+}
+
+/** A file name for a download: voicemail-1001-20260301-101502-ann-caller.wav */
+export function messageFileName(m: Message): string {
+  const when = m.createdAt.replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const who = callerTitle(m)
+    .toLowerCase()
+    .replace(/[^a-z0-9+]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 40);
+  return `voicemail-${m.mailbox}-${when}${who ? `-${who}` : ''}.wav`;
+}
+
+export const nf = new Intl.NumberFormat();
+
+/** "Today 08:19", "Yesterday 17:02", "Nov 21, 09:15", "Nov 21, 2025, 09:15": when a message came, in the zone. */
+export function formatWhen(iso: string, timeZone: string, now: number = Date.now()): string {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  const day = civilDateAt(ms, timeZone);
+  const today = civilDateAt(now, timeZone);
+  const yesterday = addDays(today, -1);
+  const same = (a: CivilDate, b: CivilDate) => a.year === b.year && a.month === b.month && a.day === b.day;
+  const hm = formatInZone(ms, timeZone, 'hourMinute');
+  if (same(day, today)) return `Today ${hm}`;
+  if (same(day, yesterday)) return `Yesterday ${hm}`;
+  if (day.year === today.year) return `${formatInZone(ms, timeZone, 'dayMonth')}, ${hm}`;
+  return formatInZone(ms, timeZone, 'dateTime');
+}
