@@ -1,0 +1,431 @@
+import { join } from 'node:path';
+import { ApplianceLink, type StreamReply } from './appliance.js';
+import type { AdapterConfig } from './config.js';
+import { EvapiClient } from './evapi-client.js';
+import { comparePositions, toCallEvent, type KamEvent, type KamHello, type KamMessage, type KamPosition } from './kamailio.js';
+import type { Logger } from './log.js';
+import { OutboundQueue, type QueueItem, type SyncBarrier } from './queue.js';
+import { fetchSnapshot } from './rpc.js';
+import { SeqState } from './seq-state.js';
+import { toSyncDialogs, type Snapshot } from './snapshot.js';
+
+/** How long a resync waits for the events numbered before its snapshot to come in over evapi. */
+const PLACE_WAIT_MS = 2000;
+/** How long the stream stays open after Kamailio is lost, to deliver what is still queued. */
+const DRAIN_MS = 3000;
+
+export interface AdapterStats {
+  received: number;
+  forwarded: number;
+  rejected: number;
+  missedFromKamailio: number;
+  dropped: number;
+  queued: number;
+  spooled: number;
+  inFlight: number;
+  resyncs: number;
+  syncsPosted: number;
+  kamailio: boolean;
+  appliance: boolean;
+}
+
+interface Resync {
+  reasons: string[];
+  /** events received while the snapshot is taken, with their positions: placed around the barrier */
+  side: { pos: KamPosition; item: QueueItem }[];
+  target: KamPosition | null;
+  reached: (() => void) | null;
+}
+
+/**
+ * Kamailio (evapi) → appliance (WebSocket) with nothing lost:
+ *
+ *  - every event is queued until the appliance acknowledges it (stored as its state_save needs);
+ *    a dropped stream sends the unacknowledged ones again, and event ids make that harmless;
+ *  - on every (re)connect to Kamailio or to the appliance, and when the appliance asks, the
+ *    adapter takes Kamailio's dialog list and queues it as a sync *barrier* exactly after the last
+ *    event numbered before the list was taken: the appliance applies events and list in the order
+ *    they happened, so a call that ends (or starts) around a resync is neither lost nor ended twice;
+ *  - while Kamailio is unreachable the stream to the appliance is closed (after delivering what
+ *    is queued), so the appliance sees its source as lost and applies its resync timeout.
+ */
+export class Adapter {
+  readonly evapi: EvapiClient;
+  readonly appliance: ApplianceLink;
+  readonly queue: OutboundQueue;
+  private readonly seq: SeqState;
+  private kamailioUp = false;
+  private lastPos: KamPosition | null = null;
+  private inFlight: { count: number; sentAt: number }[] = [];
+  private posting = false;
+  private resync: Resync | null = null;
+  private resyncAgain: string[] = [];
+  private drainTimer: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private housekeeping: NodeJS.Timeout | null = null;
+  private statsTimer: NodeJS.Timeout | null = null;
+  private heartbeatTimer: NodeJS.Timeout | null = null;
+  private stopped = false;
+  /** sync barriers in the queue not yet posted */
+  private barriersQueued = 0;
+  /** events were dropped for want of room: resync once the queue is empty */
+  private needsResyncAfterDrop = false;
+  private readonly counters = { received: 0, forwarded: 0, rejected: 0, missedFromKamailio: 0, resyncs: 0, syncsPosted: 0 };
+
+  constructor(
+    private readonly cfg: AdapterConfig,
+    private readonly log: Logger,
+  ) {
+    this.seq = new SeqState(cfg.stateDir);
+    this.queue = new OutboundQueue({ maxMemory: cfg.maxMemory, spoolDir: cfg.maxSpoolBytes > 0 ? join(cfg.stateDir, 'spool') : null, maxSpoolBytes: cfg.maxSpoolBytes });
+    this.evapi = new EvapiClient(cfg.evapiHost, cfg.evapiPort, log);
+    this.appliance = new ApplianceLink(cfg.applianceUrl, cfg.token, cfg.source, log);
+    this.lastPos = this.seq.last;
+
+    this.evapi.on('message', (m) => this.onKamailio(m));
+    this.evapi.on('disconnected', (reason) => this.onKamailioLost(reason));
+    this.appliance.on('open', () => this.onApplianceOpen());
+    this.appliance.on('close', () => this.onApplianceClosed());
+    this.appliance.on('reply', (r) => this.onReply(r));
+    this.appliance.on('syncRequest', () => {
+      this.log.info('the appliance asked for a sync');
+      this.requestResync('appliance sync_request');
+    });
+  }
+
+  start(): void {
+    this.log.info('adapter starting', {
+      source: this.cfg.source,
+      evapi: `${this.cfg.evapiHost}:${this.cfg.evapiPort}`,
+      rpc: this.cfg.rpcUrl,
+      appliance: this.cfg.applianceUrl,
+      stateDir: this.cfg.stateDir,
+      queuedFromSpool: this.queue.size,
+    });
+    this.evapi.start();
+    this.housekeeping = setInterval(() => this.checkAcks(), 1000);
+    if (this.cfg.statsIntervalMs > 0) this.statsTimer = setInterval(() => this.log.info('stats', { ...this.stats() }), this.cfg.statsIntervalMs);
+  }
+
+  /** Graceful stop: delivers what it can within `graceMs`, then keeps the rest in the spool. */
+  async stop(graceMs = 3000): Promise<void> {
+    this.stopped = true;
+    this.evapi.stop();
+    const deadline = Date.now() + graceMs;
+    while (this.appliance.isOpen && this.queue.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    for (const t of [this.drainTimer, this.retryTimer]) if (t) clearTimeout(t);
+    for (const t of [this.housekeeping, this.statsTimer, this.heartbeatTimer]) if (t) clearInterval(t);
+    this.appliance.disconnect('adapter stopping');
+    const left = this.queue.size;
+    const kept = this.queue.persist();
+    this.seq.close();
+    this.log.info('adapter stopped', { ...this.stats(), undelivered: left, persisted: kept ? left : 0 });
+  }
+
+  stats(): AdapterStats {
+    return {
+      ...this.counters,
+      dropped: this.queue.dropped,
+      queued: this.queue.size,
+      spooled: this.queue.spooled,
+      inFlight: this.queue.inFlight,
+      kamailio: this.kamailioUp,
+      appliance: this.appliance.isOpen,
+    };
+  }
+
+  // ---- Kamailio side ----
+
+  private onKamailio(m: KamMessage): void {
+    if (m.k === 'hello') this.onHello(m);
+    else this.onEvent(m);
+  }
+
+  private onHello(h: KamHello): void {
+    const prev = this.lastPos;
+    const restarted = prev !== null && prev.kboot !== h.kboot;
+    // what Kamailio numbered while nobody (or not us) listened: skipped in seq, so the appliance counts it as a gap
+    const missed = prev === null ? 0 : restarted ? h.kseq : Math.max(0, h.kseq - prev.kseq);
+    if (missed > 0) {
+      this.counters.missedFromKamailio += missed;
+      this.seq.skip(missed);
+      this.log.warn('events emitted by Kamailio while the adapter was not connected', { missed, from: prev, to: { kboot: h.kboot, kseq: h.kseq } });
+    }
+    this.lastPos = { kboot: h.kboot, kseq: h.kseq };
+    this.seq.see(this.lastPos);
+    this.kamailioUp = true;
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainTimer = null;
+    this.log.info('kamailio hello', { kboot: h.kboot, kseq: h.kseq, restarted, missed });
+    this.appliance.connect();
+    this.requestResync(restarted ? 'kamailio connected (restarted)' : 'kamailio connected');
+  }
+
+  private onEvent(ev: KamEvent): void {
+    const pos = { kboot: ev.kboot, kseq: ev.kseq };
+    const prev = this.lastPos;
+    if (prev && prev.kboot === ev.kboot && ev.kseq > prev.kseq + 1) {
+      const missed = ev.kseq - prev.kseq - 1;
+      this.counters.missedFromKamailio += missed;
+      this.seq.skip(missed);
+      this.log.warn('hole in the event numbering from Kamailio', { missed, after: prev });
+      this.requestResync('events missed');
+    }
+    this.lastPos = pos;
+    this.counters.received++;
+    const item: QueueItem = { kind: 'event', event: toCallEvent(ev, this.cfg.source, this.seq.take(pos)) };
+    const r = this.resync;
+    if (r) {
+      r.side.push({ pos, item });
+      if (r.target && r.reached && comparePositions(pos, r.target) >= 0) r.reached();
+      return;
+    }
+    this.enqueue(item);
+    this.pump();
+  }
+
+  private enqueue(item: QueueItem): void {
+    if (this.queue.push(item)) {
+      if (item.kind === 'sync') this.barriersQueued++;
+      return;
+    }
+    if (item.kind === 'event') {
+      if (this.queue.dropped === 1 || this.queue.dropped % 1000 === 0) this.log.error('buffer full: events dropped (a resync will restore active calls)', { dropped: this.queue.dropped });
+      this.needsResyncAfterDrop = true;
+    }
+  }
+
+  private onKamailioLost(reason: string): void {
+    this.kamailioUp = false;
+    this.resync?.reached?.();
+    this.log.warn('kamailio lost', { reason, queued: this.queue.size });
+    if (this.stopped) return;
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    // deliver what is queued, then close the stream: the appliance must see the source as lost
+    this.drainTimer = setTimeout(() => this.closeStreamIfKamailioDown('kamailio unreachable'), DRAIN_MS);
+    this.pump();
+  }
+
+  private closeStreamIfKamailioDown(reason: string): void {
+    if (this.drainTimer) clearTimeout(this.drainTimer);
+    this.drainTimer = null;
+    if (!this.kamailioUp && !this.stopped) this.appliance.disconnect(reason);
+  }
+
+  // ---- resync ----
+
+  /** Takes Kamailio's dialog list and queues it at its place in the stream (one at a time). */
+  requestResync(reason: string): void {
+    if (this.stopped) return;
+    if (!this.kamailioUp) {
+      this.log.debug('resync deferred until kamailio is back', { reason });
+      return;
+    }
+    if (this.resync) {
+      this.resyncAgain.push(reason);
+      return;
+    }
+    const r: Resync = { reasons: [reason], side: [], target: null, reached: null };
+    this.resync = r;
+    void this.runResync(r);
+  }
+
+  private async runResync(r: Resync): Promise<void> {
+    const started = Date.now();
+    let snapshot: Snapshot | null = null;
+    try {
+      snapshot = await fetchSnapshot(this.cfg.rpcUrl);
+    } catch (err) {
+      this.log.error('resync: cannot read the dialog list', { reason: r.reasons.join('; '), error: err instanceof Error ? err.message : String(err) });
+    }
+    if (snapshot?.position) {
+      const target = snapshot.position;
+      r.target = target;
+      const behind = () => this.kamailioUp && (this.lastPos === null || comparePositions(this.lastPos, target) < 0);
+      if (behind()) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            this.log.warn('resync: events before the snapshot did not all arrive', { target, last: this.lastPos });
+            resolve();
+          }, PLACE_WAIT_MS);
+          r.reached = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+        });
+      }
+    }
+    this.resync = null;
+    // events numbered up to the snapshot go before it, the rest after
+    const target = r.target;
+    const cut = target ? r.side.findIndex((s) => comparePositions(s.pos, target) > 0) : r.side.length;
+    const before = cut < 0 ? r.side : r.side.slice(0, cut);
+    const after = cut < 0 ? [] : r.side.slice(cut);
+    for (const s of before) this.enqueue(s.item);
+    if (snapshot) {
+      const dialogs = toSyncDialogs(snapshot.dialogs, { ...(this.cfg.domain ? { domain: this.cfg.domain } : {}) });
+      const barrier: SyncBarrier = { kind: 'sync', reason: r.reasons.join('; '), takenAt: new Date().toISOString(), dialogs };
+      this.counters.resyncs++;
+      this.enqueue(barrier);
+      this.log.info('resync: dialog list taken', {
+        reason: barrier.reason,
+        dialogs: dialogs.length,
+        listed: snapshot.dialogs.length,
+        position: snapshot.position,
+        placed: target ? 'exact' : 'approximate',
+        eventsBefore: before.length,
+        eventsAfter: after.length,
+        ms: Date.now() - started,
+      });
+      this.needsResyncAfterDrop = false;
+    }
+    for (const s of after) this.enqueue(s.item);
+    this.pump();
+    if (!snapshot && this.kamailioUp) this.resyncAgain.push(...r.reasons);
+    if (this.resyncAgain.length > 0) {
+      const reasons = this.resyncAgain.splice(0);
+      if (snapshot) this.requestResync(reasons.join('; '));
+      else this.retryLater(() => this.requestResync(reasons.join('; ')), 1000);
+    }
+  }
+
+  private retryLater(fn: () => void, ms: number): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      fn();
+    }, ms);
+  }
+
+  // ---- appliance side ----
+
+  private onApplianceOpen(): void {
+    this.inFlight = [];
+    this.queue.unsendAll();
+    this.log.info('forwarding to the appliance', { queued: this.queue.size });
+    this.startHeartbeats();
+    // a dialog list already on its way does the job: it reaches the appliance after what precedes it
+    if (!this.resync && this.barriersQueued === 0) this.requestResync('appliance connected');
+    this.pump();
+  }
+
+  private onApplianceClosed(): void {
+    // whatever was sent and not acknowledged goes again on the next connection
+    this.inFlight = [];
+    this.queue.unsendAll();
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+  }
+
+  /**
+   * Heartbeats while the stream is open: they register the source before any event (a sync from
+   * an unknown source is refused) and keep it connected on the appliance while no call is made;
+   * when Kamailio goes, the stream closes and they stop, so the source is lost either way.
+   */
+  private startHeartbeats(): void {
+    if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
+    this.heartbeatTimer = null;
+    const interval = this.cfg.heartbeatMs;
+    if (interval <= 0) return;
+    const beat = async () => {
+      if (!this.appliance.isOpen || !this.kamailioUp) return;
+      const r = await this.appliance.heartbeat(interval);
+      if (r?.syncRequested && !this.resync) this.requestResync('appliance wants a sync (heartbeat)');
+    };
+    void beat();
+    this.heartbeatTimer = setInterval(() => void beat(), interval);
+  }
+
+  private onReply(reply: StreamReply): void {
+    const batch = this.inFlight.shift();
+    if (!batch) {
+      this.log.warn('an ack for nothing sent', { reply });
+      return;
+    }
+    if (reply.error) {
+      if (reply.error.code === 'internal' || reply.error.code === 'unavailable') {
+        // the appliance could not store them: send again on a fresh connection
+        this.appliance.reset(`appliance error ${reply.error.code}: ${reply.error.message}`);
+        return;
+      }
+      this.log.error('the appliance refused a whole message; its events are dropped', { error: reply.error, events: batch.count });
+      this.counters.rejected += batch.count;
+      this.queue.ack(batch.count);
+      this.pump();
+      return;
+    }
+    const rejected = reply.rejected ?? [];
+    if (rejected.length > 0) {
+      this.counters.rejected += rejected.length;
+      this.log.error('events refused by the appliance', { rejected: rejected.slice(0, 20), count: rejected.length });
+    }
+    this.counters.forwarded += batch.count - rejected.length;
+    this.queue.ack(batch.count);
+    this.pump();
+  }
+
+  private checkAcks(): void {
+    const oldest = this.inFlight[0];
+    if (oldest && Date.now() - oldest.sentAt > this.cfg.ackTimeoutMs) this.appliance.reset(`no ack for ${Math.round((Date.now() - oldest.sentAt) / 1000)} s`);
+    if (this.needsResyncAfterDrop && this.kamailioUp && !this.resync && this.queue.size === 0) this.requestResync('events were dropped');
+  }
+
+  /** Sends what can be sent: runs of events (pipelined), a sync barrier once everything before it is acknowledged. */
+  private pump(): void {
+    while (this.appliance.isOpen && !this.posting) {
+      const next = this.queue.nextUnsent(this.cfg.batch);
+      if (!next) break;
+      if (next.kind === 'events') {
+        if (this.inFlight.length >= this.cfg.maxInFlight) return;
+        this.appliance.send(next.events);
+        this.queue.markSent(next.events.length);
+        this.inFlight.push({ count: next.events.length, sentAt: Date.now() });
+        continue;
+      }
+      if (this.inFlight.length > 0) return;
+      void this.postSync(next.barrier);
+      return;
+    }
+    if (!this.kamailioUp && this.drainTimer && this.queue.size === 0 && this.inFlight.length === 0 && !this.posting) {
+      this.closeStreamIfKamailioDown('kamailio unreachable');
+    }
+  }
+
+  private async postSync(barrier: SyncBarrier): Promise<void> {
+    this.posting = true;
+    let outcome = await this.appliance.postSync(barrier.dialogs);
+    if (!outcome.ok && outcome.status === 404) {
+      // the appliance does not know this source yet (no event, no heartbeat): introduce it and retry
+      await this.appliance.heartbeat(Math.max(this.cfg.heartbeatMs, 1000));
+      outcome = await this.appliance.postSync(barrier.dialogs);
+    }
+    this.posting = false;
+    if (outcome.ok) {
+      this.counters.syncsPosted++;
+      const r = outcome.result;
+      const ids = (xs: string[] | undefined) => (xs ?? []).slice(0, 50);
+      this.log.info('sync applied by the appliance', {
+        reason: barrier.reason,
+        dialogs: barrier.dialogs.length,
+        kept: r.kept?.length ?? 0,
+        reconstructed: ids(r.reconstructed),
+        refused: ids(r.refused),
+        terminated: ids(r.terminated),
+        dropped: r.dropped?.length ?? 0,
+      });
+      this.queue.markSent(1);
+      this.queue.ack(1);
+      this.barriersQueued = Math.max(0, this.barriersQueued - 1);
+    } else if (outcome.retry) {
+      this.log.warn('sync not applied; will retry', { status: outcome.status, error: outcome.message });
+      this.retryLater(() => this.pump(), 1000);
+      return;
+    } else {
+      this.log.error('sync refused by the appliance; skipped', { status: outcome.status, error: outcome.message, reason: barrier.reason });
+      this.queue.markSent(1);
+      this.queue.ack(1);
+      this.barriersQueued = Math.max(0, this.barriersQueued - 1);
+    }
+    this.pump();
+  }
+}

@@ -1,0 +1,216 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
+import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocketServer, type WebSocket } from 'ws';
+import type { CallEvent } from '../../shared/api/events.js';
+import { Adapter } from '../../integrations/kamailio/adapter/adapter.js';
+import { parseConfig } from '../../integrations/kamailio/adapter/config.js';
+import { createLogger } from '../../integrations/kamailio/adapter/log.js';
+import { encodeNetstring } from '../../integrations/kamailio/adapter/netstring.js';
+import { eventually } from '../support/events-client.js';
+
+/**
+ * The adapter's transport logic against a scripted Kamailio (evapi + snapshot) and a scripted
+ * appliance (event stream + sync endpoint), in process: where a dialog list lands in the event
+ * stream, what is sent again after the appliance drops, and when the stream is closed.
+ */
+
+const KBOOT = '1795416009506';
+
+/** A fake Kamailio: evapi server and the HTTP snapshot endpoint. */
+class FakeKamailio {
+  readonly evapi: TcpServer;
+  readonly http: HttpServer;
+  readonly clients = new Set<Socket>();
+  kseq = 0;
+  /** what the next snapshot answers with, and what it does after answering */
+  onSnapshot: () => { kseq: number; dialogs: unknown[]; after?: () => void } = () => ({ kseq: this.kseq, dialogs: [] });
+  /** runs right after the hello of a new connection (what it emits precedes anything the adapter asks) */
+  onConnect: () => void = () => undefined;
+
+  constructor() {
+    this.evapi = createTcpServer((sock) => {
+      this.clients.add(sock);
+      sock.on('close', () => this.clients.delete(sock));
+      sock.on('error', () => undefined);
+      this.send({ k: 'hello', kboot: KBOOT, kseq: this.kseq, tvs: 1795416009, tvu: 0 });
+      this.onConnect();
+    });
+    this.http = createHttpServer((req, res) => {
+      if (req.url !== '/sitecall/snapshot') return void res.writeHead(404).end();
+      const snap = this.onSnapshot();
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kboot: KBOOT, kseq: snap.kseq, rpc: { jsonrpc: '2.0', id: 1, result: snap.dialogs } }));
+      snap.after?.();
+    });
+  }
+
+  async listen(): Promise<{ evapiPort: number; httpPort: number }> {
+    await Promise.all([new Promise<void>((r) => this.evapi.listen(0, '127.0.0.1', r)), new Promise<void>((r) => this.http.listen(0, '127.0.0.1', r))]);
+    return { evapiPort: (this.evapi.address() as { port: number }).port, httpPort: (this.http.address() as { port: number }).port };
+  }
+
+  send(msg: object): void {
+    for (const c of this.clients) c.write(encodeNetstring(JSON.stringify(msg)));
+  }
+
+  /** Emits the next numbered event (an end of call `c<n>`). */
+  emit(n = 1): void {
+    for (let i = 0; i < n; i++) {
+      this.kseq++;
+      this.send({ k: 'ev', kboot: KBOOT, kseq: this.kseq, tvs: 1795416010, tvu: this.kseq, type: 'end', callId: `c${this.kseq}`, fromTag: 'f', by: 'caller' });
+    }
+  }
+
+  dropClients(): void {
+    for (const c of this.clients) c.destroy();
+  }
+
+  async close(): Promise<void> {
+    this.dropClients();
+    await Promise.all([new Promise((r) => this.evapi.close(r)), new Promise((r) => this.http.close(r))]);
+  }
+}
+
+/** A fake appliance: records what arrives, in order, acking each message (unless told to drop). */
+class FakeAppliance {
+  readonly http: HttpServer;
+  readonly wss: WebSocketServer;
+  /** `ev:<kseq>` per event received (again after a resend), `sync` per sync */
+  readonly log: string[] = [];
+  readonly sockets = new Set<WebSocket>();
+  opened = 0;
+  /** drop the connection instead of acking the next message */
+  dropNext = false;
+
+  constructor() {
+    this.http = createHttpServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        if (req.url?.endsWith('/sync')) {
+          this.log.push('sync');
+          return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kept: [], reconstructed: [], refused: [], terminated: [], dropped: [] }));
+        }
+        if (req.url?.endsWith('/heartbeat')) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ state: 'connected', syncRequested: false }));
+        res.writeHead(404).end();
+      });
+    });
+    this.wss = new WebSocketServer({ server: this.http, path: '/api/v1/events/stream' });
+    this.wss.on('connection', (ws) => {
+      this.opened++;
+      this.sockets.add(ws);
+      ws.on('close', () => this.sockets.delete(ws));
+      let dead = false;
+      ws.on('message', (data) => {
+        // what follows a dropped message on the same socket is lost with it
+        if (dead) return;
+        const events = JSON.parse(data.toString()) as CallEvent[];
+        if (this.dropNext) {
+          this.dropNext = false;
+          dead = true;
+          this.log.push(...events.map((e) => `lost:${e.id.split('-').at(-1)}`));
+          ws.terminate();
+          return;
+        }
+        this.log.push(...events.map((e) => `ev:${e.id.split('-').at(-1)}`));
+        ws.send(JSON.stringify({ ack: events.at(-1)?.seq ?? null, stored: events.length, duplicates: 0 }));
+      });
+    });
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((r) => this.http.listen(0, '127.0.0.1', r));
+    return `http://127.0.0.1:${(this.http.address() as { port: number }).port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const ws of this.sockets) ws.terminate();
+    this.wss.close();
+    await new Promise((r) => this.http.close(r));
+  }
+}
+
+describe('adapter transport (scripted Kamailio and appliance)', () => {
+  const cleanup: (() => Promise<void> | void)[] = [];
+  afterEach(async () => {
+    for (const c of cleanup.splice(0).reverse()) await c();
+  });
+
+  async function setup() {
+    const kam = new FakeKamailio();
+    const { evapiPort, httpPort } = await kam.listen();
+    const app = new FakeAppliance();
+    const url = await app.listen();
+    const dir = mkdtempSync(join(tmpdir(), 'sitecall-adapter-'));
+    const logs: string[] = [];
+    const cfg = parseConfig(['--evapi', `127.0.0.1:${evapiPort}`, '--rpc-url', `http://127.0.0.1:${httpPort}/RPC`, '--appliance', url, '--token', 't', '--source', 'kamx', '--state-dir', dir, '--stats-interval', '0', '--batch', '2'], {});
+    const adapter = new Adapter(cfg, createLogger('debug', {}, (l) => logs.push(l)));
+    cleanup.push(
+      () => rmSync(dir, { recursive: true, force: true }),
+      () => app.close(),
+      () => kam.close(),
+      () => adapter.stop(0),
+    );
+    return { kam, app, adapter, logs };
+  }
+
+  it('puts the dialog list after every event numbered before it and before every later one', async () => {
+    const { kam, app, adapter } = await setup();
+    // the list is taken at number 5; events 4 and 5 (before it) and 6 (after it) reach the
+    // adapter over evapi only after the list does
+    kam.onConnect = () => kam.emit(3);
+    kam.onSnapshot = () => ({
+      kseq: 5,
+      dialogs: [],
+      after: () =>
+        setTimeout(() => {
+          kam.emit(3);
+        }, 150),
+    });
+    adapter.start();
+    await eventually(async () => app.log.includes('ev:6'), 5000, 'all events delivered');
+    expect(app.log).toEqual(['ev:1', 'ev:2', 'ev:3', 'ev:4', 'ev:5', 'sync', 'ev:6']);
+  });
+
+  it('sends again what the appliance did not acknowledge before it dropped', async () => {
+    const { kam, app, adapter } = await setup();
+    adapter.start();
+    await eventually(async () => app.log.includes('sync'), 5000, 'the first sync');
+    kam.emit(2);
+    await eventually(async () => app.log.includes('ev:2'), 5000, 'events 1-2');
+    app.dropNext = true;
+    kam.emit(2);
+    await eventually(async () => app.opened === 2 && app.log.includes('ev:4'), 8000, 'events 3-4 after the reconnect');
+    kam.emit(1);
+    await eventually(async () => app.log.includes('ev:5'), 5000, 'event 5');
+    expect(app.log.filter((x) => x.startsWith('ev:'))).toEqual(['ev:1', 'ev:2', 'ev:3', 'ev:4', 'ev:5']);
+    expect(app.log).toContain('lost:3');
+  });
+
+  it('keeps events while the appliance is away and delivers them, in order, when it is back', async () => {
+    const { kam, app, adapter } = await setup();
+    adapter.start();
+    await eventually(async () => app.log.includes('sync'), 5000, 'the first sync');
+    for (const ws of app.sockets) ws.terminate();
+    kam.emit(5);
+    await eventually(async () => app.log.includes('ev:5') && app.log.filter((x) => x === 'sync').length === 2, 8000, 'events and a dialog list after the reconnect');
+    expect(app.log.filter((x) => x.startsWith('ev:'))).toEqual(['ev:1', 'ev:2', 'ev:3', 'ev:4', 'ev:5']);
+    // after the reconnect: the queued events, then a fresh dialog list
+    expect(app.log.lastIndexOf('sync')).toBeGreaterThan(app.log.indexOf('ev:5'));
+  });
+
+  it('closes the stream when Kamailio goes (the appliance then sees the source lost) and reopens it when Kamailio is back', async () => {
+    const { kam, app, adapter, logs } = await setup();
+    adapter.start();
+    await eventually(async () => app.sockets.size === 1 && app.log.includes('sync'), 5000, 'connected');
+    kam.emit(2);
+    kam.dropClients();
+    await eventually(async () => app.sockets.size === 0, 6000, 'the stream closed');
+    expect(app.log).toContain('ev:2');
+    await eventually(async () => app.sockets.size === 1, 8000, 'the stream open again');
+    expect(logs.some((l) => l.includes('"msg":"kamailio lost"'))).toBe(true);
+  });
+});
