@@ -14,6 +14,7 @@ import { bearerOf } from './http.js';
 import { checkBatchSize } from './routes/events.js';
 
 const HEARTBEAT_MS = 30_000;
+const SOURCE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
 /** Live changes are gathered this long and sent together, the last state of each document only. */
 const LIVE_BATCH_MS = 200;
 /** A console that cannot keep up is told to reload instead of being buffered without bound. */
@@ -24,7 +25,7 @@ const LIVE_COLLECTIONS = new Set(['calls', 'cdrs', 'config', 'mwi', 'sites']);
 interface Endpoint {
   scope: Scope;
   maxPayload: number;
-  open(ws: WebSocket, principal: Principal, log: Logger): void;
+  open(ws: WebSocket, principal: Principal, log: Logger, url: URL): void;
 }
 
 export interface WsDeps {
@@ -37,7 +38,7 @@ export interface WsDeps {
 /** The WebSocket endpoints: the event stream of sources and the live feed of the console. */
 export function attachWebSockets(server: Server, deps: WsDeps): { close(): void } {
   const endpoints: Record<string, Endpoint> = {
-    '/api/v1/events/stream': { scope: 'events', maxPayload: EVENT_LIMITS.batchBytes, open: (ws, p, log) => eventStream(ws, p, deps, log) },
+    '/api/v1/events/stream': { scope: 'events', maxPayload: EVENT_LIMITS.batchBytes, open: (ws, p, log, url) => eventStream(ws, p, deps, log, url.searchParams.get('source')) },
     '/api/v1/live': { scope: 'read', maxPayload: 64 * 1024, open: (ws, _p, log) => liveFeed(ws, deps.feed, log) },
   };
   const servers = new Map(Object.entries(endpoints).map(([path, e]) => [path, new WebSocketServer({ noServer: true, maxPayload: e.maxPayload })]));
@@ -52,10 +53,12 @@ export function attachWebSockets(server: Server, deps: WsDeps): { close(): void 
     deps.auth.authenticate(token).then(
       (principal) => {
         if (!hasScope(principal, endpoint.scope)) return refuse(socket, 403, 'forbidden', `This credential lacks the "${endpoint.scope}" scope.`);
+        const source = url.searchParams.get('source');
+        if (source !== null && !SOURCE_ID.test(source)) return refuse(socket, 400, 'invalid_request', 'The source id in ?source= may hold letters, digits and . _ : - only, and starts with a letter or digit.');
         wss.handleUpgrade(req, socket, head, (ws) => {
           const log = deps.log.child({ ws: url.pathname, who: principal.name });
           keepAlive(ws);
-          endpoint.open(ws, principal, log);
+          endpoint.open(ws, principal, log, url);
         });
       },
       (err: unknown) => refuse(socket, err instanceof AppError ? err.status : 401, 'unauthorized', err instanceof Error ? err.message : 'Unauthorized.'),
@@ -75,7 +78,7 @@ export function attachWebSockets(server: Server, deps: WsDeps): { close(): void 
 
 function refuse(socket: Duplex, status: number, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message } });
-  const reason = { 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Error';
+  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Error';
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
 
@@ -96,7 +99,7 @@ function keepAlive(ws: WebSocket): void {
  * arrive during one commit share the next: group commit), and the acks go back in the order the
  * messages came, each naming the highest seq now stored and any event refused.
  */
-function eventStream(ws: WebSocket, principal: Principal, deps: WsDeps, log: Logger): void {
+function eventStream(ws: WebSocket, principal: Principal, deps: WsDeps, log: Logger, source: string | null): void {
   let acks = Promise.resolve();
   log.info('event stream opened');
   // The sources whose events this socket carries are connected while it is open.
@@ -106,6 +109,8 @@ function eventStream(ws: WebSocket, principal: Principal, deps: WsDeps, log: Log
     },
   };
   ws.on('close', () => deps.callstore.socketClosed(socket));
+  // A source that names itself is connected from the first moment, before its first event.
+  if (source) deps.callstore.socketOpened(source, socket);
   ws.on('message', (data: RawData, isBinary: boolean) => {
     const reply = handleMessage(data, isBinary, deps, socket, log);
     acks = acks.then(async () => {

@@ -179,6 +179,10 @@ export class CallstoreService {
     return instance.terminate(id, 'admin');
   }
 
+  socketOpened(source: string, socket: SocketHandle): void {
+    this.sources?.seen(source, 0, 0, socket);
+  }
+
   socketClosed(socket: SocketHandle): void {
     this.sources?.socketClosed(socket);
   }

@@ -1,3 +1,4 @@
+import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { apiClient } from '../support/api.js';
 import { CallScript } from '../support/call-events.js';
@@ -129,6 +130,24 @@ describe('sources and crash handling (caf-call-legs-resync)', () => {
     await eventually(async () => requests.length > 0, 3000, 'a sync request');
     expect(requests[0]).toEqual({ type: 'sync_request', source: 'kam7' });
     ws.close();
+  });
+
+  it('a WebSocket source that names itself with ?source= is connected before its first event', async () => {
+    const { svc, admin, token, events } = await setup();
+    const url = `${svc.url.replace('http', 'ws')}/api/v1/events/stream?source=kam9`;
+    const ws = new WebSocket(url, { headers: { authorization: `Bearer ${token}` } });
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    await eventually(async () => (await sourceOf(admin, 'kam9'))?.state === 'connected', 3000, 'kam9 connected');
+    expect(await sourceOf(admin, 'kam9')).toMatchObject({ transport: 'websocket', eventsReceived: 0 });
+    expect((await events.post('/api/v1/sources/kam9/sync', { dialogs: [] })).status).toBe(200);
+    ws.close();
+    await eventually(async () => (await sourceOf(admin, 'kam9')).state === 'lost', 3000, 'kam9 lost');
+    const bad = new WebSocket(`${svc.url.replace('http', 'ws')}/api/v1/events/stream?source=${encodeURIComponent('no good')}`, { headers: { authorization: `Bearer ${token}` } });
+    const status = await new Promise((resolve) => bad.once('unexpected-response', (_req, res) => resolve(res.statusCode)));
+    expect(status).toBe(400);
   });
 
   it('refuses bad sync and heartbeat requests and changes nothing', async () => {
