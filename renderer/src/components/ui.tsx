@@ -163,6 +163,24 @@ export function Skeleton({ className }: { className?: string }) {
   return <span className={className ? `skeleton ${className}` : 'skeleton'} aria-hidden="true" />;
 }
 
+/**
+ * Grey placeholder rows while a table loads: `columns` names each cell's width (`wide` fills,
+ * `short` is a narrow cell).
+ */
+export function SkeletonTable({ rows, columns, padded = false }: { rows: number; columns: readonly ('wide' | 'short')[]; padded?: boolean }) {
+  return (
+    <div className={padded ? 'skeleton-table skeleton-table--padded' : 'skeleton-table'}>
+      {Array.from({ length: rows }, (_, i) => (
+        <div className="skeleton-table__row" key={i}>
+          {columns.map((width, j) => (
+            <Skeleton key={j} className={width === 'short' ? 'skeleton--cell skeleton--short' : 'skeleton--cell'} />
+          ))}
+        </div>
+      ))}
+    </div>
+  );
+}
+
 /** Screen-reader text for a loading region whose skeleton is aria-hidden. */
 export function LoadingRegion({ label, children }: { label: string; children: ReactNode }) {
   return (

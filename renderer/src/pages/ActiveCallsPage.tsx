@@ -6,7 +6,7 @@ import { useCallback, useDeferredValue, useMemo } from 'react';
 import type { ActiveCall, CallState } from '../../../shared/api/cdr.js';
 import { useAuth } from '../auth/AuthContext.js';
 import { Icon } from '../components/icons.js';
-import { EmptyState, ErrorPanel, ErrorText, LoadingRegion, PageHeader, Skeleton, Alert } from '../components/ui.js';
+import { EmptyState, ErrorPanel, ErrorText, LoadingRegion, PageHeader, Alert, SkeletonTable } from '../components/ui.js';
 import { activeCalls as store, useActiveCalls } from '../lib/activeCalls.js';
 import { CALL_STATE_INFO, CALL_STATES, parseParty } from '../lib/calls.js';
 import { useLiveState, type LiveState } from '../lib/live.js';
@@ -60,16 +60,7 @@ function TableSkeleton() {
   return (
     <LoadingRegion label="Loading the active calls…">
       <div className="panel">
-        <div className="skeleton-table skeleton-table--padded">
-          {[0, 1, 2, 3, 4, 5].map((i) => (
-            <div className="skeleton-table__row" key={i}>
-              <Skeleton className="skeleton--cell" />
-              <Skeleton className="skeleton--cell" />
-              <Skeleton className="skeleton--cell skeleton--short" />
-              <Skeleton className="skeleton--cell skeleton--short" />
-            </div>
-          ))}
-        </div>
+        <SkeletonTable rows={6} columns={['wide', 'wide', 'short', 'short']} padded />
       </div>
     </LoadingRegion>
   );

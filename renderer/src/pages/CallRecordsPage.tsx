@@ -11,7 +11,7 @@ import { isAbort, toApiError, type ApiError } from '../api/client.js';
 import { listCdrs, type CdrList } from '../api/endpoints.js';
 import { DirectionText, PartyText } from '../components/callParts.js';
 import { Icon } from '../components/icons.js';
-import { Alert, Badge, EmptyState, ErrorPanel, ErrorText, LoadingRegion, PageHeader, Skeleton } from '../components/ui.js';
+import { Alert, Badge, EmptyState, ErrorPanel, ErrorText, LoadingRegion, PageHeader, Skeleton, SkeletonTable } from '../components/ui.js';
 import { clockDuration, DIRECTION_INFO, DIRECTIONS, DISPOSITION_INFO, DISPOSITIONS, END_REASON_INFO, parseParty } from '../lib/calls.js';
 import {
   DEFAULT_PAGE_SIZE,
@@ -478,16 +478,7 @@ function Pager({ view, total, update }: { view: CdrView; total: number; update: 
 function TableSkeleton() {
   return (
     <LoadingRegion label="Loading the call records…">
-      <div className="skeleton-table skeleton-table--padded">
-        {[0, 1, 2, 3, 4, 5, 6, 7].map((i) => (
-          <div className="skeleton-table__row" key={i}>
-            <Skeleton className="skeleton--cell" />
-            <Skeleton className="skeleton--cell" />
-            <Skeleton className="skeleton--cell skeleton--short" />
-            <Skeleton className="skeleton--cell skeleton--short" />
-          </div>
-        ))}
-      </div>
+      <SkeletonTable rows={8} columns={['wide', 'wide', 'short', 'short']} padded />
     </LoadingRegion>
   );
 }

@@ -8,7 +8,7 @@ import { toApiError, type ApiError } from '../api/client.js';
 import { getInterfaces, getRolesConfig, saveRolesConfig } from '../api/endpoints.js';
 import { useAuth } from '../auth/AuthContext.js';
 import { Icon } from '../components/icons.js';
-import { Alert, ConfirmDialog, EmptyState, ErrorPanel, ErrorText, LoadingRegion, Modal, PageHeader, Panel, Skeleton } from '../components/ui.js';
+import { Alert, ConfirmDialog, EmptyState, ErrorPanel, ErrorText, LoadingRegion, Modal, PageHeader, Panel, SkeletonTable } from '../components/ui.js';
 import {
   applyInstance,
   draftFrom,
@@ -69,16 +69,7 @@ function ConfigSkeleton() {
   return (
     <LoadingRegion label="Loading the configuration…">
       <Panel title="Role instances">
-        <div className="skeleton-table">
-          {[0, 1, 2, 3].map((i) => (
-            <div className="skeleton-table__row" key={i}>
-              <Skeleton className="skeleton--cell" />
-              <Skeleton className="skeleton--cell skeleton--short" />
-              <Skeleton className="skeleton--cell" />
-              <Skeleton className="skeleton--cell skeleton--short" />
-            </div>
-          ))}
-        </div>
+        <SkeletonTable rows={4} columns={['wide', 'short', 'wide', 'short']} />
       </Panel>
     </LoadingRegion>
   );

@@ -2,7 +2,7 @@ import { lazy, Suspense, type ReactNode } from 'react';
 import { Link } from 'react-router';
 import type { ServiceStatus, RoleInstanceStatus } from '../../../shared/api/status.js';
 import { Icon } from '../components/icons.js';
-import { Alert, Badge, EmptyState, ErrorPanel, ErrorText, LoadingRegion, PageHeader, Panel, Skeleton } from '../components/ui.js';
+import { Alert, Badge, EmptyState, ErrorPanel, ErrorText, LoadingRegion, PageHeader, Panel, Skeleton, SkeletonTable } from '../components/ui.js';
 import { formatDateTime, formatDuration, formatTime } from '../lib/format.js';
 import { domainsText, groupInstances, ROLE_INFO, STATE_INFO, type RoleGroup } from '../lib/roles.js';
 import { STATUS_INTERVAL_MS, useStatus } from '../lib/StatusContext.js';
@@ -171,16 +171,7 @@ function DashboardSkeleton() {
         ))}
       </dl>
       <Panel title="Role instances">
-        <div className="skeleton-table">
-          {[0, 1, 2, 3].map((i) => (
-            <div className="skeleton-table__row" key={i}>
-              <Skeleton className="skeleton--cell" />
-              <Skeleton className="skeleton--cell skeleton--short" />
-              <Skeleton className="skeleton--cell" />
-              <Skeleton className="skeleton--cell skeleton--short" />
-            </div>
-          ))}
-        </div>
+        <SkeletonTable rows={4} columns={['wide', 'short', 'wide', 'short']} />
       </Panel>
     </LoadingRegion>
   );

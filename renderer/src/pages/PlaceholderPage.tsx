@@ -1,6 +1,6 @@
 import { Link } from 'react-router';
 import type { IconName } from '../components/icons.js';
-import { EmptyState, LoadingRegion, PageHeader, Skeleton } from '../components/ui.js';
+import { EmptyState, LoadingRegion, PageHeader, Skeleton, SkeletonTable } from '../components/ui.js';
 import { useTitle } from '../lib/useTitle.js';
 
 export interface PlannedPage {
@@ -106,16 +106,7 @@ export function PageLoading() {
         <Skeleton className="skeleton--value" />
       </div>
       <div className="panel">
-        <div className="skeleton-table skeleton-table--padded">
-          {[0, 1, 2, 3].map((i) => (
-            <div className="skeleton-table__row" key={i}>
-              <Skeleton className="skeleton--cell" />
-              <Skeleton className="skeleton--cell skeleton--short" />
-              <Skeleton className="skeleton--cell" />
-              <Skeleton className="skeleton--cell skeleton--short" />
-            </div>
-          ))}
-        </div>
+        <SkeletonTable rows={4} columns={['wide', 'short', 'wide', 'short']} padded />
       </div>
     </LoadingRegion>
   );

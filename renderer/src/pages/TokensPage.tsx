@@ -14,7 +14,7 @@ import {
   LoadingRegion,
   PageHeader,
   Panel,
-  Skeleton,
+  SkeletonTable,
 } from '../components/ui.js';
 import { formatDateTime, formatRelative } from '../lib/format.js';
 import { useResource } from '../lib/useResource.js';
@@ -315,15 +315,7 @@ export function TokensPage() {
   } else if (!tokens.data) {
     list = (
       <LoadingRegion label="Loading tokens…">
-        <div className="skeleton-table">
-          {[0, 1, 2].map((i) => (
-            <div className="skeleton-table__row" key={i}>
-              <Skeleton className="skeleton--cell" />
-              <Skeleton className="skeleton--cell" />
-              <Skeleton className="skeleton--cell skeleton--short" />
-            </div>
-          ))}
-        </div>
+        <SkeletonTable rows={3} columns={['wide', 'wide', 'short']} />
       </LoadingRegion>
     );
   } else if (tokens.data.items.length === 0) {
