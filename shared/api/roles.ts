@@ -65,6 +65,27 @@ export const ValidateRequest = Type.Object(
 );
 export type ValidateRequest = Static<typeof ValidateRequest>;
 
+/*
+ * The shapes the OpenAPI document shows for PUT /config/roles and POST /config/validate: what
+ * RolesConfigInput and ValidateRequest amount to once the configuration validator has checked each
+ * instance (the edge takes any items, so that the validator reports every problem at once).
+ */
+export const RolesConfigInputShape = Type.Object(
+  {
+    revision: RolesConfigInput.properties.revision,
+    instances: Type.Array(RoleInstance, { maxItems: RolesConfigInput.properties.instances.maxItems }),
+    ifaceAliases: Type.Optional(IfaceAliases),
+  },
+  { additionalProperties: false },
+);
+export const ValidateRequestShape = Type.Object(
+  {
+    instances: Type.Array(RoleInstance, { maxItems: ValidateRequest.properties.instances.maxItems, description: 'the instances to check; problems are reported, not refused' }),
+    ifaceAliases: Type.Optional(IfaceAliases),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigProblem = Type.Object({
   severity: Type.Union([Type.Literal('error'), Type.Literal('warning')]),
   path: Type.String({ description: 'JSON pointer into the submitted document, e.g. /instances/2/include_domains/0' }),

@@ -253,6 +253,18 @@ export const DepositFields = Type.Object(
 );
 export type DepositFields = Static<typeof DepositFields>;
 
+/** The file part of an upload (form field `audio`), as the OpenAPI document shows it. */
+const AudioPart = Type.String({
+  contentMediaType: 'audio/wav',
+  description: `a WAV: PCM 16-bit at 8 or 16 kHz, or G.711 A-law/µ-law at 8 kHz, 1 or 2 channels, at most ${VMAIL_LIMITS.uploadBytes} bytes; checked as it streams in`,
+});
+
+/** The multipart/form-data body of a deposit (POST .../messages), for the OpenAPI document. */
+export const DepositForm = Type.Object({ audio: AudioPart, ...DepositFields.properties }, { additionalProperties: false });
+
+/** The multipart/form-data body of a greeting upload (PUT .../greetings/{kind}), for the OpenAPI document. */
+export const GreetingForm = Type.Object({ audio: AudioPart });
+
 export const AudioQuery = Type.Object(
   { download: Type.Optional(Type.Boolean({ description: 'true: Content-Disposition attachment' })) },
   { additionalProperties: false },
