@@ -31,6 +31,7 @@ export function authRoutes(auth: AuthService, limit: LoginLimit = DEFAULT_LOGIN_
     route({
       method: 'post',
       path: '/api/v1/auth/login',
+      operationId: 'login',
       summary: 'Log in with a user name and password; returns a bearer token with its expiry',
       tag: 'auth',
       auth: 'public',
@@ -52,6 +53,7 @@ export function authRoutes(auth: AuthService, limit: LoginLimit = DEFAULT_LOGIN_
     route({
       method: 'post',
       path: '/api/v1/auth/logout',
+      operationId: 'logout',
       summary: 'End the session of the bearer token',
       tag: 'auth',
       auth: 'read',
@@ -62,6 +64,7 @@ export function authRoutes(auth: AuthService, limit: LoginLimit = DEFAULT_LOGIN_
     route({
       method: 'get',
       path: '/api/v1/auth/me',
+      operationId: 'getWhoAmI',
       summary: 'Who the bearer token belongs to and its scopes',
       tag: 'auth',
       auth: 'read',
@@ -74,6 +77,7 @@ export function authRoutes(auth: AuthService, limit: LoginLimit = DEFAULT_LOGIN_
     route({
       method: 'get',
       path: '/api/v1/tokens',
+      operationId: 'listTokens',
       summary: 'List API tokens (never their secrets)',
       tag: 'tokens',
       auth: 'admin',
@@ -85,6 +89,7 @@ export function authRoutes(auth: AuthService, limit: LoginLimit = DEFAULT_LOGIN_
     route({
       method: 'post',
       path: '/api/v1/tokens',
+      operationId: 'createToken',
       summary: 'Create an API token for a phone system, media server or integration; the secret is shown only here',
       tag: 'tokens',
       auth: 'admin',
@@ -100,6 +105,7 @@ export function authRoutes(auth: AuthService, limit: LoginLimit = DEFAULT_LOGIN_
     route({
       method: 'delete',
       path: '/api/v1/tokens/:id',
+      operationId: 'revokeToken',
       summary: 'Revoke an API token',
       tag: 'tokens',
       auth: 'admin',

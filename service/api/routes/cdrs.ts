@@ -16,6 +16,7 @@ export function cdrRoutes(store: Pick<CdrWriterThread, 'get'>, reader: CdrReader
     route({
       method: 'get',
       path: '/api/v1/cdrs',
+      operationId: 'listCdrs',
       summary: 'Call records of cdr/COPM3_dialogs: filtered, searched, sorted and paged',
       tag: 'cdrs',
       auth: 'read',
@@ -26,11 +27,15 @@ export function cdrRoutes(store: Pick<CdrWriterThread, 'get'>, reader: CdrReader
     route({
       method: 'get',
       path: '/api/v1/cdrs/export',
+      operationId: 'exportCdrs',
       summary: 'Every call record matching the filter, streamed as CSV (times in tz) or NDJSON',
       tag: 'cdrs',
       auth: 'read',
       query: CdrExportQuery,
-      produces: 'text/csv',
+      produces: {
+        'text/csv': { schema: Type.String({ description: 'a header row, then one row per record; times in tz; cells that a spreadsheet would run as a formula are quoted' }) },
+        'application/x-ndjson': { schema: Type.String({ description: 'one Cdr as JSON per line' }), itemSchema: Cdr },
+      },
       async handler({ query, req, res, log }) {
         const { filter, sort, format, tz } = parseCdrExportQuery(query);
         checkTimeZone(tz);
@@ -52,6 +57,7 @@ export function cdrRoutes(store: Pick<CdrWriterThread, 'get'>, reader: CdrReader
     route({
       method: 'get',
       path: '/api/v1/cdrs/:id',
+      operationId: 'getCdr',
       summary: 'One call record',
       tag: 'cdrs',
       auth: 'read',
@@ -67,6 +73,7 @@ export function cdrRoutes(store: Pick<CdrWriterThread, 'get'>, reader: CdrReader
     route({
       method: 'get',
       path: '/api/v1/cdrs/:id/events',
+      operationId: 'getCdrEvents',
       summary: 'The raw events the record was built from, while the journal keeps them (raw_event_retention_days)',
       tag: 'cdrs',
       auth: 'read',

@@ -1,4 +1,4 @@
-import { InterfacesInfo, PartitionQuery, PartitionResult, RolesConfig, RolesConfigInput, SavedRolesConfig, ValidateRequest, ValidateResponse } from '../../../shared/api/roles.js';
+import { InterfacesInfo, PartitionQuery, PartitionResult, RolesConfig, RolesConfigInput, RolesConfigInputShape, SavedRolesConfig, ValidateRequest, ValidateRequestShape, ValidateResponse } from '../../../shared/api/roles.js';
 import type { ConfigService } from '../../config/service.js';
 import { route, type RouteDef } from '../route.js';
 
@@ -7,6 +7,7 @@ export function configRoutes(config: ConfigService): RouteDef[] {
     route({
       method: 'get',
       path: '/api/v1/config/roles',
+      operationId: 'getRolesConfig',
       summary: 'The role instances of all sites with the configuration revision',
       tag: 'config',
       auth: 'read',
@@ -16,10 +17,12 @@ export function configRoutes(config: ConfigService): RouteDef[] {
     route({
       method: 'put',
       path: '/api/v1/config/roles',
+      operationId: 'saveRolesConfig',
       summary: 'Replace the role configuration; applied at once (instances start and stop to match)',
       tag: 'config',
       auth: 'admin',
       body: RolesConfigInput,
+      requestBody: { content: { 'application/json': { schema: RolesConfigInputShape } } },
       response: SavedRolesConfig,
       errors: [409],
       async handler({ body, log }) {
@@ -31,16 +34,19 @@ export function configRoutes(config: ConfigService): RouteDef[] {
     route({
       method: 'post',
       path: '/api/v1/config/validate',
+      operationId: 'validateRolesConfig',
       summary: 'Check a role configuration without saving it: every error and warning with its path',
       tag: 'config',
       auth: 'read',
       body: ValidateRequest,
+      requestBody: { content: { 'application/json': { schema: ValidateRequestShape } } },
       response: ValidateResponse,
       handler: ({ body }) => ({ problems: config.validate(body) }),
     }),
     route({
       method: 'get',
       path: '/api/v1/config/partition',
+      operationId: 'getPartition',
       summary: 'Which group and instance serve a domain for a roletype',
       tag: 'config',
       auth: 'read',
@@ -51,6 +57,7 @@ export function configRoutes(config: ConfigService): RouteDef[] {
     route({
       method: 'get',
       path: '/api/v1/config/interfaces',
+      operationId: 'getInterfaces',
       summary: 'The network interfaces of this site and the aliases it defines, for the iface of instances',
       tag: 'config',
       auth: 'read',

@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox';
 import { ActiveCall, CALL_STATES, Cdr } from '../../../shared/api/cdr.js';
+import { ErrorBody } from '../../../shared/api/errors.js';
 import { CallEvent, EVENT_LIMITS, IngestResult, StoredEvent, type EventProblem } from '../../../shared/api/events.js';
 import type { CallstoreService } from '../../callstore/service.js';
 import { parseNdjson } from '../../callstore/ingest.js';
@@ -25,6 +26,8 @@ export function checkBatchSize(count: number): void {
   if (count === 0) throw new AppError(400, 'invalid_request', 'The batch holds no event.');
 }
 
+/** A batch with invalid events: the error, and what became of each event (the report of a 200). */
+const IngestRefused = Type.Union([Type.Intersect([ErrorBody, IngestResult]), ErrorBody]);
 const CallList = Type.Object({ items: Type.Array(ActiveCall), total: Type.Integer() });
 const CallQuery = Type.Object(
   {
@@ -42,11 +45,19 @@ export function callstoreRoutes(callstore: CallstoreService): RouteDef[] {
     route({
       method: 'post',
       path: '/api/v1/events',
+      operationId: 'postEvents',
       summary: 'Send call lifecycle events: one object, an array, or NDJSON; answered when stored as state_save requires',
       tag: 'events',
       auth: 'events',
       rawBody: { types: ['application/json', 'application/x-ndjson', 'application/jsonl', 'application/*+json'] },
-      bodyDoc: Type.Union([CallEvent, Type.Array(CallEvent, { maxItems: EVENT_LIMITS.batchEvents })]),
+      requestBody: {
+        description: `at most ${EVENT_LIMITS.batchEvents} events; each is checked on its own: the valid ones are stored even when others are refused`,
+        content: {
+          'application/json': { schema: Type.Union([CallEvent, Type.Array(CallEvent, { maxItems: EVENT_LIMITS.batchEvents })]) },
+          'application/x-ndjson': { schema: Type.String({ description: 'one event as JSON per line' }), itemSchema: CallEvent },
+        },
+      },
+      errors: [{ status: 400, schema: IngestRefused, description: 'Some events are invalid (each listed in details and rejected; the valid ones were stored), or the body is not JSON' }, 503],
       bodyLimitBytes: EVENT_LIMITS.batchBytes,
       response: IngestResult,
       async handler({ body, req, res }) {
@@ -71,6 +82,7 @@ export function callstoreRoutes(callstore: CallstoreService): RouteDef[] {
     route({
       method: 'get',
       path: '/api/v1/calls',
+      operationId: 'listCalls',
       summary: 'Active calls (and orphan events with state=orphan), newest first',
       tag: 'calls',
       auth: 'read',
@@ -84,6 +96,7 @@ export function callstoreRoutes(callstore: CallstoreService): RouteDef[] {
     route({
       method: 'get',
       path: '/api/v1/calls/:id',
+      operationId: 'getCall',
       summary: 'One active call with its legs, forks, holds, links and raw events',
       tag: 'calls',
       auth: 'read',
@@ -98,6 +111,7 @@ export function callstoreRoutes(callstore: CallstoreService): RouteDef[] {
     route({
       method: 'delete',
       path: '/api/v1/calls/:id',
+      operationId: 'terminateCall',
       summary: 'Terminate an active call here: its CDR is written with endReason admin',
       tag: 'calls',
       auth: 'admin',

@@ -9,6 +9,7 @@ export function statsRoutes(reader: CdrReader, callstore: Pick<CallstoreService,
     route({
       method: 'get',
       path: '/api/v1/stats/calls',
+      operationId: 'getCallStats',
       summary: 'The dashboard’s figures: calls up per bucket, calls per hour by disposition, top domains, calls active now',
       tag: 'stats',
       auth: 'read',

@@ -1,3 +1,4 @@
+import { Type } from '@sinclair/typebox';
 import { Health, ServiceStatus } from '../../../shared/api/status.js';
 import type { Metrics } from '../metrics.js';
 import { route, type RouteDef } from '../route.js';
@@ -15,11 +16,13 @@ export function systemRoutes(deps: SystemDeps): RouteDef[] {
     route({
       method: 'get',
       path: '/healthz',
+      operationId: 'getHealth',
       summary: 'Liveness and identity, without authentication',
       tag: 'system',
       auth: 'public',
       response: Health,
-      errors: [503],
+      // answered while starting or stopping: the body says which (no Retry-After: a probe polls anyway)
+      errors: [{ status: 503, description: 'Starting or stopping: status says which', schema: Health, retryAfter: false }],
       handler({ res }) {
         const health = deps.health();
         if (health.status !== 'ok') res.status(503);
@@ -29,10 +32,11 @@ export function systemRoutes(deps: SystemDeps): RouteDef[] {
     route({
       method: 'get',
       path: '/metrics',
+      operationId: 'getMetrics',
       summary: 'Prometheus metrics: request counts and latencies, process figures, role metrics',
       tag: 'system',
       auth: 'read',
-      produces: 'text/plain',
+      produces: { 'text/plain': { schema: Type.String({ description: 'Prometheus text exposition format 0.0.4' }) } },
       async handler({ res }) {
         res.setHeader('Content-Type', deps.metrics.registry.contentType);
         res.send(await deps.metrics.registry.metrics());
@@ -41,6 +45,7 @@ export function systemRoutes(deps: SystemDeps): RouteDef[] {
     route({
       method: 'get',
       path: '/api/v1/status',
+      operationId: 'getStatus',
       summary: 'This site, the version, uptime and the role instances with their groups',
       tag: 'system',
       auth: 'read',
@@ -52,10 +57,11 @@ export function systemRoutes(deps: SystemDeps): RouteDef[] {
     route({
       method: 'get',
       path: '/api/v1/openapi.json',
+      operationId: 'getOpenApi',
       summary: 'This document',
       tag: 'system',
       auth: 'read',
-      produces: 'application/json',
+      produces: { 'application/json': { schema: Type.Object({ openapi: Type.Literal('3.1.0') }, { description: 'an OpenAPI 3.1 document' }) } },
       handler({ res }) {
         res.json(deps.openApi());
       },

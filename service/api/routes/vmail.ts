@@ -2,10 +2,12 @@ import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import {
   AudioQuery,
+  DepositForm,
   DomainParams,
   ForwardRequest,
   GreetingChoice,
   GreetingChoiceQuery,
+  GreetingForm,
   GreetingInfo,
   GreetingParams,
   Mailbox,
@@ -103,6 +105,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'get',
       path: BASE,
+      operationId: 'listMailboxes',
       summary: 'The mailboxes of a domain with their message counts, by number',
       tag: 'vmail',
       auth: 'vmail',
@@ -114,6 +117,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'post',
       path: BASE,
+      operationId: 'createMailbox',
       summary: 'Create a mailbox (the PIN is stored as an scrypt hash and never returned)',
       tag: 'vmail',
       auth: 'admin',
@@ -127,6 +131,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'get',
       path: BOX,
+      operationId: 'getMailbox',
       summary: 'One mailbox: settings, greetings, counts, PIN lockout',
       tag: 'vmail',
       auth: 'vmail',
@@ -138,6 +143,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'patch',
       path: BOX,
+      operationId: 'updateMailbox',
       summary: 'Change a mailbox’s settings; a new PIN ends a lockout, pin null removes it',
       tag: 'vmail',
       auth: 'admin',
@@ -150,6 +156,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'delete',
       path: BOX,
+      operationId: 'deleteMailbox',
       summary: 'Delete a mailbox with all its messages and greetings',
       tag: 'vmail',
       auth: 'admin',
@@ -160,6 +167,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'post',
       path: `${BOX}/pin-check`,
+      operationId: 'checkMailboxPin',
       summary: 'Check a mailbox PIN (media server): 200, 401 wrong, 429 locked for 15 min after 5 wrong in a row, 409 no PIN set',
       tag: 'vmail',
       auth: 'vmail',
@@ -175,6 +183,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'get',
       path: `${BOX}/mwi`,
+      operationId: 'getMailboxMwi',
       summary: 'Message-waiting counts of a mailbox: new, saved, urgent (new and urgent)',
       tag: 'vmail',
       auth: 'vmail',
@@ -186,6 +195,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'get',
       path: '/api/v1/domains/:domain/mwi',
+      operationId: 'listDomainMwi',
       summary: 'Message-waiting counts of every mailbox of a domain',
       tag: 'vmail',
       auth: 'vmail',
@@ -199,6 +209,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'get',
       path: `${BOX}/messages`,
+      operationId: 'listMessages',
       summary: 'Messages of a mailbox by folder (default inbox = new + saved), newest first, paged, with the counts of every folder',
       tag: 'vmail',
       auth: 'vmail',
@@ -211,12 +222,18 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'post',
       path: `${BOX}/messages`,
+      operationId: 'depositMessage',
       summary:
         'Deposit a message: multipart/form-data with the WAV in field "audio" (PCM 16-bit 8/16 kHz or G.711 8 kHz, at most 20 MiB) and fields callerNumber, callerName, callId, urgent. ' +
         '409 when the mailbox is full, 413 when too large or longer than maxMessageSeconds (both before anything is stored), 400 when the WAV is not acceptable',
       tag: 'vmail',
       auth: 'vmail',
       params: MailboxParams,
+      requestBody: {
+        description: `the WAV in the form field "audio" (at most ${VMAIL_LIMITS.uploadBytes} bytes; the form around it may add ${MULTIPART_OVERHEAD_BYTES})`,
+        content: { 'multipart/form-data': { schema: DepositForm, encoding: { audio: { contentType: 'audio/wav' } } } },
+        maxBytes: VMAIL_LIMITS.uploadBytes,
+      },
       status: 201,
       response: Message,
       errors: [404, 409, 413, 503],
@@ -225,6 +242,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'get',
       path: MESSAGE,
+      operationId: 'getMessage',
       summary: 'One message’s metadata',
       tag: 'vmail',
       auth: 'vmail',
@@ -236,6 +254,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'patch',
       path: MESSAGE,
+      operationId: 'updateMessage',
       summary: 'Move a message to a folder (deleted = soft delete) and/or mark it read or unread',
       tag: 'vmail',
       auth: 'vmail',
@@ -248,6 +267,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'delete',
       path: MESSAGE,
+      operationId: 'deleteMessage',
       summary: 'Soft-delete a message (folder deleted, purged after the mailbox’s retentionDays); purge=true removes it and its audio now',
       tag: 'vmail',
       auth: 'vmail',
@@ -259,6 +279,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'post',
       path: `${MESSAGE}/undelete`,
+      operationId: 'undeleteMessage',
       summary: 'Bring a deleted message back to the folder it was deleted from',
       tag: 'vmail',
       auth: 'vmail',
@@ -270,6 +291,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'post',
       path: `${MESSAGE}/forward`,
+      operationId: 'forwardMessage',
       summary: 'Copy a message into another mailbox as a new message, recording forwardedFrom and who forwarded it',
       tag: 'vmail',
       auth: 'vmail',
@@ -283,12 +305,14 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'get',
       path: `${MESSAGE}/audio`,
+      operationId: 'getMessageAudio',
       summary: 'The message’s WAV, with HTTP Range (206; 416 for a range outside the file); download=true for Content-Disposition attachment',
       tag: 'vmail',
       auth: 'vmail',
       params: MessageParams,
       query: AudioQuery,
-      produces: 'audio/wav',
+      produces: { 'audio/wav': {} },
+      ranges: true,
       errors: [404, 416, 503],
       async handler({ params, query, req, res }) {
         await sendAudio(req, res, await vmail.messageAudio(params.domain, params.box, params.id), query.download === true);
@@ -299,6 +323,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'get',
       path: `${BOX}/greeting`,
+      operationId: 'getGreetingChoice',
       summary: 'For the media server: the greeting to play now (temporary overrides unavailable/busy), or 404 to play the system one',
       tag: 'vmail',
       auth: 'vmail',
@@ -311,10 +336,19 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'put',
       path: `${BOX}/greetings/:kind`,
+      operationId: 'putGreeting',
       summary: 'Upload a greeting (unavailable, busy, temporary, name): a WAV as audio/wav or multipart field "audio", checked like a message, at most 300 s',
       tag: 'vmail',
       auth: 'vmail',
       params: GreetingParams,
+      requestBody: {
+        description: `a WAV of at most ${VMAIL_LIMITS.greetingSeconds} s and ${VMAIL_LIMITS.uploadBytes} bytes: the body itself, or the form field "audio"`,
+        content: {
+          ...Object.fromEntries(RAW_AUDIO_TYPES.map((type) => [type, {}])),
+          'multipart/form-data': { schema: GreetingForm, encoding: { audio: { contentType: 'audio/wav' } } },
+        },
+        maxBytes: VMAIL_LIMITS.uploadBytes,
+      },
       response: GreetingInfo,
       errors: [404, 413, 503],
       handler: ({ params, req }) => upload(req, () => vmail.putGreeting(params.domain, params.box, params.kind, intakeOf(req, true))),
@@ -322,12 +356,14 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'get',
       path: `${BOX}/greetings/:kind`,
+      operationId: 'getGreetingAudio',
       summary: 'A greeting’s WAV, with HTTP Range',
       tag: 'vmail',
       auth: 'vmail',
       params: GreetingParams,
       query: AudioQuery,
-      produces: 'audio/wav',
+      produces: { 'audio/wav': {} },
+      ranges: true,
       errors: [404, 416, 503],
       async handler({ params, query, req, res }) {
         await sendAudio(req, res, await vmail.greetingAudio(params.domain, params.box, params.kind), query.download === true);
@@ -336,6 +372,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'delete',
       path: `${BOX}/greetings/:kind`,
+      operationId: 'deleteGreeting',
       summary: 'Reset a greeting (the system greeting plays again)',
       tag: 'vmail',
       auth: 'vmail',
