@@ -63,3 +63,10 @@ export class UnavailableError extends AppError {
 export class StartupError extends Error {
   override name = 'StartupError';
 }
+
+/** Work the service bounds is at its limit for a moment (a queue is full): 503, try again after `retryAfterSec`. */
+export class BusyError extends AppError {
+  constructor(message: string, retryAfterSec: number) {
+    super(503, 'unavailable', message, undefined, { 'Retry-After': String(retryAfterSec) });
+  }
+}

@@ -7,6 +7,7 @@ import type { ErrorBody } from '../../shared/api/errors.js';
 import { hasScope, type AuthService, type Principal } from '../auth/auth.js';
 import { AppError, ForbiddenError, NotFoundError, UnauthorizedError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { redactText } from '../secrets.js';
 import { validator, type Validator } from '../validation.js';
 import type { Metrics } from './metrics.js';
 import type { RouteDef } from './route.js';
@@ -179,7 +180,8 @@ function errorHandler(log: Logger): ErrorRequestHandler {
       body = { error: { code: err.code, message: err.message, ...(err.details?.length ? { details: err.details } : {}) } };
     } else if (parserError.type === 'entity.parse.failed') {
       status = 400;
-      body = { error: { code: 'invalid_json', message: `The request body is not valid JSON: ${parserError.message}.` } };
+      // the parser's message quotes the body around the error, which may be a password
+      body = { error: { code: 'invalid_json', message: `The request body is not valid JSON: ${redactText(parserError.message)}.` } };
     } else if (parserError.type === 'entity.too.large') {
       status = 413;
       body = { error: { code: 'payload_too_large', message: `The request body is larger than the limit of ${parserError.limit ?? JSON_BODY_LIMIT_BYTES} bytes.` } };

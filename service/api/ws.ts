@@ -9,6 +9,7 @@ import type { CallstoreService } from '../callstore/service.js';
 import type { SocketHandle } from '../callstore/sources.js';
 import { AppError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { redactSecrets } from '../secrets.js';
 import type { Change, ChangeFeed } from '../storage/changes.js';
 import { bearerOf } from './http.js';
 import { checkBatchSize } from './routes/events.js';
@@ -154,7 +155,8 @@ function liveFeed(ws: WebSocket, feed: ChangeFeed, log: Logger): void {
       send({ type: 'resync', reason: 'the console fell behind; reload the data' });
       return;
     }
-    const changes: LiveChange[] = [...pending.values()].map((c) => ({ collection: c.collection, op: c.op, id: c.id, doc: c.doc }));
+    // The documents as a `read` client may see them: a secret in the configuration stays in the service.
+    const changes: LiveChange[] = [...pending.values()].map((c) => ({ collection: c.collection, op: c.op, id: c.id, doc: redactSecrets(c.doc) }));
     pending = new Map();
     send({ type: 'changes', changes });
   };

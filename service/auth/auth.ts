@@ -18,6 +18,11 @@ interface SessionDoc {
   username: string;
   createdAt: string;
   expiresAt: string;
+  /**
+   * The user's passwordChangedAt when the password was checked: a login that read the old
+   * password while it was being changed opens a session that the change makes void.
+   */
+  passwordChangedAt?: string;
 }
 
 interface ApiTokenDoc {
@@ -108,6 +113,7 @@ export class AuthService {
       username,
       createdAt: new Date(createdAt).toISOString(),
       expiresAt: new Date(createdAt + this.opts.sessionTtlMs).toISOString(),
+      passwordChangedAt: user.passwordChangedAt,
     };
     await this.sessions.put(session);
     return { token, principal: { kind: 'session', name: username, scopes: user.scopes, expiresAt: session.expiresAt, credentialId: session._id } };
@@ -124,20 +130,20 @@ export class AuthService {
       const session = await this.sessions.get(hash);
       if (session && Date.parse(session.expiresAt) > this.now()) {
         const user = await this.users.get(session.username);
-        if (user) return { kind: 'session', name: user._id, scopes: user.scopes, expiresAt: session.expiresAt, credentialId: session._id };
+        const passwordUnchanged = session.passwordChangedAt === undefined || session.passwordChangedAt === user?.passwordChangedAt;
+        if (user && passwordUnchanged) return { kind: 'session', name: user._id, scopes: user.scopes, expiresAt: session.expiresAt, credentialId: session._id };
       }
       if (session) await this.sessions.delete(session._id);
       throw new UnauthorizedError('The session has expired or was ended: log in again.');
     }
     if (bearer.startsWith(TOKEN_PREFIX)) {
-      const token = await this.tokens.findOne({ secretHash: hash });
-      if (token) {
-        const lastUsed = token.lastUsedAt ? Date.parse(token.lastUsedAt) : 0;
-        if (this.now() - lastUsed > LAST_USED_RESOLUTION_MS) {
-          await this.tokens.put({ ...token, lastUsedAt: new Date(this.now()).toISOString() });
-        }
-        return { kind: 'token', name: token.name, scopes: token.scopes, credentialId: token._id };
+      let token = await this.tokens.findOne({ secretHash: hash });
+      const lastUsed = token?.lastUsedAt ? Date.parse(token.lastUsedAt) : 0;
+      if (token && this.now() - lastUsed > LAST_USED_RESOLUTION_MS) {
+        // An update, not a put: a token revoked since it was read stays revoked (patch answers null).
+        token = await this.tokens.patch(token._id, { lastUsedAt: new Date(this.now()).toISOString() });
       }
+      if (token) return { kind: 'token', name: token.name, scopes: token.scopes, credentialId: token._id };
       throw new UnauthorizedError('The API token is unknown or was revoked.');
     }
     throw new UnauthorizedError('The bearer token is not a Sitecall token.');

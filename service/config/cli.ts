@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { ConfigProblem } from '../../shared/api/roles.js';
 import { StartupError } from '../errors.js';
+import { redactSecrets, redactText } from '../secrets.js';
 import { peekDocument } from '../storage/documents.js';
 import { defaultDataDir, DEFAULT_HOST, DEFAULT_PORT } from './settings.js';
 import { localInterfaces } from './service.js';
@@ -84,7 +85,9 @@ export async function configCommand(argv: readonly string[], env: NodeJS.Process
     case 'export': {
       const client = apiFor(values, env);
       const res = await client('GET', '/api/v1/config/roles');
-      return { code: 0, out: [JSON.stringify(res, null, 2)], err: [] };
+      // The service answers redacted; an export is a way out of its own, so it redacts again
+      // (a file that travels must not depend on what the service it came from did).
+      return { code: 0, out: [JSON.stringify(redactSecrets(res), null, 2)], err: [] };
     }
     case 'import': {
       const file = positionals[0];
@@ -126,7 +129,7 @@ function apiFor(values: { url?: string | undefined; token?: string | undefined }
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new ApiFailure(`Cannot reach the service at ${base}: ${cause?.code ?? cause?.message ?? (err as Error).message}. Is it running? (--url)`);
+      throw new ApiFailure(redactText(`Cannot reach the service at ${base}: ${cause?.code ?? cause?.message ?? (err as Error).message}. Is it running? (--url)`));
     }
     const payload = (await res.json().catch(() => undefined)) as { error?: { message: string; details?: { path: string; message: string }[] } } | undefined;
     if (!res.ok) {

@@ -1,6 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import type { ConfigProblem, InterfacesInfo, PartitionResult, RoleInstance, RolesConfig, RolesConfigInput, RoleType, SavedRolesConfig } from '../../shared/api/roles.js';
 import { ConflictError, ValidationError } from '../errors.js';
+import { REDACTED, redactSecrets, restoreSecrets } from '../secrets.js';
 import { domainProblem, normalizeDomain } from './domains.js';
 import { activeInstanceOf, PartitionTable } from './partition.js';
 import { resolveInstance, type ResolvedInstance } from './roles.js';
@@ -44,10 +45,9 @@ export class ConfigService {
     return this.store.get();
   }
 
-  /** The configuration as the API shows it: secrets in `ext` are write-only (design section 6). */
+  /** The configuration as the API shows it: secrets are write-only (design section 6, service/secrets.ts). */
   getRedacted(): RolesConfig {
-    const config = this.store.get();
-    return { ...config, instances: config.instances.map((i) => ({ ...i, ...(i.ext !== undefined ? { ext: redactSecrets(i.ext) } : {}) })) };
+    return redactSecrets(this.store.get());
   }
 
   resolved(): readonly ResolvedInstance[] {
@@ -78,8 +78,10 @@ export class ConfigService {
         ]);
       }
       // A secret sent back as the redaction mark keeps its stored value.
-      const instances = input.instances.map((raw) => keepSecrets(raw, current.instances));
+      const kept = input.instances.map((raw, i) => keepSecrets(raw, i, current.instances));
+      const instances = kept.map((k) => k.instance);
       const result = validateRolesConfig({ ...input, instances }, this.context());
+      result.problems.push(...kept.flatMap((k) => k.unresolved));
       if (!result.valid) {
         const errors = result.problems.filter((p) => p.severity === 'error');
         throw new ValidationError(`The configuration has ${errors.length} ${errors.length === 1 ? 'error' : 'errors'}; nothing was changed.`, errors.map(({ path, message }) => ({ path, message })));
@@ -134,31 +136,25 @@ export class ConfigService {
   }
 }
 
-/** Keys under `ext` whose values are secrets: never shown, kept when sent back redacted. */
-const SECRET_KEYS = new Set(['pass', 'password', 'secret', 'token', 'apiKey', 'api_key', 'secretAccessKey']);
-export const REDACTED = '********';
-
-function redactSecrets(value: unknown): RoleInstance['ext'] {
-  const walk = (v: unknown): unknown => {
-    if (Array.isArray(v)) return v.map(walk);
-    if (typeof v !== 'object' || v === null) return v;
-    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, SECRET_KEYS.has(k) && typeof x === 'string' ? REDACTED : walk(x)]));
-  };
-  return walk(value) as RoleInstance['ext'];
-}
-
-/** Puts the stored secret back where an instance's ext was sent with the redaction mark. */
-function keepSecrets(raw: unknown, stored: readonly RoleInstance[]): unknown {
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return raw;
+/**
+ * Puts the stored secrets back into an instance's ext where it was sent as it was shown (the
+ * redaction mark), matching the stored instance by name. A mark that matches no stored secret
+ * (an export imported elsewhere, a value edited around the mark) is saved as sent and reported.
+ */
+function keepSecrets(raw: unknown, index: number, stored: readonly RoleInstance[]): { instance: unknown; unresolved: ConfigProblem[] } {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return { instance: raw, unresolved: [] };
+  const ext = (raw as { ext?: unknown }).ext;
+  if (ext === undefined) return { instance: raw, unresolved: [] };
   const name = (raw as { name?: unknown }).name;
   const before = stored.find((i) => i.name === name)?.ext;
-  const merge = (sent: unknown, old: unknown): unknown => {
-    if (typeof sent !== 'object' || sent === null || Array.isArray(sent)) return sent;
-    const oldObj = typeof old === 'object' && old !== null && !Array.isArray(old) ? (old as Record<string, unknown>) : {};
-    return Object.fromEntries(
-      Object.entries(sent).map(([k, v]) => [k, SECRET_KEYS.has(k) && v === REDACTED ? oldObj[k] : merge(v, oldObj[k])]),
-    );
+  // ext was shown as part of the whole configuration: root → instances → [i] → ext
+  const { value, unresolved } = restoreSecrets(ext, before, 3);
+  return {
+    instance: { ...raw, ext: value },
+    unresolved: unresolved.map((path) => ({
+      severity: 'warning',
+      path: `/instances/${index}/ext${path}`,
+      message: `holds the redaction mark ${REDACTED} but no stored secret of instance ${String(name)} was shown there; it was saved as sent: enter the secret itself`,
+    })),
   };
-  const ext = (raw as { ext?: unknown }).ext;
-  return ext === undefined ? raw : { ...raw, ext: merge(ext, before) };
 }

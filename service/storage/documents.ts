@@ -57,6 +57,18 @@ export class Collection<T extends Doc> {
     return doc;
   }
 
+  /**
+   * Sets some fields of the document with this `_id` if it exists, and returns it as it now is, or
+   * null when there is none: unlike a read followed by `put`, it never brings back a document
+   * deleted in between (nedb runs each operation whole, in order).
+   */
+  async patch(id: string, fields: Partial<Omit<T, '_id'>>): Promise<T | null> {
+    const updated = (await this.ds.update({ _id: id } as Query, { $set: fields } as Query, { upsert: false, multi: false, returnUpdatedDocs: true })) as unknown as T | null;
+    if (!updated) return null;
+    this.feed.publish({ collection: this.name, op: 'put', id, doc: updated, replicate: this.replicate });
+    return updated;
+  }
+
   /** Deletes by id; false when there was nothing to delete. */
   async delete(id: string): Promise<boolean> {
     const removed = await this.ds.remove({ _id: id } as Query, { multi: false });

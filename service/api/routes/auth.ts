@@ -2,7 +2,7 @@ import { rateLimit } from 'express-rate-limit';
 import { Type } from '@sinclair/typebox';
 import { LoginRequest, LoginResponse, TokenCreated, TokenCreateRequest, TokenList, WhoAmI } from '../../../shared/api/auth.js';
 import type { AuthService } from '../../auth/auth.js';
-import { RateLimitedError } from '../../errors.js';
+import { BusyError, RateLimitedError } from '../../errors.js';
 import { route, type RouteDef } from '../route.js';
 
 export interface LoginLimit {
@@ -19,6 +19,8 @@ export function authRoutes(auth: AuthService, limit: LoginLimit = DEFAULT_LOGIN_
     windowMs: limit.windowMs,
     limit: limit.attempts,
     skipSuccessfulRequests: true,
+    // A 503 (password checks saturated, service/auth/passwords.ts) checked no password: it is not a failure of this client's.
+    requestWasSuccessful: (_req, res) => res.statusCode < 400 || res.statusCode === 503,
     standardHeaders: 'draft-7',
     legacyHeaders: false,
     handler: (_req, _res, next, options) => {
@@ -38,14 +40,15 @@ export function authRoutes(auth: AuthService, limit: LoginLimit = DEFAULT_LOGIN_
       before: [loginLimiter],
       body: LoginRequest,
       response: LoginResponse,
-      errors: [401, 429],
+      errors: [401, 429, 503],
       async handler({ body, log }) {
         try {
           const { token, principal } = await auth.login(body.username, body.password);
           log.info({ user: principal.name }, 'login');
           return { token, expiresAt: principal.expiresAt ?? '', username: principal.name, scopes: [...principal.scopes] };
         } catch (err) {
-          log.warn({ user: body.username }, 'login failed');
+          if (err instanceof BusyError) log.warn({ user: body.username }, 'login put off: too many password checks under way');
+          else log.warn({ user: body.username }, 'login failed');
           throw err;
         }
       },
