@@ -9,12 +9,9 @@ import { buildCdr, hasInvite, isFinished, isFlagged, toActiveCall, type CallFold
 import type { KnownDialog } from './core/resync.js';
 import { CallTable, type CallBucket } from './core/table.js';
 import type { CallstoreMetrics } from './metrics.js';
+import { RecordWriter, type CdrWriter } from './record-writer.js';
 
-/** Where finished calls' records go: the CDR store (idempotent per id). */
-export interface CdrWriter {
-  /** writes the records whose id is not stored yet; resolves, once committed, with the ids written */
-  insert(cdrs: Cdr[]): Promise<string[]>;
-}
+export type { CdrWriter } from './record-writer.js';
 
 export interface CallstoreDeps {
   siteId: string;
@@ -76,13 +73,7 @@ export class CallstoreInstance implements RoleRuntime {
   private sweepTimer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
   private synthSeq = 0;
-  /** records of calls finished in this turn of the event loop, written together on the next */
-  private pendingRecords: { cdr: Cdr | undefined; wanted: boolean; callIds: Set<string> }[] = [];
-  private recordsScheduled = false;
-  private writerBusy = false;
-  private drainWaiters: { limit: number; resolve: () => void }[] = [];
-  /** the record writes under way, in order: stop() waits for them */
-  private writing: Promise<void> = Promise.resolve();
+  private readonly records: RecordWriter;
 
   constructor(
     private instance: ResolvedInstance,
@@ -90,6 +81,14 @@ export class CallstoreInstance implements RoleRuntime {
     private readonly log: Logger,
   ) {
     this.tunables = tunablesOf(instance);
+    this.records = new RecordWriter({
+      cdrs: deps.cdrs,
+      finish: (callIds) => this.journal?.finish(callIds),
+      written: (cdr) => this.recordWritten(cdr),
+      queued: () => this.settling.size,
+      running: () => this.journal !== undefined,
+      log,
+    });
   }
 
   get name(): string {
@@ -128,10 +127,8 @@ export class CallstoreInstance implements RoleRuntime {
   }
 
   async stop(): Promise<void> {
-    this.writeRecords();
-    await this.writing;
-    for (const w of this.drainWaiters) w.resolve();
-    this.drainWaiters = [];
+    await this.records.flush();
+    this.records.releaseWaiters();
     clearTimeout(this.sweepTimer);
     clearInterval(this.purgeTimer);
     clearTimeout(this.settleTimer);
@@ -318,11 +315,7 @@ export class CallstoreInstance implements RoleRuntime {
         this.log.warn({ callId: cdr.id, anomalies: cdr.anomalies }, 'call with anomalies');
       }
     }
-    this.pendingRecords.push({ cdr, wanted, callIds: bucket.callIds });
-    if (!this.recordsScheduled) {
-      this.recordsScheduled = true;
-      setImmediate(() => this.writeRecords());
-    }
+    this.records.add({ cdr, wanted, callIds: bucket.callIds });
     const now = Date.now();
     for (const id of bucket.callIds) this.recentlyFinished.set(id, now);
     this.publishCallGone(bucket.id);
@@ -330,51 +323,15 @@ export class CallstoreInstance implements RoleRuntime {
     return cdr;
   }
 
-  /**
-   * Writes the records of the calls finished since the last turn in one transaction, and only then
-   * takes their dialogs out of the journal's active set: a crash in between replays the calls on
-   * restart, and the CDR store's idempotence keeps the record single.
-   */
-  private writeRecords(): void {
-    this.recordsScheduled = false;
-    if (this.writerBusy || this.pendingRecords.length === 0) return;
-    this.writerBusy = true;
-    this.writing = this.drainRecords().finally(() => {
-      this.writerBusy = false;
-      this.notifyDrained();
-    });
-  }
-
-  /**
-   * Writes what has accumulated, then what accumulated meanwhile, until nothing is left: under
-   * load the batches grow by themselves, and one large transaction costs the store far less than
-   * many small ones.
-   */
-  private async drainRecords(): Promise<void> {
-    while (this.pendingRecords.length > 0) {
-      const batch = this.pendingRecords;
-      this.pendingRecords = [];
-      const cdrs = batch.filter((r) => r.wanted && r.cdr).map((r) => r.cdr as Cdr);
-      try {
-        const written = new Set(cdrs.length ? await this.deps.cdrs.insert(cdrs) : []);
-        for (const cdr of cdrs) {
-          if (!written.has(cdr.id)) continue;
-          this.deps.metrics.cdrs.inc({ instance: this.name, disposition: cdr.disposition, end_reason: cdr.endReason });
-          this.deps.feed.publish({ collection: 'cdrs', op: 'put', id: cdr.id, doc: cdr, replicate: true });
-          this.log.debug({ callId: cdr.id, disposition: cdr.disposition, endReason: cdr.endReason }, 'call record written');
-        }
-        this.journal?.finish(batch.flatMap((r) => [...r.callIds]));
-      } catch (err) {
-        // The calls stay active in the journal: the next start replays them and writes their records.
-        this.log.error({ err, calls: batch.length }, 'call records could not be written; they are kept for the next start');
-      }
-      this.notifyDrained();
-    }
+  private recordWritten(cdr: Cdr): void {
+    this.deps.metrics.cdrs.inc({ instance: this.name, disposition: cdr.disposition, end_reason: cdr.endReason });
+    this.deps.feed.publish({ collection: 'cdrs', op: 'put', id: cdr.id, doc: cdr, replicate: true });
+    this.log.debug({ callId: cdr.id, disposition: cdr.disposition, endReason: cdr.endReason }, 'call record written');
   }
 
   /** Records finished but not yet written: the backlog behind the CDR store. */
   get recordBacklog(): number {
-    return this.pendingRecords.length + this.settling.size;
+    return this.records.backlog;
   }
 
   /**
@@ -382,16 +339,7 @@ export class CallstoreInstance implements RoleRuntime {
    * than let records pile up in memory when the store is slower than the sources.
    */
   belowBacklog(limit: number): Promise<void> {
-    if (this.recordBacklog < limit) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push({ limit, resolve }));
-  }
-
-  private notifyDrained(): void {
-    this.drainWaiters = this.drainWaiters.filter((w) => {
-      if (this.recordBacklog >= w.limit && this.journal) return true;
-      w.resolve();
-      return false;
-    });
+    return this.records.belowBacklog(limit);
   }
 
   private publishCallGone(id: string): void {
