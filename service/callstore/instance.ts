@@ -4,7 +4,7 @@ import type { ResolvedInstance } from '../config/roles.js';
 import type { Logger } from '../logger.js';
 import type { RoleRuntime } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
-import { EventJournal } from '../storage/journal.js';
+import { EventJournal, type Durability, type WorkerShim } from '../storage/journal.js';
 import { buildCdr, hasInvite, isFinished, isFlagged, toActiveCall, type CallFold, type CoreEvent } from './core/call.js';
 import type { KnownDialog } from './core/resync.js';
 import { CallTable, type CallBucket } from './core/table.js';
@@ -19,6 +19,8 @@ export interface CallstoreDeps {
   cdrs: CdrWriter;
   feed: ChangeFeed;
   metrics: CallstoreMetrics;
+  /** where the journal's checkpoint thread comes from (tests: the TypeScript sources) */
+  journalWorker?: WorkerShim;
 }
 
 /** Tunables of a callstore instance from its `ext` (design section 3), with their defaults. */
@@ -47,7 +49,10 @@ export function tunablesOf(instance: ResolvedInstance): CallstoreTunables {
 export interface IngestOutcome {
   /** per event: stored now (false: its id was already stored) */
   fresh: boolean[];
-  /** resolves when the events are stored as state_save requires (fsync'd for transactional) */
+  /**
+   * resolves when the transaction holding the events is committed (a kill -9 keeps them), and
+   * fsync'd for transactional (a power loss keeps them): the ack waits for it in every mode
+   */
   stored: Promise<void>;
 }
 
@@ -55,6 +60,8 @@ const RECENTLY_FINISHED_MS = 10 * 60_000;
 const PURGE_INTERVAL_MS = 60 * 60_000;
 /** the longest the settle loop runs before it lets I/O in */
 const SETTLE_SLICE_MS = 5;
+/** how long a stop waits for records the CDR store cannot take; what is left is written at the next start */
+const STOP_RECORDS_GRACE_MS = 3000;
 
 /**
  * A callstore role instance on this site: the repository of active calls of the domains its
@@ -87,6 +94,7 @@ export class CallstoreInstance implements RoleRuntime {
       written: (cdr) => this.recordWritten(cdr),
       queued: () => this.settling.size,
       running: () => this.journal !== undefined,
+      durable: () => this.settings.stateSave === 'transactional',
       log,
     });
   }
@@ -109,10 +117,19 @@ export class CallstoreInstance implements RoleRuntime {
 
   async start(): Promise<void> {
     const file = join(this.deps.dataDir, 'callstore', this.instance.name, 'journal.sqlite');
-    this.journal = new EventJournal(file, this.settings.stateSave === 'transactional' ? 'fsync' : 'os');
+    this.journal = new EventJournal(file, durabilityOf(this.settings.stateSave), this.deps.journalWorker);
     if (this.settings.stateSave === 'none') {
-      // Without saved state the calls of before the restart are unknown here; the sources resync them.
-      this.journal.finish(this.journal.activeEvents().map((e) => e.callId));
+      // Without saved state the calls of before the restart are unknown here; the sources resync
+      // them. A call that had finished is not one of them: its record is owed, and written now.
+      const now = Date.now();
+      for (const e of this.journal.activeEvents()) this.table.add(e, now);
+      for (const bucket of [...this.table.calls()]) {
+        if (isFinished(bucket.fold) && hasInvite(bucket.fold)) this.afterChange(bucket);
+        else {
+          this.table.remove(bucket);
+          this.journal.finish(bucket.callIds);
+        }
+      }
     } else {
       const events = this.journal.activeEvents();
       const now = Date.now();
@@ -127,8 +144,7 @@ export class CallstoreInstance implements RoleRuntime {
   }
 
   async stop(): Promise<void> {
-    await this.records.flush();
-    this.records.releaseWaiters();
+    await this.records.close(STOP_RECORDS_GRACE_MS);
     clearTimeout(this.sweepTimer);
     clearInterval(this.purgeTimer);
     clearTimeout(this.settleTimer);
@@ -141,7 +157,14 @@ export class CallstoreInstance implements RoleRuntime {
   reconfigure(instance: ResolvedInstance): void {
     this.instance = instance;
     this.tunables = tunablesOf(instance);
+    // From the next transaction on, commits are fsync'd (or not) as the new state_save says.
+    this.journal?.setDurability(durabilityOf(this.settings.stateSave));
     this.scheduleSweep();
+  }
+
+  /** How the journal commits now: `fsync` for state_save transactional. */
+  get journalDurability(): 'fsync' | 'os' {
+    return this.requireJournal().durability;
   }
 
   /** Does this instance hold the call of this dialog? */
@@ -173,12 +196,14 @@ export class CallstoreInstance implements RoleRuntime {
       retired.push(...retiredIds);
       changed.add(bucket);
     });
-    if (late.length) journal.finish(late);
+    // A straggler's dialog leaves the active set now only if its call's record is committed;
+    // otherwise the record writer frees it once it is (a crash before that replays the call).
+    const freed = late.filter((id) => !this.records.holds(id));
+    if (freed.length) journal.finish(freed);
     for (const id of retired) this.publishCallGone(id);
     for (const bucket of changed) this.afterChange(bucket);
     this.deps.metrics.active.set({ instance: this.name }, this.table.size);
-    const stored = this.settings.stateSave === 'transactional' ? journal.flush() : Promise.resolve();
-    return { fresh, stored };
+    return { fresh, stored: journal.flush() };
   }
 
   list(): ActiveCall[] {
@@ -386,4 +411,8 @@ export class CallstoreInstance implements RoleRuntime {
     if (!this.journal) throw new Error(`callstore instance ${this.name} is not running`);
     return this.journal;
   }
+}
+
+function durabilityOf(stateSave: 'none' | 'async' | 'transactional'): Durability {
+  return stateSave === 'transactional' ? 'fsync' : 'os';
 }

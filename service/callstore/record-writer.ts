@@ -3,8 +3,11 @@ import type { Logger } from '../logger.js';
 
 /** Where finished calls' records go: the CDR store (idempotent per id). */
 export interface CdrWriter {
-  /** writes the records whose id is not stored yet; resolves, once committed, with the ids written */
-  insert(cdrs: Cdr[]): Promise<string[]>;
+  /**
+   * Writes the records whose id is not stored yet; resolves, once committed (and fsync'd when
+   * durable), with the ids written now.
+   */
+  insert(cdrs: Cdr[], opts: { durable: boolean }): Promise<string[]>;
 }
 
 /** A finished call handed to the writer: its record (if one is built) and the dialogs it frees. */
@@ -25,6 +28,8 @@ export interface RecordWriterDeps {
   queued(): number;
   /** false once the instance stopped: nobody waits for the backlog then */
   running(): boolean;
+  /** whether records must be fsync'd before their dialogs leave the active set (state_save transactional) */
+  durable(): boolean;
   log: Logger;
 }
 
@@ -37,15 +42,19 @@ export interface RecordWriterDeps {
 export class RecordWriter {
   /** records of calls finished in this turn of the event loop, written together on the next */
   private pending: FinishedCall[] = [];
+  /** per dialog, the records not committed yet that name it: those dialogs must stay active */
+  private readonly unwritten = new Map<string, number>();
   private scheduled = false;
   private busy = false;
+  private stopped = false;
   private drainWaiters: { limit: number; resolve: () => void }[] = [];
-  /** the record writes under way, in order: stop() waits for them */
+  /** the record writes under way, in order: close() waits for them */
   private writing: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: RecordWriterDeps) {}
 
   add(call: FinishedCall): void {
+    for (const id of call.callIds) this.unwritten.set(id, (this.unwritten.get(id) ?? 0) + 1);
     this.pending.push(call);
     if (!this.scheduled) {
       this.scheduled = true;
@@ -53,16 +62,24 @@ export class RecordWriter {
     }
   }
 
-  /** Writes what is pending now and resolves when every write under way is done. */
-  async flush(): Promise<void> {
-    this.write();
-    await this.writing;
+  /** Whether a record naming this dialog waits to be committed (the dialog must stay active until then). */
+  holds(callId: string): boolean {
+    return this.unwritten.has(callId);
   }
 
-  /** Lets go of everyone waiting for the backlog (the instance stops). */
-  releaseWaiters(): void {
-    for (const w of this.drainWaiters) w.resolve();
-    this.drainWaiters = [];
+  /**
+   * Writes what is pending and waits for it, up to `graceMs` when the store cannot take it; what
+   * is left then stays active in the journal and is written at the next start.
+   */
+  async close(graceMs: number): Promise<void> {
+    this.write();
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.writing, new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    this.stop();
+    this.releaseWaiters();
+    const unwritten = this.pending.length + (this.busy ? 1 : 0);
+    if (unwritten) this.deps.log.warn({ batches: unwritten }, 'call records not written before the stop; their calls stay in the journal and are written at the next start');
   }
 
   /** Records finished but not yet written: the backlog behind the CDR store. */
@@ -75,13 +92,26 @@ export class RecordWriter {
    * than let records pile up in memory when the store is slower than the sources.
    */
   belowBacklog(limit: number): Promise<void> {
-    if (this.backlog < limit) return Promise.resolve();
+    if (!this.mustWait(limit)) return Promise.resolve();
     return new Promise((resolve) => this.drainWaiters.push({ limit, resolve }));
+  }
+
+  private mustWait(limit: number): boolean {
+    return this.deps.running() && !this.stopped && this.backlog >= limit;
+  }
+
+  private stop(): void {
+    this.stopped = true;
+  }
+
+  private releaseWaiters(): void {
+    for (const w of this.drainWaiters) w.resolve();
+    this.drainWaiters = [];
   }
 
   private write(): void {
     this.scheduled = false;
-    if (this.busy || this.pending.length === 0) return;
+    if (this.busy || this.stopped || this.pending.length === 0) return;
     this.busy = true;
     this.writing = this.drain().finally(() => {
       this.busy = false;
@@ -95,25 +125,33 @@ export class RecordWriter {
    * many small ones.
    */
   private async drain(): Promise<void> {
-    while (this.pending.length > 0) {
+    while (this.pending.length > 0 && !this.stopped) {
       const batch = this.pending;
       this.pending = [];
       const cdrs = batch.filter((r) => r.wanted && r.cdr).map((r) => r.cdr as Cdr);
       try {
-        const written = new Set(cdrs.length ? await this.deps.cdrs.insert(cdrs) : []);
+        const written = new Set(cdrs.length ? await this.deps.cdrs.insert(cdrs, { durable: this.deps.durable() }) : []);
         for (const cdr of cdrs) if (written.has(cdr.id)) this.deps.written(cdr);
-        if (this.deps.running()) this.deps.finish(batch.flatMap((r) => [...r.callIds]));
+        const freed = batch.flatMap((r) => [...r.callIds]);
+        if (this.deps.running()) this.deps.finish(freed);
+        for (const id of freed) this.release(id);
       } catch (err) {
-        // The calls stay active in the journal: the next start replays them and writes their records.
+        // The calls stay active in the journal (and held here, so no straggler frees them): the next start replays them.
         this.deps.log.error({ err, calls: batch.length }, 'call records could not be written; they are kept for the next start');
       }
       this.notifyDrained();
     }
   }
 
+  private release(callId: string): void {
+    const n = (this.unwritten.get(callId) ?? 1) - 1;
+    if (n > 0) this.unwritten.set(callId, n);
+    else this.unwritten.delete(callId);
+  }
+
   private notifyDrained(): void {
     this.drainWaiters = this.drainWaiters.filter((w) => {
-      if (this.backlog >= w.limit && this.deps.running()) return true;
+      if (this.mustWait(w.limit)) return true;
       w.resolve();
       return false;
     });

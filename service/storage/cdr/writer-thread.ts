@@ -3,7 +3,7 @@ import type { Cdr } from '../../../shared/api/cdr.js';
 import { CdrStore } from './store.js';
 
 /** Messages to the writer thread and its answers (see CdrWriterThread). */
-export type ToWriter = { type: 'insert'; id: number; cdrs: Cdr[] } | { type: 'get'; id: number; cdrId: string } | { type: 'close'; id: number };
+export type ToWriter = { type: 'insert'; id: number; cdrs: Cdr[]; durable: boolean } | { type: 'get'; id: number; cdrId: string } | { type: 'close'; id: number };
 export type FromWriter =
   | { type: 'inserted'; id: number; ids: string[] }
   | { type: 'got'; id: number; cdr: Cdr | undefined }
@@ -18,7 +18,7 @@ if (parentPort) {
     try {
       switch (msg.type) {
         case 'insert':
-          port.postMessage({ type: 'inserted', id: msg.id, ids: store.insert(msg.cdrs) } satisfies FromWriter);
+          port.postMessage({ type: 'inserted', id: msg.id, ids: store.insert(msg.cdrs, { durable: msg.durable }) } satisfies FromWriter);
           break;
         case 'get':
           port.postMessage({ type: 'got', id: msg.id, cdr: store.get(msg.cdrId) } satisfies FromWriter);

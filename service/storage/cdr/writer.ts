@@ -1,12 +1,13 @@
 import { Worker } from 'node:worker_threads';
 import type { Cdr } from '../../../shared/api/cdr.js';
+import type { WorkerShim } from '../journal.js';
 import type { FromWriter, ToWriter } from './writer-thread.js';
 
 type Pending = { resolve: (msg: FromWriter) => void; reject: (err: Error) => void };
 
 /**
  * The CDR store on a thread of its own. Inserts are queued in order and answered in order; a
- * record is durable (committed) when its insert resolves. Reads by id go through the same thread
+ * record is committed when its insert resolves (and fsync'd with `durable`). Reads by id go through the same thread
  * so they see every insert that resolved before them.
  */
 export class CdrWriterThread {
@@ -15,8 +16,8 @@ export class CdrWriterThread {
   private seq = 0;
   private failed: Error | undefined;
 
-  constructor(dataDir: string, workerUrl: URL = new URL('./writer-thread.js', import.meta.url)) {
-    this.worker = new Worker(workerUrl, { workerData: { dataDir } });
+  constructor(dataDir: string, shim: WorkerShim = {}) {
+    this.worker = new Worker(shim.workerUrl ?? new URL('./writer-thread.js', import.meta.url), { workerData: { ...shim.workerData, dataDir } });
     this.worker.on('message', (msg: FromWriter) => {
       const p = this.pending.get(msg.id);
       if (!p) return;
@@ -28,9 +29,9 @@ export class CdrWriterThread {
     this.worker.on('exit', (code) => this.fail(new Error(`the CDR writer thread exited (code ${code})`)));
   }
 
-  /** Writes the records not stored yet; resolves with the ids written now. */
-  async insert(cdrs: Cdr[]): Promise<string[]> {
-    const msg = await this.request({ type: 'insert', id: 0, cdrs });
+  /** Writes the records not stored yet; resolves with the ids written now (fsync'd first when durable). */
+  async insert(cdrs: Cdr[], opts: { durable: boolean } = { durable: false }): Promise<string[]> {
+    const msg = await this.request({ type: 'insert', id: 0, cdrs, durable: opts.durable });
     return msg.type === 'inserted' ? msg.ids : [];
   }
 
