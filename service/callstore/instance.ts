@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import type { ActiveCall, Cdr, EndReason } from '../../shared/api/cdr.js';
 import type { ResolvedInstance } from '../config/roles.js';
+import type { HealthReporter } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { RoleRuntime } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
@@ -21,6 +22,8 @@ export interface CallstoreDeps {
   metrics: CallstoreMetrics;
   /** where the journal's checkpoint thread comes from (tests: the TypeScript sources) */
   journalWorker?: WorkerShim;
+  /** told when the instance's records cannot be written */
+  health?: HealthReporter;
 }
 
 /** Tunables of a callstore instance from its `ext` (design section 3), with their defaults. */
@@ -95,6 +98,8 @@ export class CallstoreInstance implements RoleRuntime {
       queued: () => this.settling.size,
       running: () => this.journal !== undefined,
       durable: () => this.settings.stateSave === 'transactional',
+      component: `callstore ${instance.name}`,
+      health: deps.health,
       log,
     });
   }

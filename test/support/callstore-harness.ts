@@ -1,3 +1,4 @@
+import { mkdirSync, renameSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { Registry } from 'prom-client';
@@ -8,7 +9,8 @@ import { CallstoreInstance } from '../../service/callstore/instance.js';
 import { CallstoreMetrics } from '../../service/callstore/metrics.js';
 import type { CdrWriter } from '../../service/callstore/record-writer.js';
 import { createLogger } from '../../service/logger.js';
-import { CdrWriterThread } from '../../service/storage/cdr/writer.js';
+import { HealthBoard } from '../../service/health.js';
+import { CdrWriterThread, type CdrWriterThreadOptions } from '../../service/storage/cdr/writer.js';
 import { ChangeFeed } from '../../service/storage/changes.js';
 import { toCore } from './call-events.js';
 import { tsWorker } from './ts-worker.js';
@@ -59,6 +61,14 @@ export class GatedCdrWriter implements CdrWriter {
     return this.waiting;
   }
 
+  get unavailable(): string | undefined {
+    return this.real.unavailable;
+  }
+
+  whenAvailable(): Promise<void> {
+    return this.real.whenAvailable();
+  }
+
   async insert(cdrs: Cdr[], opts: { durable: boolean }): Promise<string[]> {
     this.inserts.push({ ids: cdrs.map((c) => c.id), opts });
     if (this.gate) {
@@ -74,19 +84,21 @@ export interface Harness {
   instance: CallstoreInstance;
   writer: GatedCdrWriter;
   cdrThread: CdrWriterThread;
+  health: HealthBoard;
   journalFile: string;
   ingest(events: CallEvent[]): Promise<void>;
   close(): Promise<void>;
 }
 
 /** A CallstoreInstance on real files: its journal in SQLite, its records through the real writer thread. */
-export async function startHarness(dataDir: string, definition: ResolvedInstance): Promise<Harness> {
+export async function startHarness(dataDir: string, definition: ResolvedInstance, writerOptions: CdrWriterThreadOptions = {}): Promise<Harness> {
   const log = createLogger('silent');
-  const cdrThread = new CdrWriterThread(dataDir, cdrWriterWorker());
+  const cdrThread = new CdrWriterThread(dataDir, cdrWriterWorker(), { log, ...writerOptions });
+  const health = new HealthBoard();
   const writer = new GatedCdrWriter(cdrThread);
   const instance = new CallstoreInstance(
     definition,
-    { siteId: 'site-test', dataDir, cdrs: writer, feed: new ChangeFeed(), metrics: new CallstoreMetrics(new Registry()), journalWorker: checkpointWorker() },
+    { siteId: 'site-test', dataDir, cdrs: writer, feed: new ChangeFeed(), metrics: new CallstoreMetrics(new Registry()), journalWorker: checkpointWorker(), health },
     log,
   );
   await instance.start();
@@ -94,6 +106,7 @@ export async function startHarness(dataDir: string, definition: ResolvedInstance
     instance,
     writer,
     cdrThread,
+    health,
     journalFile: join(dataDir, 'callstore', definition.name, 'journal.sqlite'),
     ingest: (events) => instance.ingest(events.map(toCore)).stored,
     async close() {
@@ -117,4 +130,20 @@ export function journalOnDisk(file: string): { events: Set<string>; active: Set<
   } finally {
     db.close();
   }
+}
+
+/**
+ * A CDR store that cannot be opened, as after a disk fault: its id index is a directory. The
+ * writer thread dies at its start while this lasts; `repair()` puts the index back.
+ */
+export function breakCdrIndex(dataDir: string): { repair(): void } {
+  const index = join(dataDir, 'cdr', 'COPM3_dialogs', 'index.sqlite');
+  renameSync(index, `${index}.aside`);
+  mkdirSync(index);
+  return {
+    repair() {
+      rmdirSync(index);
+      renameSync(`${index}.aside`, index);
+    },
+  };
 }

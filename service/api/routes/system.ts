@@ -22,7 +22,8 @@ export function systemRoutes(deps: SystemDeps): RouteDef[] {
       errors: [503],
       handler({ res }) {
         const health = deps.health();
-        if (health.status !== 'ok') res.status(503);
+        // Degraded still runs and answers (events wait rather than fail): a liveness probe must not restart it.
+        if (health.status !== 'ok' && health.status !== 'degraded') res.status(503);
         return health;
       },
     }),
