@@ -210,7 +210,7 @@ export interface WaitOptions {
   log?: ServiceLog;
 }
 
-/** Poll `/healthz` until the service reports `ok`. */
+/** Poll `/healthz` until the service reports `ok` (or `degraded`: it runs, impaired, and says why). */
 export async function waitForHealthy(serviceUrl: string, options: WaitOptions): Promise<Healthz> {
   const interval = options.intervalMs ?? 200;
   const deadline = Date.now() + options.timeoutMs;
@@ -224,7 +224,7 @@ export async function waitForHealthy(serviceUrl: string, options: WaitOptions): 
     const remaining = deadline - Date.now();
     if (remaining <= 0) break;
     last = await probeService(serviceUrl, Math.min(2000, Math.max(remaining, 100)));
-    if (last.kind === 'sitecall' && last.health.status === 'ok') return last.health;
+    if (last.kind === 'sitecall' && isRunning(last.health)) return last.health;
     if (last.kind === 'foreign') throw new ServiceStartError(`Something other than Sitecall answers at ${serviceUrl}: ${last.reason}.`, options.log);
     await delay(Math.min(interval, Math.max(deadline - Date.now(), 0)));
   }
@@ -238,6 +238,10 @@ export async function waitForHealthy(serviceUrl: string, options: WaitOptions): 
     `The Sitecall service at ${serviceUrl} did not become ready within ${Math.round(options.timeoutMs / 100) / 10} s (${lastSeen}).`,
     options.log,
   );
+}
+
+function isRunning(health: Healthz): boolean {
+  return health.status === 'ok' || health.status === 'degraded';
 }
 
 /** Poll until nothing answers at the service URL (a service that reported `stopping`). */
@@ -288,7 +292,7 @@ export async function connectOrStart(options: ConnectOptions): Promise<ServiceCo
   if (probe.kind === 'sitecall' && probe.health.status !== 'stopping') {
     log.note(`attaching to the running Sitecall service at ${settings.serviceUrl} (${probe.health.status})`);
     const health =
-      probe.health.status === 'ok'
+      isRunning(probe.health)
         ? probe.health
         : await waitForHealthy(settings.serviceUrl, { timeoutMs: settings.startTimeoutMs, log });
     return { ownsService: false, health };

@@ -82,7 +82,7 @@ export function resolveSettings(env: Env, defaults: { dataDir: string }): Deskto
 
 /** The body of the service's `GET /healthz`. */
 export interface Healthz {
-  status: 'ok' | 'starting' | 'stopping';
+  status: 'ok' | 'degraded' | 'starting' | 'stopping';
   site: unknown;
   version: string;
 }
@@ -92,7 +92,7 @@ export function parseHealthz(value: unknown): Healthz | null {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return null;
   const record = value as Record<string, unknown>;
   const status = record.status;
-  if (status !== 'ok' && status !== 'starting' && status !== 'stopping') return null;
+  if (status !== 'ok' && status !== 'degraded' && status !== 'starting' && status !== 'stopping') return null;
   if (typeof record.version !== 'string') return null;
   const site = record.site;
   if (typeof site !== 'string' && (typeof site !== 'object' || site === null)) return null;

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { Gauge } from 'prom-client';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,7 @@ import { RolesConfigStore } from './config/roles-store.js';
 import type { Settings } from './config/settings.js';
 import { loadSiteIdentity } from './config/site.js';
 import { StartupError } from './errors.js';
+import { HealthBoard } from './health.js';
 import type { Logger } from './logger.js';
 import { RoleHost } from './roles/host.js';
 import { ChangeFeed } from './storage/changes.js';
@@ -72,7 +74,7 @@ export async function startService(settings: Settings, log: Logger, opts: Servic
 
 async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions, unlock: () => void): Promise<RunningService> {
   const startedAt = new Date();
-  let lifecycle: Health['status'] = 'starting';
+  let lifecycle: Exclude<Health['status'], 'degraded'> = 'starting';
 
   const feed = new ChangeFeed();
   const documents = new DocumentStore(DocumentStore.directoryFor(settings.dataDir), feed);
@@ -89,7 +91,36 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   });
 
   const metrics = new Metrics();
-  const cdrStore = new CdrWriterThread(settings.dataDir);
+  const health = new HealthBoard();
+  // Test hooks (SITECALL_TEST_HOOKS=1, never set by an installation): SIGUSR2 ends the CDR writer
+  // thread as a crash would. A signal needs the rights that kill -9 needs anyway; no request can do it.
+  const testHooks = process.env['SITECALL_TEST_HOOKS'] === '1';
+  const cdrStore = new CdrWriterThread(settings.dataDir, {}, { log: log.child({ part: 'cdr-writer' }), testHooks });
+  cdrStore.onStateChange((state) => {
+    if (state.up) health.recover('cdr-writer');
+    else health.degrade('cdr-writer', `${state.reason}; it is being restarted, and call records and acknowledgements wait for it`);
+  });
+  new Gauge({
+    name: 'sitecall_cdr_writer_up',
+    help: 'Whether the CDR writer thread runs (0 while it is being restarted)',
+    registers: [metrics.registry],
+    collect() {
+      this.set(cdrStore.unavailable === undefined ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'sitecall_cdr_writer_restarts',
+    help: 'Times the CDR writer thread was started again after it died, since the service started',
+    registers: [metrics.registry],
+    collect() {
+      this.set(cdrStore.restarts);
+    },
+  });
+  const onTestSignal = () => cdrStore.exitThreadForTest();
+  if (testHooks) {
+    log.warn('test hooks are on (SITECALL_TEST_HOOKS=1): SIGUSR2 ends the CDR writer thread');
+    process.on('SIGUSR2', onTestSignal);
+  }
   const cdrReader = new CdrReader(settings.dataDir);
   const callstoreMetrics = new CallstoreMetrics(metrics.registry);
   const callstore = new CallstoreService((domain) => config.lookup('callstore', domain), callstoreMetrics);
@@ -101,7 +132,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     site.id,
     {
       callstore: (instance, roleLog) => {
-        const runtime = new CallstoreInstance(instance, { siteId: site.id, dataDir: settings.dataDir, cdrs: cdrStore, feed, metrics: callstoreMetrics }, roleLog);
+        const runtime = new CallstoreInstance(instance, { siteId: site.id, dataDir: settings.dataDir, cdrs: cdrStore, feed, metrics: callstoreMetrics, health }, roleLog);
         return {
           async start() {
             await runtime.start();
@@ -126,7 +157,11 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   let openApi: unknown;
   routes.push(
     ...systemRoutes({
-      health: () => ({ status: lifecycle, site: site.name, version: VERSION }),
+      health: () => {
+        const reasons = health.reasons();
+        if (lifecycle === 'ok' && reasons.length) return { status: 'degraded', site: site.name, version: VERSION, reasons };
+        return { status: lifecycle, site: site.name, version: VERSION };
+      },
       status: (): ServiceStatus => ({
         site: { id: site.id, name: site.name },
         version: VERSION,
@@ -183,6 +218,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         await sources.close();
         await cdrReader.close();
         await cdrStore.close();
+        process.off('SIGUSR2', onTestSignal);
         await documents.flush();
         unlock();
         log.info('stopped');

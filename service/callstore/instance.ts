@@ -1,20 +1,18 @@
 import { join } from 'node:path';
 import type { ActiveCall, Cdr, EndReason } from '../../shared/api/cdr.js';
 import type { ResolvedInstance } from '../config/roles.js';
+import type { HealthReporter } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { RoleRuntime } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
-import { EventJournal } from '../storage/journal.js';
+import { EventJournal, type Durability, type WorkerShim } from '../storage/journal.js';
 import { buildCdr, hasInvite, isFinished, isFlagged, toActiveCall, type CallFold, type CoreEvent } from './core/call.js';
 import type { KnownDialog } from './core/resync.js';
 import { CallTable, type CallBucket } from './core/table.js';
 import type { CallstoreMetrics } from './metrics.js';
+import { RecordWriter, type CdrWriter } from './record-writer.js';
 
-/** Where finished calls' records go: the CDR store (idempotent per id). */
-export interface CdrWriter {
-  /** writes the records whose id is not stored yet; resolves, once committed, with the ids written */
-  insert(cdrs: Cdr[]): Promise<string[]>;
-}
+export type { CdrWriter } from './record-writer.js';
 
 export interface CallstoreDeps {
   siteId: string;
@@ -22,6 +20,10 @@ export interface CallstoreDeps {
   cdrs: CdrWriter;
   feed: ChangeFeed;
   metrics: CallstoreMetrics;
+  /** where the journal's checkpoint thread comes from (tests: the TypeScript sources) */
+  journalWorker?: WorkerShim;
+  /** told when the instance's records cannot be written */
+  health?: HealthReporter;
 }
 
 /** Tunables of a callstore instance from its `ext` (design section 3), with their defaults. */
@@ -50,7 +52,10 @@ export function tunablesOf(instance: ResolvedInstance): CallstoreTunables {
 export interface IngestOutcome {
   /** per event: stored now (false: its id was already stored) */
   fresh: boolean[];
-  /** resolves when the events are stored as state_save requires (fsync'd for transactional) */
+  /**
+   * resolves when the transaction holding the events is committed (a kill -9 keeps them), and
+   * fsync'd for transactional (a power loss keeps them): the ack waits for it in every mode
+   */
   stored: Promise<void>;
 }
 
@@ -58,6 +63,8 @@ const RECENTLY_FINISHED_MS = 10 * 60_000;
 const PURGE_INTERVAL_MS = 60 * 60_000;
 /** the longest the settle loop runs before it lets I/O in */
 const SETTLE_SLICE_MS = 5;
+/** how long a stop waits for records the CDR store cannot take; what is left is written at the next start */
+const STOP_RECORDS_GRACE_MS = 3000;
 
 /**
  * A callstore role instance on this site: the repository of active calls of the domains its
@@ -76,13 +83,7 @@ export class CallstoreInstance implements RoleRuntime {
   private sweepTimer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
   private synthSeq = 0;
-  /** records of calls finished in this turn of the event loop, written together on the next */
-  private pendingRecords: { cdr: Cdr | undefined; wanted: boolean; callIds: Set<string> }[] = [];
-  private recordsScheduled = false;
-  private writerBusy = false;
-  private drainWaiters: { limit: number; resolve: () => void }[] = [];
-  /** the record writes under way, in order: stop() waits for them */
-  private writing: Promise<void> = Promise.resolve();
+  private readonly records: RecordWriter;
 
   constructor(
     private instance: ResolvedInstance,
@@ -90,6 +91,17 @@ export class CallstoreInstance implements RoleRuntime {
     private readonly log: Logger,
   ) {
     this.tunables = tunablesOf(instance);
+    this.records = new RecordWriter({
+      cdrs: deps.cdrs,
+      finish: (callIds) => this.journal?.finish(callIds),
+      written: (cdr) => this.recordWritten(cdr),
+      queued: () => this.settling.size,
+      running: () => this.journal !== undefined,
+      durable: () => this.settings.stateSave === 'transactional',
+      component: `callstore ${instance.name}`,
+      health: deps.health,
+      log,
+    });
   }
 
   get name(): string {
@@ -110,10 +122,19 @@ export class CallstoreInstance implements RoleRuntime {
 
   async start(): Promise<void> {
     const file = join(this.deps.dataDir, 'callstore', this.instance.name, 'journal.sqlite');
-    this.journal = new EventJournal(file, this.settings.stateSave === 'transactional' ? 'fsync' : 'os');
+    this.journal = new EventJournal(file, durabilityOf(this.settings.stateSave), this.deps.journalWorker);
     if (this.settings.stateSave === 'none') {
-      // Without saved state the calls of before the restart are unknown here; the sources resync them.
-      this.journal.finish(this.journal.activeEvents().map((e) => e.callId));
+      // Without saved state the calls of before the restart are unknown here; the sources resync
+      // them. A call that had finished is not one of them: its record is owed, and written now.
+      const now = Date.now();
+      for (const e of this.journal.activeEvents()) this.table.add(e, now);
+      for (const bucket of [...this.table.calls()]) {
+        if (isFinished(bucket.fold) && hasInvite(bucket.fold)) this.afterChange(bucket);
+        else {
+          this.table.remove(bucket);
+          this.journal.finish(bucket.callIds);
+        }
+      }
     } else {
       const events = this.journal.activeEvents();
       const now = Date.now();
@@ -128,10 +149,7 @@ export class CallstoreInstance implements RoleRuntime {
   }
 
   async stop(): Promise<void> {
-    this.writeRecords();
-    await this.writing;
-    for (const w of this.drainWaiters) w.resolve();
-    this.drainWaiters = [];
+    await this.records.close(STOP_RECORDS_GRACE_MS);
     clearTimeout(this.sweepTimer);
     clearInterval(this.purgeTimer);
     clearTimeout(this.settleTimer);
@@ -144,7 +162,14 @@ export class CallstoreInstance implements RoleRuntime {
   reconfigure(instance: ResolvedInstance): void {
     this.instance = instance;
     this.tunables = tunablesOf(instance);
+    // From the next transaction on, commits are fsync'd (or not) as the new state_save says.
+    this.journal?.setDurability(durabilityOf(this.settings.stateSave));
     this.scheduleSweep();
+  }
+
+  /** How the journal commits now: `fsync` for state_save transactional. */
+  get journalDurability(): 'fsync' | 'os' {
+    return this.requireJournal().durability;
   }
 
   /** Does this instance hold the call of this dialog? */
@@ -176,12 +201,14 @@ export class CallstoreInstance implements RoleRuntime {
       retired.push(...retiredIds);
       changed.add(bucket);
     });
-    if (late.length) journal.finish(late);
+    // A straggler's dialog leaves the active set now only if its call's record is committed;
+    // otherwise the record writer frees it once it is (a crash before that replays the call).
+    const freed = late.filter((id) => !this.records.holds(id));
+    if (freed.length) journal.finish(freed);
     for (const id of retired) this.publishCallGone(id);
     for (const bucket of changed) this.afterChange(bucket);
     this.deps.metrics.active.set({ instance: this.name }, this.table.size);
-    const stored = this.settings.stateSave === 'transactional' ? journal.flush() : Promise.resolve();
-    return { fresh, stored };
+    return { fresh, stored: journal.flush() };
   }
 
   list(): ActiveCall[] {
@@ -318,11 +345,7 @@ export class CallstoreInstance implements RoleRuntime {
         this.log.warn({ callId: cdr.id, anomalies: cdr.anomalies }, 'call with anomalies');
       }
     }
-    this.pendingRecords.push({ cdr, wanted, callIds: bucket.callIds });
-    if (!this.recordsScheduled) {
-      this.recordsScheduled = true;
-      setImmediate(() => this.writeRecords());
-    }
+    this.records.add({ cdr, wanted, callIds: bucket.callIds });
     const now = Date.now();
     for (const id of bucket.callIds) this.recentlyFinished.set(id, now);
     this.publishCallGone(bucket.id);
@@ -330,51 +353,15 @@ export class CallstoreInstance implements RoleRuntime {
     return cdr;
   }
 
-  /**
-   * Writes the records of the calls finished since the last turn in one transaction, and only then
-   * takes their dialogs out of the journal's active set: a crash in between replays the calls on
-   * restart, and the CDR store's idempotence keeps the record single.
-   */
-  private writeRecords(): void {
-    this.recordsScheduled = false;
-    if (this.writerBusy || this.pendingRecords.length === 0) return;
-    this.writerBusy = true;
-    this.writing = this.drainRecords().finally(() => {
-      this.writerBusy = false;
-      this.notifyDrained();
-    });
-  }
-
-  /**
-   * Writes what has accumulated, then what accumulated meanwhile, until nothing is left: under
-   * load the batches grow by themselves, and one large transaction costs the store far less than
-   * many small ones.
-   */
-  private async drainRecords(): Promise<void> {
-    while (this.pendingRecords.length > 0) {
-      const batch = this.pendingRecords;
-      this.pendingRecords = [];
-      const cdrs = batch.filter((r) => r.wanted && r.cdr).map((r) => r.cdr as Cdr);
-      try {
-        const written = new Set(cdrs.length ? await this.deps.cdrs.insert(cdrs) : []);
-        for (const cdr of cdrs) {
-          if (!written.has(cdr.id)) continue;
-          this.deps.metrics.cdrs.inc({ instance: this.name, disposition: cdr.disposition, end_reason: cdr.endReason });
-          this.deps.feed.publish({ collection: 'cdrs', op: 'put', id: cdr.id, doc: cdr, replicate: true });
-          this.log.debug({ callId: cdr.id, disposition: cdr.disposition, endReason: cdr.endReason }, 'call record written');
-        }
-        this.journal?.finish(batch.flatMap((r) => [...r.callIds]));
-      } catch (err) {
-        // The calls stay active in the journal: the next start replays them and writes their records.
-        this.log.error({ err, calls: batch.length }, 'call records could not be written; they are kept for the next start');
-      }
-      this.notifyDrained();
-    }
+  private recordWritten(cdr: Cdr): void {
+    this.deps.metrics.cdrs.inc({ instance: this.name, disposition: cdr.disposition, end_reason: cdr.endReason });
+    this.deps.feed.publish({ collection: 'cdrs', op: 'put', id: cdr.id, doc: cdr, replicate: true });
+    this.log.debug({ callId: cdr.id, disposition: cdr.disposition, endReason: cdr.endReason }, 'call record written');
   }
 
   /** Records finished but not yet written: the backlog behind the CDR store. */
   get recordBacklog(): number {
-    return this.pendingRecords.length + this.settling.size;
+    return this.records.backlog;
   }
 
   /**
@@ -382,16 +369,7 @@ export class CallstoreInstance implements RoleRuntime {
    * than let records pile up in memory when the store is slower than the sources.
    */
   belowBacklog(limit: number): Promise<void> {
-    if (this.recordBacklog < limit) return Promise.resolve();
-    return new Promise((resolve) => this.drainWaiters.push({ limit, resolve }));
-  }
-
-  private notifyDrained(): void {
-    this.drainWaiters = this.drainWaiters.filter((w) => {
-      if (this.recordBacklog >= w.limit && this.journal) return true;
-      w.resolve();
-      return false;
-    });
+    return this.records.belowBacklog(limit);
   }
 
   private publishCallGone(id: string): void {
@@ -438,4 +416,8 @@ export class CallstoreInstance implements RoleRuntime {
     if (!this.journal) throw new Error(`callstore instance ${this.name} is not running`);
     return this.journal;
   }
+}
+
+function durabilityOf(stateSave: 'none' | 'async' | 'transactional'): Durability {
+  return stateSave === 'transactional' ? 'fsync' : 'os';
 }

@@ -6,6 +6,13 @@ import type { CoreEvent } from '../callstore/core/call.js';
 
 export type Durability = 'fsync' | 'os';
 
+/** How to start the checkpoint thread from elsewhere (tests run it from the TypeScript sources). */
+export interface WorkerShim {
+  workerUrl?: URL;
+  /** extra workerData for such a shim */
+  workerData?: Record<string, unknown>;
+}
+
 const CHECKPOINT_INTERVAL_MS = 1000;
 
 /**
@@ -14,8 +21,10 @@ const CHECKPOINT_INTERVAL_MS = 1000;
  * finished yet, whose events restore the active calls after a restart.
  *
  * Writes go into a transaction that stays open for the rest of the event-loop turn and commits on
- * the next one: everything that arrived meanwhile shares one commit (group commit). With
- * durability `fsync` (state_save `transactional`) a commit is on disk before `flush()` resolves.
+ * the next one: everything that arrived meanwhile shares one commit (group commit). `flush()`
+ * resolves once that commit is done, in every durability: a committed transaction survives a kill
+ * of the process; with durability `fsync` (state_save `transactional`) it is also on disk (fsync'd),
+ * so it survives a power loss.
  */
 export class EventJournal {
   private readonly db: Database.Database;
@@ -32,6 +41,7 @@ export class EventJournal {
   constructor(
     readonly file: string,
     durability: Durability,
+    checkpointWorker: WorkerShim = {},
   ) {
     mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
@@ -58,8 +68,25 @@ export class EventJournal {
     this.deleteActive = this.db.prepare('DELETE FROM active WHERE call_id = ?');
     this.selectByCall = this.db.prepare('SELECT body FROM events WHERE call_id = ?');
     this.selectAnyOfCall = this.db.prepare('SELECT 1 FROM events WHERE call_id = ? LIMIT 1');
-    this.checkpointer = new Worker(new URL('./checkpoint-thread.js', import.meta.url), { workerData: { file, intervalMs: CHECKPOINT_INTERVAL_MS } });
+    this.checkpointer = new Worker(checkpointWorker.workerUrl ?? new URL('./checkpoint-thread.js', import.meta.url), {
+      workerData: { ...checkpointWorker.workerData, file, intervalMs: CHECKPOINT_INTERVAL_MS },
+    });
     this.checkpointer.unref();
+  }
+
+  /** The durability the connection commits with now (SQLite's synchronous setting: FULL fsyncs each commit). */
+  get durability(): Durability {
+    return (this.db.pragma('synchronous', { simple: true }) as number) >= 2 ? 'fsync' : 'os';
+  }
+
+  /**
+   * Commits from the next transaction on with this durability (the one open now commits first,
+   * with the durability it was opened under: SQLite cannot change it inside a transaction).
+   */
+  setDurability(durability: Durability): void {
+    if (durability === this.durability) return;
+    this.commitNow();
+    this.db.pragma(`synchronous = ${durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
   }
 
   /** Stores the events not stored yet; returns, per event, whether it was new. */
@@ -82,7 +109,7 @@ export class EventJournal {
     for (const id of callIds) this.deleteActive.run(id);
   }
 
-  /** Resolves once everything written so far is committed (on disk, with durability `fsync`). */
+  /** Resolves once everything written so far is committed (and fsync'd, with durability `fsync`). */
   flush(): Promise<void> {
     if (!this.inTransaction) return Promise.resolve();
     return new Promise((resolve, reject) => this.commitWaiters.push({ resolve, reject }));

@@ -1,10 +1,20 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { RoleType } from './roles.js';
 
+export const HealthReason = Type.Object({
+  component: Type.String({ description: 'the impaired part, e.g. `cdr-writer` or `callstore callstore1`' }),
+  message: Type.String({ description: 'what is wrong and what the service does about it, in one sentence' }),
+  since: Type.String({ format: 'date-time' }),
+});
+export type HealthReason = Static<typeof HealthReason>;
+
 export const Health = Type.Object({
-  status: Type.Union([Type.Literal('ok'), Type.Literal('starting'), Type.Literal('stopping')]),
+  status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('starting'), Type.Literal('stopping')], {
+    description: '`degraded`: running and answering, but a part is impaired (see reasons); answered with 200 like `ok`, the others with 503',
+  }),
   site: Type.String(),
   version: Type.String(),
+  reasons: Type.Optional(Type.Array(HealthReason, { description: 'present when degraded: why' })),
 });
 export type Health = Static<typeof Health>;
 

@@ -173,6 +173,8 @@ describe('settings', () => {
   it('recognises a Sitecall health report by its shape', () => {
     expect(parseHealthz({ status: 'ok', site: 'office-a', version: '0.1.0' })).toEqual({ status: 'ok', site: 'office-a', version: '0.1.0' });
     expect(parseHealthz({ status: 'starting', site: { id: 's1', name: 'A' }, version: '0.1.0' })?.status).toBe('starting');
+    // A degraded service runs (a part is impaired and says why): the shell attaches to it.
+    expect(parseHealthz({ status: 'degraded', site: 'a', version: '1', reasons: [{ component: 'cdr-writer', message: 'x', since: '2026-01-01T00:00:00Z' }] })?.status).toBe('degraded');
     expect(parseHealthz({ status: 'up', site: 'a', version: '1' })).toBeNull();
     expect(parseHealthz({ status: 'ok', version: '1' })).toBeNull();
     expect(parseHealthz({ status: 'ok', site: 'a' })).toBeNull();

@@ -25,7 +25,8 @@ export function systemRoutes(deps: SystemDeps): RouteDef[] {
       errors: [{ status: 503, description: 'Starting or stopping: status says which', schema: Health, retryAfter: false }],
       handler({ res }) {
         const health = deps.health();
-        if (health.status !== 'ok') res.status(503);
+        // Degraded still runs and answers (events wait rather than fail): a liveness probe must not restart it.
+        if (health.status !== 'ok' && health.status !== 'degraded') res.status(503);
         return health;
       },
     }),

@@ -23,6 +23,14 @@ export interface CdrStoreOptions {
   cacheKiB?: number;
 }
 
+export interface InsertOptions {
+  /**
+   * fsync the commits before returning (state_save transactional): the records survive a power
+   * loss, not only a crash of the process. The store otherwise commits with synchronous=NORMAL.
+   */
+  durable?: boolean;
+}
+
 interface MonthWriter {
   month: string;
   db: Database.Database;
@@ -71,7 +79,8 @@ export class CdrStore {
    * written now (in input order). A CDR stored before, or twice in the batch, is not written again.
    * Throws ValidationError, before writing anything, when a CDR has no id or no valid startedAt.
    */
-  insert(cdrs: readonly Cdr[]): string[] {
+  insert(cdrs: readonly Cdr[], opts: InsertOptions = {}): string[] {
+    const durable = opts.durable === true;
     this.assertOpen();
     const byMonth = new Map<string, CdrRow[]>();
     const seen = new Set<string>();
@@ -98,7 +107,7 @@ export class CdrStore {
     const toIndex: [string, string][] = [];
     for (const [month, rows] of byMonth) {
       const w = this.writer(month);
-      w.db.transaction(() => {
+      writeTransaction(w.db, durable, () => {
         for (const row of rows) {
           const res = w.insert.run(row);
           if (res.changes === 1) {
@@ -109,13 +118,13 @@ export class CdrStore {
           // Inserted now, or already in the month (maybe without its index entry): index it.
           toIndex.push([row.id, month]);
         }
-      }).immediate();
+      });
       this.maybeAnalyze(w);
     }
     if (toIndex.length) {
-      this.index.transaction(() => {
+      writeTransaction(this.index, durable, () => {
         for (const [id, month] of toIndex) this.indexPut.run(id, month);
-      }).immediate();
+      });
     }
     const ids: string[] = [];
     for (const { id } of cdrs) {
@@ -232,6 +241,22 @@ export class CdrStore {
     w.db.pragma('analysis_limit = 2000');
     w.db.exec('ANALYZE');
     w.analyzedAt = w.rows;
+  }
+}
+
+/**
+ * Runs a write transaction, fsync'd at its commit when durable: synchronous=FULL makes SQLite sync
+ * the WAL (with every frame before it) at the commit. The level cannot change inside a transaction,
+ * so it is set around it, and put back for the records that need no more than NORMAL.
+ */
+function writeTransaction(db: Database.Database, durable: boolean, body: () => void): void {
+  const run = () => db.transaction(body).immediate();
+  if (!durable) return run();
+  db.pragma('synchronous = FULL');
+  try {
+    run();
+  } finally {
+    db.pragma('synchronous = NORMAL');
   }
 }
 

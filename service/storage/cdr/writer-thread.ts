@@ -2,23 +2,40 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { Cdr } from '../../../shared/api/cdr.js';
 import { CdrStore } from './store.js';
 
+/** What the writer thread is started with. */
+export interface WriterThreadData {
+  dataDir: string;
+  /** honour `exit-for-test` (SITECALL_TEST_HOOKS=1 only) */
+  testHooks?: boolean;
+}
+
 /** Messages to the writer thread and its answers (see CdrWriterThread). */
-export type ToWriter = { type: 'insert'; id: number; cdrs: Cdr[] } | { type: 'get'; id: number; cdrId: string } | { type: 'close'; id: number };
+export type ToWriter =
+  | { type: 'insert'; id: number; cdrs: Cdr[]; durable: boolean }
+  | { type: 'get'; id: number; cdrId: string }
+  | { type: 'close'; id: number }
+  /** the thread ends at once, as if it had crashed (test hook; ignored unless testHooks) */
+  | { type: 'exit-for-test'; id: number };
 export type FromWriter =
+  /** the store is open: the thread takes requests */
+  | { type: 'ready'; id: 0 }
   | { type: 'inserted'; id: number; ids: string[] }
   | { type: 'got'; id: number; cdr: Cdr | undefined }
   | { type: 'closed'; id: number }
-  | { type: 'error'; id: number; message: string };
+  /** `name` is the error's class: ValidationError means the request can never succeed */
+  | { type: 'error'; id: number; name: string; message: string };
 
 // The writer thread owns the CDR store: SQLite's index and FTS upkeep runs beside ingestion, not in it.
 if (parentPort) {
   const port = parentPort;
-  const store = new CdrStore((workerData as { dataDir: string }).dataDir);
+  const data = workerData as WriterThreadData;
+  // A store that cannot be opened ends the thread here; its owner restarts it after a while.
+  const store = new CdrStore(data.dataDir);
   port.on('message', (msg: ToWriter) => {
     try {
       switch (msg.type) {
         case 'insert':
-          port.postMessage({ type: 'inserted', id: msg.id, ids: store.insert(msg.cdrs) } satisfies FromWriter);
+          port.postMessage({ type: 'inserted', id: msg.id, ids: store.insert(msg.cdrs, { durable: msg.durable }) } satisfies FromWriter);
           break;
         case 'get':
           port.postMessage({ type: 'got', id: msg.id, cdr: store.get(msg.cdrId) } satisfies FromWriter);
@@ -28,9 +45,14 @@ if (parentPort) {
           port.postMessage({ type: 'closed', id: msg.id } satisfies FromWriter);
           port.close();
           break;
+        case 'exit-for-test':
+          if (data.testHooks) process.exit(70);
+          break;
       }
     } catch (err) {
-      port.postMessage({ type: 'error', id: msg.id, message: err instanceof Error ? err.message : String(err) } satisfies FromWriter);
+      const e = err instanceof Error ? err : new Error(String(err));
+      port.postMessage({ type: 'error', id: msg.id, name: e.name, message: e.message } satisfies FromWriter);
     }
   });
+  port.postMessage({ type: 'ready', id: 0 } satisfies FromWriter);
 }

@@ -1,0 +1,149 @@
+import { mkdirSync, renameSync, rmdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { Registry } from 'prom-client';
+import type { Cdr } from '../../shared/api/cdr.js';
+import type { CallEvent } from '../../shared/api/events.js';
+import type { ResolvedInstance } from '../../service/config/roles.js';
+import { CallstoreInstance } from '../../service/callstore/instance.js';
+import { CallstoreMetrics } from '../../service/callstore/metrics.js';
+import type { CdrWriter } from '../../service/callstore/record-writer.js';
+import { createLogger } from '../../service/logger.js';
+import { HealthBoard } from '../../service/health.js';
+import { CdrWriterThread, type CdrWriterThreadOptions } from '../../service/storage/cdr/writer.js';
+import { ChangeFeed } from '../../service/storage/changes.js';
+import { toCore } from './call-events.js';
+import { tsWorker } from './ts-worker.js';
+
+/** The journal's checkpoint thread and the CDR writer thread, run from the TypeScript sources. */
+export const checkpointWorker = () => tsWorker(new URL('../../service/storage/checkpoint-thread.ts', import.meta.url));
+export const cdrWriterWorker = () => tsWorker(new URL('../../service/storage/cdr/writer-thread.ts', import.meta.url));
+
+export function callstoreDefinition(stateSave: 'none' | 'async' | 'transactional', ext: Record<string, unknown> = {}): ResolvedInstance {
+  return {
+    name: 'callstore1',
+    roletype: 'callstore',
+    iface: 'lo',
+    ext,
+    enabled: true,
+    group: 1,
+    order: 1,
+    includeDomains: [],
+    site: 'site-test',
+    callstore: { cdrMode: 'all', cdrAggregation: true, stateSave },
+  };
+}
+
+/**
+ * The real CDR writer thread behind a gate: while the gate is shut an insert waits before it
+ * reaches the store, as behind a store that is slow or busy. Every insert is recorded.
+ */
+export class GatedCdrWriter implements CdrWriter {
+  readonly inserts: { ids: string[]; opts: { durable: boolean } }[] = [];
+  private gate: { promise: Promise<void>; open: () => void } | undefined;
+  private waiting = 0;
+
+  constructor(readonly real: CdrWriterThread) {}
+
+  shut(): void {
+    let open = () => {};
+    const promise = new Promise<void>((resolve) => (open = resolve));
+    this.gate = { promise, open };
+  }
+
+  open(): void {
+    this.gate?.open();
+    this.gate = undefined;
+  }
+
+  /** inserts that reached the gate and wait there */
+  get held(): number {
+    return this.waiting;
+  }
+
+  get unavailable(): string | undefined {
+    return this.real.unavailable;
+  }
+
+  whenAvailable(): Promise<void> {
+    return this.real.whenAvailable();
+  }
+
+  async insert(cdrs: Cdr[], opts: { durable: boolean }): Promise<string[]> {
+    this.inserts.push({ ids: cdrs.map((c) => c.id), opts });
+    if (this.gate) {
+      this.waiting++;
+      await this.gate.promise;
+      this.waiting--;
+    }
+    return this.real.insert(cdrs, opts);
+  }
+}
+
+export interface Harness {
+  instance: CallstoreInstance;
+  writer: GatedCdrWriter;
+  cdrThread: CdrWriterThread;
+  health: HealthBoard;
+  journalFile: string;
+  ingest(events: CallEvent[]): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A CallstoreInstance on real files: its journal in SQLite, its records through the real writer thread. */
+export async function startHarness(dataDir: string, definition: ResolvedInstance, writerOptions: CdrWriterThreadOptions = {}): Promise<Harness> {
+  const log = createLogger('silent');
+  const cdrThread = new CdrWriterThread(dataDir, cdrWriterWorker(), { log, ...writerOptions });
+  const health = new HealthBoard();
+  const writer = new GatedCdrWriter(cdrThread);
+  const instance = new CallstoreInstance(
+    definition,
+    { siteId: 'site-test', dataDir, cdrs: writer, feed: new ChangeFeed(), metrics: new CallstoreMetrics(new Registry()), journalWorker: checkpointWorker(), health },
+    log,
+  );
+  await instance.start();
+  return {
+    instance,
+    writer,
+    cdrThread,
+    health,
+    journalFile: join(dataDir, 'callstore', definition.name, 'journal.sqlite'),
+    ingest: (events) => instance.ingest(events.map(toCore)).stored,
+    async close() {
+      writer.open();
+      await instance.stop();
+      await cdrThread.close();
+    },
+  };
+}
+
+/**
+ * What another process finds in the journal now: the committed state, which is what a kill -9
+ * of this one would leave behind (a committed WAL transaction survives the end of its process).
+ */
+export function journalOnDisk(file: string): { events: Set<string>; active: Set<string> } {
+  const db = new Database(file, { readonly: true });
+  try {
+    const events = new Set((db.prepare('SELECT id FROM events').pluck().all() as string[]));
+    const active = new Set((db.prepare('SELECT call_id FROM active').pluck().all() as string[]));
+    return { events, active };
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * A CDR store that cannot be opened, as after a disk fault: its id index is a directory. The
+ * writer thread dies at its start while this lasts; `repair()` puts the index back.
+ */
+export function breakCdrIndex(dataDir: string): { repair(): void } {
+  const index = join(dataDir, 'cdr', 'COPM3_dialogs', 'index.sqlite');
+  renameSync(index, `${index}.aside`);
+  mkdirSync(index);
+  return {
+    repair() {
+      rmdirSync(index);
+      renameSync(`${index}.aside`, index);
+    },
+  };
+}
