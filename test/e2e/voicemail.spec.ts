@@ -91,7 +91,7 @@ test.beforeAll(async () => {
   await api<Mailbox>('POST', `/api/v1/domains/${DOMAIN}/mailboxes`, { number: '1003', name: 'Workshop' });
   await deposit('1001', 5, { callerNumber: '+15550111', callId: 'e2e-3@pbx' });
   await deposit('1001', 2, { callerNumber: '+15550123', callerName: 'Bob Urgent', callId: 'e2e-2@pbx', urgent: 'true' });
-  await deposit('1001', 3, { callerNumber: '+15550100', callerName: 'Ann Caller', callId: 'e2e-1@pbx' });
+  await deposit('1001', 8, { callerNumber: '+15550100', callerName: 'Ann Caller', callId: 'e2e-1@pbx' });
   await deposit('1002', 4, { callerNumber: '+15550199', callerName: 'Carla Client' });
 });
 
@@ -144,15 +144,41 @@ test('open a message, play it, move it to saved; live counts, greetings, setting
     await expect(detail.getByRole('heading', { name: /Ann Caller/ })).toBeVisible();
     await expect(detail).toContainText('+15550100');
     await expect(detail).toContainText('Unread');
-    await expect(page.getByTestId('vm-time')).toHaveText('0:00 / 0:03');
+    await expect(page.getByTestId('vm-time')).toHaveText('0:00.0 / 0:08.0');
     await shot(page, 'vm-02-message');
 
     await page.getByRole('button', { name: 'Play the message from Ann Caller' }).click();
     const audio = page.getByTestId('vm-audio');
     await expect(audio).toHaveAttribute('src', /^blob:/);
+    // The time shown beside the bar follows the bar (it stayed at 0:00 while the bar moved on): the
+    // player is read at every frame until the bar passes 1.2 s, each frame's text against its bar.
+    const frames = await page.getByTestId('vm-detail').getByTestId('vm-player').evaluate(
+      (player) =>
+        new Promise<{ bar: number; text: string }[]>((resolve, reject) => {
+          const seen: { bar: number; text: string }[] = [];
+          const deadline = performance.now() + 10_000;
+          const frame = () => {
+            const bar = Number((player.querySelector('[data-testid="vm-seek"]') as HTMLInputElement).value);
+            const text = player.querySelector('[data-testid="vm-time"]')?.textContent ?? '';
+            const audioEl = player.querySelector('audio');
+            if (audioEl && !audioEl.paused) seen.push({ bar, text });
+            if (bar >= 1.2) resolve(seen);
+            else if (performance.now() > deadline) reject(new Error(`the bar did not pass 1.2 s within 10 s: ${JSON.stringify(seen.slice(-3))}`));
+            else requestAnimationFrame(frame);
+          };
+          frame();
+        }),
+    );
+    const shownSeconds = (text: string) => {
+      const m = /^(\d+):(\d{2})(?:\.(\d))? \/ 0:08(?:\.0)?$/.exec(text);
+      return m ? Number(m[1]) * 60 + Number(m[2]) + Number(m[3] ?? 0) / 10 : Number.NaN;
+    };
+    const disagreeing = frames.filter((f) => !(Math.abs(shownSeconds(f.text) - f.bar) < 0.15));
+    expect(disagreeing.slice(0, 5)).toEqual([]);
+    expect(new Set(frames.map((f) => f.text)).size).toBeGreaterThanOrEqual(5);
     await expect.poll(() => audio.evaluate((a: HTMLAudioElement) => a.currentTime), { timeout: 10_000 }).toBeGreaterThan(0.8);
     const state = await audio.evaluate((a: HTMLAudioElement) => ({ paused: a.paused, duration: a.duration, error: a.error?.code ?? null }));
-    expect(state).toEqual({ paused: false, duration: 3, error: null });
+    expect(state).toEqual({ paused: false, duration: 8, error: null });
     await expect(page.getByRole('button', { name: 'Pause the message from Ann Caller' })).toBeVisible();
     // the seek bar follows
     await expect.poll(async () => Number(await page.getByTestId('vm-seek').inputValue())).toBeGreaterThan(0.8);
@@ -163,7 +189,7 @@ test('open a message, play it, move it to saved; live counts, greetings, setting
     await page.getByRole('button', { name: 'Pause the message from Ann Caller' }).click();
     await page.getByTestId('vm-seek').fill('2.5');
     await expect.poll(() => audio.evaluate((a: HTMLAudioElement) => a.currentTime)).toBeCloseTo(2.5, 1);
-    await expect(page.getByTestId('vm-time')).toHaveText('0:02 / 0:03');
+    await expect(page.getByTestId('vm-time')).toHaveText('0:02.5 / 0:08.0');
   });
 
   await test.step('move it to saved', async () => {

@@ -11,6 +11,16 @@ export function clock(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
 }
 
+/**
+ * "0:00.9", "3:05.2": a position in a recording and its length, to a tenth of a second. Whole
+ * seconds made the time beside a moving seek bar stand still for a second at a time (a third of a
+ * three-second message at 0:00).
+ */
+export function playerClock(seconds: number): string {
+  const tenths = Math.max(0, Math.round((Number.isFinite(seconds) ? seconds : 0) * 10));
+  return `${clock(Math.floor(tenths / 10))}.${tenths % 10}`;
+}
+
 /** A message or greeting length: rounded up to the second, never "0:00" for a short one. */
 export function lengthOf(durationMs: number): string {
   return clock(Math.ceil(durationMs / 1000));
