@@ -42,6 +42,7 @@ import {
   type MailboxDoc,
   type MessageDoc,
 } from './core.js';
+import { MetadataSyncError } from './datafile-sync.js';
 import type { FileStore } from './fsstore.js';
 import type { Notifier } from './mailer.js';
 import type { VmailMetadata } from './metadata.js';
@@ -195,9 +196,12 @@ export class VmailService {
     await this.locks.run(id, async () => {
       const doc = await this.requireMailbox(domain, number);
       const ids = this.meta.messageIds(domain, number);
-      for (const messageId of ids) {
-        const m = await this.meta.messages.get(messageId);
-        if (m) await this.purge(runtime, m, 'mailbox_deleted');
+      const messages = (await Promise.all(ids.map((messageId) => this.meta.messages.get(messageId)))).filter((m): m is MessageDoc => m !== null);
+      // One fsync for all the metadata, then the files (the order of purge(), in bulk).
+      await this.meta.messages.deleteAll(messages.map((m) => m._id));
+      for (const m of messages) {
+        if (m.originSite === this.deps.siteId) await runtime.store.remove(m.storage.key);
+        this.deps.metrics.purged.inc({ reason: 'mailbox_deleted' });
       }
       await this.meta.mailboxes.delete(id);
       await this.meta.pinGuard.delete(id);
@@ -597,14 +601,15 @@ export class VmailService {
       if (record) await record(doc);
       else await this.meta.messages.put(doc as MessageDoc);
     } catch (err) {
-      await runtime.store.remove(key).catch(() => undefined);
+      // Written but not durable: the metadata points at the file, which must stay (the start-up check reconciles).
+      if (!(err instanceof MetadataSyncError)) await runtime.store.remove(key).catch(() => undefined);
       throw err;
     }
     return doc;
   }
 
   /** Metadata first, then the file: a crash in between leaves an orphan file, removed at start. */
-  private async purge(runtime: VmailRuntime, doc: MessageDoc, reason: 'retention' | 'request' | 'mailbox_deleted'): Promise<void> {
+  private async purge(runtime: VmailRuntime, doc: MessageDoc, reason: 'retention' | 'request'): Promise<void> {
     await this.meta.messages.delete(doc._id);
     if (doc.originSite === this.deps.siteId) await runtime.store.remove(doc.storage.key);
     this.deps.metrics.purged.inc({ reason });
