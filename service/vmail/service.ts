@@ -17,6 +17,8 @@ import {
   type MessageQuery,
   type Mwi,
   type MwiList,
+  type QuarantineList,
+  type QuarantineRestore,
 } from '../../shared/api/vmail.js';
 import { hashSecret, verifySecret } from '../auth/passwords.js';
 import { AppError, ConflictError, NotFoundError, RateLimitedError, UnavailableError, ValidationError } from '../errors.js';
@@ -47,6 +49,7 @@ import type { FileStore } from './fsstore.js';
 import type { Notifier } from './mailer.js';
 import type { VmailMetadata } from './metadata.js';
 import type { VmailMetrics } from './metrics.js';
+import type { Quarantine } from './quarantine.js';
 import { greetingKey, isMailboxNumber, messageKey, storeDomain } from './paths.js';
 import { receiveWav, TooLargeError, type Received } from './upload.js';
 
@@ -59,6 +62,7 @@ export interface VmailPartition {
 export interface VmailRuntime {
   readonly name: string;
   readonly store: FileStore;
+  readonly quarantine: Quarantine;
   readonly notifier: Notifier;
 }
 
@@ -501,6 +505,77 @@ export class VmailService {
     const docs = await this.meta.mailboxes.find({ domain });
     docs.sort(byNumber);
     return { items: docs.map((d) => toMwi(domain, d.number, this.meta.counts(domain, d.number))) };
+  }
+
+  // ---- quarantine ----------------------------------------------------------------------------
+
+  /** What the start-up check could not match in a domain: the quarantined files, and the messages whose audio is missing. */
+  async listQuarantine(domainInput: string): Promise<QuarantineList> {
+    const { domain, runtime } = this.route(domainInput);
+    const items = await runtime.quarantine.list(domain);
+    const missing = await this.meta.messages.find({ domain, originSite: this.deps.siteId, audioMissing: true }, { sort: { createdAt: -1 } });
+    return { items, total: items.length, missingAudio: missing.map(toMessage) };
+  }
+
+  /**
+   * Makes a quarantined file a new message of a mailbox (by default the one it was found in) when
+   * it is audio we take. The file is moved, not copied: its metadata is recorded once it is in
+   * place, and only then does its quarantine record go, so a crash at any point leaves the file
+   * either a message or in the quarantine (found again at the next start).
+   */
+  async restoreQuarantined(domainInput: string, id: string, target: QuarantineRestore, by: string): Promise<Message> {
+    const { domain, runtime } = this.route(domainInput);
+    return this.locks.run(`quarantine:${domain}`, async () => {
+      const entry = await runtime.quarantine.get(domain, id);
+      if (!entry) throw new NotFoundError(`No quarantined file ${id} in ${domain}.`);
+      const number = target.mailbox ?? entry.mailbox;
+      const mailbox = isMailboxNumber(number) ? await this.meta.mailboxes.get(boxKey(domain, number)) : null;
+      if (!mailbox) throw new NotFoundError(`No mailbox ${number} in ${domain}: restore the file into another mailbox.`);
+      const message = await this.withSlot(mailbox, async () => {
+        const messageId = randomUUID();
+        const key = messageKey(domain, mailbox.number, messageId);
+        const { header, size } = await runtime.quarantine.release(entry, key);
+        const doc = newMessageDoc(
+          {
+            id: messageId,
+            domain,
+            mailbox: mailbox.number,
+            urgent: false,
+            callerName: null,
+            callerNumber: null,
+            callId: null,
+            durationMs: header.durationMs,
+            format: audioFormatOf(header.format),
+            originSite: this.deps.siteId,
+            key,
+            size,
+            forwardedFrom: null,
+          },
+          // when the audio was recorded, so that it sorts among the messages of its time
+          new Date(entry.modifiedAt),
+        );
+        try {
+          await this.meta.messages.put(doc);
+        } catch (err) {
+          if (!(err instanceof MetadataSyncError)) await runtime.quarantine.putBack(entry, key);
+          throw err;
+        }
+        await runtime.quarantine.forget(entry);
+        return toMessage(doc);
+      });
+      this.deps.log.info({ quarantineId: id, mailbox: mailbox._id, messageId: message.id, by }, 'quarantined file restored as a message');
+      return message;
+    });
+  }
+
+  async deleteQuarantined(domainInput: string, id: string, by: string): Promise<void> {
+    const { domain, runtime } = this.route(domainInput);
+    await this.locks.run(`quarantine:${domain}`, async () => {
+      const entry = await runtime.quarantine.get(domain, id);
+      if (!entry) throw new NotFoundError(`No quarantined file ${id} in ${domain}.`);
+      await runtime.quarantine.remove(entry);
+      this.deps.log.info({ quarantineId: id, domain, mailbox: entry.mailbox, fileName: entry.fileName, size: entry.size, by }, 'quarantined file deleted for good');
+    });
   }
 
   // ---- jobs ----------------------------------------------------------------------------------
