@@ -68,9 +68,10 @@ export interface VmailRuntime {
 
 /**
  * How an upload's body is read: the route hands the audio's bytes to `onFile` as they arrive and
- * returns the form's text fields (none for a raw audio/wav body).
+ * returns the form's text fields (none for a raw audio/wav body). A file `onFile` has finished
+ * when the upload is refused after all goes to `discard`.
  */
-export type AudioIntake = <T>(onFile: (audio: AsyncIterable<Buffer>) => Promise<T>) => Promise<{ fields: Record<string, string>; file: T }>;
+export type AudioIntake = <T>(onFile: (audio: AsyncIterable<Buffer>) => Promise<T>, discard: (file: T) => Promise<void>) => Promise<{ fields: Record<string, string>; file: T }>;
 
 /** A stored audio file ready to be streamed. */
 export interface AudioFile {
@@ -283,17 +284,19 @@ export class VmailService {
       const message = await this.withSlot(mailbox, async () => {
         const id = randomUUID();
         const key = messageKey(domain, number, id);
-        const { fields, file } = await intake((audio) =>
-          receiveWav(audio, {
-            store: runtime.store,
-            key,
-            maxBytes: VMAIL_LIMITS.uploadBytes,
-            accept: (h) => {
-              if (h.durationMs > mailbox.maxMessageSeconds * 1000) {
-                throw new TooLargeError(`The message lasts ${(h.durationMs / 1000).toFixed(1)} s; mailbox ${number} takes messages of at most ${mailbox.maxMessageSeconds} s.`, 'duration');
-              }
-            },
-          }),
+        const { fields, file } = await intake(
+          (audio) =>
+            receiveWav(audio, {
+              store: runtime.store,
+              key,
+              maxBytes: VMAIL_LIMITS.uploadBytes,
+              accept: (h) => {
+                if (h.durationMs > mailbox.maxMessageSeconds * 1000) {
+                  throw new TooLargeError(`The message lasts ${(h.durationMs / 1000).toFixed(1)} s; mailbox ${number} takes messages of at most ${mailbox.maxMessageSeconds} s.`, 'duration');
+                }
+              },
+            }),
+          discardReceived,
         );
         const doc = await this.commit(runtime, file, key, async () => {
           const f = depositFields.parse(fields, 'The form');
@@ -425,15 +428,17 @@ export class VmailService {
     await this.requireMailbox(domain, number);
     const gid = randomUUID();
     const key = greetingKey(domain, number, gid);
-    const { file } = await intake((audio) =>
-      receiveWav(audio, {
-        store: runtime.store,
-        key,
-        maxBytes: VMAIL_LIMITS.uploadBytes,
-        accept: (h) => {
-          if (h.durationMs > VMAIL_LIMITS.greetingSeconds * 1000) throw new TooLargeError(`The greeting lasts ${(h.durationMs / 1000).toFixed(1)} s; greetings are at most ${VMAIL_LIMITS.greetingSeconds} s.`, 'duration');
-        },
-      }),
+    const { file } = await intake(
+      (audio) =>
+        receiveWav(audio, {
+          store: runtime.store,
+          key,
+          maxBytes: VMAIL_LIMITS.uploadBytes,
+          accept: (h) => {
+            if (h.durationMs > VMAIL_LIMITS.greetingSeconds * 1000) throw new TooLargeError(`The greeting lasts ${(h.durationMs / 1000).toFixed(1)} s; greetings are at most ${VMAIL_LIMITS.greetingSeconds} s.`, 'duration');
+          },
+        }),
+      discardReceived,
     );
     let old: GreetingInfo | undefined;
     const info = await this.commit(
@@ -690,6 +695,9 @@ export class VmailService {
     this.deps.metrics.purged.inc({ reason });
   }
 }
+
+/** A received file whose upload was refused after it was whole: its temp file and descriptor go. */
+const discardReceived = (received: Received): Promise<void> => received.file.abort();
 
 function depositResult(err: unknown): string {
   if (!(err instanceof AppError)) return 'error';

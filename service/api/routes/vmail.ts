@@ -48,7 +48,7 @@ function intakeOf(req: Request, allowRaw: boolean): AudioIntake {
   if (Number.isFinite(length) && length > VMAIL_LIMITS.uploadBytes + MULTIPART_OVERHEAD_BYTES) throw tooLarge(VMAIL_LIMITS.uploadBytes);
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (type === 'multipart/form-data') {
-    return (onFile) => readMultipart(req, { fileField: 'audio', maxBytes: VMAIL_LIMITS.uploadBytes }, onFile);
+    return (onFile, discard) => readMultipart(req, { fileField: 'audio', maxBytes: VMAIL_LIMITS.uploadBytes }, onFile, discard);
   }
   if (allowRaw && RAW_AUDIO_TYPES.includes(type)) {
     return async (onFile) => ({ fields: {}, file: await readRawBody(req, onFile) });
