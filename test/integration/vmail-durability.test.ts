@@ -170,6 +170,7 @@ describe('vmail metadata durability', () => {
       expect(third.logs()).toMatch(/"tempFiles":0,"orphanFiles":0,"missingAudio":0,"foundAudio":0,"danglingGreetings":0,"messages":2/);
     } finally {
       await third.stop();
+      rmSync(resolve(first.dataDir, '..'), { recursive: true, force: true });
     }
   });
 });
