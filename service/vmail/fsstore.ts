@@ -33,7 +33,7 @@ export class FileStore {
   async create(key: string): Promise<PendingFile> {
     const final = this.pathOf(key);
     const dir = dirname(final);
-    await this.ensureDir(dir);
+    await this.ensureDirectory(dir);
     const temp = join(dir, `.${basename(final, '.wav')}.${randomBytes(4).toString('hex')}.tmp`);
     const handle = await open(temp, 'wx', 0o600);
     return new PendingFile(handle, temp, final, dir);
@@ -77,6 +77,17 @@ export class FileStore {
     }
   }
 
+  /** Removes a directory of the store if it is empty (rmdir never removes anything else). */
+  async removeEmptyDirectory(dir: string): Promise<void> {
+    if (!isInside(this.root, dir)) throw new Error(`refusing a directory outside the store: ${dir}`);
+    try {
+      await rmdir(dir);
+      this.knownDirs.delete(dir);
+    } catch {
+      // not empty, or not there
+    }
+  }
+
   /**
    * Everything under the root as the layout sees it, for the start-up check: per domain
    * directory, per mailbox directory, its file names and its greetings' file names.
@@ -102,7 +113,7 @@ export class FileStore {
   }
 
   /** Creates the missing directories from the root down, each fsync'd into its parent. */
-  private async ensureDir(dir: string): Promise<void> {
+  async ensureDirectory(dir: string): Promise<void> {
     if (this.knownDirs.has(dir)) return;
     if (!isInside(this.root, dir)) throw new Error(`refusing a directory outside the store: ${dir}`);
     const parts = relative(this.root, dir).split(sep);

@@ -4,7 +4,7 @@ import { vmailRoutes } from '../api/routes/vmail.js';
 import type { Logger } from '../logger.js';
 import type { RoleFactory } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
-import type { DocumentStore } from '../storage/documents.js';
+import { DocumentStore } from '../storage/documents.js';
 import { VmailInstance } from './instance.js';
 import { VmailMetadata } from './metadata.js';
 import { VmailMetrics } from './metrics.js';
@@ -46,7 +46,7 @@ export interface Vmail {
  */
 export async function createVmail(deps: VmailDeps): Promise<Vmail> {
   const log = deps.log.child({ role: 'vmail' });
-  const meta = await VmailMetadata.open(deps.documents, deps.feed);
+  const meta = await VmailMetadata.open(deps.documents, deps.feed, DocumentStore.directoryFor(deps.dataDir));
   const metrics = new VmailMetrics(deps.metrics.registry);
   const service = new VmailService({ meta, config: deps.config, siteId: deps.siteId, metrics, log });
   const consoleUrl = deps.mailSettings?.consoleUrl ?? (() => undefined);

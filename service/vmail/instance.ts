@@ -6,6 +6,7 @@ import { FileStore } from './fsstore.js';
 import { Notifier, smtpSettingsOf, type SmtpSettings } from './mailer.js';
 import type { VmailMetadata } from './metadata.js';
 import type { VmailMetrics } from './metrics.js';
+import { Quarantine } from './quarantine.js';
 import { checkStore } from './repair.js';
 import type { VmailPartition, VmailRuntime, VmailService } from './service.js';
 
@@ -66,6 +67,7 @@ export interface VmailInstanceDeps {
  */
 export class VmailInstance implements RoleRuntime, VmailRuntime {
   readonly store: FileStore;
+  readonly quarantine: Quarantine;
   readonly notifier: Notifier;
   private tunables: VmailTunables;
   private purgeTimer: NodeJS.Timeout | undefined;
@@ -79,6 +81,7 @@ export class VmailInstance implements RoleRuntime, VmailRuntime {
   ) {
     this.tunables = tunablesOf(instance, deps.dataDir);
     this.store = new FileStore(this.tunables.storeDir);
+    this.quarantine = new Quarantine(this.store);
     this.notifier = new Notifier(() => this.tunables.consoleUrl ?? deps.consoleUrl(), deps.metrics, log);
   }
 
@@ -97,7 +100,7 @@ export class VmailInstance implements RoleRuntime, VmailRuntime {
     this.notifier.configure(this.tunables.smtp);
     await this.store.init();
     const started = Date.now();
-    const report = await checkStore({ store: this.store, meta: this.deps.meta, siteId: this.deps.siteId, serves: (d) => this.serves(d), log: this.log, metrics: this.deps.metrics });
+    const report = await checkStore({ store: this.store, quarantine: this.quarantine, meta: this.deps.meta, siteId: this.deps.siteId, serves: (d) => this.serves(d), log: this.log, metrics: this.deps.metrics });
     this.log.info({ store: this.store.root, ms: Date.now() - started, ...report }, 'vmail store checked');
     this.deps.service.register(this);
     this.schedulePurge(Math.min(5_000, this.tunables.purgeIntervalMs));

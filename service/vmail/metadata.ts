@@ -1,7 +1,11 @@
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { MessageCounts } from '../../shared/api/vmail.js';
+import { StartupError } from '../errors.js';
 import type { Change, ChangeFeed } from '../storage/changes.js';
-import type { Collection, DocumentStore } from '../storage/documents.js';
+import type { Collection, Doc, DocumentStore } from '../storage/documents.js';
 import { boxKey, MessageListing, toMwi, type ListFolder, type MailboxDoc, type MessageDoc, type PinGuardDoc } from './core.js';
+import { DatafileSync } from './datafile-sync.js';
 
 export const COLLECTIONS = {
   mailboxes: 'vmail_mailboxes',
@@ -10,6 +14,54 @@ export const COLLECTIONS = {
   /** not stored: the message-waiting counts published on the feed for the console */
   mwi: 'mwi',
 } as const;
+
+type Query = Record<string, unknown>;
+
+/**
+ * A collection whose writes are on the disk when they resolve: the audio of a message is fsync'd
+ * before its metadata is written, and an answer (201) or the removal of an audio file must not
+ * come before the metadata is durable too, or a power cut leaves audio the start-up check cannot
+ * match to anything. Reads go straight to the collection.
+ */
+export class DurableCollection<T extends Doc> {
+  constructor(
+    private readonly collection: Collection<T>,
+    private readonly file: DatafileSync,
+  ) {}
+
+  get name(): string {
+    return this.collection.name;
+  }
+
+  get(id: string): Promise<T | null> {
+    return this.collection.get(id);
+  }
+
+  find(query: Query = {}, opts: { sort?: Record<string, 1 | -1>; limit?: number; skip?: number } = {}): Promise<T[]> {
+    return this.collection.find(query, opts);
+  }
+
+  async put(doc: T): Promise<T> {
+    await this.collection.put(doc);
+    await this.file.sync();
+    return doc;
+  }
+
+  /** false when there was nothing to delete */
+  async delete(id: string): Promise<boolean> {
+    const removed = await this.collection.delete(id);
+    if (removed) await this.file.sync();
+    return removed;
+  }
+
+  /** Deletes several documents with one fsync for all of them; the number deleted. */
+  async deleteAll(ids: readonly string[]): Promise<number> {
+    let removed = 0;
+    for (const id of ids) if (await this.collection.delete(id)) removed++;
+    if (removed) await this.file.sync();
+    return removed;
+  }
+}
 
 /**
  * The vmail metadata in nedb: mailboxes, messages and PIN guards, each a Collection so every write
@@ -25,18 +77,26 @@ export class VmailMetadata {
   private readonly unsubscribe: () => void;
 
   private constructor(
-    readonly mailboxes: Collection<MailboxDoc>,
-    readonly messages: Collection<MessageDoc>,
-    readonly pinGuard: Collection<PinGuardDoc>,
+    readonly mailboxes: DurableCollection<MailboxDoc>,
+    readonly messages: DurableCollection<MessageDoc>,
+    readonly pinGuard: DurableCollection<PinGuardDoc>,
     private readonly feed: ChangeFeed,
   ) {
     this.unsubscribe = feed.subscribe((change) => this.onChange(change));
   }
 
-  static async open(documents: DocumentStore, feed: ChangeFeed): Promise<VmailMetadata> {
-    const mailboxes = await documents.open<MailboxDoc>(COLLECTIONS.mailboxes, { indexes: [{ fieldName: 'domain' }] });
-    const messages = await documents.open<MessageDoc>(COLLECTIONS.messages, { indexes: [{ fieldName: 'box' }, { fieldName: 'folder' }] });
-    const pinGuard = await documents.open<PinGuardDoc>(COLLECTIONS.pinGuard);
+  /** `dbDir`: the directory of the document store's files (DocumentStore.directoryFor), each `<collection>.db`. */
+  static async open(documents: DocumentStore, feed: ChangeFeed, dbDir: string): Promise<VmailMetadata> {
+    const durable = async <T extends Doc>(collection: Collection<T>): Promise<DurableCollection<T>> => {
+      const file = join(dbDir, `${collection.name}.db`);
+      // The file nedb has just loaded must be the one fsync'd, or every sync would fail later.
+      const found = await stat(file).then((s) => s.isFile(), () => false);
+      if (!found) throw new StartupError(`The vmail metadata file ${file} is not where the document store keeps ${collection.name}.`);
+      return new DurableCollection(collection, new DatafileSync(file));
+    };
+    const mailboxes = await durable(await documents.open<MailboxDoc>(COLLECTIONS.mailboxes, { indexes: [{ fieldName: 'domain' }] }));
+    const messages = await durable(await documents.open<MessageDoc>(COLLECTIONS.messages, { indexes: [{ fieldName: 'box' }, { fieldName: 'folder' }] }));
+    const pinGuard = await durable(await documents.open<PinGuardDoc>(COLLECTIONS.pinGuard));
     const meta = new VmailMetadata(mailboxes, messages, pinGuard, feed);
     for (const doc of await messages.find({})) meta.listing.apply(doc._id, doc);
     for (const box of await mailboxes.find({})) meta.lastMwi.set(box._id, JSON.stringify(toMwi(box.domain, box.number, meta.listing.counts(box._id))));

@@ -11,12 +11,15 @@ import { domainProblem, normalizeDomain } from '../config/domains.js';
  *   <root>/<domain>/<mailbox>/<message id>.wav
  *   <root>/<domain>/<mailbox>/greetings/<greeting id>.wav
  *   temp files: a leading dot and a .tmp suffix, in the directory of the file they become
+ *   <root>/.quarantine/<domain>/<mailbox>/<entry id>.json and <entry id>.data
+ *     what the start-up check could not match (quarantine.ts); `.quarantine` is never a domain name
  */
 
 const MAILBOX = new RegExp(MAILBOX_NUMBER_PATTERN);
 const UUID = new RegExp(MESSAGE_ID_PATTERN);
 export const GREETINGS_DIR = 'greetings';
 export const AUDIO_EXT = '.wav';
+export const QUARANTINE_DIR = '.quarantine';
 const TEMP_FILE = /^\.[0-9a-f-]{36}\.[0-9a-z]{1,16}\.tmp$/;
 
 export class PathError extends Error {
@@ -92,6 +95,17 @@ export function dirOf(root: string, domain: string, mailbox?: string, greetings 
   if (mailbox !== undefined && !isMailboxNumber(mailbox)) throw new PathError(`not a mailbox number: ${JSON.stringify(mailbox)}`);
   const absRoot = resolve(root);
   const parts = [domain, ...(mailbox !== undefined ? [mailbox] : []), ...(greetings ? [GREETINGS_DIR] : [])];
+  const path = resolve(absRoot, ...parts);
+  if (!isInside(absRoot, path)) throw new PathError(`the directory ${parts.join('/')} resolves outside the store`);
+  return path;
+}
+
+/** The quarantine directory of a mailbox (or of a domain without `mailbox`), checked the same way. */
+export function quarantineDirOf(root: string, domain: string, mailbox?: string): string {
+  if (storeDomain(domain) !== domain) throw new PathError(`not a normalized domain name: ${JSON.stringify(domain)}`);
+  if (mailbox !== undefined && !isMailboxNumber(mailbox)) throw new PathError(`not a mailbox number: ${JSON.stringify(mailbox)}`);
+  const absRoot = resolve(root);
+  const parts = [QUARANTINE_DIR, domain, ...(mailbox !== undefined ? [mailbox] : [])];
   const path = resolve(absRoot, ...parts);
   if (!isInside(absRoot, path)) throw new PathError(`the directory ${parts.join('/')} resolves outside the store`);
   return path;

@@ -1,38 +1,50 @@
-import { unlink } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { QuarantineReason } from '../../shared/api/vmail.js';
 import type { Logger } from '../logger.js';
 import { boxKey, type MailboxDoc, type MessageDoc } from './core.js';
 import type { FileStore } from './fsstore.js';
 import type { VmailMetadata } from './metadata.js';
 import type { VmailMetrics } from './metrics.js';
-import { AUDIO_EXT, isMailboxNumber, isTempName, isUuid, storeDomain } from './paths.js';
+import { AUDIO_EXT, isMailboxNumber, isTempName, isUuid, QUARANTINE_DIR, storeDomain } from './paths.js';
+import type { Quarantine } from './quarantine.js';
 
 export interface RepairReport {
+  /** temp files of unfinished writes, moved into the quarantine */
   tempFiles: number;
+  /** files no metadata points at, moved into the quarantine */
   orphanFiles: number;
   missingAudio: number;
   foundAudio: number;
   danglingGreetings: number;
   messages: number;
+  /** quarantine records left without their file by a crash, removed */
+  sweptRecords: number;
 }
 
 /**
  * The start-up consistency check of one instance's store, for the domains its group serves and the
- * messages this site holds. The write order (audio durable before metadata; metadata removed before
- * audio) means a crash can only leave temp files and files without metadata: both are removed.
- * Metadata whose file is missing (a store moved or damaged by hand) is marked `audioMissing`
- * rather than dropped, so putting the files back and restarting heals it; a greeting whose file
- * is missing is unset. Every repair is logged.
+ * messages this site holds. The write order (audio durable before metadata, metadata durable
+ * before the answer and before any audio is removed) means a crash leaves temp files and files
+ * without metadata; the check cannot tell a file whose deposit was answered from one that was
+ * not, so it deletes neither: both are moved into the quarantine (quarantine.ts), where an admin
+ * restores or deletes them. Metadata whose file is missing (a store moved or damaged by hand) is
+ * marked `audioMissing` rather than dropped, so putting the files back and restarting heals it; a
+ * greeting whose file is missing is unset. Every repair is logged.
  */
 export async function checkStore(args: {
   store: FileStore;
+  quarantine: Quarantine;
   meta: VmailMetadata;
   siteId: string;
   serves: (domain: string) => boolean;
   log: Logger;
   metrics: VmailMetrics;
+  now?: () => Date;
 }): Promise<RepairReport> {
-  const { store, meta, siteId, serves, log, metrics } = args;
-  const report: RepairReport = { tempFiles: 0, orphanFiles: 0, missingAudio: 0, foundAudio: 0, danglingGreetings: 0, messages: 0 };
+  const { store, quarantine, meta, siteId, serves, log, metrics } = args;
+  const now = args.now ?? (() => new Date());
+  const report: RepairReport = { tempFiles: 0, orphanFiles: 0, missingAudio: 0, foundAudio: 0, danglingGreetings: 0, messages: 0, sweptRecords: 0 };
 
   const messages = new Map<string, MessageDoc>();
   for (const doc of await meta.messages.find({ originSite: siteId })) if (serves(doc.domain)) messages.set(doc.storage.key, doc);
@@ -43,14 +55,16 @@ export async function checkStore(args: {
   report.messages = messages.size;
 
   const seen = new Set<string>();
-  const drop = async (path: string, kind: 'temp_file' | 'orphan_file', key: string) => {
-    await unlink(path).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOENT') throw err;
-    });
+  const toQuarantine = async (path: string, reason: QuarantineReason, key: string, at: { domain: string; mailbox: string; greeting: boolean }) => {
+    const entry = await quarantine.admit({ path, domain: at.domain, mailbox: at.mailbox, found: at.greeting ? 'greeting' : 'message', reason }, now());
+    const kind = reason === 'unfinished_write' ? 'temp_file' : 'orphan_file';
     metrics.repairs.inc({ kind });
     if (kind === 'temp_file') report.tempFiles++;
     else report.orphanFiles++;
-    log.warn({ key, kind }, kind === 'temp_file' ? 'removed the temp file of an unfinished write' : 'removed an audio file that no metadata points at');
+    log.warn(
+      { key, kind, quarantineId: entry.id, size: entry.size, audio: entry.audio !== null },
+      kind === 'temp_file' ? 'moved the temp file of an unfinished write into the quarantine' : 'moved an audio file that no metadata points at into the quarantine',
+    );
   };
 
   for await (const dir of store.walk((name) => storeDomain(name) === name && serves(name))) {
@@ -59,8 +73,9 @@ export async function checkStore(args: {
       for (const name of names) {
         const key = `${dir.domain}/${dir.mailbox}/${greeting ? 'greetings/' : ''}${name}`;
         const path = store.entryPath(dir.domain, dir.mailbox, name, greeting);
+        const at = { domain: dir.domain, mailbox: dir.mailbox, greeting };
         if (isTempName(name)) {
-          await drop(path, 'temp_file', key);
+          await toQuarantine(path, 'unfinished_write', key, at);
           continue;
         }
         if (!name.endsWith(AUDIO_EXT) || !isUuid(name.slice(0, -AUDIO_EXT.length))) {
@@ -68,10 +83,17 @@ export async function checkStore(args: {
           continue;
         }
         if (greeting ? greetings.has(key) : messages.has(key)) seen.add(key);
-        else await drop(path, 'orphan_file', key);
+        else await toQuarantine(path, 'no_metadata', key, at);
       }
     }
     if (!boxes.has(boxKey(dir.domain, dir.mailbox))) await store.pruneMailboxDir(dir.domain, dir.mailbox);
+  }
+
+  for (const domain of await readdir(join(store.root, QUARANTINE_DIR)).catch(() => [] as string[])) {
+    if (storeDomain(domain) !== domain || !serves(domain)) continue;
+    const swept = await quarantine.sweep(domain);
+    if (swept) log.info({ domain, records: swept }, 'removed quarantine records left without their file by a crash');
+    report.sweptRecords += swept;
   }
 
   for (const [key, doc] of messages) {

@@ -17,6 +17,8 @@ import {
   type MessageQuery,
   type Mwi,
   type MwiList,
+  type QuarantineList,
+  type QuarantineRestore,
 } from '../../shared/api/vmail.js';
 import { hashSecret, verifySecret } from '../auth/passwords.js';
 import { AppError, ConflictError, NotFoundError, RateLimitedError, UnavailableError, ValidationError } from '../errors.js';
@@ -42,10 +44,12 @@ import {
   type MailboxDoc,
   type MessageDoc,
 } from './core.js';
+import { MetadataSyncError } from './datafile-sync.js';
 import type { FileStore } from './fsstore.js';
 import type { Notifier } from './mailer.js';
 import type { VmailMetadata } from './metadata.js';
 import type { VmailMetrics } from './metrics.js';
+import type { Quarantine } from './quarantine.js';
 import { greetingKey, isMailboxNumber, messageKey, storeDomain } from './paths.js';
 import { receiveWav, TooLargeError, type Received } from './upload.js';
 
@@ -58,14 +62,16 @@ export interface VmailPartition {
 export interface VmailRuntime {
   readonly name: string;
   readonly store: FileStore;
+  readonly quarantine: Quarantine;
   readonly notifier: Notifier;
 }
 
 /**
  * How an upload's body is read: the route hands the audio's bytes to `onFile` as they arrive and
- * returns the form's text fields (none for a raw audio/wav body).
+ * returns the form's text fields (none for a raw audio/wav body). A file `onFile` has finished
+ * when the upload is refused after all goes to `discard`.
  */
-export type AudioIntake = <T>(onFile: (audio: AsyncIterable<Buffer>) => Promise<T>) => Promise<{ fields: Record<string, string>; file: T }>;
+export type AudioIntake = <T>(onFile: (audio: AsyncIterable<Buffer>) => Promise<T>, discard: (file: T) => Promise<void>) => Promise<{ fields: Record<string, string>; file: T }>;
 
 /** A stored audio file ready to be streamed. */
 export interface AudioFile {
@@ -195,9 +201,12 @@ export class VmailService {
     await this.locks.run(id, async () => {
       const doc = await this.requireMailbox(domain, number);
       const ids = this.meta.messageIds(domain, number);
-      for (const messageId of ids) {
-        const m = await this.meta.messages.get(messageId);
-        if (m) await this.purge(runtime, m, 'mailbox_deleted');
+      const messages = (await Promise.all(ids.map((messageId) => this.meta.messages.get(messageId)))).filter((m): m is MessageDoc => m !== null);
+      // One fsync for all the metadata, then the files (the order of purge(), in bulk).
+      await this.meta.messages.deleteAll(messages.map((m) => m._id));
+      for (const m of messages) {
+        if (m.originSite === this.deps.siteId) await runtime.store.remove(m.storage.key);
+        this.deps.metrics.purged.inc({ reason: 'mailbox_deleted' });
       }
       await this.meta.mailboxes.delete(id);
       await this.meta.pinGuard.delete(id);
@@ -275,17 +284,19 @@ export class VmailService {
       const message = await this.withSlot(mailbox, async () => {
         const id = randomUUID();
         const key = messageKey(domain, number, id);
-        const { fields, file } = await intake((audio) =>
-          receiveWav(audio, {
-            store: runtime.store,
-            key,
-            maxBytes: VMAIL_LIMITS.uploadBytes,
-            accept: (h) => {
-              if (h.durationMs > mailbox.maxMessageSeconds * 1000) {
-                throw new TooLargeError(`The message lasts ${(h.durationMs / 1000).toFixed(1)} s; mailbox ${number} takes messages of at most ${mailbox.maxMessageSeconds} s.`, 'duration');
-              }
-            },
-          }),
+        const { fields, file } = await intake(
+          (audio) =>
+            receiveWav(audio, {
+              store: runtime.store,
+              key,
+              maxBytes: VMAIL_LIMITS.uploadBytes,
+              accept: (h) => {
+                if (h.durationMs > mailbox.maxMessageSeconds * 1000) {
+                  throw new TooLargeError(`The message lasts ${(h.durationMs / 1000).toFixed(1)} s; mailbox ${number} takes messages of at most ${mailbox.maxMessageSeconds} s.`, 'duration');
+                }
+              },
+            }),
+          discardReceived,
         );
         const doc = await this.commit(runtime, file, key, async () => {
           const f = depositFields.parse(fields, 'The form');
@@ -417,15 +428,17 @@ export class VmailService {
     await this.requireMailbox(domain, number);
     const gid = randomUUID();
     const key = greetingKey(domain, number, gid);
-    const { file } = await intake((audio) =>
-      receiveWav(audio, {
-        store: runtime.store,
-        key,
-        maxBytes: VMAIL_LIMITS.uploadBytes,
-        accept: (h) => {
-          if (h.durationMs > VMAIL_LIMITS.greetingSeconds * 1000) throw new TooLargeError(`The greeting lasts ${(h.durationMs / 1000).toFixed(1)} s; greetings are at most ${VMAIL_LIMITS.greetingSeconds} s.`, 'duration');
-        },
-      }),
+    const { file } = await intake(
+      (audio) =>
+        receiveWav(audio, {
+          store: runtime.store,
+          key,
+          maxBytes: VMAIL_LIMITS.uploadBytes,
+          accept: (h) => {
+            if (h.durationMs > VMAIL_LIMITS.greetingSeconds * 1000) throw new TooLargeError(`The greeting lasts ${(h.durationMs / 1000).toFixed(1)} s; greetings are at most ${VMAIL_LIMITS.greetingSeconds} s.`, 'duration');
+          },
+        }),
+      discardReceived,
     );
     let old: GreetingInfo | undefined;
     const info = await this.commit(
@@ -497,6 +510,77 @@ export class VmailService {
     const docs = await this.meta.mailboxes.find({ domain });
     docs.sort(byNumber);
     return { items: docs.map((d) => toMwi(domain, d.number, this.meta.counts(domain, d.number))) };
+  }
+
+  // ---- quarantine ----------------------------------------------------------------------------
+
+  /** What the start-up check could not match in a domain: the quarantined files, and the messages whose audio is missing. */
+  async listQuarantine(domainInput: string): Promise<QuarantineList> {
+    const { domain, runtime } = this.route(domainInput);
+    const items = await runtime.quarantine.list(domain);
+    const missing = await this.meta.messages.find({ domain, originSite: this.deps.siteId, audioMissing: true }, { sort: { createdAt: -1 } });
+    return { items, total: items.length, missingAudio: missing.map(toMessage) };
+  }
+
+  /**
+   * Makes a quarantined file a new message of a mailbox (by default the one it was found in) when
+   * it is audio we take. The file is moved, not copied: its metadata is recorded once it is in
+   * place, and only then does its quarantine record go, so a crash at any point leaves the file
+   * either a message or in the quarantine (found again at the next start).
+   */
+  async restoreQuarantined(domainInput: string, id: string, target: QuarantineRestore, by: string): Promise<Message> {
+    const { domain, runtime } = this.route(domainInput);
+    return this.locks.run(`quarantine:${domain}`, async () => {
+      const entry = await runtime.quarantine.get(domain, id);
+      if (!entry) throw new NotFoundError(`No quarantined file ${id} in ${domain}.`);
+      const number = target.mailbox ?? entry.mailbox;
+      const mailbox = isMailboxNumber(number) ? await this.meta.mailboxes.get(boxKey(domain, number)) : null;
+      if (!mailbox) throw new NotFoundError(`No mailbox ${number} in ${domain}: restore the file into another mailbox.`);
+      const message = await this.withSlot(mailbox, async () => {
+        const messageId = randomUUID();
+        const key = messageKey(domain, mailbox.number, messageId);
+        const { header, size } = await runtime.quarantine.release(entry, key);
+        const doc = newMessageDoc(
+          {
+            id: messageId,
+            domain,
+            mailbox: mailbox.number,
+            urgent: false,
+            callerName: null,
+            callerNumber: null,
+            callId: null,
+            durationMs: header.durationMs,
+            format: audioFormatOf(header.format),
+            originSite: this.deps.siteId,
+            key,
+            size,
+            forwardedFrom: null,
+          },
+          // when the audio was recorded, so that it sorts among the messages of its time
+          new Date(entry.modifiedAt),
+        );
+        try {
+          await this.meta.messages.put(doc);
+        } catch (err) {
+          if (!(err instanceof MetadataSyncError)) await runtime.quarantine.putBack(entry, key);
+          throw err;
+        }
+        await runtime.quarantine.forget(entry);
+        return toMessage(doc);
+      });
+      this.deps.log.info({ quarantineId: id, mailbox: mailbox._id, messageId: message.id, by }, 'quarantined file restored as a message');
+      return message;
+    });
+  }
+
+  async deleteQuarantined(domainInput: string, id: string, by: string): Promise<void> {
+    const { domain, runtime } = this.route(domainInput);
+    await this.locks.run(`quarantine:${domain}`, async () => {
+      const entry = await runtime.quarantine.get(domain, id);
+      if (!entry) throw new NotFoundError(`No quarantined file ${id} in ${domain}.`);
+      await runtime.quarantine.remove(entry);
+      this.deps.log.info({ quarantineId: id, domain, mailbox: entry.mailbox, fileName: entry.fileName, size: entry.size, by }, 'quarantined file deleted for good');
+    });
   }
 
   // ---- jobs ----------------------------------------------------------------------------------
@@ -597,19 +681,23 @@ export class VmailService {
       if (record) await record(doc);
       else await this.meta.messages.put(doc as MessageDoc);
     } catch (err) {
-      await runtime.store.remove(key).catch(() => undefined);
+      // Written but not durable: the metadata points at the file, which must stay (the start-up check reconciles).
+      if (!(err instanceof MetadataSyncError)) await runtime.store.remove(key).catch(() => undefined);
       throw err;
     }
     return doc;
   }
 
   /** Metadata first, then the file: a crash in between leaves an orphan file, removed at start. */
-  private async purge(runtime: VmailRuntime, doc: MessageDoc, reason: 'retention' | 'request' | 'mailbox_deleted'): Promise<void> {
+  private async purge(runtime: VmailRuntime, doc: MessageDoc, reason: 'retention' | 'request'): Promise<void> {
     await this.meta.messages.delete(doc._id);
     if (doc.originSite === this.deps.siteId) await runtime.store.remove(doc.storage.key);
     this.deps.metrics.purged.inc({ reason });
   }
 }
+
+/** A received file whose upload was refused after it was whole: its temp file and descriptor go. */
+const discardReceived = (received: Received): Promise<void> => received.file.abort();
 
 function depositResult(err: unknown): string {
   if (!(err instanceof AppError)) return 'error';

@@ -116,9 +116,18 @@ export interface MultipartResult<T> {
 /**
  * Reads a multipart/form-data body with busboy: text fields, and one file in `fileField` handed to
  * `onFile` as a stream while it arrives. Any problem stops reading the body (the caller's
- * answer closes the connection) after `onFile` has cleaned up.
+ * answer closes the connection), and the refusal is answered only after the file is cleaned up:
+ * `onFile` cleans up after itself when it fails; a file it has finished is handed to `discard`.
+ * That covers a refusal after the file (a field over the limit, a second file, the client
+ * leaving), and busboy parsing on in the chunk it holds after a refusal: a file part that starts
+ * then is drained, never received.
  */
-export function readMultipart<T>(req: IncomingMessage, opts: { fileField: string; maxBytes: number }, onFile: (stream: Readable) => Promise<T>): Promise<MultipartResult<T>> {
+export function readMultipart<T>(
+  req: IncomingMessage,
+  opts: { fileField: string; maxBytes: number },
+  onFile: (stream: Readable) => Promise<T>,
+  discard: (file: T) => Promise<void>,
+): Promise<MultipartResult<T>> {
   return new Promise((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
@@ -142,8 +151,11 @@ export function readMultipart<T>(req: IncomingMessage, opts: { fileField: string
       // The rest of the body is read and dropped until the answer closes the connection.
       req.resume();
       if (fileStream && !fileStream.destroyed) fileStream.destroy(err instanceof Error ? err : new Error(String(err)));
-      const cleanedUp = filePromise ? filePromise.then(() => undefined, () => undefined) : Promise.resolve();
-      void cleanedUp.then(() => reject(err));
+      const cleanedUp = filePromise ? filePromise.then(discard, () => undefined) : Promise.resolve();
+      void cleanedUp.then(
+        () => reject(err),
+        () => reject(err),
+      );
     };
 
     bb.on('field', (name, value, info) => {
@@ -152,6 +164,10 @@ export function readMultipart<T>(req: IncomingMessage, opts: { fileField: string
       fields[name] = value;
     });
     bb.on('file', (name, stream) => {
+      if (settled) {
+        stream.resume();
+        return;
+      }
       if (name !== opts.fileField || filePromise) {
         stream.resume();
         return fail(new ValidationError(filePromise ? 'Send one audio file per request.' : `The file must be in the form field "${opts.fileField}", not "${name}".`));

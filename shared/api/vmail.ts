@@ -300,3 +300,46 @@ export type Mwi = Static<typeof Mwi>;
 
 export const MwiList = Type.Object({ items: Type.Array(Mwi) });
 export type MwiList = Static<typeof MwiList>;
+
+// ---- quarantine ------------------------------------------------------------------------------
+
+export const QUARANTINE_REASONS = ['no_metadata', 'unfinished_write'] as const;
+export type QuarantineReason = (typeof QUARANTINE_REASONS)[number];
+
+/**
+ * A file of the store that the start-up check could not match to a message or greeting, moved
+ * into the store's quarantine (never deleted by the check): an admin restores it into a mailbox
+ * as a message when it is audio we take, or deletes it for good.
+ */
+export const QuarantineEntry = Type.Object({
+  id: Type.String({ description: 'the quarantine entry’s id (UUID)' }),
+  domain: Type.String(),
+  mailbox: Type.String({ description: 'the mailbox directory the file was found in (the mailbox may no longer exist)' }),
+  found: Type.Union([Type.Literal('message'), Type.Literal('greeting')], { description: 'where it was found: among the messages or the greetings' }),
+  reason: Type.Union(QUARANTINE_REASONS.map((r) => Type.Literal(r)), {
+    description: 'no_metadata: a whole file no message or greeting points at; unfinished_write: the temp file of a write that never finished',
+  }),
+  reasonText: Type.String({ description: 'the reason as a sentence' }),
+  fileName: Type.String({ description: 'the name it had in the store' }),
+  size: Type.Integer({ description: 'bytes' }),
+  modifiedAt: Type.String({ format: 'date-time', description: 'when the file was last written' }),
+  quarantinedAt: Type.String({ format: 'date-time' }),
+  audio: Type.Union([Type.Object({ durationMs: Type.Integer(), format: AudioFormat }), Type.Null()], { description: 'set when the file is a complete WAV we take: it can be restored' }),
+  problem: Type.Union([Type.String(), Type.Null()], { description: 'why it is not audio we take (then it can only be deleted)' }),
+});
+export type QuarantineEntry = Static<typeof QuarantineEntry>;
+
+export const QuarantineList = Type.Object({
+  items: Type.Array(QuarantineEntry, { description: 'newest first' }),
+  total: Type.Integer(),
+  missingAudio: Type.Array(Message, { description: 'messages of this site whose audio the start-up check did not find (metadata kept, marked audioMissing)' }),
+});
+export type QuarantineList = Static<typeof QuarantineList>;
+
+export const QuarantineParams = Type.Object({ domain, id: Type.String({ pattern: MESSAGE_ID_PATTERN, description: 'quarantine entry id (UUID, lower case)' }) });
+
+export const QuarantineRestore = Type.Object(
+  { mailbox: Type.Optional(Type.String({ pattern: MAILBOX_NUMBER_PATTERN, description: 'the mailbox to restore into; default the one it was found in' })) },
+  { additionalProperties: false },
+);
+export type QuarantineRestore = Static<typeof QuarantineRestore>;

@@ -2,11 +2,13 @@
  * The Voicemail page against the real service: a vmail group for office.example, two mailboxes
  * and messages deposited through the API (WAVs made here: a 440 Hz tone, 8 kHz 16-bit PCM mono).
  * A person opens a message, plays it (the audio element's current time advances), it is marked
- * read, moves it to Saved; a new message arrives live; greetings, settings, new mailbox, forward.
+ * read, moves it to Saved; a new message arrives live; greetings, settings, new mailbox, forward;
+ * after a restart, the quarantine of what the start-up check could not match.
  * Screenshots: test/artifacts/screenshots/vm-*.png.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { expect, test, type Page } from '@playwright/test';
 import type { Mailbox, Message, MessageList } from '../../shared/api/vmail.js';
 import { cs, vm } from '../support/config-cases.js';
@@ -17,6 +19,8 @@ const SHOTS = join(REPO_ROOT, 'test', 'artifacts', 'screenshots');
 
 let service: RunningTestService;
 let admin: string;
+/** data directories of restarted services, removed at the end */
+const keptDirs: string[] = [];
 
 async function shot(page: Page, name: string, fullPage = false): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
@@ -91,12 +95,13 @@ test.beforeAll(async () => {
   await api<Mailbox>('POST', `/api/v1/domains/${DOMAIN}/mailboxes`, { number: '1003', name: 'Workshop' });
   await deposit('1001', 5, { callerNumber: '+15550111', callId: 'e2e-3@pbx' });
   await deposit('1001', 2, { callerNumber: '+15550123', callerName: 'Bob Urgent', callId: 'e2e-2@pbx', urgent: 'true' });
-  await deposit('1001', 3, { callerNumber: '+15550100', callerName: 'Ann Caller', callId: 'e2e-1@pbx' });
+  await deposit('1001', 8, { callerNumber: '+15550100', callerName: 'Ann Caller', callId: 'e2e-1@pbx' });
   await deposit('1002', 4, { callerNumber: '+15550199', callerName: 'Carla Client' });
 });
 
 test.afterAll(async () => {
   await service?.stop();
+  for (const dir of keptDirs) rmSync(resolve(dir, '..'), { recursive: true, force: true });
 });
 
 test.afterEach(async ({}, testInfo) => {
@@ -144,15 +149,41 @@ test('open a message, play it, move it to saved; live counts, greetings, setting
     await expect(detail.getByRole('heading', { name: /Ann Caller/ })).toBeVisible();
     await expect(detail).toContainText('+15550100');
     await expect(detail).toContainText('Unread');
-    await expect(page.getByTestId('vm-time')).toHaveText('0:00 / 0:03');
+    await expect(page.getByTestId('vm-time')).toHaveText('0:00.0 / 0:08.0');
     await shot(page, 'vm-02-message');
 
     await page.getByRole('button', { name: 'Play the message from Ann Caller' }).click();
     const audio = page.getByTestId('vm-audio');
     await expect(audio).toHaveAttribute('src', /^blob:/);
+    // The time shown beside the bar follows the bar (it stayed at 0:00 while the bar moved on): the
+    // player is read at every frame until the bar passes 1.2 s, each frame's text against its bar.
+    const frames = await page.getByTestId('vm-detail').getByTestId('vm-player').evaluate(
+      (player) =>
+        new Promise<{ bar: number; text: string }[]>((resolve, reject) => {
+          const seen: { bar: number; text: string }[] = [];
+          const deadline = performance.now() + 10_000;
+          const frame = () => {
+            const bar = Number((player.querySelector('[data-testid="vm-seek"]') as HTMLInputElement).value);
+            const text = player.querySelector('[data-testid="vm-time"]')?.textContent ?? '';
+            const audioEl = player.querySelector('audio');
+            if (audioEl && !audioEl.paused) seen.push({ bar, text });
+            if (bar >= 1.2) resolve(seen);
+            else if (performance.now() > deadline) reject(new Error(`the bar did not pass 1.2 s within 10 s: ${JSON.stringify(seen.slice(-3))}`));
+            else requestAnimationFrame(frame);
+          };
+          frame();
+        }),
+    );
+    const shownSeconds = (text: string) => {
+      const m = /^(\d+):(\d{2})(?:\.(\d))? \/ 0:08(?:\.0)?$/.exec(text);
+      return m ? Number(m[1]) * 60 + Number(m[2]) + Number(m[3] ?? 0) / 10 : Number.NaN;
+    };
+    const disagreeing = frames.filter((f) => !(Math.abs(shownSeconds(f.text) - f.bar) < 0.15));
+    expect(disagreeing.slice(0, 5)).toEqual([]);
+    expect(new Set(frames.map((f) => f.text)).size).toBeGreaterThanOrEqual(5);
     await expect.poll(() => audio.evaluate((a: HTMLAudioElement) => a.currentTime), { timeout: 10_000 }).toBeGreaterThan(0.8);
     const state = await audio.evaluate((a: HTMLAudioElement) => ({ paused: a.paused, duration: a.duration, error: a.error?.code ?? null }));
-    expect(state).toEqual({ paused: false, duration: 3, error: null });
+    expect(state).toEqual({ paused: false, duration: 8, error: null });
     await expect(page.getByRole('button', { name: 'Pause the message from Ann Caller' })).toBeVisible();
     // the seek bar follows
     await expect.poll(async () => Number(await page.getByTestId('vm-seek').inputValue())).toBeGreaterThan(0.8);
@@ -163,7 +194,7 @@ test('open a message, play it, move it to saved; live counts, greetings, setting
     await page.getByRole('button', { name: 'Pause the message from Ann Caller' }).click();
     await page.getByTestId('vm-seek').fill('2.5');
     await expect.poll(() => audio.evaluate((a: HTMLAudioElement) => a.currentTime)).toBeCloseTo(2.5, 1);
-    await expect(page.getByTestId('vm-time')).toHaveText('0:02 / 0:03');
+    await expect(page.getByTestId('vm-time')).toHaveText('0:02.5 / 0:08.0');
   });
 
   await test.step('move it to saved', async () => {
@@ -275,6 +306,81 @@ test('open a message, play it, move it to saved; live counts, greetings, setting
     await page.getByLabel('Domain').press('Enter');
     await expect(page.getByText('No voicemail service for elsewhere.example')).toBeVisible();
     await shot(page, 'vm-11-unserved-domain');
+  });
+
+  expect(errors).toEqual([]);
+});
+
+test('the quarantine: what the start-up check could not match is listed, restored as a message or deleted', async ({ page }) => {
+  const errors = watchErrors(page);
+  // What a crash leaves, made while the service is down: a whole recording no message points at
+  // (its metadata lost), and the temp file of an upload that never finished.
+  const dataDir = service.dataDir;
+  expect(await service.stop({ keepData: true })).toBe(0);
+  keptDirs.push(dataDir);
+  const orphanWav = toneWav(3, 330);
+  const orphanName = `${randomUUID()}.wav`;
+  writeFileSync(join(dataDir, 'vmail', DOMAIN, '1001', orphanName), orphanWav);
+  mkdirSync(join(dataDir, 'vmail', DOMAIN, '1002'), { recursive: true });
+  writeFileSync(join(dataDir, 'vmail', DOMAIN, '1002', `.${randomUUID()}.1a2b3c4d.tmp`), toneWav(4).subarray(0, 20_000));
+  service = await startService({ dataDir, env: { SITECALL_SITE_NAME: 'Voicemail Office' } });
+  admin = await login(service);
+  await expect
+    .poll(async () => (await fetch(`${service.url}/api/v1/domains/${DOMAIN}/quarantine`, { headers: { Authorization: `Bearer ${admin}` } })).status, { timeout: 15_000 })
+    .toBe(200);
+
+  await signIn(page);
+  await page.goto(`${service.url}/voicemail/${DOMAIN}/1001`);
+  const link = page.getByTestId('vm-quarantine-link');
+  await expect(link).toContainText('2');
+  await link.click();
+  await expect(page).toHaveURL(new RegExp(`/voicemail/${DOMAIN.replace('.', '\\.')}\\?view=quarantine$`));
+  const panel = page.getByTestId('vm-quarantine');
+  await expect(panel.getByRole('heading', { level: 2, name: 'Quarantine' })).toBeVisible();
+  const entries = panel.getByTestId('vm-quarantine-entry');
+  await expect(entries).toHaveCount(2);
+  const orphan = entries.filter({ hasText: orphanName });
+  await expect(orphan).toContainText('Not recorded');
+  await expect(orphan).toContainText('Found among the messages of mailbox 1001');
+  await expect(orphan).toContainText('A recording of 0:03, 16-bit PCM, 8 kHz, mono');
+  const partial = entries.filter({ hasText: 'Unfinished write' });
+  await expect(partial).toContainText('Found among the messages of mailbox 1002');
+  await expect(partial).toContainText('Not a recording that can be restored');
+  await expect(partial.getByRole('button', { name: /^Restore/ })).toBeDisabled();
+  await shot(page, 'vm-12-quarantine');
+
+  await test.step('restore the recording into the mailbox it was found in', async () => {
+    await orphan.getByRole('button', { name: `Restore ${orphanName} as a message` }).click();
+    const dialog = page.getByTestId('vm-restore-dialog');
+    await expect(dialog).toBeVisible();
+    await expect(dialog.getByLabel('Mailbox')).toHaveValue('1001');
+    await shot(page, 'vm-13-quarantine-restore');
+    await dialog.getByRole('button', { name: 'Restore' }).click();
+    await expect(page.getByText(new RegExp(`${orphanName} was restored as a new message of 1001 · Front desk`))).toBeVisible();
+    await expect(entries).toHaveCount(1);
+    const inbox = await api<MessageList>('GET', `/api/v1/domains/${DOMAIN}/mailboxes/1001/messages?folder=new&limit=500`);
+    const restored = inbox.items.filter((m) => m.callerNumber === null && m.durationMs === 3000);
+    expect(restored).toHaveLength(1);
+    const audio = await fetch(`${service.url}/api/v1/domains/${DOMAIN}/mailboxes/1001/messages/${restored[0]?.id}/audio`, { headers: { Authorization: `Bearer ${admin}` } });
+    expect(Buffer.from(await audio.arrayBuffer()).equals(orphanWav)).toBe(true);
+  });
+
+  await test.step('delete the unfinished write for good', async () => {
+    await partial.getByRole('button', { name: /for good$/ }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete this file for good?' });
+    await expect(confirm).toBeVisible();
+    await confirm.getByRole('button', { name: 'Delete for good' }).click();
+    await expect(page.getByText(/\.tmp was deleted for good\./)).toBeVisible();
+    await expect(page.getByText('Nothing in quarantine')).toBeVisible();
+    await expect(link).toContainText('empty');
+    const left = await api<{ items: unknown[] }>('GET', `/api/v1/domains/${DOMAIN}/quarantine`);
+    expect(left.items).toEqual([]);
+  });
+
+  await test.step('back to a mailbox', async () => {
+    await page.getByTestId('vm-box-1001').click();
+    await expect(page).toHaveURL(new RegExp(`/voicemail/${DOMAIN.replace('.', '\\.')}/1001$`));
+    await expect(page.getByTestId('vm-message').first()).toBeVisible();
   });
 
   expect(errors).toEqual([]);

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -42,7 +42,7 @@ describe('vmail state across restarts', () => {
     }
   });
 
-  it('after kill -9 during a deposit: no orphan file and no dangling metadata; the start-up check repairs', async () => {
+  it('after kill -9 during a deposit: nothing deleted, no dangling metadata; the start-up check quarantines what it cannot match', async () => {
     const first = await startService();
     const token = await login(first);
     const a = vmailClient(first.url, token);
@@ -66,7 +66,8 @@ describe('vmail state across restarts', () => {
     // The other windows of a crash, made by hand while it is down: an audio file renamed into place
     // whose metadata never got written, a temp greeting, and a message whose file went missing.
     const orphan = `${randomUUID()}.wav`;
-    writeFileSync(join(box, orphan), makeWav(1));
+    const orphanWav = makeWav(1);
+    writeFileSync(join(box, orphan), orphanWav);
     mkdirSync(join(box, 'greetings'), { recursive: true });
     writeFileSync(join(box, 'greetings', `.${randomUUID()}.1a2b3c4d.tmp`), 'partial');
     renameSync(join(box, `${ids[1]}.wav`), join(first.dataDir, 'moved-away.wav'));
@@ -84,10 +85,45 @@ describe('vmail state across restarts', () => {
       expect(missing.status).toBe(404);
       expect(missing.body.error.message).toMatch(/missing from the store/);
       const logs = second.logs();
-      expect(logs).toMatch(/removed the temp file of an unfinished write/);
-      expect(logs).toMatch(/removed an audio file that no metadata points at/);
+      expect(logs).toMatch(/moved the temp file of an unfinished write into the quarantine/);
+      expect(logs).toMatch(/moved an audio file that no metadata points at into the quarantine/);
       expect(logs).toMatch(/marked audioMissing/);
       expect(logs).toMatch(/"tempFiles":2,"orphanFiles":1,"missingAudio":1/);
+
+      // Nothing was deleted: all three are in the quarantine, with why, and the console's list has them.
+      const quarantine = await b.json('GET', `${second.url}/api/v1/domains/${DOMAIN}/quarantine`);
+      expect(quarantine.status).toBe(200);
+      const entries = quarantine.body.items as { id: string; mailbox: string; found: string; reason: string; fileName: string; size: number; audio: unknown; problem: string | null }[];
+      expect(entries.map((e) => [e.found, e.reason, e.fileName.endsWith('.tmp') ? 'temp' : e.fileName]).sort()).toEqual(
+        [
+          ['greeting', 'unfinished_write', 'temp'],
+          ['message', 'no_metadata', orphan],
+          ['message', 'unfinished_write', 'temp'],
+        ].sort(),
+      );
+      const orphanEntry = entries.find((e) => e.fileName === orphan);
+      expect(orphanEntry).toMatchObject({ mailbox: '1001', size: orphanWav.length, audio: { durationMs: 1000, format: { encoding: 'pcm_s16le', sampleRate: 8000, channels: 1 } }, problem: null });
+      const slowEntry = entries.find((e) => e.found === 'message' && e.reason === 'unfinished_write');
+      expect(slowEntry?.audio).toBeNull();
+      expect(slowEntry?.problem).toMatch(/truncated/);
+      expect(quarantine.body.missingAudio.map((m: { id: string }) => m.id)).toEqual([ids[1]]);
+      const quarantined = filesUnder(join(first.dataDir, 'vmail', '.quarantine', DOMAIN, '1001'));
+      expect(quarantined.filter((f) => f.endsWith('.data'))).toHaveLength(3);
+      expect(readFileSync(join(first.dataDir, 'vmail', '.quarantine', DOMAIN, '1001', `${orphanEntry?.id}.data`)).equals(orphanWav)).toBe(true);
+
+      // a truncated WAV cannot be restored; the whole one can, and plays as it was
+      const refused = await b.json('POST', `${second.url}/api/v1/domains/${DOMAIN}/quarantine/${slowEntry?.id}/restore`, {});
+      expect(refused.status).toBe(409);
+      expect(refused.body.error.message).toMatch(/cannot be restored as a message: .*truncated/);
+      const restored = await b.json('POST', `${second.url}/api/v1/domains/${DOMAIN}/quarantine/${orphanEntry?.id}/restore`, {});
+      expect(restored.status).toBe(201);
+      expect(restored.body).toMatchObject({ mailbox: '1001', folder: 'new', durationMs: 1000, audioMissing: false });
+      expect((await b.audio('1001', restored.body.id)).bytes.equals(orphanWav)).toBe(true);
+      for (const e of entries.filter((x) => x.reason === 'unfinished_write')) {
+        expect((await b.json('DELETE', `${second.url}/api/v1/domains/${DOMAIN}/quarantine/${e.id}`)).status).toBe(204);
+      }
+      expect((await b.json('GET', `${second.url}/api/v1/domains/${DOMAIN}/quarantine`)).body.items).toEqual([]);
+      expect(filesUnder(join(first.dataDir, 'vmail', '.quarantine'))).toEqual([]);
       // the service works on: a new deposit is stored
       expect((await b.deposit('1001', makeWav(1))).status).toBe(201);
     } finally {

@@ -315,7 +315,8 @@ describe('the vmail API', () => {
       const gone = (await media.deposit('5001', makeWav(1))).body.id;
       await media.json('DELETE', `/5001/messages/${gone}`);
       await eventually(async () => (await media.message('5001', gone)).status === 404, 10_000, 'the purge job');
-      expect(existsSync(join(store, DOMAIN, '5001', `${gone}.wav`))).toBe(false);
+      // the metadata goes first (durably), then the audio: the file follows a moment later
+      await eventually(async () => !existsSync(join(store, DOMAIN, '5001', `${gone}.wav`)), 10_000, 'the purged audio removed');
       expect((await media.message('5001', keep)).status).toBe(200);
       // a mailbox keeping them 30 days keeps its deleted message
       const kept = (await media.deposit('1002', makeWav(1))).body.id;

@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { dirOf, greetingKey, isInside, messageKey, parseKey, PathError, pathOf, storeDomain } from '../../service/vmail/paths.js';
+import { dirOf, greetingKey, isInside, messageKey, parseKey, PathError, pathOf, quarantineDirOf, storeDomain } from '../../service/vmail/paths.js';
 
 const ROOT = resolve('/srv/sitecall/vmail');
 const ID = '0b4c5a8e-3f1d-4c2b-9a77-1234567890ab';
@@ -51,6 +51,15 @@ describe('the store path guard', () => {
     expect(isInside(ROOT, resolve(ROOT, '..', 'a'))).toBe(false);
     expect(() => dirOf(ROOT, 'office.example', '..')).toThrow(PathError);
     expect(dirOf(ROOT, 'office.example', '1001', true)).toBe(join(ROOT, 'office.example', '1001', 'greetings'));
+  });
+
+  it('keeps the quarantine beside the domains, under a name no domain can have, and checks its parts', () => {
+    expect(quarantineDirOf(ROOT, 'office.example', '1001')).toBe(join(ROOT, '.quarantine', 'office.example', '1001'));
+    expect(quarantineDirOf(ROOT, 'office.example')).toBe(join(ROOT, '.quarantine', 'office.example'));
+    expect(storeDomain('.quarantine')).toBeUndefined();
+    for (const [domain, mailbox] of [['..', '1001'], ['office.example', '..'], ['office.example', '1001/../..'], ['Office.example', '1001'], ['%2e%2e', '1001']] as const) {
+      expect(() => quarantineDirOf(ROOT, domain, mailbox)).toThrow(PathError);
+    }
   });
 
   it('never yields a path outside the root, whatever the parts', () => {

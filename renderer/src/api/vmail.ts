@@ -4,7 +4,7 @@
  * here into a Blob: an <audio> element cannot send an Authorization header, and the session token
  * never goes into a URL.
  */
-import type { Folder, GreetingInfo, GreetingKind, Mailbox, MailboxCreate, MailboxList, MailboxPatch, Message, MessageList, MessagePatch } from '../../../shared/api/vmail.js';
+import type { Folder, GreetingInfo, GreetingKind, Mailbox, MailboxCreate, MailboxList, MailboxPatch, Message, MessageList, MessagePatch, QuarantineList } from '../../../shared/api/vmail.js';
 import { currentSession } from '../auth/session.js';
 import { ApiError, apiRequest, isAbort } from './client.js';
 
@@ -71,6 +71,26 @@ export function forwardMessage(domain: string, box: string, id: string, to: { ma
 
 export function deleteGreeting(domain: string, box: string, kind: GreetingKind): Promise<void> {
   return apiRequest<void>(greetingPath(domain, box, kind), { method: 'DELETE' });
+}
+
+// ---- quarantine (admin) ----------------------------------------------------------------------
+
+function quarantinePath(domain: string): string {
+  return `/api/v1/domains/${enc(domain)}/quarantine`;
+}
+
+/** What the start-up check could not match in a domain: quarantined files, and messages whose audio is missing. */
+export function listQuarantine(domain: string, signal?: AbortSignal): Promise<QuarantineList> {
+  return apiRequest<QuarantineList>(quarantinePath(domain), { signal });
+}
+
+/** Makes a quarantined file a new message of `mailbox` (default: the mailbox it was found in). */
+export function restoreQuarantined(domain: string, id: string, mailbox?: string): Promise<Message> {
+  return apiRequest<Message>(`${quarantinePath(domain)}/${enc(id)}/restore`, { method: 'POST', body: mailbox ? { mailbox } : {} });
+}
+
+export function deleteQuarantined(domain: string, id: string): Promise<void> {
+  return apiRequest<void>(`${quarantinePath(domain)}/${enc(id)}`, { method: 'DELETE' });
 }
 
 // ---- audio -----------------------------------------------------------------------------------

@@ -4,7 +4,8 @@
  * folder with a player, greetings, settings.
  *
  * URL: /voicemail/<domain>/<mailbox>/<message id>?folder=new|saved|deleted&tab=greetings|settings
- * (the message path is the link of a `notify: link` e-mail).
+ * (the message path is the link of a `notify: link` e-mail); /voicemail/<domain>?view=quarantine
+ * is the domain's quarantine (a query, not a path: any name could be a mailbox number).
  */
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent, type KeyboardEvent, type ReactNode } from 'react';
 import { Link, useNavigate, useParams, useSearchParams } from 'react-router';
@@ -20,8 +21,10 @@ import { GreetingsPanel } from './voicemail/GreetingsPanel.js';
 import { VmIcon } from './voicemail/icons.js';
 import { MessagesPanel, type Notice } from './voicemail/MessagesPanel.js';
 import { NewMailboxDialog } from './voicemail/NewMailboxDialog.js';
+import { QuarantinePanel } from './voicemail/QuarantinePanel.js';
 import { SettingsPanel } from './voicemail/SettingsPanel.js';
 import { useMailboxes } from './voicemail/useMailboxes.js';
+import { useQuarantine } from './voicemail/useQuarantine.js';
 import './voicemail/voicemail.css';
 
 type Tab = 'messages' | 'greetings' | 'settings';
@@ -60,9 +63,12 @@ export function VoicemailPage() {
   const folder: Folder = FOLDER_SET.has(folderParam) ? (folderParam as Folder) : 'new';
   const tabParam = search.get('tab');
   const tab: Tab = tabParam === 'greetings' || tabParam === 'settings' ? tabParam : 'messages';
+  const quarantineView = search.get('view') === 'quarantine';
 
   const choices = useDomainChoices();
   const boxes = useMailboxes(domain);
+  // once the domain is known to be served here
+  const quarantine = useQuarantine(domain, boxes.items !== undefined);
   const liveState = useLiveState();
   const [newOpen, setNewOpen] = useState(false);
   const [notice, setNotice] = useState<Notice | null>(null);
@@ -83,15 +89,15 @@ export function VoicemailPage() {
   // No mailbox in the URL: the first one.
   const firstBox = boxes.items?.[0]?.number;
   useEffect(() => {
-    if (domain && !urlBox && firstBox) navigate(voicemailPath(domain, firstBox), { replace: true });
-  }, [domain, urlBox, firstBox, navigate]);
+    if (domain && !urlBox && firstBox && !quarantineView) navigate(voicemailPath(domain, firstBox), { replace: true });
+  }, [domain, urlBox, firstBox, quarantineView, navigate]);
 
   useEffect(() => {
     if (!notice) return undefined;
     const t = window.setTimeout(() => setNotice(null), 8000);
     return () => window.clearTimeout(t);
   }, [notice]);
-  useEffect(() => setNotice(null), [domain, urlBox, tab]);
+  useEffect(() => setNotice(null), [domain, urlBox, tab, quarantineView]);
 
   const go = useCallback(
     (to: { domain?: string; box?: string | null; id?: string | null; folder?: Folder; tab?: Tab }, replace = false) => {
@@ -133,42 +139,56 @@ export function VoicemailPage() {
               <Icon name="plus" /> New mailbox
             </button>
           </div>
-          <MailboxList domain={domain} state={boxes} selected={urlBox} onSelect={(b) => go({ box: b, id: null })} ready={choices.ready} />
+          <MailboxList domain={domain} state={boxes} selected={quarantineView ? '' : urlBox} onSelect={(b) => go({ box: b, id: null })} ready={choices.ready} />
+          {domain && boxes.items ? <QuarantineLink state={quarantine} current={quarantineView} onOpen={() => navigate(`${voicemailPath(domain)}?view=quarantine`)} /> : null}
         </aside>
 
-        <section className="vm-main" aria-label={selected ? `Mailbox ${selected.number}` : 'Mailbox'}>
-          <MainArea
-            domain={domain}
-            urlBox={urlBox}
-            boxes={boxes}
-            selected={selected}
-            ready={choices.ready}
-            onNew={() => setNewOpen(true)}
-            render={(box) => (
-              <MailboxView
-                box={box}
-                mailboxes={boxes.items ?? []}
-                tab={tab}
-                folder={folder}
-                selectedId={urlId || null}
-                timeZone={timeZone}
-                liveTick={boxes.changed.get(box.number) ?? 0}
-                notice={notice}
-                onNotice={setNotice}
-                onTab={(t) => go({ tab: t })}
-                onFolder={onFolder}
-                onSelectMessage={onSelectMessage}
-                onSaved={boxes.replace}
-                onGreetingsChanged={boxes.reload}
-                onDeleted={() => {
-                  boxes.remove(box.number);
-                  setNotice({ text: `Mailbox ${box.number} was deleted.` });
-                  navigate(voicemailPath(domain), { replace: true });
-                  boxes.reload();
-                }}
-              />
-            )}
-          />
+        <section className="vm-main" aria-label={quarantineView ? 'Quarantine' : selected ? `Mailbox ${selected.number}` : 'Mailbox'}>
+          {quarantineView && domain && boxes.items ? (
+            <QuarantinePanel
+              domain={domain}
+              state={quarantine}
+              mailboxes={boxes.items}
+              timeZone={timeZone}
+              notice={notice}
+              onNotice={setNotice}
+              onOpenMessage={(m) => navigate(`${voicemailPath(domain, m.mailbox, m.id)}${m.folder !== 'new' ? `?folder=${m.folder}` : ''}`)}
+              onRestored={boxes.reload}
+            />
+          ) : (
+            <MainArea
+              domain={domain}
+              urlBox={urlBox}
+              boxes={boxes}
+              selected={selected}
+              ready={choices.ready}
+              onNew={() => setNewOpen(true)}
+              render={(box) => (
+                <MailboxView
+                  box={box}
+                  mailboxes={boxes.items ?? []}
+                  tab={tab}
+                  folder={folder}
+                  selectedId={urlId || null}
+                  timeZone={timeZone}
+                  liveTick={boxes.changed.get(box.number) ?? 0}
+                  notice={notice}
+                  onNotice={setNotice}
+                  onTab={(t) => go({ tab: t })}
+                  onFolder={onFolder}
+                  onSelectMessage={onSelectMessage}
+                  onSaved={boxes.replace}
+                  onGreetingsChanged={boxes.reload}
+                  onDeleted={() => {
+                    boxes.remove(box.number);
+                    setNotice({ text: `Mailbox ${box.number} was deleted.` });
+                    navigate(voicemailPath(domain), { replace: true });
+                    boxes.reload();
+                  }}
+                />
+              )}
+            />
+          )}
         </section>
       </div>
 
@@ -358,6 +378,31 @@ function MailboxList({
         );
       })}
     </ul>
+  );
+}
+
+/** Below the mailboxes: the domain's quarantine, with how many things are in it. */
+function QuarantineLink({ state, current, onOpen }: { state: ReturnType<typeof useQuarantine>; current: boolean; onOpen: () => void }) {
+  const count = state.list ? state.list.items.length + state.list.missingAudio.length : undefined;
+  return (
+    <div className="vm-side__quarantine">
+      <button
+        type="button"
+        className="vm-box"
+        aria-current={current ? 'true' : undefined}
+        onClick={onOpen}
+        aria-label={`Quarantine: ${count === undefined ? 'files the start-up check could not match' : count === 0 ? 'empty' : `${count} to look at`}`}
+        data-testid="vm-quarantine-link"
+      >
+        <span className="vm-box__text">
+          <span className="vm-box__number">Quarantine</span>
+          <span className="vm-box__name">Files not matched at start</span>
+        </span>
+        <span className="vm-box__counts" aria-hidden="true">
+          {count === undefined ? null : count > 0 ? <span className="vm-pill vm-pill--urgent">{nf.format(count)}</span> : <span className="vm-box__total">empty</span>}
+        </span>
+      </button>
+    </div>
   );
 }
 

@@ -25,6 +25,9 @@ import {
   MwiList,
   PinCheckRequest,
   PinCheckResult,
+  QuarantineList,
+  QuarantineParams,
+  QuarantineRestore,
   VMAIL_LIMITS,
 } from '../../../shared/api/vmail.js';
 import { AppError, ValidationError } from '../../errors.js';
@@ -36,6 +39,7 @@ import { route, type RouteDef } from '../route.js';
 const BASE = '/api/v1/domains/:domain/mailboxes';
 const BOX = `${BASE}/:box`;
 const MESSAGE = `${BOX}/messages/:id`;
+const QUARANTINE = '/api/v1/domains/:domain/quarantine';
 /** what a multipart envelope may add to the audio's bytes */
 const MULTIPART_OVERHEAD_BYTES = 64 * 1024;
 const RAW_AUDIO_TYPES = ['audio/wav', 'audio/x-wav', 'audio/wave', 'audio/vnd.wave', 'application/octet-stream'];
@@ -46,7 +50,7 @@ function intakeOf(req: Request, allowRaw: boolean): AudioIntake {
   if (Number.isFinite(length) && length > VMAIL_LIMITS.uploadBytes + MULTIPART_OVERHEAD_BYTES) throw tooLarge(VMAIL_LIMITS.uploadBytes);
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (type === 'multipart/form-data') {
-    return (onFile) => readMultipart(req, { fileField: 'audio', maxBytes: VMAIL_LIMITS.uploadBytes }, onFile);
+    return (onFile, discard) => readMultipart(req, { fileField: 'audio', maxBytes: VMAIL_LIMITS.uploadBytes }, onFile, discard);
   }
   if (allowRaw && RAW_AUDIO_TYPES.includes(type)) {
     return async (onFile) => ({ fields: {}, file: await readRawBody(req, onFile) });
@@ -379,6 +383,42 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
       params: GreetingParams,
       errors: [404, 503],
       handler: ({ params }) => vmail.deleteGreeting(params.domain, params.box, params.kind),
+    }),
+
+    // ---- quarantine ----
+    route({
+      method: 'get',
+      path: QUARANTINE,
+      summary: 'What the start-up check could not match in a domain: the files it moved into the quarantine (never deleted), and the messages whose audio is missing',
+      tag: 'vmail',
+      auth: 'admin',
+      params: DomainParams,
+      response: QuarantineList,
+      errors: [404, 503],
+      handler: ({ params }) => vmail.listQuarantine(params.domain),
+    }),
+    route({
+      method: 'post',
+      path: `${QUARANTINE}/:id/restore`,
+      summary: 'Restore a quarantined file as a new message of a mailbox (default: the one it was found in), when it is a WAV a deposit would take; 409 when it is not, or the mailbox is full',
+      tag: 'vmail',
+      auth: 'admin',
+      params: QuarantineParams,
+      body: QuarantineRestore,
+      status: 201,
+      response: Message,
+      errors: [404, 409, 503],
+      handler: ({ params, body, principal }) => vmail.restoreQuarantined(params.domain, params.id, body, principal?.name ?? 'unknown'),
+    }),
+    route({
+      method: 'delete',
+      path: `${QUARANTINE}/:id`,
+      summary: 'Delete a quarantined file for good',
+      tag: 'vmail',
+      auth: 'admin',
+      params: QuarantineParams,
+      errors: [404, 503],
+      handler: ({ params, principal }) => vmail.deleteQuarantined(params.domain, params.id, principal?.name ?? 'unknown'),
     }),
   ];
 }

@@ -8,7 +8,7 @@ import { useEffect, useRef, useState, type CSSProperties } from 'react';
 import { isAbort, toApiError, type ApiError } from '../../api/client.js';
 import { fetchAudio, saveBlob, type AudioSource } from '../../api/vmail.js';
 import { Icon } from '../../components/icons.js';
-import { clock } from './format.js';
+import { clock, playerClock } from './format.js';
 import { VmIcon } from './icons.js';
 
 type LoadState = { kind: 'idle' } | { kind: 'loading' } | { kind: 'ready'; url: string } | { kind: 'error'; error: ApiError };
@@ -204,7 +204,7 @@ function Player({ source, durationMs, fileName, label, onPlayed, unavailable, co
         data-testid="vm-seek"
       />
       <span className="vm-player__time" data-testid="vm-time">
-        {clock(time)} / {clock(duration)}
+        {playerClock(time)} / {playerClock(duration)}
       </span>
       <button type="button" className="button button--ghost button--icon" onClick={() => void download()} aria-label={`Download ${label}`} title="Download the WAV file">
         <Icon name="download" />

@@ -1,5 +1,5 @@
 /** Formatting for the voicemail page. Pure functions. */
-import type { Folder, Mailbox, Message } from '../../../../shared/api/vmail.js';
+import type { AudioFormat, Folder, Mailbox, Message } from '../../../../shared/api/vmail.js';
 import { addDays, civilDateAt, formatInZone, type CivilDate } from '../../lib/timeZone.js';
 
 /** "0:07", "3:05", "1:02:03" from seconds. */
@@ -9,6 +9,16 @@ export function clock(seconds: number): string {
   const m = Math.floor((s % 3600) / 60);
   const sec = String(s % 60).padStart(2, '0');
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${sec}` : `${m}:${sec}`;
+}
+
+/**
+ * "0:00.9", "3:05.2": a position in a recording and its length, to a tenth of a second. Whole
+ * seconds made the time beside a moving seek bar stand still for a second at a time (a third of a
+ * three-second message at 0:00).
+ */
+export function playerClock(seconds: number): string {
+  const tenths = Math.max(0, Math.round((Number.isFinite(seconds) ? seconds : 0) * 10));
+  return `${clock(Math.floor(tenths / 10))}.${tenths % 10}`;
 }
 
 /** A message or greeting length: rounded up to the second, never "0:00" for a short one. */
@@ -57,4 +67,20 @@ export function formatWhen(iso: string, timeZone: string, now: number = Date.now
   if (same(day, yesterday)) return `Yesterday ${hm}`;
   if (day.year === today.year) return `${formatInZone(ms, timeZone, 'dayMonth')}, ${hm}`;
   return formatInZone(ms, timeZone, 'dateTime');
+}
+
+/** "812 bytes", "31.3 KB", "1.2 MB" (1024-based, as file managers show them). */
+export function fileSize(bytes: number): string {
+  if (bytes < 1024) return `${nf.format(bytes)} byte${bytes === 1 ? '' : 's'}`;
+  const kb = bytes / 1024;
+  if (kb < 1024) return `${kb < 10 ? kb.toFixed(1) : Math.round(kb)} KB`;
+  const mb = kb / 1024;
+  return `${mb < 10 ? mb.toFixed(1) : Math.round(mb)} MB`;
+}
+
+const ENCODING_LABEL: Record<AudioFormat['encoding'], string> = { pcm_s16le: '16-bit PCM', alaw: 'G.711 A-law', mulaw: 'G.711 µ-law' };
+
+/** "16-bit PCM, 8 kHz, mono" */
+export function audioFormatLabel(f: AudioFormat): string {
+  return `${ENCODING_LABEL[f.encoding]}, ${f.sampleRate / 1000} kHz, ${f.channels === 1 ? 'mono' : f.channels === 2 ? 'stereo' : `${f.channels} channels`}`;
 }
