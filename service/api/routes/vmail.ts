@@ -389,6 +389,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'get',
       path: QUARANTINE,
+      operationId: 'listQuarantine',
       summary: 'What the start-up check could not match in a domain: the files it moved into the quarantine (never deleted), and the messages whose audio is missing',
       tag: 'vmail',
       auth: 'admin',
@@ -400,6 +401,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'post',
       path: `${QUARANTINE}/:id/restore`,
+      operationId: 'restoreQuarantined',
       summary: 'Restore a quarantined file as a new message of a mailbox (default: the one it was found in), when it is a WAV a deposit would take; 409 when it is not, or the mailbox is full',
       tag: 'vmail',
       auth: 'admin',
@@ -413,6 +415,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
     route({
       method: 'delete',
       path: `${QUARANTINE}/:id`,
+      operationId: 'deleteQuarantined',
       summary: 'Delete a quarantined file for good',
       tag: 'vmail',
       auth: 'admin',
