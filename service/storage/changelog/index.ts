@@ -3,3 +3,5 @@ export { advance, ChangeLogReader, LogCompactedError, type LogEntry, type SinceV
 export { LogTail, type TailSource } from './tail.js';
 export { ClockDriftError, DEFAULT_MAX_DRIFT_MS, decodeHlc, encodeHlc, type Hlc } from './core/hlc.js';
 export { applyVersion, mergeVersions, type MergePolicy, type PolicyOf, type VersionedDoc } from './core/merge.js';
+export { changeLogFile } from './files.js';
+export { policyOf, DOCUMENT_KINDS, LOGGED_COLLECTIONS } from './kinds.js';
