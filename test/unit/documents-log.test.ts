@@ -184,6 +184,21 @@ describe('documents as views of the change log', () => {
     expect(await auth2.login('admin', 'a password')).toBeTruthy();
   });
 
+  it('a revoked token cannot be written again (delete-wins), users can (last-writer-wins)', async () => {
+    const s = open(dataDir());
+    const tokens = await s.store.open<TokenLike>('tokens');
+    await tokens.put({ _id: 't1', name: 'pbx', secretHash: 'h1', lastUsedAt: null });
+    await tokens.delete('t1');
+    await expect(tokens.put({ _id: 't1', name: 'pbx', secretHash: 'h1', lastUsedAt: 'now' })).rejects.toThrow(/deleted/);
+    expect(await tokens.get('t1')).toBeNull();
+    expect(tokens.version('t1')?.tombstone).toBe(true);
+    const users = await s.store.open<Doc & { n: number }>('users');
+    await users.put({ _id: 'bob', n: 1 });
+    await users.delete('bob');
+    await users.put({ _id: 'bob', n: 2 });
+    expect(await users.get('bob')).toEqual({ _id: 'bob', n: 2 });
+  });
+
   it('a logged collection cannot be opened without the log', async () => {
     const store = new DocumentStore(join(dataDir(), 'db'), new ChangeFeed());
     await expect(AuthService.open(store, { sessionTtlMs: 1 })).rejects.toThrow(/view of the change log/);

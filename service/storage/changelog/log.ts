@@ -271,9 +271,26 @@ export class ChangeLog extends LogQueries {
     const seq = this.headOf(this.selfId) + 1;
     const hlc = encodeHlc(this.clock.now());
     const entry: LogEntry<B> = { origin: this.origin, seq, hlc, kind: change.kind, key: change.key, body: change.body };
-    this.stmt.insertEntry.run(this.selfId, seq, hlc, change.kind, change.key, change.body === null ? null : JSON.stringify(change.body));
+    const text = change.body === null ? null : JSON.stringify(change.body);
+    this.stmt.insertEntry.run(this.selfId, seq, hlc, change.kind, change.key, text);
     this.heads.set(this.selfId, seq);
-    return { entry, version: this.mergeDocument(entry, this.selfId, policy) };
+    return { entry, version: this.mergeLocal(entry, text, policy) };
+  }
+
+  /**
+   * The merge of a local change, without reading the current version where the rule makes it
+   * win anyway: its stamp is greater than every stamp the log holds (the clock has seen them all),
+   * so under last-writer-wins it wins, and so does a tombstone under delete-wins.
+   */
+  private mergeLocal<B>(entry: LogEntry<B>, text: string | null, policy: MergePolicy): VersionedDoc<B> | undefined {
+    const version: VersionedDoc<B> = { kind: entry.kind, key: entry.key, hlc: entry.hlc, origin: entry.origin, tombstone: entry.body === null, body: entry.body };
+    if (policy === 'add-only') return version;
+    if (policy === 'delete-wins' && entry.body !== null) {
+      const row = this.stmt.selectDoc.get(entry.kind, entry.key) as DocRow | undefined;
+      if (row && row.body === null) return undefined;
+    }
+    this.stmt.upsertDoc.run(entry.kind, entry.key, entry.hlc, this.selfId, text);
+    return version;
   }
 
   /**
