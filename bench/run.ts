@@ -11,7 +11,8 @@ import { meets, type BenchModule, type BenchOptions, type Row } from './types.js
  * Every `*.bench.js` module next to this file exports `name` and `run(opts): Promise<Row[]>`. Each
  * selected module runs in a child process of its own (so its peak RSS is its own); the harness
  * prints one table of every row and writes them as JSON to bench/results/<timestamp>.json.
- * A name selects the modules whose name starts with it (`cdr` runs `cdr-store`).
+ * A name selects the modules whose name starts with it (`cdr` runs `cdr-store`); a new module is
+ * registered by being there (`changelog.bench.ts`: the change log beside plain SQLite inserts).
  */
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -33,6 +33,9 @@ import { HealthBoard } from './health.js';
 import type { Logger } from './logger.js';
 import { RoleHost } from './roles/host.js';
 import { ChangeFeed } from './storage/changes.js';
+import { changeLogFile } from './storage/changelog/files.js';
+import { policyOf } from './storage/changelog/kinds.js';
+import { ChangeLog } from './storage/changelog/log.js';
 import { lockDataDir, prepareDataDir } from './storage/data-dir.js';
 import { DocumentStore } from './storage/documents.js';
 import { VERSION } from './version.js';
@@ -43,6 +46,9 @@ export const INITIAL_PASSWORD_FILE = 'initial-admin-password';
 const SESSION_TTL_MS = 12 * 60 * 60_000;
 const SESSION_PURGE_INTERVAL_MS = 10 * 60_000;
 const SHUTDOWN_GRACE_MS = 5_000;
+/** Change log retention until it is a setting: with no peer paired, entries older than this are compacted. */
+const CHANGELOG_MIN_AGE_MS = 30 * 24 * 60 * 60_000;
+const CHANGELOG_COMPACT_INTERVAL_MS = 6 * 60 * 60_000;
 
 export interface RunningService {
   url: string;
@@ -77,8 +83,16 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   let lifecycle: Exclude<Health['status'], 'degraded'> = 'starting';
 
   const feed = new ChangeFeed();
-  const documents = new DocumentStore(DocumentStore.directoryFor(settings.dataDir), feed);
-  const site = await loadSiteIdentity(documents, settings.siteName);
+  const { documents, site, changeLog } = await openDocuments(settings.dataDir, feed, settings.siteName);
+  const compactLog = () => {
+    try {
+      const { removed } = changeLog.compact({ minAgeMs: CHANGELOG_MIN_AGE_MS });
+      if (removed) log.info({ removed }, 'change log compacted');
+    } catch (err) {
+      log.warn({ err }, 'change log compaction failed');
+    }
+  };
+  compactLog();
   const auth = await AuthService.open(documents, { sessionTtlMs: SESSION_TTL_MS });
   await ensureAdmin(auth, settings, log, opts);
   // Until sites pair (design section 7) this site is the only one, and it is up.
@@ -198,6 +212,8 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     auth.purgeExpiredSessions().catch((err: unknown) => log.warn({ err }, 'session purge failed'));
   }, SESSION_PURGE_INTERVAL_MS);
   purge.unref();
+  const compaction = setInterval(compactLog, CHANGELOG_COMPACT_INTERVAL_MS);
+  compaction.unref();
 
   let stopping: Promise<void> | undefined;
   return {
@@ -207,6 +223,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         lifecycle = 'stopping';
         log.info('stopping: no new connections');
         clearInterval(purge);
+        clearInterval(compaction);
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         sockets.close();
         server.closeIdleConnections();
@@ -220,12 +237,33 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         await cdrStore.close();
         process.off('SIGUSR2', onTestSignal);
         await documents.flush();
+        documents.detachLog();
+        await changeLog.close();
         unlock();
         log.info('stopped');
       })();
       return stopping;
     },
   };
+}
+
+/**
+ * Opens the documents with the change log under them: the site identity first (site-local, not
+ * in the log: it names the log's origin), then the log, which the replicated collections write
+ * through. The service and the offline CLI open them the same way, so nothing writes around the log.
+ */
+export async function openDocuments(dataDir: string, feed: ChangeFeed, siteName?: string): Promise<{ documents: DocumentStore; site: Awaited<ReturnType<typeof loadSiteIdentity>>; changeLog: ChangeLog }> {
+  const documents = new DocumentStore(DocumentStore.directoryFor(dataDir), feed);
+  const site = await loadSiteIdentity(documents, siteName);
+  const file = changeLogFile(dataDir);
+  let changeLog: ChangeLog;
+  try {
+    changeLog = ChangeLog.open(file, { origin: site.id, policyOf });
+  } catch (err) {
+    throw new StartupError(`Cannot open the change log ${file}: ${(err as Error).message}. Restore it from a backup.`);
+  }
+  documents.attachLog(changeLog);
+  return { documents, site, changeLog };
 }
 
 async function ensureAdmin(auth: AuthService, settings: Settings, log: Logger, opts: ServiceOptions): Promise<void> {

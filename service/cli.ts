@@ -1,7 +1,7 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { ADMIN_USER, INITIAL_PASSWORD_FILE, startService } from './app.js';
+import { ADMIN_USER, INITIAL_PASSWORD_FILE, openDocuments, startService } from './app.js';
 import { AuthService } from './auth/auth.js';
 import { configCommand, CONFIG_USAGE } from './config/cli.js';
 import { loadSettings, SETTINGS_HELP, type Settings } from './config/settings.js';
@@ -9,7 +9,6 @@ import { StartupError } from './errors.js';
 import { createLogger } from './logger.js';
 import { ChangeFeed } from './storage/changes.js';
 import { lockDataDir, prepareDataDir } from './storage/data-dir.js';
-import { DocumentStore } from './storage/documents.js';
 import { VERSION } from './version.js';
 
 const USAGE = `Usage: sitecall <command> [options]
@@ -116,10 +115,12 @@ async function adminPassword(settings: Settings): Promise<number> {
   prepareDataDir(settings.dataDir);
   const unlock = lockDataDir(settings.dataDir);
   try {
-    const documents = new DocumentStore(DocumentStore.directoryFor(settings.dataDir), new ChangeFeed());
+    // Through the change log like the service: a password written around it would be undone by a rebuild.
+    const { documents, changeLog } = await openDocuments(settings.dataDir, new ChangeFeed());
     const auth = await AuthService.open(documents, { sessionTtlMs: 0 });
     await auth.setPassword(ADMIN_USER, password);
     await documents.flush();
+    await changeLog.close();
     rmSync(join(settings.dataDir, INITIAL_PASSWORD_FILE), { force: true });
   } finally {
     unlock();

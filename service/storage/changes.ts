@@ -1,12 +1,21 @@
 /**
- * The one path every change of persistent state takes. Each committed change is numbered and
- * handed to the subscribers in commit order: the console's live feed today, the replication
- * log of site sync (design section 7) later. A module that writes state without going through
- * here would be invisible to the other sites, so storage classes are the only writers.
+ * The live side of every change of persistent state: each change is handed to the subscribers
+ * (the console's live feed, vmail's listing and MWI) once it is stored.
+ *
+ * The durable, ordered record of replicated changes is the change log (storage/changelog/): what
+ * must not be missed (replication, backups) reads the log by position, not this feed. A change
+ * of the log comes here with its `origin` and `seq`, in log order, after its stores applied it; a
+ * subscriber that has seen one resumes after a restart with `log.after(origin, seq)`.
  */
 export interface Change {
-  /** increasing per process; the replication log will add its own per-origin sequence */
+  /**
+   * For a change of the change log, its seq in the log of `origin` (a position to resume from).
+   * 0 for changes that are not in the log (site-local state, active calls, collections not moved
+   * to the log yet): there is nothing to resume them from.
+   */
   seq: number;
+  /** the site whose log holds the change; only on changes of the log */
+  origin?: string;
   collection: string;
   op: 'put' | 'delete';
   id: string;
@@ -19,18 +28,23 @@ export interface Change {
 
 export type ChangeListener = (change: Change) => void;
 
+type NewChange = Omit<Change, 'seq' | 'at' | 'origin'> & { seq?: number; origin?: string };
+
 export class ChangeFeed {
-  private seq = 0;
   private readonly listeners = new Set<ChangeListener>();
+  /** changes waiting for delivery: one published by a listener waits for the one it reacted to */
+  private readonly queue: Change[] = [];
+  private delivering = false;
 
   subscribe(listener: ChangeListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }
 
-  publish(change: Omit<Change, 'seq' | 'at'>): Change {
-    const full: Change = { ...change, seq: ++this.seq, at: new Date().toISOString() };
-    for (const listener of this.listeners) listener(full);
+  publish(change: NewChange): Change {
+    const full: Change = { ...change, seq: change.seq ?? 0, at: new Date().toISOString() };
+    if (full.origin === undefined) delete full.origin;
+    this.deliver(full);
     return full;
   }
 
@@ -38,14 +52,12 @@ export class ChangeFeed {
    * Publishes a change whose document is built only if a listener reads it: a busy call changes
    * with every event, and most changes are superseded before anyone looks.
    */
-  publishLazy(change: Omit<Change, 'seq' | 'at' | 'doc'>, makeDoc: () => unknown): void {
-    if (this.listeners.size === 0) {
-      ++this.seq;
-      return;
-    }
+  publishLazy(change: Omit<NewChange, 'doc'>, makeDoc: () => unknown): void {
+    if (this.listeners.size === 0) return;
     let doc: unknown;
     let made = false;
-    const full = { ...change, seq: ++this.seq, at: new Date().toISOString() } as Change;
+    const full = { ...change, seq: change.seq ?? 0, at: new Date().toISOString() } as Change;
+    if (full.origin === undefined) delete full.origin;
     Object.defineProperty(full, 'doc', {
       enumerable: true,
       get() {
@@ -56,6 +68,33 @@ export class ChangeFeed {
         return doc;
       },
     });
-    for (const listener of this.listeners) listener(full);
+    this.deliver(full);
+  }
+
+  /**
+   * Hands changes to every listener in publication order. A change published from inside a
+   * listener is queued, so every listener sees it after the change that caused it (before, the
+   * listeners after the publishing one saw the two reversed). A listener's error reaches the
+   * publisher once the queue is delivered.
+   */
+  private deliver(change: Change): void {
+    this.queue.push(change);
+    if (this.delivering) return;
+    this.delivering = true;
+    let failure: { err: unknown } | undefined;
+    try {
+      for (let next = this.queue.shift(); next; next = this.queue.shift()) {
+        for (const listener of this.listeners) {
+          try {
+            listener(next);
+          } catch (err) {
+            failure ??= { err };
+          }
+        }
+      }
+    } finally {
+      this.delivering = false;
+    }
+    if (failure) throw failure.err;
   }
 }

@@ -4,6 +4,9 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AuthService } from '../../service/auth/auth.js';
 import { ChangeFeed, type Change } from '../../service/storage/changes.js';
+import type { MergePolicy } from '../../service/storage/changelog/core/merge.js';
+import { policyOf } from '../../service/storage/changelog/kinds.js';
+import { ChangeLog } from '../../service/storage/changelog/log.js';
 import { DocumentStore, type Doc } from '../../service/storage/documents.js';
 
 interface Note extends Doc {
@@ -11,23 +14,35 @@ interface Note extends Doc {
   seen: number;
 }
 
-/** Real nedb files in a temporary directory. */
-function openStore() {
-  const dir = mkdtempSync(join(tmpdir(), 'sitecall-docs-'));
-  dirs.push(dir);
+/** `notes` is a test collection: in the log (like users and tokens) or outside it (like sources). */
+const notesPolicy = (kind: string): MergePolicy => (kind === 'notes' ? 'last-writer-wins' : policyOf(kind));
+
+/** Real nedb files in a temporary directory, with the change log under the logged collections. */
+function openStore(opts: { dir?: string; notesLogged?: boolean } = {}) {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'sitecall-docs-'));
+  if (!opts.dir) dirs.push(dir);
   const feed = new ChangeFeed();
   const changes: Change[] = [];
   feed.subscribe((c) => changes.push(c));
-  return { dir, feed, changes, store: new DocumentStore(dir, feed) };
+  const store = new DocumentStore(dir, feed, { logged: ['config', 'users', 'tokens', ...(opts.notesLogged ? ['notes'] : [])] });
+  const log = ChangeLog.open(join(dir, 'changelog.sqlite'), { origin: 'site-test', policyOf: notesPolicy, durability: 'os' });
+  logs.push(log);
+  store.attachLog(log);
+  return { dir, feed, changes, store, log };
 }
 const dirs: string[] = [];
-afterEach(() => {
+const logs: ChangeLog[] = [];
+afterEach(async () => {
+  for (const l of logs.splice(0)) await l.close().catch(() => undefined);
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
 
-describe('Collection.patch', () => {
+describe.each([
+  ['outside the change log', false],
+  ['in the change log', true],
+])('Collection.patch (%s)', (_, notesLogged) => {
   it('updates the fields of a document that exists, publishes it whole, and returns it', async () => {
-    const { store, changes } = openStore();
+    const { store, changes } = openStore({ notesLogged });
     const notes = await store.open<Note>('notes');
     await notes.put({ _id: 'a', text: 'hello', seen: 0 });
     const patched = await notes.patch('a', { seen: 1 });
@@ -40,7 +55,7 @@ describe('Collection.patch', () => {
   });
 
   it('creates nothing and publishes nothing for a document that is not there', async () => {
-    const { store, changes, dir } = openStore();
+    const { store, changes, dir } = openStore({ notesLogged });
     const notes = await store.open<Note>('notes');
     expect(await notes.patch('missing', { seen: 1 })).toBeNull();
     expect(await notes.count()).toBe(0);
@@ -50,7 +65,7 @@ describe('Collection.patch', () => {
   });
 
   it('never brings back a document deleted while patches of it were under way', async () => {
-    const { store, dir } = openStore();
+    const { store, dir, log } = openStore({ notesLogged });
     const notes = await store.open<Note>('notes');
     const ids = Array.from({ length: 200 }, (_, i) => `n${i}`);
     for (const id of ids) await notes.put({ _id: id, text: id, seen: 0 });
@@ -58,7 +73,8 @@ describe('Collection.patch', () => {
     expect(await notes.count()).toBe(0);
     // and not in the file either, read again as after a restart
     await store.flush();
-    const reopened = await new DocumentStore(dir, new ChangeFeed()).open<Note>('notes');
+    await log.close();
+    const reopened = await openStore({ dir, notesLogged }).store.open<Note>('notes');
     expect(await reopened.count()).toBe(0);
   });
 });

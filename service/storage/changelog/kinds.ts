@@ -1,0 +1,30 @@
+import type { MergePolicy } from './core/merge.js';
+
+/**
+ * Every kind of replicated state the change log carries, with how its versions merge. A kind
+ * not listed here is refused by the log (a peer running a newer version must not have its
+ * changes merged by a rule this one does not know).
+ *
+ * The document kinds are nedb collections that are write-ahead views of the log
+ * (storage/documents.ts): their writes go to the log first and the collection is rebuilt from
+ * it. The record kinds are planned (issue 16): CDRs, voicemail messages and raw call events will
+ * append inside their own SQLite transactions.
+ */
+export const DOCUMENT_KINDS = {
+  config: 'last-writer-wins',
+  users: 'last-writer-wins',
+  // token ids are random and never reused: a revoke must beat a concurrent lastUsedAt write
+  tokens: 'delete-wins',
+} as const satisfies Record<string, MergePolicy>;
+
+export type DocumentKind = keyof typeof DOCUMENT_KINDS;
+
+export const LOGGED_COLLECTIONS: readonly string[] = Object.keys(DOCUMENT_KINDS);
+
+const POLICIES: ReadonlyMap<string, MergePolicy> = new Map(Object.entries(DOCUMENT_KINDS));
+
+export function policyOf(kind: string): MergePolicy {
+  const policy = POLICIES.get(kind);
+  if (!policy) throw new Error(`change log: unknown kind ${JSON.stringify(kind)}`);
+  return policy;
+}

@@ -1,0 +1,740 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { decodeHlc, encodeHlc, HybridClock, isEncodedHlc } from './core/hlc.js';
+import { mergeVersions, type MergePolicy, type PolicyOf, type VersionedDoc } from './core/merge.js';
+import { LogQueries, type LogEntry, type SinceVector } from './reader.js';
+import { createSchema } from './schema.js';
+
+export type LogDurability = 'fsync' | 'os';
+
+export interface ChangeLogOptions {
+  /** this site's id: the origin of every change appended here */
+  origin: string;
+  /** how the versions of each kind merge (core/merge.ts) */
+  policyOf: PolicyOf;
+  /** `fsync` (default): a commit is on disk when append returns; `os`: it survives a crash of the process, not of the machine */
+  durability?: LogDurability;
+  /** physical time for the clock; Date.now unless a test says otherwise */
+  physicalNow?: () => number;
+  /** how far ahead a received stamp may be (core/hlc.ts DEFAULT_MAX_DRIFT_MS) */
+  maxDriftMs?: number;
+}
+
+/** A change to append: the whole document after it, or null for a delete. */
+export interface NewChange<B = unknown> {
+  kind: string;
+  key: string;
+  body: B | null;
+}
+
+export interface Appended<B = unknown> {
+  entry: LogEntry<B>;
+  /**
+   * The version the key holds after this entry, when the entry changed it (document kinds), or
+   * the entry itself (add-only kinds); undefined when an existing version beat it.
+   */
+  version: VersionedDoc<B> | undefined;
+  /** resolves once every write-ahead store of its kind has applied it and the listeners have seen it */
+  applied: Promise<void>;
+}
+
+/**
+ * A store outside this SQLite file that holds documents of some kinds (the nedb files): the log
+ * is written first, then the store is told; its position is saved only after `sync`, and at start
+ * it is caught up (or rebuilt) from the log, so a crash in between loses nothing.
+ */
+export interface WriteAheadView {
+  readonly name: string;
+  readonly kinds: readonly string[];
+  /** makes the store hold this version of its key: the body, or nothing for a tombstone */
+  apply(version: VersionedDoc): Promise<void>;
+  /** replaces everything the store holds with these live documents (a rebuild) */
+  load(versions: readonly VersionedDoc[]): Promise<void>;
+  /** what the store holds now, for adopting a store written before the log existed */
+  contents(): Promise<{ kind: string; key: string; body: unknown }[]>;
+  /** makes everything applied so far survive a power loss; called before its position is saved */
+  sync(): Promise<void>;
+}
+
+export interface AttachOptions {
+  /** the store's files were just created (an empty data directory): rebuild it from the log */
+  fresh: boolean;
+}
+
+export interface AttachResult {
+  /** how the store was brought up to date */
+  how: 'current' | 'caught-up' | 'rebuilt' | 'adopted';
+  /** documents applied or loaded */
+  documents: number;
+}
+
+/** A change the log has, with the version it made, in log order once its stores applied it. */
+export interface AppliedChange {
+  entry: LogEntry;
+  version: VersionedDoc;
+}
+
+export interface LogSnapshot {
+  /** for each origin the last seq (and its stamp) whose effect the documents include */
+  vector: Record<string, { seq: number; hlc: string | null }>;
+  /** every document version, tombstones included (they keep older puts from coming back) */
+  documents: VersionedDoc[];
+}
+
+export interface CompactOptions {
+  /** entries younger than this are kept whatever the peers have */
+  minAgeMs: number;
+  now?: number;
+  /** entries deleted per transaction, so that appends are never held up for long */
+  batch?: number;
+}
+
+/** A remote entry that does not follow the last one this log holds of its origin. */
+export class LogGapError extends Error {
+  override name = 'LogGapError';
+}
+
+interface AttachedView {
+  view: WriteAheadView;
+  /** applies run one after another, in log order */
+  chain: Promise<void>;
+  /** per origin id, the seqs handed to the store and not applied yet, oldest first */
+  inFlight: Map<number, number[]>;
+  /** per origin id, the first seq the store failed to apply: its position stays before it */
+  failedAt: Map<number, number>;
+  changed: boolean;
+}
+
+interface Pending {
+  entry: LogEntry | undefined;
+  version: VersionedDoc | undefined;
+  done: boolean;
+  error?: unknown;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+interface DocRow {
+  hlc: string;
+  origin: number;
+  body: string | null;
+}
+
+const POSITION_SAVE_MS = 1_000;
+
+/**
+ * The per-origin change log (design section 7): every change of replicated state, in one SQLite
+ * file (WAL), as `origin, seq, hlc, kind, key, body`, with the merged last version of each
+ * document beside it in the same transaction.
+ *
+ * Two ways to write through it:
+ * - state in this same database: call `append` inside the caller's transaction on `database`
+ *   (better-sqlite3 nests it as a savepoint): the state and its entry commit or roll back together;
+ * - state elsewhere (nedb files): `append` commits the entry first, then hands the resulting
+ *   version to the write-ahead views of its kind (`attachView`); each view's applied position is
+ *   saved after the view made its files durable, and `attachView` at start re-applies what came
+ *   after it.
+ */
+export class ChangeLog extends LogQueries {
+  readonly origin: string;
+  readonly clock: HybridClock;
+  private readonly policyOf: PolicyOf;
+  private readonly selfId: number;
+  private readonly heads = new Map<number, number>();
+  private readonly views = new Map<string, AttachedView>();
+  private readonly viewsByKind = new Map<string, AttachedView[]>();
+  private readonly pending: Pending[] = [];
+  private readonly appliedListeners = new Set<(change: AppliedChange) => void>();
+  private readonly commitListeners = new Set<() => void>();
+  private positionTimer: NodeJS.Timeout | undefined;
+  private saving: Promise<void> | undefined;
+  private closed = false;
+
+  private readonly stmt: {
+    insertEntry: Database.Statement;
+    selectDoc: Database.Statement;
+    upsertDoc: Database.Statement;
+    maxSeq: Database.Statement;
+    originRow: Database.Statement;
+    insertOrigin: Database.Statement;
+    lastHlc: Database.Statement;
+    hlcAt: Database.Statement;
+    docsOfKind: Database.Statement;
+    allDocs: Database.Statement;
+    positionsOf: Database.Statement;
+    upsertPosition: Database.Statement;
+    kindsAfter: Database.Statement;
+    setBase: Database.Statement;
+    deleteRange: Database.Statement;
+    peerMin: Database.Statement;
+    peerCount: Database.Statement;
+    upsertPeer: Database.Statement;
+    deletePeer: Database.Statement;
+  };
+
+  private constructor(db: Database.Database, opts: ChangeLogOptions) {
+    super(db);
+    this.origin = opts.origin;
+    this.policyOf = opts.policyOf;
+    this.clock = new HybridClock({ physicalNow: opts.physicalNow ?? Date.now, ...(opts.maxDriftMs !== undefined ? { maxDriftMs: opts.maxDriftMs } : {}) });
+    this.stmt = {
+      insertEntry: db.prepare('INSERT INTO entries (origin, seq, hlc, kind, key, body) VALUES (?, ?, ?, ?, ?, ?)'),
+      selectDoc: db.prepare('SELECT hlc, origin, body FROM documents WHERE kind = ? AND key = ?'),
+      upsertDoc: db.prepare('INSERT INTO documents (kind, key, hlc, origin, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET hlc = excluded.hlc, origin = excluded.origin, body = excluded.body'),
+      maxSeq: db.prepare('SELECT max(o.base, coalesce((SELECT max(seq) FROM entries WHERE origin = o.id), 0)) AS head FROM origins o WHERE o.id = ?'),
+      originRow: db.prepare('SELECT id, base, base_hlc AS baseHlc FROM origins WHERE name = ?'),
+      insertOrigin: db.prepare('INSERT INTO origins (name) VALUES (?)'),
+      lastHlc: db.prepare('SELECT coalesce((SELECT hlc FROM entries WHERE origin = o.id ORDER BY seq DESC LIMIT 1), o.base_hlc) AS hlc FROM origins o'),
+      hlcAt: db.prepare('SELECT hlc FROM entries WHERE origin = ? AND seq = ?'),
+      docsOfKind: db.prepare('SELECT key, hlc, origin, body FROM documents WHERE kind = ?'),
+      allDocs: db.prepare('SELECT kind, key, hlc, origin, body FROM documents'),
+      positionsOf: db.prepare('SELECT origin, seq FROM positions WHERE store = ?'),
+      upsertPosition: db.prepare('INSERT INTO positions (store, origin, seq) VALUES (?, ?, ?) ON CONFLICT (store, origin) DO UPDATE SET seq = excluded.seq'),
+      kindsAfter: db.prepare('SELECT kind, key FROM entries WHERE origin = ? AND seq > ?'),
+      setBase: db.prepare('UPDATE origins SET base = ?, base_hlc = ? WHERE id = ?'),
+      deleteRange: db.prepare('DELETE FROM entries WHERE origin = ? AND seq > ? AND seq <= ?'),
+      peerMin: db.prepare('SELECT min(coalesce((SELECT seq FROM peers p2 WHERE p2.peer = p.peer AND p2.origin = ?), 0)) AS seq FROM (SELECT DISTINCT peer FROM peers) p'),
+      peerCount: db.prepare('SELECT count(DISTINCT peer) AS n FROM peers'),
+      upsertPeer: db.prepare('INSERT INTO peers (peer, origin, seq) VALUES (?, ?, ?) ON CONFLICT (peer, origin) DO UPDATE SET seq = max(seq, excluded.seq)'),
+      deletePeer: db.prepare('DELETE FROM peers WHERE peer = ?'),
+    };
+    this.selfId = this.ensureOrigin(opts.origin);
+    for (const row of this.stmt.lastHlc.all() as { hlc: string | null }[]) if (row.hlc) this.clock.seed(decodeHlc(row.hlc));
+  }
+
+  /** Opens (or creates) the log in `file`. */
+  static open(file: string, opts: ChangeLogOptions): ChangeLog {
+    mkdirSync(dirname(file), { recursive: true });
+    const db = new Database(file);
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${opts.durability === 'os' ? 'NORMAL' : 'FULL'}`);
+      createSchema(db);
+      return new ChangeLog(db, opts);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+  }
+
+  /** The connection, for state that lives in the same file and commits with its entries. */
+  get database(): Database.Database {
+    return this.db;
+  }
+
+  /** Runs `fn` in one transaction of the log's connection (a savepoint inside an open one). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  // --- writing ------------------------------------------------------------------------------
+
+  append<B>(change: NewChange<B>): Appended<B> {
+    return this.appendMany([change])[0] as Appended<B>;
+  }
+
+  /**
+   * Appends local changes, in order, in one transaction: committed when this returns, unless it
+   * runs inside the caller's transaction on `database` (then with it). A kind that has a
+   * write-ahead view cannot join a caller's transaction: its view must only ever see committed
+   * entries.
+   */
+  appendMany<B>(changes: readonly NewChange<B>[]): Appended<B>[] {
+    this.assertOpen();
+    const joined = this.db.inTransaction;
+    if (joined) {
+      const viewed = changes.find((c) => this.viewsByKind.has(c.kind));
+      if (viewed) throw new Error(`change log: ${viewed.kind} has a write-ahead store, so its changes cannot join another transaction`);
+    }
+    let written: { entry: LogEntry<B>; version: VersionedDoc<B> | undefined }[];
+    try {
+      written = this.transaction(() => changes.map((c) => this.appendOne(c)));
+    } catch (err) {
+      this.heads.clear();
+      throw err;
+    }
+    if (joined) {
+      // Inside the caller's transaction the entries may still roll back: forget the cached heads,
+      // and report nothing; the caller tells its listeners once its transaction has committed.
+      this.heads.clear();
+      return written.map(({ entry, version }) => ({ entry, version, applied: Promise.resolve() }));
+    }
+    this.committed();
+    return written.map(({ entry, version }) => ({ entry, version, applied: this.handToViews(entry, version) }));
+  }
+
+  private appendOne<B>(change: NewChange<B>): { entry: LogEntry<B>; version: VersionedDoc<B> | undefined } {
+    if (typeof change.kind !== 'string' || change.kind === '' || typeof change.key !== 'string' || change.key === '') throw new Error('change log: a change needs a kind and a key');
+    const policy = this.policyOf(change.kind);
+    if (change.body === null && policy === 'add-only') throw new Error(`change log: ${change.kind} is add-only; its records are not deleted through the log`);
+    const seq = this.headOf(this.selfId) + 1;
+    const hlc = encodeHlc(this.clock.now());
+    const entry: LogEntry<B> = { origin: this.origin, seq, hlc, kind: change.kind, key: change.key, body: change.body };
+    const text = change.body === null ? null : JSON.stringify(change.body);
+    this.stmt.insertEntry.run(this.selfId, seq, hlc, change.kind, change.key, text);
+    this.heads.set(this.selfId, seq);
+    return { entry, version: this.mergeLocal(entry, text, policy) };
+  }
+
+  /**
+   * The merge of a local change, without reading the current version where the rule makes it
+   * win anyway: its stamp is greater than every stamp the log holds (the clock has seen them all),
+   * so under last-writer-wins it wins, and so does a tombstone under delete-wins.
+   */
+  private mergeLocal<B>(entry: LogEntry<B>, text: string | null, policy: MergePolicy): VersionedDoc<B> | undefined {
+    const version: VersionedDoc<B> = { kind: entry.kind, key: entry.key, hlc: entry.hlc, origin: entry.origin, tombstone: entry.body === null, body: entry.body };
+    if (policy === 'add-only') return version;
+    if (policy === 'delete-wins' && entry.body !== null) {
+      const row = this.stmt.selectDoc.get(entry.kind, entry.key) as DocRow | undefined;
+      if (row && row.body === null) return undefined;
+    }
+    this.stmt.upsertDoc.run(entry.kind, entry.key, entry.hlc, this.selfId, text);
+    return version;
+  }
+
+  /**
+   * Takes in entries of other sites (or of this one, replayed into an empty data directory), in
+   * order per origin: idempotent by (origin, seq); an entry that skips a seq is refused
+   * (LogGapError), and so is one stamped too far ahead (ClockDriftError). All or nothing.
+   */
+  receive(entries: readonly LogEntry[]): { accepted: number; applied: Promise<void> } {
+    this.assertOpen();
+    if (this.db.inTransaction) throw new Error('change log: received entries are applied in a transaction of their own');
+    let fresh: { entry: LogEntry; version: VersionedDoc | undefined }[];
+    try {
+      fresh = this.transaction(() => {
+        const out: { entry: LogEntry; version: VersionedDoc | undefined }[] = [];
+        for (const e of entries) {
+          checkEntry(e);
+          const originId = this.ensureOrigin(e.origin);
+          const head = this.headOf(originId);
+          if (e.seq <= head) continue;
+          if (e.seq !== head + 1) throw new LogGapError(`change log: the entry ${e.origin}#${e.seq} does not follow ${head}; entries of an origin come in order`);
+          const policy = this.policyOf(e.kind);
+          if (e.body === null && policy === 'add-only') throw new Error(`change log: ${e.kind} is add-only; the entry ${e.origin}#${e.seq} deletes one`);
+          this.clock.receive(decodeHlc(e.hlc));
+          this.stmt.insertEntry.run(originId, e.seq, e.hlc, e.kind, e.key, e.body === null ? null : JSON.stringify(e.body));
+          this.heads.set(originId, e.seq);
+          out.push({ entry: e, version: this.mergeDocument(e, originId, policy) });
+        }
+        return out;
+      });
+    } catch (err) {
+      this.heads.clear();
+      throw err;
+    }
+    if (fresh.length) this.committed();
+    return { accepted: fresh.length, applied: handled(Promise.all(fresh.map((f) => this.handToViews(f.entry, f.version))).then(() => undefined)) };
+  }
+
+  /** Merges an entry into `documents`; the version the key now holds if the entry changed it. */
+  private mergeDocument<B>(entry: LogEntry<B>, originId: number, policy: MergePolicy): VersionedDoc<B> | undefined {
+    const incoming: VersionedDoc<B> = { kind: entry.kind, key: entry.key, hlc: entry.hlc, origin: entry.origin, tombstone: entry.body === null, body: entry.body };
+    // Add-only records are kept (first by id) by the store that owns them, not here.
+    if (policy === 'add-only') return incoming;
+    const row = this.stmt.selectDoc.get(entry.kind, entry.key) as DocRow | undefined;
+    if (row) {
+      // The body only matters when the stamps are equal; otherwise it is not parsed.
+      const tie = row.hlc === entry.hlc && row.origin === originId;
+      const current: VersionedDoc<B> = {
+        kind: entry.kind,
+        key: entry.key,
+        hlc: row.hlc,
+        origin: this.originName(row.origin),
+        tombstone: row.body === null,
+        body: tie && row.body !== null ? (JSON.parse(row.body) as B) : null,
+      };
+      if (mergeVersions(current, incoming, policy) === current) return undefined;
+    }
+    this.stmt.upsertDoc.run(entry.kind, entry.key, entry.hlc, originId, entry.body === null ? null : JSON.stringify(entry.body));
+    return incoming;
+  }
+
+  private headOf(originId: number): number {
+    let head = this.heads.get(originId);
+    if (head === undefined) {
+      head = (this.stmt.maxSeq.get(originId) as { head: number } | undefined)?.head ?? 0;
+      this.heads.set(originId, head);
+    }
+    return head;
+  }
+
+  private ensureOrigin(name: string): number {
+    const known = this.originId(name);
+    if (known !== undefined) return known;
+    const id = Number(this.stmt.insertOrigin.run(name).lastInsertRowid);
+    this.rememberOrigin(id, name);
+    return id;
+  }
+
+  // --- documents ------------------------------------------------------------------------------
+
+  /** The version a document kind holds for a key (tombstones included). */
+  document<B = unknown>(kind: string, key: string): VersionedDoc<B> | undefined {
+    const row = this.stmt.selectDoc.get(kind, key) as DocRow | undefined;
+    return row ? this.versionOf<B>(kind, key, row) : undefined;
+  }
+
+  /** Every version of a kind, tombstones included. */
+  documents<B = unknown>(kind: string): VersionedDoc<B>[] {
+    return (this.stmt.docsOfKind.all(kind) as (DocRow & { key: string })[]).map((r) => this.versionOf<B>(kind, r.key, r));
+  }
+
+  private versionOf<B>(kind: string, key: string, row: DocRow): VersionedDoc<B> {
+    return { kind, key, hlc: row.hlc, origin: this.originName(row.origin), tombstone: row.body === null, body: row.body === null ? null : (JSON.parse(row.body) as B) };
+  }
+
+  // --- write-ahead views ----------------------------------------------------------------------
+
+  /**
+   * Registers a store that holds documents of some kinds outside this file and brings it up to
+   * date: rebuilt from the documents when its files are new (or the entries after its position
+   * were compacted away), adopted into the log when it predates the log, otherwise caught up by
+   * re-applying the documents changed after its saved position.
+   */
+  async attachView(view: WriteAheadView, opts: AttachOptions): Promise<AttachResult> {
+    this.assertOpen();
+    if (this.views.has(view.name)) throw new Error(`change log: a store named ${view.name} is attached already`);
+    const attached: AttachedView = { view, chain: Promise.resolve(), inFlight: new Map(), failedAt: new Map(), changed: false };
+    const saved = new Map((this.stmt.positionsOf.all(view.name) as { origin: number; seq: number }[]).map((r) => [r.origin, r.seq]));
+    const versions = view.kinds.flatMap((k) => this.documents(k));
+    let result: AttachResult;
+    if (opts.fresh) {
+      const live = versions.filter((v) => !v.tombstone);
+      await view.load(live);
+      result = { how: 'rebuilt', documents: live.length };
+    } else if (saved.size === 0 && versions.length === 0) {
+      // A store written before the change log existed: its documents become the log's first entries.
+      const contents = await view.contents();
+      if (contents.length) this.appendMany(contents.map((c) => ({ kind: c.kind, key: c.key, body: c.body })));
+      result = { how: 'adopted', documents: contents.length };
+    } else {
+      result = await this.catchUp(view, saved, versions);
+    }
+    this.views.set(view.name, attached);
+    for (const kind of view.kinds) this.viewsByKind.set(kind, [...(this.viewsByKind.get(kind) ?? []), attached]);
+    await view.sync();
+    this.savePositionsOf(attached);
+    this.positionTimer ??= setInterval(() => void this.savePositions(), POSITION_SAVE_MS).unref();
+    return result;
+  }
+
+  private async catchUp(view: WriteAheadView, saved: Map<number, number>, versions: VersionedDoc[]): Promise<AttachResult> {
+    const kinds = new Set(view.kinds);
+    const keys = new Set<string>();
+    for (const [name, head] of Object.entries(this.head())) {
+      const originId = this.originId(name) as number;
+      const from = saved.get(originId) ?? 0;
+      if (from >= head) continue;
+      const base = (this.stmt.originRow.get(name) as { base: number }).base;
+      if (from < base) {
+        const live = versions.filter((v) => !v.tombstone);
+        await view.load(live);
+        return { how: 'rebuilt', documents: live.length };
+      }
+      for (const row of this.stmt.kindsAfter.iterate(originId, from) as Iterable<{ kind: string; key: string }>) if (kinds.has(row.kind)) keys.add(`${row.kind}\u0000${row.key}`);
+    }
+    for (const id of keys) {
+      const [kind, key] = id.split('\u0000') as [string, string];
+      const version = this.document(kind, key);
+      if (version) await view.apply(version);
+    }
+    return { how: keys.size ? 'caught-up' : 'current', documents: keys.size };
+  }
+
+  /**
+   * Listens to committed changes in log order, each once every write-ahead store of its kind has
+   * applied it (the change feed's source). Entries that changed no document are not reported.
+   */
+  onApplied(listener: (change: AppliedChange) => void): () => void {
+    this.appliedListeners.add(listener);
+    return () => this.appliedListeners.delete(listener);
+  }
+
+  /** Called after each commit of this connection (tails wake up on it instead of polling). */
+  onCommit(listener: () => void): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  private committed(): void {
+    for (const l of this.commitListeners) l();
+  }
+
+  private handToViews(entry: LogEntry | undefined, version: VersionedDoc | undefined): Promise<void> {
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const settled = new Promise<void>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    handled(settled);
+    const p: Pending = { entry, version, done: false, resolve, reject };
+    this.pending.push(p);
+    const views = version ? (this.viewsByKind.get(version.kind) ?? []) : [];
+    if (views.length === 0 || !version) {
+      p.done = true;
+      this.release();
+      return settled;
+    }
+    const originId = this.originId(version.origin) as number;
+    const seq = entry?.seq;
+    const applies = views.map((v) => {
+      if (seq !== undefined) v.inFlight.set(originId, [...(v.inFlight.get(originId) ?? []), seq]);
+      const run = v.chain.then(() => v.view.apply(version));
+      v.chain = run.then(
+        () => {
+          if (seq !== undefined) v.inFlight.get(originId)?.shift();
+          v.changed = true;
+        },
+        () => {
+          if (seq !== undefined) {
+            v.inFlight.get(originId)?.shift();
+            if (!v.failedAt.has(originId)) v.failedAt.set(originId, seq);
+          }
+        },
+      );
+      return run;
+    });
+    Promise.all(applies).then(
+      () => {
+        p.done = true;
+        this.release();
+      },
+      (err: unknown) => {
+        p.done = true;
+        p.error = err;
+        this.release();
+      },
+    );
+    return settled;
+  }
+
+  /** Reports applied changes from the oldest on, stopping at the first still being applied. */
+  private release(): void {
+    while (this.pending.length && (this.pending[0] as Pending).done) {
+      const p = this.pending.shift() as Pending;
+      if (p.error !== undefined) {
+        p.reject(p.error);
+        continue;
+      }
+      let listenerError: unknown;
+      if (p.version && p.entry) {
+        for (const l of this.appliedListeners) {
+          try {
+            l({ entry: p.entry, version: p.version });
+          } catch (err) {
+            listenerError ??= err;
+          }
+        }
+      }
+      if (listenerError !== undefined) p.reject(listenerError);
+      else p.resolve();
+    }
+  }
+
+  /** Where a store stands: per origin, the last seq it has applied with nothing before it missing. */
+  private positionOf(v: AttachedView): Map<number, number> {
+    const out = new Map<number, number>();
+    for (const [name, head] of Object.entries(this.head())) {
+      const id = this.originId(name) as number;
+      let pos = head;
+      const first = v.inFlight.get(id)?.[0];
+      if (first !== undefined) pos = Math.min(pos, first - 1);
+      const failed = v.failedAt.get(id);
+      if (failed !== undefined) pos = Math.min(pos, failed - 1);
+      out.set(id, pos);
+    }
+    return out;
+  }
+
+  private savePositionsOf(v: AttachedView): void {
+    const positions = this.positionOf(v);
+    this.transaction(() => {
+      for (const [origin, seq] of positions) this.stmt.upsertPosition.run(v.view.name, origin, seq);
+    });
+  }
+
+  /** Saves every store's position once the store has made what it applied durable. */
+  savePositions(): Promise<void> {
+    if (this.saving) return this.saving;
+    const due = [...this.views.values()].filter((v) => v.changed);
+    if (due.length === 0 || this.closed) return Promise.resolve();
+    this.saving = (async () => {
+      try {
+        for (const v of due) {
+          v.changed = false;
+          // The position is taken before the sync: everything it covers was applied before the sync began.
+          const positions = this.positionOf(v);
+          await v.view.sync();
+          if (this.closed) return;
+          this.transaction(() => {
+            for (const [origin, seq] of positions) this.stmt.upsertPosition.run(v.view.name, origin, seq);
+          });
+        }
+      } catch {
+        for (const v of due) v.changed = true; // tried again on the next round; the log holds everything meanwhile
+      } finally {
+        this.saving = undefined;
+      }
+    })();
+    return this.saving;
+  }
+
+  /** The saved positions of a store, by origin name. */
+  savedPosition(store: string): SinceVector {
+    const out: SinceVector = {};
+    for (const r of this.stmt.positionsOf.all(store) as { origin: number; seq: number }[]) out[this.originName(r.origin)] = r.seq;
+    return out;
+  }
+
+  /** Resolves once every change handed to the stores so far has been applied (or has failed). */
+  async drained(): Promise<void> {
+    await Promise.all([...this.views.values()].map((v) => v.chain));
+  }
+
+  // --- retention ------------------------------------------------------------------------------
+
+  /** Records what a paired peer has (its since-vector); retention keeps what any peer lacks. */
+  setPeerVector(peer: string, vector: SinceVector): void {
+    this.transaction(() => {
+      for (const [origin, seq] of Object.entries(vector)) this.stmt.upsertPeer.run(peer, this.ensureOrigin(origin), seq);
+    });
+  }
+
+  /** An unpaired peer no longer holds entries back. */
+  removePeer(peer: string): void {
+    this.stmt.deletePeer.run(peer);
+  }
+
+  /**
+   * Drops the entries that every paired peer has and that are older than `minAgeMs`; the
+   * documents table keeps their effect (the snapshot a new peer starts from). Per origin, the
+   * base moves up to the last entry dropped; the head and the clock are unchanged.
+   */
+  compact(opts: CompactOptions): { removed: number; base: SinceVector } {
+    this.assertOpen();
+    const now = opts.now ?? Date.now();
+    const batch = opts.batch ?? 10_000;
+    const ageCut = encodeHlc({ wall: Math.max(0, now - opts.minAgeMs), counter: 0 });
+    const havePeers = (this.stmt.peerCount.get() as { n: number }).n > 0;
+    let removed = 0;
+    const base: SinceVector = {};
+    for (const [name, head] of Object.entries(this.head())) {
+      const id = this.originId(name) as number;
+      const row = this.stmt.originRow.get(name) as { base: number };
+      const peersHave = havePeers ? ((this.stmt.peerMin.get(id) as { seq: number | null }).seq ?? 0) : head;
+      // Within an origin the stamps grow with seq: the last entry older than the cut is found by bisection.
+      let lo = row.base;
+      let hi = Math.min(head, peersHave);
+      while (lo < hi) {
+        const mid = Math.ceil((lo + hi) / 2);
+        const hlc = (this.stmt.hlcAt.get(id, mid) as { hlc: string } | undefined)?.hlc;
+        if (hlc !== undefined && hlc < ageCut) lo = mid;
+        else hi = mid - 1;
+      }
+      const cut = lo;
+      for (let from = row.base; from < cut; from += batch) {
+        const to = Math.min(cut, from + batch);
+        const hlcAtTo = (this.stmt.hlcAt.get(id, to) as { hlc: string }).hlc;
+        this.transaction(() => {
+          removed += this.stmt.deleteRange.run(id, from, to).changes;
+          this.stmt.setBase.run(to, hlcAtTo, id);
+        });
+      }
+      base[name] = Math.max(cut, row.base);
+    }
+    this.heads.clear();
+    return { removed, base };
+  }
+
+  /** The merged documents and the positions they include: what a new peer starts from. */
+  snapshot(): LogSnapshot {
+    return this.transaction(() => {
+      const vector: LogSnapshot['vector'] = {};
+      for (const [name, seq] of Object.entries(this.head())) {
+        const id = this.originId(name) as number;
+        const hlc = (this.stmt.hlcAt.get(id, seq) as { hlc: string } | undefined)?.hlc ?? (this.stmt.originRow.get(name) as { baseHlc: string | null }).baseHlc;
+        vector[name] = { seq, hlc };
+      }
+      const documents = (this.stmt.allDocs.all() as (DocRow & { kind: string; key: string })[]).map((r) => this.versionOf(r.kind, r.key, r));
+      return { vector, documents };
+    });
+  }
+
+  /**
+   * Starts from another log's snapshot: its documents are merged in, and each origin continues
+   * after the snapshot's position (entries before it are held by no one here).
+   */
+  applySnapshot(snapshot: LogSnapshot): { applied: Promise<void> } {
+    this.assertOpen();
+    let changed: VersionedDoc[];
+    try {
+      changed = this.transaction(() => {
+        const out: VersionedDoc[] = [];
+        for (const [name, { seq, hlc }] of Object.entries(snapshot.vector)) {
+          if (hlc !== null) this.clock.receive(decodeHlc(hlc));
+          const id = this.ensureOrigin(name);
+          if (this.headOf(id) < seq) {
+            // entries before the snapshot's position are part of it: none is kept below the base
+            this.stmt.deleteRange.run(id, 0, seq);
+            this.stmt.setBase.run(seq, hlc, id);
+            this.heads.set(id, seq);
+          }
+        }
+        for (const doc of snapshot.documents) {
+          const originId = this.ensureOrigin(doc.origin);
+          const v = this.mergeDocument({ origin: doc.origin, seq: 0, hlc: doc.hlc, kind: doc.kind, key: doc.key, body: doc.tombstone ? null : doc.body }, originId, this.policyOf(doc.kind));
+          if (v) out.push(v);
+        }
+        return out;
+      });
+    } catch (err) {
+      this.heads.clear();
+      throw err;
+    }
+    this.committed();
+    return { applied: handled(Promise.all(changed.map((v) => this.handToViews(undefined, v))).then(() => undefined)) };
+  }
+
+  // --- life -----------------------------------------------------------------------------------
+
+  /** Waits for the stores, saves their positions, closes the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    clearInterval(this.positionTimer);
+    await this.drained();
+    await this.saving;
+    for (const v of this.views.values()) v.changed = true;
+    await this.savePositions();
+    this.closed = true;
+    this.db.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('change log: closed');
+  }
+}
+
+/** Marks a promise handled (a caller that does not wait for it must not bring the process down) and returns it. */
+function handled<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
+}
+
+function checkEntry(e: LogEntry): void {
+  const ok =
+    typeof e.origin === 'string' &&
+    e.origin !== '' &&
+    Number.isInteger(e.seq) &&
+    e.seq >= 1 &&
+    isEncodedHlc(e.hlc) &&
+    typeof e.kind === 'string' &&
+    e.kind !== '' &&
+    typeof e.key === 'string' &&
+    e.key !== '' &&
+    e.body !== undefined;
+  if (!ok) throw new Error(`change log: a malformed entry (${JSON.stringify({ origin: e.origin, seq: e.seq, hlc: e.hlc, kind: e.kind })})`);
+}
+

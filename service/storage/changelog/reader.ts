@@ -1,0 +1,144 @@
+import Database from 'better-sqlite3';
+
+/** One change as the log holds it. `body` null is a tombstone (a delete). */
+export interface LogEntry<B = unknown> {
+  /** the site that made the change */
+  origin: string;
+  /** gapless per origin, from 1, continuing across restarts */
+  seq: number;
+  /** encoded hybrid logical clock (core/hlc.ts) */
+  hlc: string;
+  kind: string;
+  key: string;
+  body: B | null;
+}
+
+/** What a reader (or a peer) has: per origin, the last seq it holds. */
+export type SinceVector = Record<string, number>;
+
+/** The entries a reader asked for were compacted away: it must start again from a snapshot. */
+export class LogCompactedError extends Error {
+  override name = 'LogCompactedError';
+  constructor(
+    readonly origin: string,
+    readonly after: number,
+    readonly base: number,
+  ) {
+    super(`The change log no longer holds the entries of ${origin} after ${after} (compacted up to ${base}): start from a snapshot.`);
+  }
+}
+
+interface EntryRow {
+  seq: number;
+  hlc: string;
+  kind: string;
+  key: string;
+  body: string | null;
+}
+
+/**
+ * The read side of the change log: entries by position, in bounded pages. The writer has one on
+ * its own connection; a reader elsewhere (another thread or process: the replication sender, a
+ * backup, a test) opens the file read-only, and sees committed entries only (WAL).
+ */
+export class LogQueries {
+  private readonly originIds = new Map<string, number>();
+  private readonly originNames = new Map<number, string>();
+  private readonly selectOrigins: Database.Statement;
+  private readonly selectAfter: Database.Statement;
+  private readonly selectBase: Database.Statement;
+  private readonly selectHeads: Database.Statement;
+
+  constructor(protected readonly db: Database.Database) {
+    this.selectOrigins = db.prepare('SELECT id, name FROM origins');
+    this.selectAfter = db.prepare('SELECT seq, hlc, kind, key, body FROM entries WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?');
+    this.selectBase = db.prepare('SELECT base FROM origins WHERE id = ?');
+    this.selectHeads = db.prepare('SELECT o.name AS name, max(o.base, coalesce((SELECT max(e.seq) FROM entries e WHERE e.origin = o.id), 0)) AS head FROM origins o');
+  }
+
+  /** The id of an origin, or undefined when the log has nothing of it. */
+  protected originId(name: string): number | undefined {
+    let id = this.originIds.get(name);
+    if (id === undefined) {
+      this.loadOrigins();
+      id = this.originIds.get(name);
+    }
+    return id;
+  }
+
+  protected originName(id: number): string {
+    let name = this.originNames.get(id);
+    if (name === undefined) {
+      this.loadOrigins();
+      name = this.originNames.get(id);
+    }
+    if (name === undefined) throw new Error(`change log: unknown origin id ${id}`);
+    return name;
+  }
+
+  protected rememberOrigin(id: number, name: string): void {
+    this.originIds.set(name, id);
+    this.originNames.set(id, name);
+  }
+
+  private loadOrigins(): void {
+    for (const row of this.selectOrigins.all() as { id: number; name: string }[]) this.rememberOrigin(row.id, row.name);
+  }
+
+  /**
+   * Up to `limit` entries of `origin` after `seq`, in order. Throws LogCompactedError when some
+   * of them are no longer held.
+   */
+  after<B = unknown>(origin: string, seq: number, limit: number): LogEntry<B>[] {
+    if (!Number.isInteger(seq) || seq < 0) throw new RangeError(`change log: a position is a whole number ≥ 0, not ${seq}`);
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`change log: a page holds at least one entry, not ${limit}`);
+    const id = this.originId(origin);
+    if (id === undefined) return [];
+    const base = (this.selectBase.get(id) as { base: number }).base;
+    if (seq < base) throw new LogCompactedError(origin, seq, base);
+    return (this.selectAfter.all(id, seq, limit) as EntryRow[]).map((r) => ({ origin, seq: r.seq, hlc: r.hlc, kind: r.kind, key: r.key, body: r.body === null ? null : (JSON.parse(r.body) as B) }));
+  }
+
+  /** The last seq of every origin the log knows. */
+  head(): SinceVector {
+    const out: SinceVector = {};
+    for (const row of this.selectHeads.all() as { name: string; head: number }[]) out[row.name] = row.head;
+    return out;
+  }
+
+  /**
+   * Up to `limit` entries that the holder of `vector` lacks, origin by origin (each origin's in
+   * order). What the replication sender sends; a reader resumes with the vector of what it took.
+   */
+  since(vector: SinceVector, limit: number): LogEntry[] {
+    const out: LogEntry[] = [];
+    const head = this.head();
+    for (const origin of Object.keys(head).sort()) {
+      const have = vector[origin] ?? 0;
+      if ((head[origin] ?? 0) <= have) continue;
+      out.push(...this.after(origin, have, limit - out.length));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+}
+
+/** A read-only connection to a change log file, for a reader outside the writing service's thread. */
+export class ChangeLogReader extends LogQueries {
+  static open(file: string): ChangeLogReader {
+    const db = new Database(file, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 1000');
+    return new ChangeLogReader(db);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+/** Moves a since-vector past the entries taken. */
+export function advance(vector: SinceVector, entries: readonly LogEntry[]): SinceVector {
+  const next = { ...vector };
+  for (const e of entries) if ((next[e.origin] ?? 0) < e.seq) next[e.origin] = e.seq;
+  return next;
+}
