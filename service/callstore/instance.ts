@@ -4,7 +4,7 @@ import type { ResolvedInstance } from '../config/roles.js';
 import type { Logger } from '../logger.js';
 import type { RoleRuntime } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
-import { EventJournal } from '../storage/journal.js';
+import { EventJournal, type CheckpointWorkerOptions } from '../storage/journal.js';
 import { buildCdr, hasInvite, isFinished, isFlagged, toActiveCall, type CallFold, type CoreEvent } from './core/call.js';
 import type { KnownDialog } from './core/resync.js';
 import { CallTable, type CallBucket } from './core/table.js';
@@ -22,6 +22,8 @@ export interface CallstoreDeps {
   cdrs: CdrWriter;
   feed: ChangeFeed;
   metrics: CallstoreMetrics;
+  /** how the journal starts its checkpoint thread (tests run it from the TypeScript sources) */
+  journalWorker?: CheckpointWorkerOptions;
 }
 
 /** Tunables of a callstore instance from its `ext` (design section 3), with their defaults. */
@@ -110,7 +112,7 @@ export class CallstoreInstance implements RoleRuntime {
 
   async start(): Promise<void> {
     const file = join(this.deps.dataDir, 'callstore', this.instance.name, 'journal.sqlite');
-    this.journal = new EventJournal(file, this.settings.stateSave === 'transactional' ? 'fsync' : 'os');
+    this.journal = new EventJournal(file, this.settings.stateSave === 'transactional' ? 'fsync' : 'os', this.deps.journalWorker);
     if (this.settings.stateSave === 'none') {
       // Without saved state the calls of before the restart are unknown here; the sources resync them.
       this.journal.finish(this.journal.activeEvents().map((e) => e.callId));

@@ -6,6 +6,13 @@ import type { CoreEvent } from '../callstore/core/call.js';
 
 export type Durability = 'fsync' | 'os';
 
+/** How the checkpoint thread is started: by default checkpoint-thread.js next to this module (tests run the TypeScript through a loader shim). */
+export interface CheckpointWorkerOptions {
+  workerUrl?: URL;
+  /** extra workerData for such a shim */
+  workerData?: Record<string, unknown>;
+}
+
 const CHECKPOINT_INTERVAL_MS = 1000;
 
 /**
@@ -32,6 +39,7 @@ export class EventJournal {
   constructor(
     readonly file: string,
     durability: Durability,
+    worker: CheckpointWorkerOptions = {},
   ) {
     mkdirSync(dirname(file), { recursive: true });
     this.db = new Database(file);
@@ -58,7 +66,7 @@ export class EventJournal {
     this.deleteActive = this.db.prepare('DELETE FROM active WHERE call_id = ?');
     this.selectByCall = this.db.prepare('SELECT body FROM events WHERE call_id = ?');
     this.selectAnyOfCall = this.db.prepare('SELECT 1 FROM events WHERE call_id = ? LIMIT 1');
-    this.checkpointer = new Worker(new URL('./checkpoint-thread.js', import.meta.url), { workerData: { file, intervalMs: CHECKPOINT_INTERVAL_MS } });
+    this.checkpointer = new Worker(worker.workerUrl ?? new URL('./checkpoint-thread.js', import.meta.url), { workerData: { ...worker.workerData, file, intervalMs: CHECKPOINT_INTERVAL_MS } });
     this.checkpointer.unref();
   }
 
