@@ -161,6 +161,17 @@ describe('the call core: scenarios', () => {
     expect(cdr.links).toEqual([{ kind: 'b2bua', callId: 'a-leg' }]);
   });
 
+  it('the root leg decides the disposition: a B2BUA leg cancelled on ring timeout while the caller hears 480 is NO_ANSWER', () => {
+    const b2bua = (rootEnd: (s: CallScript) => CallScript, otherEnd: (s: CallScript) => CallScript) =>
+      cdrOf(otherEnd(rootEnd(new CallScript().invite(0, 'a-leg', '+4930111', '200', { callRef: 'x' }).invite(20, 'b-leg', '+4930111', '201').link(20, 'b-leg', 'a-leg', 'b2bua').ring(50, 'b-leg'))));
+    expect(b2bua((s) => s.fail(30_010, 'a-leg', 480), (s) => s.cancel(30_000, 'b-leg')).disposition).toBe('NO_ANSWER');
+    expect(b2bua((s) => s.fail(30_010, 'a-leg', 486), (s) => s.cancel(30_000, 'b-leg')).disposition).toBe('BUSY');
+    expect(b2bua((s) => s.cancel(9000, 'a-leg'), (s) => s.fail(9010, 'b-leg', 486)).disposition).toBe('CANCELLED');
+    // a root leg without an outcome of its own (here a bare end): the other leg speaks for it
+    expect(b2bua((s) => s.end(9000, 'a-leg'), (s) => s.cancel(8990, 'b-leg')).disposition).toBe('CANCELLED');
+    expect(b2bua((s) => s.end(9000, 'a-leg'), (s) => s.fail(8990, 'b-leg', 486)).disposition).toBe('BUSY');
+  });
+
   it('a call is finished only when every dialog has ended', () => {
     const s = new CallScript().invite(0, 'a', '1', '2').answer(10, 'a').invite(20, 'b', '1', '3').link(20, 'b', 'a', 'b2bua').answer(30, 'b').end(40, 'a');
     const fold = foldCall(s.events.map(toCore));

@@ -370,11 +370,19 @@ export function toActiveCall(fold: CallFold, ctx: CallContext): ActiveCall {
   };
 }
 
+/**
+ * How an unanswered call went for the caller, which the root leg tells: a B2BUA cancels its own
+ * leg to the callee when it gives up ringing and answers the caller 480, so a cancelled leg
+ * elsewhere says nothing about the caller. Only when the root leg has no outcome of its own (its
+ * end was synthesized, or a bare `end`) does the first other leg that has one speak for it.
+ */
 function dispositionOf(fold: CallFold, answeredAt: number | null, endReason: EndReason): Disposition {
   if (answeredAt !== null) return 'ANSWERED';
-  if (fold.legs.some((l) => l.cancelled)) return 'CANCELLED';
   const root = rootLeg(fold);
-  const code = root?.finalCode ?? fold.legs.find((l) => l.finalCode !== null)?.finalCode ?? null;
+  const hasOutcome = (l: LegFold) => l.cancelled || l.finalCode !== null;
+  const decides = root && hasOutcome(root) ? root : fold.legs.find(hasOutcome);
+  if (decides?.cancelled) return 'CANCELLED';
+  const code = decides?.finalCode ?? null;
   if (code === 486 || code === 600) return 'BUSY';
   if (code === 408 || code === 480 || endReason === 'timeout') return 'NO_ANSWER';
   return 'FAILED';
