@@ -96,6 +96,21 @@ describe('the call core: scenarios', () => {
     ]);
   });
 
+  it('caller and callee hold each other at once: one open hold per side, the time counted once', () => {
+    const s = new CallScript().invite(0, 'c1', '101', '102').answer(1000, 'c1').hold(10_000, 'c1', 'caller').hold(12_000, 'c1', 'callee').resume(15_000, 'c1', 'caller').resume(20_000, 'c1', 'callee').end(30_000, 'c1');
+    const cdr = cdrOf(s);
+    expect(cdr.holds).toEqual([
+      { callId: 'c1', on: '2026-11-22T10:00:10.000Z', off: '2026-11-22T10:00:15.000Z', by: 'caller' },
+      { callId: 'c1', on: '2026-11-22T10:00:12.000Z', off: '2026-11-22T10:00:20.000Z', by: 'callee' },
+    ]);
+    expect(cdr.holdSec).toBe(10);
+    // the callee's hold goes on after the caller resumed
+    const live = new CallScript().invite(0, 'c2', '101', '102').answer(1000, 'c2').hold(10_000, 'c2', 'caller').hold(12_000, 'c2', 'callee').resume(15_000, 'c2', 'caller');
+    expect(callStateOf(foldCall(live.events.map(toCore)))).toBe('on_hold');
+    // a second hold by the same side while its first is open is one hold
+    expect(cdrOf(new CallScript().invite(0, 'c3', '1', '2').answer(1000, 'c3').hold(2000, 'c3').hold(3000, 'c3').resume(4000, 'c3').end(5000, 'c3')).holds).toHaveLength(1);
+  });
+
   it('a hold still open at the end lasts until the end', () => {
     const cdr = cdrOf(new CallScript().invite(0, 'c1', '101', '102').answer(1000, 'c1').hold(5000, 'c1').end(9000, 'c1'));
     expect(cdr.holdSec).toBe(4);

@@ -78,3 +78,27 @@ describe('disposition through the instance', () => {
     expect(recordOf(t, 'x-cancel').disposition).toBe('CANCELLED');
   });
 });
+
+describe('holds through the instance', () => {
+  it('caller and callee on hold at once: both holds are kept, the time on hold counted once', async () => {
+    const t = await start();
+    const t0 = Date.now();
+    const at = (ms: number) => new Date(t0 + ms).toISOString();
+    const s = new CallScript('pbx1', t0)
+      .invite(0, 'h2', '101', '102')
+      .answer(1000, 'h2')
+      .hold(10_000, 'h2', 'caller')
+      .hold(12_000, 'h2', 'callee')
+      .resume(15_000, 'h2', 'caller')
+      .resume(20_000, 'h2', 'callee')
+      .end(30_000, 'h2');
+    await deliverAtTheirTime(t, s.events, 0);
+    await settle();
+    const cdr = recordOf(t, 'h2');
+    expect(cdr.holds).toEqual([
+      { callId: 'h2', by: 'caller', on: at(10_000), off: at(15_000) },
+      { callId: 'h2', by: 'callee', on: at(12_000), off: at(20_000) },
+    ]);
+    expect(cdr.holdSec).toBe(10);
+  });
+});

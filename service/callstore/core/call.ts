@@ -23,6 +23,13 @@ export function compareEvents(a: CoreEvent, b: CoreEvent): number {
 }
 
 type LegState = Leg['state'];
+type Party = Hold['by'];
+
+interface HoldFold {
+  on: number;
+  off: number | null;
+  by: Party;
+}
 
 interface Branch {
   toTag: string;
@@ -53,7 +60,9 @@ interface LegFold {
   cancelled: boolean;
   hangup: { by: 'caller' | 'callee' | 'system' | null; code: number | null; reason: string | null } | null;
   endReason: EndReason;
-  holds: { on: number; off: number | null; by: 'caller' | 'callee' | 'system' }[];
+  holds: HoldFold[];
+  /** the hold each side has open on this leg: caller and callee can each hold the other at once */
+  openHolds: Map<Party, HoldFold>;
   cdrFlag: boolean;
   profiles: { name: string; value?: string }[];
 }
@@ -91,13 +100,15 @@ function newLeg(e: CoreEvent): LegFold {
     hangup: null,
     endReason: 'normal',
     holds: [],
+    openHolds: new Map(),
     cdrFlag: false,
     profiles: [],
   };
 }
 
 function closeHolds(leg: LegFold, at: number): void {
-  for (const h of leg.holds) if (h.off === null) h.off = at;
+  for (const h of leg.openHolds.values()) h.off = at;
+  leg.openHolds.clear();
 }
 
 function terminate(leg: LegFold, e: CoreEvent): boolean {
@@ -186,13 +197,23 @@ export function foldCall(events: readonly CoreEvent[]): CallFold {
         }
         break;
       }
-      case 'hold':
+      case 'hold': {
         if (leg.state === 'terminated') break;
-        if (!leg.holds.some((h) => h.off === null)) leg.holds.push({ on: e.tsMs, off: null, by: e.by ?? 'caller' });
+        const by = e.by ?? 'caller';
+        if (leg.openHolds.has(by)) break;
+        const hold: HoldFold = { on: e.tsMs, off: null, by };
+        leg.holds.push(hold);
+        leg.openHolds.set(by, hold);
         break;
+      }
       case 'resume': {
-        const open = leg.holds.find((h) => h.off === null);
-        if (open) open.off = e.tsMs;
+        // a side takes off its own hold; the other side's hold, if any, goes on
+        const by = e.by ?? 'caller';
+        const open = leg.openHolds.get(by);
+        if (open) {
+          open.off = e.tsMs;
+          leg.openHolds.delete(by);
+        }
         break;
       }
       case 'link': {
@@ -334,7 +355,7 @@ export function callStateOf(fold: CallFold): CallState {
   const live = fold.legs.filter((l) => l.state !== 'terminated');
   if (fold.legs.length > 0 && live.length === 0) return 'ending';
   const talking = live.filter((l) => l.state === 'confirmed');
-  if (talking.length > 0) return talking.some((l) => l.holds.some((h) => h.off === null)) ? 'on_hold' : 'talking';
+  if (talking.length > 0) return talking.some((l) => l.openHolds.size > 0) ? 'on_hold' : 'talking';
   if (live.some((l) => l.state === 'early')) return 'ringing';
   return 'trying';
 }
