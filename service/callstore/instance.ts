@@ -6,6 +6,7 @@ import type { RoleRuntime } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
 import { EventJournal, type CheckpointWorkerOptions } from '../storage/journal.js';
 import { buildCdr, hasInvite, isFinished, isFlagged, toActiveCall, type CallFold, type CoreEvent } from './core/call.js';
+import { SourceClocks } from './core/clock.js';
 import type { KnownDialog } from './core/resync.js';
 import { CallTable, type CallBucket } from './core/table.js';
 import type { CallstoreMetrics } from './metrics.js';
@@ -78,6 +79,8 @@ export class CallstoreInstance implements RoleRuntime {
   private sweepTimer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
   private synthSeq = 0;
+  /** each source's clock against ours: what the ends this instance makes are stamped with */
+  private readonly clocks = new SourceClocks();
   /** records of calls finished in this turn of the event loop, written together on the next */
   private pendingRecords: { cdr: Cdr | undefined; wanted: boolean; callIds: Set<string> }[] = [];
   private recordsScheduled = false;
@@ -167,6 +170,7 @@ export class CallstoreInstance implements RoleRuntime {
         return;
       }
       this.deps.metrics.events.inc({ instance: this.name, type: e.type });
+      if (!e.reconstructed && !e.synthesized) this.clocks.observe(e.source, e.tsMs, now);
       if (!e.reconstructed && !this.table.byDialog(e.callId) && this.recentlyFinished.has(e.callId)) {
         // A straggler of a call whose record is written: kept in the journal, not a new call.
         this.deps.metrics.late.inc({ instance: this.name });
@@ -247,16 +251,29 @@ export class CallstoreInstance implements RoleRuntime {
     return this.recentlyFinished.has(callId) || this.requireJournal().knows(callId);
   }
 
+  /** Now, as this source's clock shows it (see SourceClocks). */
+  sourceTime(source: string, nowMs = Date.now()): number {
+    return this.clocks.toSourceTime(source, nowMs);
+  }
+
+  /**
+   * Ends legs here and now with ends of the callstore's own. Each is stamped in its source's time,
+   * so it sorts after what the source sent before (a source running ahead would otherwise see its
+   * answer land after the end), and never before the call's last event, which is all there is to go
+   * by when the source's offset is unknown (after a restart, say).
+   */
   private endLegs(bucket: CallBucket, which: (leg: CallFold['legs'][number]) => boolean, reason: Exclude<EndReason, 'normal'>): Cdr | undefined {
     const now = Date.now();
+    const notBefore = bucket.fold.lastEventAt + 1;
     const ends: CoreEvent[] = bucket.fold.legs
       .filter((l) => l.state !== 'terminated' && which(l))
-      .map((l) => ({
+      .map((l) => ({ leg: l, atMs: Math.max(this.sourceTime(l.source, now), notBefore) }))
+      .map(({ leg: l, atMs }) => ({
         id: `${this.name}:${reason}:${l.callId}:${now}:${++this.synthSeq}`,
         source: l.source,
         seq: 0,
-        ts: new Date(now).toISOString(),
-        tsMs: now,
+        ts: new Date(atMs).toISOString(),
+        tsMs: atMs,
         type: 'end',
         callId: l.callId,
         fromTag: l.fromTag,

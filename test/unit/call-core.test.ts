@@ -238,6 +238,22 @@ describe('the call core: awkward input', () => {
     expect(cdr.anomalies).toHaveLength(2);
   });
 
+  it('legs from sources whose clocks disagree never make a negative duration or ring time', () => {
+    // the b-leg's source runs 10 s behind the a-leg's: its answer is stamped before the call started
+    const a = new CallScript('pbx-a').invite(0, 'a-leg', '1', '2', { callRef: 'skew' }).answer(12_000, 'a-leg').end(40_000, 'a-leg');
+    const b = new CallScript('pbx-b', a.t0 - 10_000).invite(1000, 'b-leg', '1', '2').link(1000, 'b-leg', 'a-leg', 'b2bua').answer(3000, 'b-leg').end(30_000, 'b-leg');
+    const cdr = buildCdr(foldCall([...a.events, ...b.events].map(toCore)), ctx);
+    expect(cdr).toMatchObject({ startedAt: '2026-11-22T09:59:51.000Z', ringSec: 2, duration: 49 });
+    const clamped = buildCdr(foldCall(new CallScript().invite(5000, 'c', '1', '2').answer(1000, 'c').end(2000, 'c').events.map(toCore)), ctx);
+    expect(clamped).toMatchObject({ startedAt: '2026-11-22T10:00:05.000Z', answeredAt: '2026-11-22T10:00:05.000Z', endedAt: '2026-11-22T10:00:05.000Z', duration: 0, ringSec: 0, billsec: 0 });
+    expect(clamped.anomalies).toEqual(expect.arrayContaining([expect.stringMatching(/end is stamped 3 s before its start/), expect.stringMatching(/first answer is stamped 4 s before/)]));
+  });
+
+  it('time on hold counts only while the call is up', () => {
+    const cdr = cdrOf(new CallScript().invite(0, 'c', '1', '2').hold(500, 'c').answer(1000, 'c').resume(3000, 'c').end(9000, 'c'));
+    expect(cdr).toMatchObject({ holdSec: 2, billsec: 8 });
+  });
+
   it('an end that never saw an answer is not billed', () => {
     const cdr = cdrOf(new CallScript().invite(0, 'c', '1', '2').end(3000, 'c'));
     expect(cdr).toMatchObject({ disposition: 'FAILED', billsec: 0, answeredAt: null });

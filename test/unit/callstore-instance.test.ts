@@ -79,6 +79,66 @@ describe('disposition through the instance', () => {
   });
 });
 
+describe('synthesized ends are stamped in the source’s time', () => {
+  it.each([
+    ['60 s ahead', 60_000],
+    ['60 s behind', -60_000],
+  ])('an admin end of a call from a source %s: billsec and duration as the call lasted', async (_what, skewMs) => {
+    const t = await start();
+    const t0 = Date.now();
+    const s = new CallScript('pbx-skewed', t0 + skewMs).invite(0, 'adm-1', '101', '102').ring(200, 'adm-1').answer(1000, 'adm-1');
+    await deliverAtTheirTime(t, s.events, skewMs);
+    await vi.advanceTimersByTimeAsync(t0 + 3000 - Date.now());
+    const cdr = t.instance.terminate('adm-1', 'admin');
+    expect(cdr).toMatchObject({ endReason: 'admin', synthesized: true, disposition: 'ANSWERED', duration: 3, billsec: 2, ringSec: 1 });
+    await vi.advanceTimersByTimeAsync(10);
+    expect(recordOf(t, 'adm-1')).toMatchObject({ duration: 3, billsec: 2, endedAt: new Date(t0 + skewMs + 3000).toISOString() });
+  });
+
+  it('a lost source’s calls end at the source’s time of the loss', async () => {
+    const t = await start();
+    const t0 = Date.now();
+    const skewMs = 45_000;
+    const s = new CallScript('kam-ahead', t0 + skewMs).invite(0, 'lost-1', '101', '102').answer(500, 'lost-1');
+    await deliverAtTheirTime(t, s.events, skewMs);
+    await vi.advanceTimersByTimeAsync(t0 + 20_500 - Date.now());
+    expect(t.instance.endSource('kam-ahead', 'source_lost')).toBe(1);
+    await vi.advanceTimersByTimeAsync(10);
+    expect(recordOf(t, 'lost-1')).toMatchObject({ endReason: 'source_lost', billsec: 20, duration: 20.5 });
+  });
+
+  it('one late sample does not move the estimate: a backlog replayed after a reconnect', async () => {
+    const t = await start();
+    const t0 = Date.now();
+    const skewMs = 30_000;
+    const s = new CallScript('pbx-backlog', t0 + skewMs).invite(0, 'bl-1', '101', '102').answer(500, 'bl-1');
+    await deliverAtTheirTime(t, s.events, skewMs);
+    // a call of a minute ago, delivered only now (the adapter resends its spool): its samples say
+    // "90 s behind", which is delay, not clock
+    await vi.advanceTimersByTimeAsync(10_000);
+    const old = new CallScript('pbx-backlog', t0 + skewMs - 60_000).invite(0, 'bl-old', '101', '103').answer(100, 'bl-old').end(200, 'bl-old');
+    t.instance.ingest(old.events.map(toCore));
+    const cdr = t.instance.terminate('bl-1', 'admin');
+    expect(cdr).toMatchObject({ billsec: 10, duration: 10.5 });
+  });
+
+  it('never before the call’s last event, even when the source’s offset is not known (after a restart)', async () => {
+    const first = await start();
+    const t0 = Date.now();
+    const skewMs = 60_000;
+    const s = new CallScript('pbx-ahead', t0 + skewMs).invite(0, 'rs-1', '101', '102').answer(1000, 'rs-1');
+    await deliverAtTheirTime(first, s.events, skewMs);
+    await first.instance.stop();
+    opened.splice(opened.indexOf(first), 1);
+    const again = await start({}, { dataDir: first.dataDir, cdrs: first.cdrs });
+    await vi.advanceTimersByTimeAsync(2000);
+    const cdr = again.instance.terminate('rs-1', 'admin');
+    expect(cdr?.billsec).toBeGreaterThan(0);
+    expect(cdr?.duration).toBeGreaterThanOrEqual(1);
+    expect(Date.parse(cdr?.endedAt ?? '')).toBeGreaterThan(Date.parse(s.events[1]!.ts));
+  });
+});
+
 describe('holds through the instance', () => {
   it('caller and callee on hold at once: both holds are kept, the time on hold counted once', async () => {
     const t = await start();

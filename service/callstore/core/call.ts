@@ -416,15 +416,27 @@ function dispositionOf(fold: CallFold, answeredAt: number | null, endReason: End
 export function buildCdr(fold: CallFold, ctx: CallContext): Cdr {
   if (!isFinished(fold)) throw new Error('buildCdr needs a finished call');
   const root = rootLeg(fold) as LegFold;
+  const anomalies = [...fold.anomalies];
   const startedAt = minOf(fold.legs.map((l) => l.invitedAt)) ?? Math.min(...fold.legs.map((l) => l.firstEventAt));
-  const endedAt = Math.max(...fold.legs.map((l) => l.endedAt ?? l.firstEventAt));
-  const answeredAt = minOf(fold.legs.map((l) => l.answeredAt));
+  // The legs of a call can come from sources whose clocks disagree: an end stamped before the
+  // start, or an answer before it, would make a negative duration or ring time. The record keeps
+  // start ≤ answer ≤ end and says so.
+  const lastEnd = Math.max(...fold.legs.map((l) => l.endedAt ?? l.firstEventAt));
+  if (lastEnd < startedAt) anomalies.push(`the call's end is stamped ${seconds(startedAt - lastEnd)} s before its start: ended at the start`);
+  const endedAt = Math.max(lastEnd, startedAt);
+  const firstAnswer = minOf(fold.legs.map((l) => l.answeredAt));
+  if (firstAnswer !== null && firstAnswer < startedAt) anomalies.push(`the first answer is stamped ${seconds(startedAt - firstAnswer)} s before the call's start: answered at the start`);
+  const answeredAt = firstAnswer === null ? null : Math.min(Math.max(firstAnswer, startedAt), endedAt);
   // The reason the call ended is the reason of its last leg to end; a synthesized end anywhere marks the record.
   const lastEnded = [...fold.legs].sort((a, b) => (b.endedAt ?? 0) - (a.endedAt ?? 0))[0] as LegFold;
   const synthesizedLeg = fold.legs.find((l) => l.endReason !== 'normal');
   const endReason = lastEnded.endReason !== 'normal' ? lastEnded.endReason : (synthesizedLeg?.endReason ?? 'normal');
   const hangupLeg = root.hangup ? root : lastEnded;
-  const holdIntervals = fold.legs.flatMap((l) => l.holds.map((h) => ({ on: h.on, off: h.off ?? l.endedAt ?? endedAt })));
+  // on hold only while the call is up: a hold stamped outside it (another source's clock) is cut
+  const holdFrom = answeredAt ?? startedAt;
+  const holdIntervals = fold.legs
+    .flatMap((l) => l.holds.map((h) => ({ on: Math.max(h.on, holdFrom), off: Math.min(h.off ?? l.endedAt ?? endedAt, endedAt) })))
+    .filter((h) => h.off > h.on);
 
   return {
     id: callIdOf(fold),
@@ -452,6 +464,6 @@ export function buildCdr(fold: CallFold, ctx: CallContext): Cdr {
     links: fold.links,
     synthesized: synthesizedLeg !== undefined,
     eventIds: fold.eventIds,
-    anomalies: fold.anomalies,
+    anomalies,
   };
 }
