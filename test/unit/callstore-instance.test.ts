@@ -162,3 +162,20 @@ describe('holds through the instance', () => {
     expect(cdr.holdSec).toBe(10);
   });
 });
+
+describe('a call past the per-call limit of events', () => {
+  it('is acknowledged, journaled, and still finishes with its end and an anomaly', async () => {
+    const t = await start();
+    const t0 = Date.now();
+    const s = new CallScript('pbx-chatty', t0).invite(0, 'flood', '101', '102').answer(1000, 'flood');
+    for (let i = 0; s.events.length < 10_200; i++) s.hold(2000 + i * 2, 'flood', 'callee').resume(2001 + i * 2, 'flood', 'callee');
+    s.end(60_000, 'flood', 'caller');
+    const events = s.events.map(toCore);
+    for (let i = 0; i < events.length; i += 500) t.instance.ingest(events.slice(i, i + 500));
+    await vi.advanceTimersByTimeAsync(SETTLE_MS + 10);
+    const cdr = recordOf(t, 'flood');
+    expect(cdr).toMatchObject({ endedAt: new Date(t0 + 60_000).toISOString(), billsec: 59, hangup: { by: 'caller' } });
+    expect(cdr.anomalies).toContainEqual(expect.stringMatching(/^200 events past the limit of events per call were left out/));
+    expect(t.instance.rawEvents(['flood'])).toHaveLength(events.length);
+  });
+});

@@ -75,6 +75,8 @@ export interface CallFold {
   eventIds: string[];
   anomalies: string[];
   lastEventAt: number;
+  /** events the call table left out past its per-call limit (see CallTable) */
+  leftOut: number;
 }
 
 function newLeg(e: CoreEvent): LegFold {
@@ -119,32 +121,54 @@ function terminate(leg: LegFold, e: CoreEvent): boolean {
   return true;
 }
 
-/** Folds the events of one call (any order) into its legs, forks, holds and links. */
-export function foldCall(events: readonly CoreEvent[]): CallFold {
-  const sorted = [...events].sort(compareEvents);
-  const legs = new Map<string, LegFold>();
-  const links: Link[] = [];
-  const linkKindsByCallId = new Map<string, Set<Link['kind']>>();
-  const anomalies: string[] = [];
-  const seenIds = new Set<string>();
-  const eventIds: string[] = [];
+/**
+ * Folds the events of one call into its legs, forks, holds and links, one event at a time in
+ * (ts, seq, id) order. The call table keeps one per call and folds each event that sorts after the
+ * others straight on (the usual case: events mostly arrive in order), so a busy call costs the same
+ * per event however long it gets; an event that sorts earlier makes it fold the call again from
+ * the start. Everything derived from the whole (branch outcomes, the order of legs) is worked out
+ * when it is read, never written back, so folding can always go on.
+ */
+export class CallFolder {
+  readonly fold: CallFold = { legs: [], links: [], linkKindsByCallId: new Map(), eventIds: [], anomalies: [], lastEventAt: 0, leftOut: 0 };
+  private readonly legsById = new Map<string, LegFold>();
+  private readonly seenIds = new Set<string>();
+  private readonly linkKeys = new Set<string>();
+  private last: CoreEvent | undefined;
 
-  for (const e of sorted) {
-    if (seenIds.has(e.id)) continue;
-    seenIds.add(e.id);
-    eventIds.push(e.id);
-    let leg = legs.get(e.callId);
+  /** Whether `e` sorts after every event folded so far: folding it on gives what a refold would. */
+  takesNext(e: CoreEvent): boolean {
+    return this.last === undefined || compareEvents(this.last, e) < 0;
+  }
+
+  leg(callId: string): LegFold | undefined {
+    return this.legsById.get(callId);
+  }
+
+  /** Folds in one more event, which must sort after those before it (see takesNext). */
+  add(e: CoreEvent): void {
+    if (this.seenIds.has(e.id)) return;
+    this.seenIds.add(e.id);
+    this.fold.eventIds.push(e.id);
+    this.last = e;
+    this.fold.lastEventAt = e.tsMs;
+    const links = this.fold.links;
+    const linkKindsByCallId = this.fold.linkKindsByCallId;
+    let leg = this.legsById.get(e.callId);
+    let reorder = false;
     if (!leg) {
       leg = newLeg(e);
-      legs.set(e.callId, leg);
+      this.legsById.set(e.callId, leg);
+      reorder = true;
     }
     if (e.fromTag && !leg.fromTag) leg.fromTag = e.fromTag;
     if (e.domain && !leg.domain) leg.domain = e.domain;
+    if (e.type === 'invite' && leg.invitedAt === null) reorder = true;
 
     switch (e.type) {
       case 'invite':
         if (leg.invitedAt !== null) {
-          anomalies.push(`second invite for ${e.callId} (${e.id}) ignored`);
+          this.fold.anomalies.push(`second invite for ${e.callId} (${e.id}) ignored`);
           break;
         }
         leg.invitedAt = e.tsMs;
@@ -156,7 +180,7 @@ export function foldCall(events: readonly CoreEvent[]): CallFold {
         leg.callRef = e.callRef ?? null;
         leg.cdrFlag = e.cdr === true;
         leg.profiles = e.profiles ?? [];
-        if (e.reconstructed) anomalies.push(`${e.callId} was reconstructed from the dialog list of ${e.source} after a resync; its start is the answer time it reported`);
+        if (e.reconstructed) this.fold.anomalies.push(`${e.callId} was reconstructed from the dialog list of ${e.source} after a resync; its start is the answer time it reported`);
         break;
       case 'progress': {
         const tag = e.toTag ?? '';
@@ -176,7 +200,7 @@ export function foldCall(events: readonly CoreEvent[]): CallFold {
         }
         if (leg.winner !== null) {
           if (leg.winner !== tag) {
-            anomalies.push(`second answer on ${e.callId} by branch ${tag} after ${leg.winner} (${e.id}): counted as a lost race`);
+            this.fold.anomalies.push(`second answer on ${e.callId} by branch ${tag} after ${leg.winner} (${e.id}): counted as a lost race`);
             branch.outcome = 'lose_race';
             branch.code = 200;
           }
@@ -189,7 +213,7 @@ export function foldCall(events: readonly CoreEvent[]): CallFold {
         if (leg.state === 'terminated') {
           // The end was stamped before the answer (clocks of two sources disagree): keep the
           // answer, but never let it fall after the end.
-          anomalies.push(`answer on ${e.callId} is later than its end (${e.id})`);
+          this.fold.anomalies.push(`answer on ${e.callId} is later than its end (${e.id})`);
           leg.answeredAt = leg.endedAt;
         } else {
           leg.answeredAt = e.tsMs;
@@ -220,7 +244,11 @@ export function foldCall(events: readonly CoreEvent[]): CallFold {
         const other = e.otherCallId ?? '';
         const kind = e.kind ?? 'transfer';
         // A resumed call links to the record of its own dialog: the only link to itself allowed.
-        if (!links.some((l) => l.callId === other && l.kind === kind) && (other !== e.callId || kind === 'resumed')) links.push({ kind, callId: other });
+        const key = `${kind}\u0000${other}`;
+        if (!this.linkKeys.has(key) && (other !== e.callId || kind === 'resumed')) {
+          this.linkKeys.add(key);
+          links.push({ kind, callId: other });
+        }
         for (const id of [e.callId, other]) linkKindsByCallId.set(id, (linkKindsByCallId.get(id) ?? new Set()).add(kind));
         break;
       }
@@ -228,7 +256,7 @@ export function foldCall(events: readonly CoreEvent[]): CallFold {
         if (terminate(leg, e)) {
           leg.hangup = { by: e.by ?? null, code: null, reason: e.reason ?? null };
           if (e.synthesized) leg.endReason = e.synthesized;
-          if (leg.answeredAt === null) anomalies.push(`end of ${e.callId} before any answer (${e.id})`);
+          if (leg.answeredAt === null) this.fold.anomalies.push(`end of ${e.callId} before any answer (${e.id})`);
         }
         break;
       case 'fail':
@@ -237,26 +265,31 @@ export function foldCall(events: readonly CoreEvent[]): CallFold {
         break;
       case 'cancel':
         if (leg.answeredAt !== null) {
-          anomalies.push(`cancel of ${e.callId} after its answer (${e.id}) ignored`);
+          this.fold.anomalies.push(`cancel of ${e.callId} after its answer (${e.id}) ignored`);
           break;
         }
         leg.cancelled = true;
         if (terminate(leg, e)) leg.hangup = { by: 'caller', code: 487, reason: e.reason ?? 'cancelled' };
         break;
     }
+    if (reorder) this.fold.legs = [...this.legsById.values()].sort((a, b) => (a.invitedAt ?? a.firstEventAt) - (b.invitedAt ?? b.firstEventAt) || (a.callId < b.callId ? -1 : 1));
   }
+}
 
-  for (const leg of legs.values()) {
-    for (const b of leg.branches.values()) {
-      if (b.outcome !== 'pending') continue;
-      if (leg.winner !== null) b.outcome = 'lose_race';
-      else if (leg.cancelled) b.outcome = 'cancelled';
-      else if (leg.state === 'terminated') b.outcome = 'failed';
-    }
-  }
+/** Folds the events of one call (any order) into its legs, forks, holds and links. */
+export function foldCall(events: readonly CoreEvent[]): CallFold {
+  const folder = new CallFolder();
+  for (const e of [...events].sort(compareEvents)) folder.add(e);
+  return folder.fold;
+}
 
-  const ordered = [...legs.values()].sort((a, b) => (a.invitedAt ?? a.firstEventAt) - (b.invitedAt ?? b.firstEventAt) || (a.callId < b.callId ? -1 : 1));
-  return { legs: ordered, links, linkKindsByCallId, eventIds, anomalies, lastEventAt: sorted.at(-1)?.tsMs ?? 0 };
+/** A branch's outcome: what its own events said, else what the leg's end makes of it. */
+function outcomeOf(leg: LegFold, b: Branch): Fork['outcome'] {
+  if (b.outcome !== 'pending') return b.outcome;
+  if (leg.winner !== null) return 'lose_race';
+  if (leg.cancelled) return 'cancelled';
+  if (leg.state === 'terminated') return 'failed';
+  return 'pending';
 }
 
 /** A call is finished when every dialog in it has ended. */
@@ -337,7 +370,7 @@ function legView(l: LegFold): Leg {
 
 function forksOf(fold: CallFold): Fork[] {
   return fold.legs.flatMap((l) =>
-    [...l.branches.values()].filter((b) => b.toTag !== '').map((b) => ({ callId: l.callId, toTag: b.toTag, code: b.code, at: new Date(b.at).toISOString(), outcome: b.outcome })),
+    [...l.branches.values()].filter((b) => b.toTag !== '').map((b) => ({ callId: l.callId, toTag: b.toTag, code: b.code, at: new Date(b.at).toISOString(), outcome: outcomeOf(l, b) })),
   );
 }
 
@@ -358,6 +391,13 @@ export function callStateOf(fold: CallFold): CallState {
   if (talking.length > 0) return talking.some((l) => l.openHolds.size > 0) ? 'on_hold' : 'talking';
   if (live.some((l) => l.state === 'early')) return 'ringing';
   return 'trying';
+}
+
+/** The anomalies of a call, as a copy: the fold goes on changing after a view is taken. */
+function anomaliesOf(fold: CallFold): string[] {
+  const anomalies = [...fold.anomalies];
+  if (fold.leftOut > 0) anomalies.push(`${fold.leftOut} events past the limit of events per call were left out (repeated progress, holds and the like); every end was kept`);
+  return anomalies;
 }
 
 export interface CallContext {
@@ -384,9 +424,9 @@ export function toActiveCall(fold: CallFold, ctx: CallContext): ActiveCall {
     legs: fold.legs.map(legView),
     forks: forksOf(fold),
     holds: holdsOf(fold),
-    links: fold.links,
+    links: [...fold.links],
     eventCount: fold.eventIds.length,
-    anomalies: fold.anomalies,
+    anomalies: anomaliesOf(fold),
     orphan: !hasInvite(fold),
   };
 }
@@ -416,7 +456,7 @@ function dispositionOf(fold: CallFold, answeredAt: number | null, endReason: End
 export function buildCdr(fold: CallFold, ctx: CallContext): Cdr {
   if (!isFinished(fold)) throw new Error('buildCdr needs a finished call');
   const root = rootLeg(fold) as LegFold;
-  const anomalies = [...fold.anomalies];
+  const anomalies = anomaliesOf(fold);
   const startedAt = minOf(fold.legs.map((l) => l.invitedAt)) ?? Math.min(...fold.legs.map((l) => l.firstEventAt));
   // The legs of a call can come from sources whose clocks disagree: an end stamped before the
   // start, or an answer before it, would make a negative duration or ring time. The record keeps
@@ -461,9 +501,9 @@ export function buildCdr(fold: CallFold, ctx: CallContext): Cdr {
     legs: fold.legs.map(legView),
     forks: forksOf(fold),
     holds: holdsOf(fold),
-    links: fold.links,
+    links: [...fold.links],
     synthesized: synthesizedLeg !== undefined,
-    eventIds: fold.eventIds,
+    eventIds: [...fold.eventIds],
     anomalies,
   };
 }
