@@ -73,7 +73,7 @@ export class CallstoreInstance implements RoleRuntime {
   private journal: EventJournal | undefined;
   private tunables: CallstoreTunables;
   /** finished calls waiting out the settle delay, oldest first (the delay is the same for all) */
-  private readonly settling = new Map<number, { bucket: CallBucket; dueMs: number }>();
+  private readonly settling = new Map<number, { bucket: CallBucket; dueMs: number; endedAt: number }>();
   private settleTimer: NodeJS.Timeout | undefined;
   private readonly recentlyFinished = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
@@ -294,9 +294,15 @@ export class CallstoreInstance implements RoleRuntime {
 
   private afterChange(bucket: CallBucket): void {
     this.deps.feed.publishLazy({ collection: 'calls', op: 'put', id: bucket.id, replicate: true }, () => this.view(bucket));
-    if (isFinished(bucket.fold) && hasInvite(bucket.fold) && !this.settling.has(bucket.key)) {
+    const finished = isFinished(bucket.fold) && hasInvite(bucket.fold);
+    const endedAt = finished ? Math.max(...bucket.fold.legs.map((l) => l.endedAt ?? 0)) : 0;
+    const waiting = this.settling.get(bucket.key);
+    // A call that is up again, or that now ends elsewhere (a CANCEL crossed its 200 and its BYE
+    // came), waits the whole delay from its new end, not what was left of the first one.
+    if (waiting && (!finished || waiting.endedAt !== endedAt)) this.settling.delete(bucket.key);
+    if (finished && !this.settling.has(bucket.key)) {
       // Wait a moment: an event of this call stamped earlier may still be on its way.
-      this.settling.set(bucket.key, { bucket, dueMs: Date.now() + this.tunables.finishSettleMs });
+      this.settling.set(bucket.key, { bucket, dueMs: Date.now() + this.tunables.finishSettleMs, endedAt });
       this.settleTimer ??= setTimeout(() => this.settle(), this.tunables.finishSettleMs);
     }
   }

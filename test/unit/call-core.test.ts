@@ -254,6 +254,28 @@ describe('the call core: awkward input', () => {
     expect(cdr).toMatchObject({ holdSec: 2, billsec: 8 });
   });
 
+  it('a CANCEL that crosses the 200: the call was answered, and its BYE ends it', () => {
+    const cdr = cdrOf(new CallScript().invite(0, 'c', '1', '2').ring(100, 'c').cancel(5000, 'c').answer(5001, 'c').end(9001, 'c', 'caller'));
+    expect(cdr).toMatchObject({ disposition: 'ANSWERED', answeredAt: '2026-11-22T10:00:05.001Z', endedAt: '2026-11-22T10:00:09.001Z', billsec: 4, hangup: { by: 'caller', code: null } });
+    expect(cdr.legs[0]).toMatchObject({ code: 200, state: 'terminated' });
+    expect(cdr.forks[0]?.outcome).toBe('answered');
+    expect(cdr.anomalies).toEqual([expect.stringMatching(/^cancel of c crossed its answer/)]);
+    // stamped the other way round (the 200 first), the cancel is the one ignored
+    expect(cdrOf(new CallScript().invite(0, 'c', '1', '2').answer(5000, 'c').cancel(5001, 'c').end(9000, 'c'))).toMatchObject({ disposition: 'ANSWERED', billsec: 4 });
+  });
+
+  it('a source’s own end, come after the callstore ended its dialog, is the end', () => {
+    const s = new CallScript().invite(0, 'c', '1', '2').answer(1000, 'c');
+    const synthetic: CoreEvent = { ...toCore({ ...s.events[1]!, id: 'sys-1', type: 'end', by: 'system', ts: new Date(s.t0 + 20_000).toISOString() }), synthesized: 'source_lost' };
+    s.end(30_000, 'c', 'callee');
+    const cdr = buildCdr(foldCall([...s.events.map(toCore), synthetic]), ctx);
+    expect(cdr).toMatchObject({ endedAt: '2026-11-22T10:00:30.000Z', billsec: 29, endReason: 'normal', synthesized: false, hangup: { by: 'callee' } });
+    expect(cdr.anomalies).toEqual([expect.stringMatching(/^c was ended by the callstore \(source_lost\) before its source's own end/)]);
+    // an end of the source stamped before the callstore's: the callstore's is the one ignored
+    const early = new CallScript().invite(0, 'c', '1', '2').answer(1000, 'c').end(15_000, 'c', 'callee');
+    expect(buildCdr(foldCall([...early.events.map(toCore), synthetic]), ctx)).toMatchObject({ billsec: 14, endReason: 'normal', synthesized: false });
+  });
+
   it('an end that never saw an answer is not billed', () => {
     const cdr = cdrOf(new CallScript().invite(0, 'c', '1', '2').end(3000, 'c'));
     expect(cdr).toMatchObject({ disposition: 'FAILED', billsec: 0, answeredAt: null });

@@ -179,3 +179,27 @@ describe('a call past the per-call limit of events', () => {
     expect(t.instance.rawEvents(['flood'])).toHaveLength(events.length);
   });
 });
+
+describe('the settle queue', () => {
+  it('a call that finishes again after a CANCEL crossed its 200 waits the whole settle delay from its real end', async () => {
+    const t = await start();
+    const t0 = Date.now();
+    const s = new CallScript('pbx1', t0).invite(0, 'x-1', '101', '102').ring(100, 'x-1', 'b1').cancel(5000, 'x-1').answer(5001, 'x-1', 'b1').end(5900, 'x-1');
+    const [invite, ring, cancel, answer, end] = s.events;
+    const late = new CallScript('pbx1', t0).ring(4000, 'x-1', 'b2').events[0]!;
+    await deliverAtTheirTime(t, [invite!, ring!, cancel!], 0);
+    // the 200 and the BYE come just before the cancelled call's settle delay is out
+    await vi.advanceTimersByTimeAsync(SETTLE_MS - 50);
+    t.instance.ingest([answer!, end!].map(toCore));
+    // a branch stamped earlier straggles in after that: still within the delay counted from the end
+    await vi.advanceTimersByTimeAsync(200);
+    t.instance.ingest([{ ...toCore(late), id: 'pbx1-late-branch' }]);
+    await settle();
+    const cdr = recordOf(t, 'x-1');
+    expect(cdr).toMatchObject({ disposition: 'ANSWERED', billsec: 0.899 });
+    expect(cdr.forks.map((f) => [f.toTag, f.outcome])).toEqual([
+      ['b1', 'answered'],
+      ['b2', 'lose_race'],
+    ]);
+  });
+});

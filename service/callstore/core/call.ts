@@ -58,6 +58,8 @@ interface LegFold {
   branches: Map<string, Branch>;
   finalCode: number | null;
   cancelled: boolean;
+  /** the kind of event that ended the leg */
+  endedBy: 'end' | 'fail' | 'cancel' | null;
   hangup: { by: 'caller' | 'callee' | 'system' | null; code: number | null; reason: string | null } | null;
   endReason: EndReason;
   holds: HoldFold[];
@@ -99,6 +101,7 @@ function newLeg(e: CoreEvent): LegFold {
     branches: new Map(),
     finalCode: null,
     cancelled: false,
+    endedBy: null,
     hangup: null,
     endReason: 'normal',
     holds: [],
@@ -113,12 +116,31 @@ function closeHolds(leg: LegFold, at: number): void {
   leg.openHolds.clear();
 }
 
-function terminate(leg: LegFold, e: CoreEvent): boolean {
+function terminate(leg: LegFold, at: number, by: NonNullable<LegFold['endedBy']>): boolean {
   if (leg.state === 'terminated') return false;
   leg.state = 'terminated';
-  leg.endedAt = e.tsMs;
-  closeHolds(leg, e.tsMs);
+  leg.endedAt = at;
+  leg.endedBy = by;
+  closeHolds(leg, at);
   return true;
+}
+
+/** Takes back the end of a leg: the leg is up again as it was before it. */
+function reopen(leg: LegFold): void {
+  leg.state = leg.answeredAt !== null ? 'confirmed' : leg.branches.size > 0 ? 'early' : 'trying';
+  leg.endedAt = null;
+  leg.endedBy = null;
+  leg.hangup = null;
+  leg.endReason = 'normal';
+}
+
+/**
+ * An end the callstore made is its guess that the dialog is over (its source was lost, an admin
+ * or a timeout ended it); an end, failure or cancel the source itself sends later is what really
+ * happened, and replaces the guess.
+ */
+function overridesGuess(leg: LegFold, e: CoreEvent): boolean {
+  return leg.state === 'terminated' && leg.endReason !== 'normal' && !e.synthesized && (e.type === 'end' || leg.answeredAt === null);
 }
 
 /**
@@ -210,7 +232,14 @@ export class CallFolder {
         branch.outcome = 'answered';
         branch.code = 200;
         branch.answeredAs = e.to ?? null;
-        if (leg.state === 'terminated') {
+        if (leg.state === 'terminated' && leg.endedBy === 'cancel') {
+          // The CANCEL crossed the 200 on the wire: a final answer cannot be cancelled, so the call
+          // was answered (the caller's side then sends a BYE, which ends it).
+          this.fold.anomalies.push(`cancel of ${e.callId} crossed its answer (${e.id}): the call was answered`);
+          leg.cancelled = false;
+          leg.answeredAt = e.tsMs;
+          reopen(leg);
+        } else if (leg.state === 'terminated') {
           // The end was stamped before the answer (clocks of two sources disagree): keep the
           // answer, but never let it fall after the end.
           this.fold.anomalies.push(`answer on ${e.callId} is later than its end (${e.id})`);
@@ -253,23 +282,35 @@ export class CallFolder {
         break;
       }
       case 'end':
-        if (terminate(leg, e)) {
+        if (overridesGuess(leg, e)) {
+          this.fold.anomalies.push(`${e.callId} was ended by the callstore (${leg.endReason}) before its source's own end (${e.id}), which is kept`);
+          reopen(leg);
+        }
+        if (terminate(leg, e.tsMs, 'end')) {
           leg.hangup = { by: e.by ?? null, code: null, reason: e.reason ?? null };
           if (e.synthesized) leg.endReason = e.synthesized;
           if (leg.answeredAt === null) this.fold.anomalies.push(`end of ${e.callId} before any answer (${e.id})`);
         }
         break;
       case 'fail':
+        if (overridesGuess(leg, e)) {
+          this.fold.anomalies.push(`${e.callId} was ended by the callstore (${leg.endReason}) before its source's own failure (${e.id}), which is kept`);
+          reopen(leg);
+        }
         if (leg.finalCode === null) leg.finalCode = e.code ?? null;
-        if (terminate(leg, e)) leg.hangup = { by: 'callee', code: e.code ?? null, reason: e.reason ?? null };
+        if (terminate(leg, e.tsMs, 'fail')) leg.hangup = { by: 'callee', code: e.code ?? null, reason: e.reason ?? null };
         break;
       case 'cancel':
         if (leg.answeredAt !== null) {
           this.fold.anomalies.push(`cancel of ${e.callId} after its answer (${e.id}) ignored`);
           break;
         }
+        if (overridesGuess(leg, e)) {
+          this.fold.anomalies.push(`${e.callId} was ended by the callstore (${leg.endReason}) before its source's own cancel (${e.id}), which is kept`);
+          reopen(leg);
+        }
         leg.cancelled = true;
-        if (terminate(leg, e)) leg.hangup = { by: 'caller', code: 487, reason: e.reason ?? 'cancelled' };
+        if (terminate(leg, e.tsMs, 'cancel')) leg.hangup = { by: 'caller', code: 487, reason: e.reason ?? 'cancelled' };
         break;
     }
     if (reorder) this.fold.legs = [...this.legsById.values()].sort((a, b) => (a.invitedAt ?? a.firstEventAt) - (b.invitedAt ?? b.firstEventAt) || (a.callId < b.callId ? -1 : 1));
