@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { ActiveCall, Cdr, EndReason } from '../../shared/api/cdr.js';
+import type { SyncDialog } from '../../shared/api/sources.js';
 import type { ResolvedInstance } from '../config/roles.js';
 import type { Logger } from '../logger.js';
 import type { RoleRuntime } from '../roles/host.js';
@@ -221,7 +222,11 @@ export class CallstoreInstance implements RoleRuntime {
   dialogsOf(source: string): KnownDialog[] {
     const dialogs: KnownDialog[] = [];
     for (const bucket of this.table.calls()) {
-      for (const leg of bucket.fold.legs) if (leg.source === source) dialogs.push({ callId: leg.callId, terminated: leg.state === 'terminated' });
+      for (const leg of bucket.fold.legs) {
+        if (leg.source !== source) continue;
+        const terminated = leg.state === 'terminated';
+        dialogs.push({ callId: leg.callId, terminated, endedByCallstore: terminated && leg.endReason !== 'normal' });
+      }
     }
     return dialogs;
   }
@@ -249,6 +254,38 @@ export class CallstoreInstance implements RoleRuntime {
   /** Has this dialog been seen here before (its record may be written already)? */
   knowsDialog(callId: string): boolean {
     return this.recentlyFinished.has(callId) || this.requireJournal().knows(callId);
+  }
+
+  /**
+   * What the journal says of a dialog no call here holds any more: whether its source itself
+   * ended it (a BYE, a failure, a cancel; else the callstore did), and the time of its last end.
+   * Undefined for a dialog never seen.
+   */
+  pastDialog(callId: string): { endedBySource: boolean; endedAt: number | null } | undefined {
+    if (!this.knowsDialog(callId)) return undefined;
+    const ends = this.requireJournal()
+      .eventsOf([callId])
+      .filter((e) => e.type === 'end' || e.type === 'fail' || e.type === 'cancel');
+    return { endedBySource: ends.some((e) => !e.synthesized), endedAt: ends.length ? Math.max(...ends.map((e) => e.tsMs)) : null };
+  }
+
+  /**
+   * Brings back dialogs the callstore ended (its guess) that their source lists as up at a resync:
+   * an answer of the callstore's own, stamped now in the source's time and after the call's last
+   * event, reopens each (see the fold), and its call goes on as one record.
+   */
+  reopenDialogs(source: string, dialogs: readonly SyncDialog[]): string[] {
+    const now = Date.now();
+    const reopened: string[] = [];
+    for (const d of dialogs) {
+      const bucket = this.table.byDialog(d.callId);
+      const leg = bucket?.folder.leg(d.callId);
+      if (!bucket || !leg || leg.state !== 'terminated' || leg.endReason === 'normal') continue;
+      const atMs = Math.max(this.sourceTime(source, now), bucket.fold.lastEventAt + 1);
+      this.ingest([{ id: `${source}:resync:${d.callId}:${now}:reopen`, source, seq: 0, ts: new Date(atMs).toISOString(), tsMs: atMs, type: 'answer', callId: d.callId, fromTag: leg.fromTag, toTag: leg.winner ?? d.toTag, reconstructed: true }]);
+      reopened.push(d.callId);
+    }
+    return reopened;
   }
 
   /** Now, as this source's clock shows it (see SourceClocks). */

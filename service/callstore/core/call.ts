@@ -202,7 +202,7 @@ export class CallFolder {
         leg.callRef = e.callRef ?? null;
         leg.cdrFlag = e.cdr === true;
         leg.profiles = e.profiles ?? [];
-        if (e.reconstructed) this.fold.anomalies.push(`${e.callId} was reconstructed from the dialog list of ${e.source} after a resync; its start is the answer time it reported`);
+        if (e.reconstructed) this.fold.anomalies.push(`${e.callId} was reconstructed from the dialog list of ${e.source} after a resync; its start is the answer time it reported, or the end of its earlier record`);
         break;
       case 'progress': {
         const tag = e.toTag ?? '';
@@ -214,6 +214,13 @@ export class CallFolder {
         break;
       }
       case 'answer': {
+        if (e.reconstructed && leg.state === 'terminated' && leg.endReason !== 'normal') {
+          // The callstore ended this dialog (a guess: its source was lost, say) and the source has
+          // since listed it as up at a resync: it went on. An answered leg is up again as it was.
+          this.fold.anomalies.push(`${e.callId} was ended by the callstore (${leg.endReason}) and listed as up by ${e.source} at a resync (${e.id}): it went on`);
+          reopen(leg);
+          if (leg.winner !== null) break;
+        }
         const tag = e.toTag ?? '';
         let branch = leg.branches.get(tag);
         if (!branch) {
