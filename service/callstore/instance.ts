@@ -304,20 +304,22 @@ export class CallstoreInstance implements RoleRuntime {
     const notBefore = bucket.fold.lastEventAt + 1;
     const ends: CoreEvent[] = bucket.fold.legs
       .filter((l) => l.state !== 'terminated' && which(l))
-      .map((l) => ({ leg: l, atMs: Math.max(this.sourceTime(l.source, now), notBefore) }))
-      .map(({ leg: l, atMs }) => ({
-        id: `${this.name}:${reason}:${l.callId}:${now}:${++this.synthSeq}`,
-        source: l.source,
-        seq: 0,
-        ts: new Date(atMs).toISOString(),
-        tsMs: atMs,
-        type: 'end',
-        callId: l.callId,
-        fromTag: l.fromTag,
-        by: 'system',
-        reason,
-        synthesized: reason,
-      }));
+      .map((l) => {
+        const atMs = Math.max(this.sourceTime(l.source, now), notBefore);
+        return {
+          id: `${this.name}:${reason}:${l.callId}:${now}:${++this.synthSeq}`,
+          source: l.source,
+          seq: 0,
+          ts: new Date(atMs).toISOString(),
+          tsMs: atMs,
+          type: 'end',
+          callId: l.callId,
+          fromTag: l.fromTag,
+          by: 'system',
+          reason,
+          synthesized: reason,
+        };
+      });
     this.requireJournal().append(ends, now);
     for (const e of ends) this.table.add(e, now);
     if (isFinished(bucket.fold)) return this.finalize(bucket);

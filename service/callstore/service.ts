@@ -216,7 +216,9 @@ export class CallstoreService {
     const known = this.instances().flatMap((instance) => instance.dialogsOf(id).map((d) => ({ ...d, instance })));
     const plan = planResync(known, dialogs, 'reconstruct');
     const result: SyncResult = { kept: plan.keep, reconstructed: [], refused: plan.refuse.map((d) => d.callId), terminated: plan.terminate, dropped: plan.drop.map((d) => d.callId) };
-    const instanceOf = (callId: string) => known.find((k) => k.callId === callId)?.instance;
+    const holders = new Map<string, CallstoreInstance>();
+    for (const k of known) if (!holders.has(k.callId)) holders.set(k.callId, k.instance);
+    const instanceOf = (callId: string) => holders.get(callId);
 
     const endings = new Map<CallstoreInstance, Set<string>>();
     for (const callId of plan.terminate) {
