@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import type { ActiveCall, Cdr, EndReason } from '../../shared/api/cdr.js';
+import type { SyncDialog } from '../../shared/api/sources.js';
 import type { ResolvedInstance } from '../config/roles.js';
 import type { HealthReporter } from '../health.js';
 import type { Logger } from '../logger.js';
@@ -7,6 +8,7 @@ import type { RoleRuntime } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
 import { EventJournal, type Durability, type WorkerShim } from '../storage/journal.js';
 import { buildCdr, hasInvite, isFinished, isFlagged, toActiveCall, type CallFold, type CoreEvent } from './core/call.js';
+import { SourceClocks } from './core/clock.js';
 import type { KnownDialog } from './core/resync.js';
 import { CallTable, type CallBucket } from './core/table.js';
 import type { CallstoreMetrics } from './metrics.js';
@@ -77,13 +79,15 @@ export class CallstoreInstance implements RoleRuntime {
   private journal: EventJournal | undefined;
   private tunables: CallstoreTunables;
   /** finished calls waiting out the settle delay, oldest first (the delay is the same for all) */
-  private readonly settling = new Map<number, { bucket: CallBucket; dueMs: number }>();
+  private readonly settling = new Map<number, { bucket: CallBucket; dueMs: number; endedAt: number }>();
   private settleTimer: NodeJS.Timeout | undefined;
   private readonly recentlyFinished = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
   private synthSeq = 0;
   private readonly records: RecordWriter;
+  /** each source's clock against ours: what the ends this instance makes are stamped with */
+  private readonly clocks = new SourceClocks();
 
   constructor(
     private instance: ResolvedInstance,
@@ -190,6 +194,7 @@ export class CallstoreInstance implements RoleRuntime {
         return;
       }
       this.deps.metrics.events.inc({ instance: this.name, type: e.type });
+      if (!e.reconstructed && !e.synthesized) this.clocks.observe(e.source, e.tsMs, now);
       if (!e.reconstructed && !this.table.byDialog(e.callId) && this.recentlyFinished.has(e.callId)) {
         // A straggler of a call whose record is written: kept in the journal, not a new call.
         this.deps.metrics.late.inc({ instance: this.name });
@@ -242,7 +247,11 @@ export class CallstoreInstance implements RoleRuntime {
   dialogsOf(source: string): KnownDialog[] {
     const dialogs: KnownDialog[] = [];
     for (const bucket of this.table.calls()) {
-      for (const leg of bucket.fold.legs) if (leg.source === source) dialogs.push({ callId: leg.callId, terminated: leg.state === 'terminated' });
+      for (const leg of bucket.fold.legs) {
+        if (leg.source !== source) continue;
+        const terminated = leg.state === 'terminated';
+        dialogs.push({ callId: leg.callId, terminated, endedByCallstore: terminated && leg.endReason !== 'normal' });
+      }
     }
     return dialogs;
   }
@@ -272,23 +281,72 @@ export class CallstoreInstance implements RoleRuntime {
     return this.recentlyFinished.has(callId) || this.requireJournal().knows(callId);
   }
 
+  /**
+   * What the journal says of a dialog no call here holds any more: whether its source itself
+   * ended it (a BYE, a failure, a cancel; else the callstore did), and the time of its last end.
+   * Undefined for a dialog never seen.
+   */
+  pastDialog(callId: string): { endedBySource: boolean; endedAt: number | null } | undefined {
+    if (!this.knowsDialog(callId)) return undefined;
+    const ends = this.requireJournal()
+      .eventsOf([callId])
+      .filter((e) => e.type === 'end' || e.type === 'fail' || e.type === 'cancel');
+    return { endedBySource: ends.some((e) => !e.synthesized), endedAt: ends.length ? Math.max(...ends.map((e) => e.tsMs)) : null };
+  }
+
+  /**
+   * Brings back dialogs the callstore ended (its guess) that their source lists as up at a resync:
+   * an answer of the callstore's own, stamped now in the source's time and after the call's last
+   * event, reopens each (see the fold), and its call goes on as one record.
+   */
+  reopenDialogs(source: string, dialogs: readonly SyncDialog[]): string[] {
+    const now = Date.now();
+    const reopened: string[] = [];
+    for (const d of dialogs) {
+      const bucket = this.table.byDialog(d.callId);
+      const leg = bucket?.folder.leg(d.callId);
+      if (!bucket || !leg || leg.state !== 'terminated' || leg.endReason === 'normal') continue;
+      const atMs = Math.max(this.sourceTime(source, now), bucket.fold.lastEventAt + 1);
+      const { stored } = this.ingest([{ id: `${source}:resync:${d.callId}:${now}:reopen`, source, seq: 0, ts: new Date(atMs).toISOString(), tsMs: atMs, type: 'answer', callId: d.callId, fromTag: leg.fromTag, toTag: leg.winner ?? d.toTag, reconstructed: true }]);
+      // A failed commit must not end the process: the call stays up here, and the source's next sync reopens it again.
+      stored.catch((err: unknown) => this.log.error({ err, callId: d.callId }, 'a reopened dialog could not be journaled'));
+      reopened.push(d.callId);
+    }
+    return reopened;
+  }
+
+  /** Now, as this source's clock shows it (see SourceClocks). */
+  sourceTime(source: string, nowMs = Date.now()): number {
+    return this.clocks.toSourceTime(source, nowMs);
+  }
+
+  /**
+   * Ends legs here and now with ends of the callstore's own. Each is stamped in its source's time,
+   * so it sorts after what the source sent before (a source running ahead would otherwise see its
+   * answer land after the end), and never before the call's last event, which is all there is to go
+   * by when the source's offset is unknown (after a restart, say).
+   */
   private endLegs(bucket: CallBucket, which: (leg: CallFold['legs'][number]) => boolean, reason: Exclude<EndReason, 'normal'>): Cdr | undefined {
     const now = Date.now();
+    const notBefore = bucket.fold.lastEventAt + 1;
     const ends: CoreEvent[] = bucket.fold.legs
       .filter((l) => l.state !== 'terminated' && which(l))
-      .map((l) => ({
-        id: `${this.name}:${reason}:${l.callId}:${now}:${++this.synthSeq}`,
-        source: l.source,
-        seq: 0,
-        ts: new Date(now).toISOString(),
-        tsMs: now,
-        type: 'end',
-        callId: l.callId,
-        fromTag: l.fromTag,
-        by: 'system',
-        reason,
-        synthesized: reason,
-      }));
+      .map((l) => {
+        const atMs = Math.max(this.sourceTime(l.source, now), notBefore);
+        return {
+          id: `${this.name}:${reason}:${l.callId}:${now}:${++this.synthSeq}`,
+          source: l.source,
+          seq: 0,
+          ts: new Date(atMs).toISOString(),
+          tsMs: atMs,
+          type: 'end',
+          callId: l.callId,
+          fromTag: l.fromTag,
+          by: 'system',
+          reason,
+          synthesized: reason,
+        };
+      });
     this.requireJournal().append(ends, now);
     for (const e of ends) this.table.add(e, now);
     if (isFinished(bucket.fold)) return this.finalize(bucket);
@@ -302,9 +360,15 @@ export class CallstoreInstance implements RoleRuntime {
 
   private afterChange(bucket: CallBucket): void {
     this.deps.feed.publishLazy({ collection: 'calls', op: 'put', id: bucket.id, replicate: true }, () => this.view(bucket));
-    if (isFinished(bucket.fold) && hasInvite(bucket.fold) && !this.settling.has(bucket.key)) {
+    const finished = isFinished(bucket.fold) && hasInvite(bucket.fold);
+    const endedAt = finished ? Math.max(...bucket.fold.legs.map((l) => l.endedAt ?? 0)) : 0;
+    const waiting = this.settling.get(bucket.key);
+    // A call that is up again, or that now ends elsewhere (a CANCEL crossed its 200 and its BYE
+    // came), waits the whole delay from its new end, not what was left of the first one.
+    if (waiting && (!finished || waiting.endedAt !== endedAt)) this.settling.delete(bucket.key);
+    if (finished && !this.settling.has(bucket.key)) {
       // Wait a moment: an event of this call stamped earlier may still be on its way.
-      this.settling.set(bucket.key, { bucket, dueMs: Date.now() + this.tunables.finishSettleMs });
+      this.settling.set(bucket.key, { bucket, dueMs: Date.now() + this.tunables.finishSettleMs, endedAt });
       this.settleTimer ??= setTimeout(() => this.settle(), this.tunables.finishSettleMs);
     }
   }

@@ -216,13 +216,18 @@ export class CallstoreService {
     const known = this.instances().flatMap((instance) => instance.dialogsOf(id).map((d) => ({ ...d, instance })));
     const plan = planResync(known, dialogs, 'reconstruct');
     const result: SyncResult = { kept: plan.keep, reconstructed: [], refused: plan.refuse.map((d) => d.callId), terminated: plan.terminate, dropped: plan.drop.map((d) => d.callId) };
+    const holders = new Map<string, CallstoreInstance>();
+    for (const k of known) if (!holders.has(k.callId)) holders.set(k.callId, k.instance);
+    const instanceOf = (callId: string) => holders.get(callId);
 
     const endings = new Map<CallstoreInstance, Set<string>>();
     for (const callId of plan.terminate) {
-      const instance = known.find((k) => k.callId === callId)?.instance;
+      const instance = instanceOf(callId);
       if (instance) endings.set(instance, (endings.get(instance) ?? new Set()).add(callId));
     }
     for (const [instance, callIds] of endings) instance.endDialogs(callIds, 'resync_missing');
+    // ended here by the callstore, up at the source: they stay, and are kept
+    for (const d of plan.reopen) result.kept.push(...(instanceOf(d.callId)?.reopenDialogs(id, [d]) ?? []));
 
     const now = Date.now();
     for (const d of plan.reconstruct) {
@@ -231,7 +236,13 @@ export class CallstoreService {
         result.refused.push(d.callId);
         continue;
       }
-      target.ingest(reconstruction(id, d, now, target.knowsDialog(d.callId)));
+      const past = target.pastDialog(d.callId);
+      // Its source ended it (its record is written): the list was taken before that end came.
+      if (past?.endedBySource) {
+        result.dropped.push(d.callId);
+        continue;
+      }
+      target.ingest(reconstruction(id, d, target.sourceTime(id, now), now, past));
       result.reconstructed.push(d.callId);
     }
     sources.synced(id);
@@ -274,9 +285,18 @@ export class CallstoreService {
   }
 }
 
-/** The invite and answer the callstore makes for an answered dialog it learns of only from a sync. */
-function reconstruction(source: string, d: SyncDialog, nowMs: number, recordExists: boolean): CoreEvent[] {
-  const atMs = d.answeredAt ? Math.min(Date.parse(d.answeredAt), nowMs) : nowMs;
+/**
+ * The invite and answer the callstore makes for an answered dialog it learns of only from a sync,
+ * in the source's time: the answer time it reports, or its now (`sourceNowMs`, see SourceClocks).
+ * A reported time in the future is cut to now; since the estimate of the source's now is a lower
+ * bound (its events arrive late, never early), "now" is the later of ours and that estimate. A
+ * dialog whose record was written (the callstore ended it) resumes where that record ended: the
+ * time before is billed there already.
+ */
+function reconstruction(source: string, d: SyncDialog, sourceNowMs: number, nowMs: number, past: { endedAt: number | null } | undefined): CoreEvent[] {
+  const recordExists = past !== undefined;
+  const answeredMs = d.answeredAt ? Math.min(Date.parse(d.answeredAt), Math.max(nowMs, sourceNowMs)) : sourceNowMs;
+  const atMs = past && past.endedAt !== null ? Math.max(answeredMs, past.endedAt) : answeredMs;
   const ts = new Date(atMs).toISOString();
   const base = { source, seq: 0, ts, tsMs: atMs, callId: d.callId, fromTag: d.fromTag, reconstructed: true } as const;
   // A record of this dialog exists already: the resumed call is a new record that links to it.

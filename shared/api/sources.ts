@@ -48,10 +48,10 @@ export const SyncRequest = Type.Object({ dialogs: Type.Array(SyncDialog, { maxIt
 export type SyncRequest = Static<typeof SyncRequest>;
 
 export const SyncResult = Type.Object({
-  kept: Type.Array(Type.String(), { description: 'known dialogs that stay' }),
+  kept: Type.Array(Type.String(), { description: 'known dialogs that stay, with those the callstore had ended itself (source lost, admin, timeout) and now takes back' }),
   reconstructed: Type.Array(Type.String(), { description: 'answered dialogs unknown here, now active calls' }),
   refused: Type.Array(Type.String(), { description: 'answered dialogs unknown here, not taken (resync_unknown: refuse)' }),
   terminated: Type.Array(Type.String(), { description: 'dialogs known here but missing from the list: ended, endReason resync_missing' }),
-  dropped: Type.Array(Type.String(), { description: 'unknown early or terminating dialogs: ignored' }),
+  dropped: Type.Array(Type.String(), { description: 'ignored: unknown early or terminating dialogs, and dialogs whose source already reported their end (the list predates it)' }),
 });
 export type SyncResult = Static<typeof SyncResult>;

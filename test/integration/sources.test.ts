@@ -98,7 +98,9 @@ describe('sources and crash handling (caf-call-legs-resync)', () => {
 
   it('a call reconstructed after its CDR was written starts a new record linked to the old one', async () => {
     const { admin, events } = await setup();
-    await events.post('/api/v1/events', new CallScript('kam5', Date.now() - 60_000).invite(0, 'again-1', '1', '2').answer(10, 'again-1').end(1000, 'again-1').events);
+    await events.post('/api/v1/events', new CallScript('kam5', Date.now() - 60_000).invite(0, 'again-1', '1', '2').answer(10, 'again-1').events);
+    // ended by the callstore (here an admin), not by its source: a source that still lists it knows better
+    expect((await admin.delete('/api/v1/calls/again-1')).status).toBe(200);
     await cdrOf(admin, 'again-1');
     const res = await events.post('/api/v1/sources/kam5/sync', { dialogs: [{ callId: 'again-1', fromTag: 'ft-again-1', toTag: 'tt1', state: 'confirmed', from: 'sip:1@office.example', to: 'sip:2@office.example', domain: 'office.example' }] });
     expect(res.body.reconstructed).toEqual(['again-1']);
@@ -107,7 +109,7 @@ describe('sources and crash handling (caf-call-legs-resync)', () => {
     expect(resumed?.links).toEqual([{ kind: 'resumed', callId: 'again-1' }]);
     expect((await admin.delete(`/api/v1/calls/${resumed?.id}`)).status).toBe(200);
     expect(await cdrOf(admin, resumed?.id ?? '')).toMatchObject({ links: [{ kind: 'resumed', callId: 'again-1' }], endReason: 'admin' });
-    expect((await admin.get('/api/v1/cdrs/again-1')).body.endReason).toBe('normal');
+    expect((await admin.get('/api/v1/cdrs/again-1')).body.endReason).toBe('admin');
   });
 
   it('a restart with state_save none asks the sources for a sync', async () => {

@@ -96,6 +96,21 @@ describe('the call core: scenarios', () => {
     ]);
   });
 
+  it('caller and callee hold each other at once: one open hold per side, the time counted once', () => {
+    const s = new CallScript().invite(0, 'c1', '101', '102').answer(1000, 'c1').hold(10_000, 'c1', 'caller').hold(12_000, 'c1', 'callee').resume(15_000, 'c1', 'caller').resume(20_000, 'c1', 'callee').end(30_000, 'c1');
+    const cdr = cdrOf(s);
+    expect(cdr.holds).toEqual([
+      { callId: 'c1', on: '2026-11-22T10:00:10.000Z', off: '2026-11-22T10:00:15.000Z', by: 'caller' },
+      { callId: 'c1', on: '2026-11-22T10:00:12.000Z', off: '2026-11-22T10:00:20.000Z', by: 'callee' },
+    ]);
+    expect(cdr.holdSec).toBe(10);
+    // the callee's hold goes on after the caller resumed
+    const live = new CallScript().invite(0, 'c2', '101', '102').answer(1000, 'c2').hold(10_000, 'c2', 'caller').hold(12_000, 'c2', 'callee').resume(15_000, 'c2', 'caller');
+    expect(callStateOf(foldCall(live.events.map(toCore)))).toBe('on_hold');
+    // a second hold by the same side while its first is open is one hold
+    expect(cdrOf(new CallScript().invite(0, 'c3', '1', '2').answer(1000, 'c3').hold(2000, 'c3').hold(3000, 'c3').resume(4000, 'c3').end(5000, 'c3')).holds).toHaveLength(1);
+  });
+
   it('a hold still open at the end lasts until the end', () => {
     const cdr = cdrOf(new CallScript().invite(0, 'c1', '101', '102').answer(1000, 'c1').hold(5000, 'c1').end(9000, 'c1'));
     expect(cdr.holdSec).toBe(4);
@@ -161,6 +176,17 @@ describe('the call core: scenarios', () => {
     expect(cdr.links).toEqual([{ kind: 'b2bua', callId: 'a-leg' }]);
   });
 
+  it('the root leg decides the disposition: a B2BUA leg cancelled on ring timeout while the caller hears 480 is NO_ANSWER', () => {
+    const b2bua = (rootEnd: (s: CallScript) => CallScript, otherEnd: (s: CallScript) => CallScript) =>
+      cdrOf(otherEnd(rootEnd(new CallScript().invite(0, 'a-leg', '+4930111', '200', { callRef: 'x' }).invite(20, 'b-leg', '+4930111', '201').link(20, 'b-leg', 'a-leg', 'b2bua').ring(50, 'b-leg'))));
+    expect(b2bua((s) => s.fail(30_010, 'a-leg', 480), (s) => s.cancel(30_000, 'b-leg')).disposition).toBe('NO_ANSWER');
+    expect(b2bua((s) => s.fail(30_010, 'a-leg', 486), (s) => s.cancel(30_000, 'b-leg')).disposition).toBe('BUSY');
+    expect(b2bua((s) => s.cancel(9000, 'a-leg'), (s) => s.fail(9010, 'b-leg', 486)).disposition).toBe('CANCELLED');
+    // a root leg without an outcome of its own (here a bare end): the other leg speaks for it
+    expect(b2bua((s) => s.end(9000, 'a-leg'), (s) => s.cancel(8990, 'b-leg')).disposition).toBe('CANCELLED');
+    expect(b2bua((s) => s.end(9000, 'a-leg'), (s) => s.fail(8990, 'b-leg', 486)).disposition).toBe('BUSY');
+  });
+
   it('a call is finished only when every dialog has ended', () => {
     const s = new CallScript().invite(0, 'a', '1', '2').answer(10, 'a').invite(20, 'b', '1', '3').link(20, 'b', 'a', 'b2bua').answer(30, 'b').end(40, 'a');
     const fold = foldCall(s.events.map(toCore));
@@ -210,6 +236,44 @@ describe('the call core: awkward input', () => {
     const cdr = cdrOf(new CallScript().invite(0, 'c', '1', '2').end(1000, 'c').answer(2000, 'c'));
     expect(cdr).toMatchObject({ disposition: 'ANSWERED', billsec: 0, answeredAt: '2026-11-22T10:00:01.000Z' });
     expect(cdr.anomalies).toHaveLength(2);
+  });
+
+  it('legs from sources whose clocks disagree never make a negative duration or ring time', () => {
+    // the b-leg's source runs 10 s behind the a-leg's: its answer is stamped before the call started
+    const a = new CallScript('pbx-a').invite(0, 'a-leg', '1', '2', { callRef: 'skew' }).answer(12_000, 'a-leg').end(40_000, 'a-leg');
+    const b = new CallScript('pbx-b', a.t0 - 10_000).invite(1000, 'b-leg', '1', '2').link(1000, 'b-leg', 'a-leg', 'b2bua').answer(3000, 'b-leg').end(30_000, 'b-leg');
+    const cdr = buildCdr(foldCall([...a.events, ...b.events].map(toCore)), ctx);
+    expect(cdr).toMatchObject({ startedAt: '2026-11-22T09:59:51.000Z', ringSec: 2, duration: 49 });
+    const clamped = buildCdr(foldCall(new CallScript().invite(5000, 'c', '1', '2').answer(1000, 'c').end(2000, 'c').events.map(toCore)), ctx);
+    expect(clamped).toMatchObject({ startedAt: '2026-11-22T10:00:05.000Z', answeredAt: '2026-11-22T10:00:05.000Z', endedAt: '2026-11-22T10:00:05.000Z', duration: 0, ringSec: 0, billsec: 0 });
+    expect(clamped.anomalies).toEqual(expect.arrayContaining([expect.stringMatching(/end is stamped 3 s before its start/), expect.stringMatching(/first answer is stamped 4 s before/)]));
+  });
+
+  it('time on hold counts only while the call is up', () => {
+    const cdr = cdrOf(new CallScript().invite(0, 'c', '1', '2').hold(500, 'c').answer(1000, 'c').resume(3000, 'c').end(9000, 'c'));
+    expect(cdr).toMatchObject({ holdSec: 2, billsec: 8 });
+  });
+
+  it('a CANCEL that crosses the 200: the call was answered, and its BYE ends it', () => {
+    const cdr = cdrOf(new CallScript().invite(0, 'c', '1', '2').ring(100, 'c').cancel(5000, 'c').answer(5001, 'c').end(9001, 'c', 'caller'));
+    expect(cdr).toMatchObject({ disposition: 'ANSWERED', answeredAt: '2026-11-22T10:00:05.001Z', endedAt: '2026-11-22T10:00:09.001Z', billsec: 4, hangup: { by: 'caller', code: null } });
+    expect(cdr.legs[0]).toMatchObject({ code: 200, state: 'terminated' });
+    expect(cdr.forks[0]?.outcome).toBe('answered');
+    expect(cdr.anomalies).toEqual([expect.stringMatching(/^cancel of c crossed its answer/)]);
+    // stamped the other way round (the 200 first), the cancel is the one ignored
+    expect(cdrOf(new CallScript().invite(0, 'c', '1', '2').answer(5000, 'c').cancel(5001, 'c').end(9000, 'c'))).toMatchObject({ disposition: 'ANSWERED', billsec: 4 });
+  });
+
+  it('a source’s own end, come after the callstore ended its dialog, is the end', () => {
+    const s = new CallScript().invite(0, 'c', '1', '2').answer(1000, 'c');
+    const synthetic: CoreEvent = { ...toCore({ ...s.events[1]!, id: 'sys-1', type: 'end', by: 'system', ts: new Date(s.t0 + 20_000).toISOString() }), synthesized: 'source_lost' };
+    s.end(30_000, 'c', 'callee');
+    const cdr = buildCdr(foldCall([...s.events.map(toCore), synthetic]), ctx);
+    expect(cdr).toMatchObject({ endedAt: '2026-11-22T10:00:30.000Z', billsec: 29, endReason: 'normal', synthesized: false, hangup: { by: 'callee' } });
+    expect(cdr.anomalies).toEqual([expect.stringMatching(/^c was ended by the callstore \(source_lost\) before its source's own end/)]);
+    // an end of the source stamped before the callstore's: the callstore's is the one ignored
+    const early = new CallScript().invite(0, 'c', '1', '2').answer(1000, 'c').end(15_000, 'c', 'callee');
+    expect(buildCdr(foldCall([...early.events.map(toCore), synthetic]), ctx)).toMatchObject({ billsec: 14, endReason: 'normal', synthesized: false });
   });
 
   it('an end that never saw an answer is not billed', () => {

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CallTable } from '../../service/callstore/core/table.js';
+import { buildCdr, foldCall, isFinished, toActiveCall, type CoreEvent } from '../../service/callstore/core/call.js';
+import { CallTable, MAX_EVENTS_PER_CALL, MAX_EVENTS_PER_CALL_HARD } from '../../service/callstore/core/table.js';
 import { SourceSequences } from '../../service/callstore/sequences.js';
 import { parseEvents, parseNdjson } from '../../service/callstore/ingest.js';
 import { CallScript, toCore } from '../support/call-events.js';
@@ -74,6 +75,85 @@ describe('the call table', () => {
         expect(groups(order)).toEqual(reference);
       }),
     );
+  });
+});
+
+describe('the call table: folding as events come', () => {
+  const ctx = { site: 'site-a', instance: 'callstore1' };
+
+  /** Two linked dialogs with forks, holds by both sides, a transfer leg and an outcome fast-check picks. */
+  const call = fc
+    .record({
+      holds: fc.array(fc.record({ by: fc.constantFrom('caller', 'callee') as fc.Arbitrary<'caller' | 'callee'>, at: fc.integer({ min: 2000, max: 9000 }), len: fc.integer({ min: 0, max: 3000 }) }), { maxLength: 4 }),
+      outcome: fc.constantFrom('answered', 'cancel', 'busy', 'crossing'),
+      transfer: fc.boolean(),
+    })
+    .map(({ holds, outcome, transfer }) => {
+      const s = new CallScript().invite(0, 'a', '101', '102', { callRef: 'R' }).invite(10, 'b', '101', '102').link(10, 'b', 'a', 'b2bua').ring(100, 'b', 'x').ring(110, 'b', 'y').ring(120, 'a');
+      if (outcome === 'cancel') return s.cancel(5000, 'a').cancel(5010, 'b').events.map(toCore);
+      if (outcome === 'busy') return s.fail(5000, 'b', 486).fail(5010, 'a', 486).events.map(toCore);
+      if (outcome === 'crossing') s.cancel(999, 'a');
+      s.answer(1000, 'b', 'y').answer(1010, 'a');
+      for (const h of holds) s.hold(h.at, 'a', h.by).resume(h.at + h.len, 'a', h.by);
+      if (transfer) s.invite(9500, 't', '102', '103').link(9500, 't', 'b', 'transfer').answer(9800, 't').end(12_000, 't');
+      return s.end(10_000, 'a').end(10_005, 'b').events.map(toCore);
+    });
+
+  it('property: whatever the arrival order, the call folded as events come equals the fold of all its events', () => {
+    fc.assert(
+      fc.property(call, fc.infiniteStream(fc.nat()), (events, randoms) => {
+        const it = randoms[Symbol.iterator]();
+        const order = [...events].sort(() => ((it.next().value as number) % 3) - 1);
+        const table = new CallTable();
+        for (const e of order) {
+          const { bucket } = table.add(e, 0);
+          // after every event, not only at the end: the live view is what the console shows
+          expect(toActiveCall(bucket.fold, ctx)).toEqual(toActiveCall(foldCall(bucket.events), ctx));
+        }
+        const [bucket] = [...table.calls()];
+        expect(table.size).toBe(1);
+        expect(isFinished(bucket!.fold)).toBe(true);
+        expect(buildCdr(bucket!.fold, ctx)).toEqual(buildCdr(foldCall(events), ctx));
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('past the per-call limit a call leaves out the flood, keeps every end and finishes with the right record', () => {
+    const s = new CallScript().invite(0, 'a', '101', '102', { callRef: 'big' }).ring(10, 'a').answer(20, 'a').hold(30, 'a', 'callee');
+    for (let i = 0; s.events.length < MAX_EVENTS_PER_CALL + 500; i++) s.ring(40 + i, 'a', 'tt1', 183);
+    // past the limit: a hold and a progress are left out, the open hold's resume is kept
+    s.hold(20_000, 'a', 'caller').ring(20_001, 'a', 'late-branch').resume(21_000, 'a', 'callee');
+    // a new dialog joins and ends; the first one ends
+    s.invite(30_000, 'b', '102', '103', { callRef: 'big' }).answer(31_000, 'b').fail(32_000, 'b', 500).end(40_000, 'a', 'callee');
+    const table = new CallTable();
+    for (const e of s.events.map(toCore)) table.add(e, 0);
+    const [bucket] = [...table.calls()];
+    expect(isFinished(bucket!.fold)).toBe(true);
+    const cdr = buildCdr(bucket!.fold, ctx);
+    expect(cdr).toMatchObject({ id: 'big', endedAt: '2026-11-22T10:00:40.000Z', billsec: 39.98, holdSec: 20.97, hangup: { by: 'callee' } });
+    expect(cdr.holds).toEqual([{ callId: 'a', on: '2026-11-22T10:00:00.030Z', off: '2026-11-22T10:00:21.000Z', by: 'callee' }]);
+    expect(cdr.legs.map((l) => [l.callId, l.state, l.code])).toEqual([
+      ['a', 'terminated', 200],
+      ['b', 'terminated', 200],
+    ]);
+    expect(cdr.forks.map((f) => f.toTag)).not.toContain('late-branch');
+    expect(cdr.anomalies).toContainEqual(expect.stringMatching(/^502 events past the limit of events per call were left out/));
+    expect(cdr.eventIds).toHaveLength(s.events.length - 502);
+  });
+
+  it('past the hard limit only what ends or answers a dialog it has: the call still finishes', () => {
+    const s = new CallScript().invite(0, 'a', '101', '102', { callRef: 'huge' }).invite(5, 'b', '101', '103', { callRef: 'huge' }).answer(20, 'a');
+    // a runaway: links to ever new dialogs, past both limits
+    for (let i = 0; s.events.length < MAX_EVENTS_PER_CALL_HARD + 100; i++) s.link(40 + i, 'a', `x${i}`, 'forward');
+    s.invite(50_000, 'late', '1', '2', { callRef: 'huge' }).answer(50_500, 'b').end(60_000, 'b').end(60_000, 'b').end(61_000, 'a');
+    const table = new CallTable();
+    for (const e of s.events.map(toCore)) table.add(e, 0);
+    const bucket = table.get('huge')!;
+    expect(bucket.events.length).toBe(MAX_EVENTS_PER_CALL_HARD + 3);
+    expect(isFinished(bucket.fold)).toBe(true);
+    expect(buildCdr(bucket.fold, ctx)).toMatchObject({ endedAt: '2026-11-22T10:01:01.000Z', disposition: 'ANSWERED' });
+    expect(bucket.fold.legs.map((l) => l.callId)).toEqual(['a', 'b']);
   });
 });
 

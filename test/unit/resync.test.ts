@@ -16,7 +16,20 @@ describe('resync planning', () => {
       [dialog('k', 'confirmed'), dialog('new', 'confirmed'), dialog('ring', 'early'), dialog('bye', 'terminating')],
       'reconstruct',
     );
-    expect(plan).toEqual({ keep: ['k'], reconstruct: [dialog('new', 'confirmed')], refuse: [], terminate: ['gone'], drop: [dialog('ring', 'early'), dialog('bye', 'terminating')] });
+    expect(plan).toEqual({ keep: ['k'], reopen: [], reconstruct: [dialog('new', 'confirmed')], refuse: [], terminate: ['gone'], drop: [dialog('ring', 'early'), dialog('bye', 'terminating')] });
+  });
+
+  it('a known dialog listed after it ended: dropped if its source ended it, reopened if the callstore did', () => {
+    const plan = planResync(
+      [
+        { callId: 'bye-seen', terminated: true },
+        { callId: 'lost', terminated: true, endedByCallstore: true },
+        { callId: 'lost-ringing', terminated: true, endedByCallstore: true },
+      ],
+      [dialog('bye-seen', 'confirmed'), dialog('lost', 'confirmed'), dialog('lost-ringing', 'early')],
+      'refuse',
+    );
+    expect(plan).toMatchObject({ keep: [], reopen: [dialog('lost', 'confirmed')], drop: [dialog('bye-seen', 'confirmed'), dialog('lost-ringing', 'early')], terminate: [] });
   });
 
   it('refuses unknown answered dialogs when told to', () => {
@@ -27,14 +40,16 @@ describe('resync planning', () => {
     const ids = fc.constantFrom('a', 'b', 'c', 'd', 'e', 'f');
     fc.assert(
       fc.property(
-        fc.uniqueArray(fc.record({ callId: ids, terminated: fc.boolean() }), { selector: (k) => k.callId }),
+        fc.uniqueArray(fc.record({ callId: ids, terminated: fc.boolean(), endedByCallstore: fc.boolean() }), { selector: (k) => k.callId }),
         fc.uniqueArray(fc.record({ callId: ids, state: fc.constantFrom('early', 'confirmed', 'terminating') as fc.Arbitrary<SyncDialog['state']> }), { selector: (d) => d.callId }),
         fc.constantFrom('reconstruct', 'refuse') as fc.Arbitrary<'reconstruct' | 'refuse'>,
         (known, reported, policy) => {
           const plan = planResync(known, reported.map((r) => dialog(r.callId, r.state)), policy);
-          const placed = [...plan.keep, ...[...plan.reconstruct, ...plan.refuse, ...plan.drop].map((d) => d.callId)];
+          const placed = [...plan.keep, ...[...plan.reopen, ...plan.reconstruct, ...plan.refuse, ...plan.drop].map((d) => d.callId)];
           expect(placed.sort()).toEqual(reported.map((r) => r.callId).sort());
           for (const k of known.filter((k) => !k.terminated)) expect(plan.keep.includes(k.callId) !== plan.terminate.includes(k.callId)).toBe(true);
+          // only what the callstore itself ended comes back
+          for (const d of plan.reopen) expect(known.find((k) => k.callId === d.callId)).toMatchObject({ terminated: true, endedByCallstore: true });
         },
       ),
     );

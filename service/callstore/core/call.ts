@@ -23,6 +23,13 @@ export function compareEvents(a: CoreEvent, b: CoreEvent): number {
 }
 
 type LegState = Leg['state'];
+type Party = Hold['by'];
+
+interface HoldFold {
+  on: number;
+  off: number | null;
+  by: Party;
+}
 
 interface Branch {
   toTag: string;
@@ -51,9 +58,13 @@ interface LegFold {
   branches: Map<string, Branch>;
   finalCode: number | null;
   cancelled: boolean;
+  /** the kind of event that ended the leg */
+  endedBy: 'end' | 'fail' | 'cancel' | null;
   hangup: { by: 'caller' | 'callee' | 'system' | null; code: number | null; reason: string | null } | null;
   endReason: EndReason;
-  holds: { on: number; off: number | null; by: 'caller' | 'callee' | 'system' }[];
+  holds: HoldFold[];
+  /** the hold each side has open on this leg: caller and callee can each hold the other at once */
+  openHolds: Map<Party, HoldFold>;
   cdrFlag: boolean;
   profiles: { name: string; value?: string }[];
 }
@@ -66,6 +77,8 @@ export interface CallFold {
   eventIds: string[];
   anomalies: string[];
   lastEventAt: number;
+  /** events the call table left out past its per-call limit (see CallTable) */
+  leftOut: number;
 }
 
 function newLeg(e: CoreEvent): LegFold {
@@ -88,52 +101,96 @@ function newLeg(e: CoreEvent): LegFold {
     branches: new Map(),
     finalCode: null,
     cancelled: false,
+    endedBy: null,
     hangup: null,
     endReason: 'normal',
     holds: [],
+    openHolds: new Map(),
     cdrFlag: false,
     profiles: [],
   };
 }
 
 function closeHolds(leg: LegFold, at: number): void {
-  for (const h of leg.holds) if (h.off === null) h.off = at;
+  for (const h of leg.openHolds.values()) h.off = at;
+  leg.openHolds.clear();
 }
 
-function terminate(leg: LegFold, e: CoreEvent): boolean {
+function terminate(leg: LegFold, at: number, by: NonNullable<LegFold['endedBy']>): boolean {
   if (leg.state === 'terminated') return false;
   leg.state = 'terminated';
-  leg.endedAt = e.tsMs;
-  closeHolds(leg, e.tsMs);
+  leg.endedAt = at;
+  leg.endedBy = by;
+  closeHolds(leg, at);
   return true;
 }
 
-/** Folds the events of one call (any order) into its legs, forks, holds and links. */
-export function foldCall(events: readonly CoreEvent[]): CallFold {
-  const sorted = [...events].sort(compareEvents);
-  const legs = new Map<string, LegFold>();
-  const links: Link[] = [];
-  const linkKindsByCallId = new Map<string, Set<Link['kind']>>();
-  const anomalies: string[] = [];
-  const seenIds = new Set<string>();
-  const eventIds: string[] = [];
+/** Takes back the end of a leg: the leg is up again as it was before it. */
+function reopen(leg: LegFold): void {
+  leg.state = leg.answeredAt !== null ? 'confirmed' : leg.branches.size > 0 ? 'early' : 'trying';
+  leg.endedAt = null;
+  leg.endedBy = null;
+  leg.hangup = null;
+  leg.endReason = 'normal';
+}
 
-  for (const e of sorted) {
-    if (seenIds.has(e.id)) continue;
-    seenIds.add(e.id);
-    eventIds.push(e.id);
-    let leg = legs.get(e.callId);
+/**
+ * An end the callstore made is its guess that the dialog is over (its source was lost, an admin
+ * or a timeout ended it); an end, failure or cancel the source itself sends later is what really
+ * happened, and replaces the guess.
+ */
+function overridesGuess(leg: LegFold, e: CoreEvent): boolean {
+  return leg.state === 'terminated' && leg.endReason !== 'normal' && !e.synthesized && (e.type === 'end' || leg.answeredAt === null);
+}
+
+/**
+ * Folds the events of one call into its legs, forks, holds and links, one event at a time in
+ * (ts, seq, id) order. The call table keeps one per call and folds each event that sorts after the
+ * others straight on (the usual case: events mostly arrive in order), so a busy call costs the same
+ * per event however long it gets; an event that sorts earlier makes it fold the call again from
+ * the start. Everything derived from the whole (branch outcomes, the order of legs) is worked out
+ * when it is read, never written back, so folding can always go on.
+ */
+export class CallFolder {
+  readonly fold: CallFold = { legs: [], links: [], linkKindsByCallId: new Map(), eventIds: [], anomalies: [], lastEventAt: 0, leftOut: 0 };
+  private readonly legsById = new Map<string, LegFold>();
+  private readonly seenIds = new Set<string>();
+  private readonly linkKeys = new Set<string>();
+  private last: CoreEvent | undefined;
+
+  /** Whether `e` sorts after every event folded so far: folding it on gives what a refold would. */
+  takesNext(e: CoreEvent): boolean {
+    return this.last === undefined || compareEvents(this.last, e) < 0;
+  }
+
+  leg(callId: string): LegFold | undefined {
+    return this.legsById.get(callId);
+  }
+
+  /** Folds in one more event, which must sort after those before it (see takesNext). */
+  add(e: CoreEvent): void {
+    if (this.seenIds.has(e.id)) return;
+    this.seenIds.add(e.id);
+    this.fold.eventIds.push(e.id);
+    this.last = e;
+    this.fold.lastEventAt = e.tsMs;
+    const links = this.fold.links;
+    const linkKindsByCallId = this.fold.linkKindsByCallId;
+    let leg = this.legsById.get(e.callId);
+    let reorder = false;
     if (!leg) {
       leg = newLeg(e);
-      legs.set(e.callId, leg);
+      this.legsById.set(e.callId, leg);
+      reorder = true;
     }
     if (e.fromTag && !leg.fromTag) leg.fromTag = e.fromTag;
     if (e.domain && !leg.domain) leg.domain = e.domain;
+    if (e.type === 'invite' && leg.invitedAt === null) reorder = true;
 
     switch (e.type) {
       case 'invite':
         if (leg.invitedAt !== null) {
-          anomalies.push(`second invite for ${e.callId} (${e.id}) ignored`);
+          this.fold.anomalies.push(`second invite for ${e.callId} (${e.id}) ignored`);
           break;
         }
         leg.invitedAt = e.tsMs;
@@ -145,7 +202,7 @@ export function foldCall(events: readonly CoreEvent[]): CallFold {
         leg.callRef = e.callRef ?? null;
         leg.cdrFlag = e.cdr === true;
         leg.profiles = e.profiles ?? [];
-        if (e.reconstructed) anomalies.push(`${e.callId} was reconstructed from the dialog list of ${e.source} after a resync; its start is the answer time it reported`);
+        if (e.reconstructed) this.fold.anomalies.push(`${e.callId} was reconstructed from the dialog list of ${e.source} after a resync; its start is the answer time it reported, or the end of its earlier record`);
         break;
       case 'progress': {
         const tag = e.toTag ?? '';
@@ -157,6 +214,13 @@ export function foldCall(events: readonly CoreEvent[]): CallFold {
         break;
       }
       case 'answer': {
+        if (e.reconstructed && leg.state === 'terminated' && leg.endReason !== 'normal') {
+          // The callstore ended this dialog (a guess: its source was lost, say) and the source has
+          // since listed it as up at a resync: it went on. An answered leg is up again as it was.
+          this.fold.anomalies.push(`${e.callId} was ended by the callstore (${leg.endReason}) and listed as up by ${e.source} at a resync (${e.id}): it went on`);
+          reopen(leg);
+          if (leg.winner !== null) break;
+        }
         const tag = e.toTag ?? '';
         let branch = leg.branches.get(tag);
         if (!branch) {
@@ -165,7 +229,7 @@ export function foldCall(events: readonly CoreEvent[]): CallFold {
         }
         if (leg.winner !== null) {
           if (leg.winner !== tag) {
-            anomalies.push(`second answer on ${e.callId} by branch ${tag} after ${leg.winner} (${e.id}): counted as a lost race`);
+            this.fold.anomalies.push(`second answer on ${e.callId} by branch ${tag} after ${leg.winner} (${e.id}): counted as a lost race`);
             branch.outcome = 'lose_race';
             branch.code = 200;
           }
@@ -175,10 +239,17 @@ export function foldCall(events: readonly CoreEvent[]): CallFold {
         branch.outcome = 'answered';
         branch.code = 200;
         branch.answeredAs = e.to ?? null;
-        if (leg.state === 'terminated') {
+        if (leg.state === 'terminated' && leg.endedBy === 'cancel') {
+          // The CANCEL crossed the 200 on the wire: a final answer cannot be cancelled, so the call
+          // was answered (the caller's side then sends a BYE, which ends it).
+          this.fold.anomalies.push(`cancel of ${e.callId} crossed its answer (${e.id}): the call was answered`);
+          leg.cancelled = false;
+          leg.answeredAt = e.tsMs;
+          reopen(leg);
+        } else if (leg.state === 'terminated') {
           // The end was stamped before the answer (clocks of two sources disagree): keep the
           // answer, but never let it fall after the end.
-          anomalies.push(`answer on ${e.callId} is later than its end (${e.id})`);
+          this.fold.anomalies.push(`answer on ${e.callId} is later than its end (${e.id})`);
           leg.answeredAt = leg.endedAt;
         } else {
           leg.answeredAt = e.tsMs;
@@ -186,56 +257,87 @@ export function foldCall(events: readonly CoreEvent[]): CallFold {
         }
         break;
       }
-      case 'hold':
+      case 'hold': {
         if (leg.state === 'terminated') break;
-        if (!leg.holds.some((h) => h.off === null)) leg.holds.push({ on: e.tsMs, off: null, by: e.by ?? 'caller' });
+        const by = e.by ?? 'caller';
+        if (leg.openHolds.has(by)) break;
+        const hold: HoldFold = { on: e.tsMs, off: null, by };
+        leg.holds.push(hold);
+        leg.openHolds.set(by, hold);
         break;
+      }
       case 'resume': {
-        const open = leg.holds.find((h) => h.off === null);
-        if (open) open.off = e.tsMs;
+        // a side takes off its own hold; the other side's hold, if any, goes on
+        const by = e.by ?? 'caller';
+        const open = leg.openHolds.get(by);
+        if (open) {
+          open.off = e.tsMs;
+          leg.openHolds.delete(by);
+        }
         break;
       }
       case 'link': {
         const other = e.otherCallId ?? '';
         const kind = e.kind ?? 'transfer';
         // A resumed call links to the record of its own dialog: the only link to itself allowed.
-        if (!links.some((l) => l.callId === other && l.kind === kind) && (other !== e.callId || kind === 'resumed')) links.push({ kind, callId: other });
+        const key = `${kind}\u0000${other}`;
+        if (!this.linkKeys.has(key) && (other !== e.callId || kind === 'resumed')) {
+          this.linkKeys.add(key);
+          links.push({ kind, callId: other });
+        }
         for (const id of [e.callId, other]) linkKindsByCallId.set(id, (linkKindsByCallId.get(id) ?? new Set()).add(kind));
         break;
       }
       case 'end':
-        if (terminate(leg, e)) {
+        if (overridesGuess(leg, e)) {
+          this.fold.anomalies.push(`${e.callId} was ended by the callstore (${leg.endReason}) before its source's own end (${e.id}), which is kept`);
+          reopen(leg);
+        }
+        if (terminate(leg, e.tsMs, 'end')) {
           leg.hangup = { by: e.by ?? null, code: null, reason: e.reason ?? null };
           if (e.synthesized) leg.endReason = e.synthesized;
-          if (leg.answeredAt === null) anomalies.push(`end of ${e.callId} before any answer (${e.id})`);
+          if (leg.answeredAt === null) this.fold.anomalies.push(`end of ${e.callId} before any answer (${e.id})`);
         }
         break;
       case 'fail':
+        if (overridesGuess(leg, e)) {
+          this.fold.anomalies.push(`${e.callId} was ended by the callstore (${leg.endReason}) before its source's own failure (${e.id}), which is kept`);
+          reopen(leg);
+        }
         if (leg.finalCode === null) leg.finalCode = e.code ?? null;
-        if (terminate(leg, e)) leg.hangup = { by: 'callee', code: e.code ?? null, reason: e.reason ?? null };
+        if (terminate(leg, e.tsMs, 'fail')) leg.hangup = { by: 'callee', code: e.code ?? null, reason: e.reason ?? null };
         break;
       case 'cancel':
         if (leg.answeredAt !== null) {
-          anomalies.push(`cancel of ${e.callId} after its answer (${e.id}) ignored`);
+          this.fold.anomalies.push(`cancel of ${e.callId} after its answer (${e.id}) ignored`);
           break;
         }
+        if (overridesGuess(leg, e)) {
+          this.fold.anomalies.push(`${e.callId} was ended by the callstore (${leg.endReason}) before its source's own cancel (${e.id}), which is kept`);
+          reopen(leg);
+        }
         leg.cancelled = true;
-        if (terminate(leg, e)) leg.hangup = { by: 'caller', code: 487, reason: e.reason ?? 'cancelled' };
+        if (terminate(leg, e.tsMs, 'cancel')) leg.hangup = { by: 'caller', code: 487, reason: e.reason ?? 'cancelled' };
         break;
     }
+    if (reorder) this.fold.legs = [...this.legsById.values()].sort((a, b) => (a.invitedAt ?? a.firstEventAt) - (b.invitedAt ?? b.firstEventAt) || (a.callId < b.callId ? -1 : 1));
   }
+}
 
-  for (const leg of legs.values()) {
-    for (const b of leg.branches.values()) {
-      if (b.outcome !== 'pending') continue;
-      if (leg.winner !== null) b.outcome = 'lose_race';
-      else if (leg.cancelled) b.outcome = 'cancelled';
-      else if (leg.state === 'terminated') b.outcome = 'failed';
-    }
-  }
+/** Folds the events of one call (any order) into its legs, forks, holds and links. */
+export function foldCall(events: readonly CoreEvent[]): CallFold {
+  const folder = new CallFolder();
+  for (const e of [...events].sort(compareEvents)) folder.add(e);
+  return folder.fold;
+}
 
-  const ordered = [...legs.values()].sort((a, b) => (a.invitedAt ?? a.firstEventAt) - (b.invitedAt ?? b.firstEventAt) || (a.callId < b.callId ? -1 : 1));
-  return { legs: ordered, links, linkKindsByCallId, eventIds, anomalies, lastEventAt: sorted.at(-1)?.tsMs ?? 0 };
+/** A branch's outcome: what its own events said, else what the leg's end makes of it. */
+function outcomeOf(leg: LegFold, b: Branch): Fork['outcome'] {
+  if (b.outcome !== 'pending') return b.outcome;
+  if (leg.winner !== null) return 'lose_race';
+  if (leg.cancelled) return 'cancelled';
+  if (leg.state === 'terminated') return 'failed';
+  return 'pending';
 }
 
 /** A call is finished when every dialog in it has ended. */
@@ -316,7 +418,7 @@ function legView(l: LegFold): Leg {
 
 function forksOf(fold: CallFold): Fork[] {
   return fold.legs.flatMap((l) =>
-    [...l.branches.values()].filter((b) => b.toTag !== '').map((b) => ({ callId: l.callId, toTag: b.toTag, code: b.code, at: new Date(b.at).toISOString(), outcome: b.outcome })),
+    [...l.branches.values()].filter((b) => b.toTag !== '').map((b) => ({ callId: l.callId, toTag: b.toTag, code: b.code, at: new Date(b.at).toISOString(), outcome: outcomeOf(l, b) })),
   );
 }
 
@@ -334,9 +436,16 @@ export function callStateOf(fold: CallFold): CallState {
   const live = fold.legs.filter((l) => l.state !== 'terminated');
   if (fold.legs.length > 0 && live.length === 0) return 'ending';
   const talking = live.filter((l) => l.state === 'confirmed');
-  if (talking.length > 0) return talking.some((l) => l.holds.some((h) => h.off === null)) ? 'on_hold' : 'talking';
+  if (talking.length > 0) return talking.some((l) => l.openHolds.size > 0) ? 'on_hold' : 'talking';
   if (live.some((l) => l.state === 'early')) return 'ringing';
   return 'trying';
+}
+
+/** The anomalies of a call, as a copy: the fold goes on changing after a view is taken. */
+function anomaliesOf(fold: CallFold): string[] {
+  const anomalies = [...fold.anomalies];
+  if (fold.leftOut > 0) anomalies.push(`${fold.leftOut} events past the limit of events per call were left out (repeated progress, holds and the like); every end was kept`);
+  return anomalies;
 }
 
 export interface CallContext {
@@ -363,18 +472,26 @@ export function toActiveCall(fold: CallFold, ctx: CallContext): ActiveCall {
     legs: fold.legs.map(legView),
     forks: forksOf(fold),
     holds: holdsOf(fold),
-    links: fold.links,
+    links: [...fold.links],
     eventCount: fold.eventIds.length,
-    anomalies: fold.anomalies,
+    anomalies: anomaliesOf(fold),
     orphan: !hasInvite(fold),
   };
 }
 
+/**
+ * How an unanswered call went for the caller, which the root leg tells: a B2BUA cancels its own
+ * leg to the callee when it gives up ringing and answers the caller 480, so a cancelled leg
+ * elsewhere says nothing about the caller. Only when the root leg has no outcome of its own (its
+ * end was synthesized, or a bare `end`) does the first other leg that has one speak for it.
+ */
 function dispositionOf(fold: CallFold, answeredAt: number | null, endReason: EndReason): Disposition {
   if (answeredAt !== null) return 'ANSWERED';
-  if (fold.legs.some((l) => l.cancelled)) return 'CANCELLED';
   const root = rootLeg(fold);
-  const code = root?.finalCode ?? fold.legs.find((l) => l.finalCode !== null)?.finalCode ?? null;
+  const hasOutcome = (l: LegFold) => l.cancelled || l.finalCode !== null;
+  const decides = root && hasOutcome(root) ? root : fold.legs.find(hasOutcome);
+  if (decides?.cancelled) return 'CANCELLED';
+  const code = decides?.finalCode ?? null;
   if (code === 486 || code === 600) return 'BUSY';
   if (code === 408 || code === 480 || endReason === 'timeout') return 'NO_ANSWER';
   return 'FAILED';
@@ -387,15 +504,27 @@ function dispositionOf(fold: CallFold, answeredAt: number | null, endReason: End
 export function buildCdr(fold: CallFold, ctx: CallContext): Cdr {
   if (!isFinished(fold)) throw new Error('buildCdr needs a finished call');
   const root = rootLeg(fold) as LegFold;
+  const anomalies = anomaliesOf(fold);
   const startedAt = minOf(fold.legs.map((l) => l.invitedAt)) ?? Math.min(...fold.legs.map((l) => l.firstEventAt));
-  const endedAt = Math.max(...fold.legs.map((l) => l.endedAt ?? l.firstEventAt));
-  const answeredAt = minOf(fold.legs.map((l) => l.answeredAt));
+  // The legs of a call can come from sources whose clocks disagree: an end stamped before the
+  // start, or an answer before it, would make a negative duration or ring time. The record keeps
+  // start ≤ answer ≤ end and says so.
+  const lastEnd = Math.max(...fold.legs.map((l) => l.endedAt ?? l.firstEventAt));
+  if (lastEnd < startedAt) anomalies.push(`the call's end is stamped ${seconds(startedAt - lastEnd)} s before its start: ended at the start`);
+  const endedAt = Math.max(lastEnd, startedAt);
+  const firstAnswer = minOf(fold.legs.map((l) => l.answeredAt));
+  if (firstAnswer !== null && firstAnswer < startedAt) anomalies.push(`the first answer is stamped ${seconds(startedAt - firstAnswer)} s before the call's start: answered at the start`);
+  const answeredAt = firstAnswer === null ? null : Math.min(Math.max(firstAnswer, startedAt), endedAt);
   // The reason the call ended is the reason of its last leg to end; a synthesized end anywhere marks the record.
   const lastEnded = [...fold.legs].sort((a, b) => (b.endedAt ?? 0) - (a.endedAt ?? 0))[0] as LegFold;
   const synthesizedLeg = fold.legs.find((l) => l.endReason !== 'normal');
   const endReason = lastEnded.endReason !== 'normal' ? lastEnded.endReason : (synthesizedLeg?.endReason ?? 'normal');
   const hangupLeg = root.hangup ? root : lastEnded;
-  const holdIntervals = fold.legs.flatMap((l) => l.holds.map((h) => ({ on: h.on, off: h.off ?? l.endedAt ?? endedAt })));
+  // on hold only while the call is up: a hold stamped outside it (another source's clock) is cut
+  const holdFrom = answeredAt ?? startedAt;
+  const holdIntervals = fold.legs
+    .flatMap((l) => l.holds.map((h) => ({ on: Math.max(h.on, holdFrom), off: Math.min(h.off ?? l.endedAt ?? endedAt, endedAt) })))
+    .filter((h) => h.off > h.on);
 
   return {
     id: callIdOf(fold),
@@ -420,9 +549,9 @@ export function buildCdr(fold: CallFold, ctx: CallContext): Cdr {
     legs: fold.legs.map(legView),
     forks: forksOf(fold),
     holds: holdsOf(fold),
-    links: fold.links,
+    links: [...fold.links],
     synthesized: synthesizedLeg !== undefined,
-    eventIds: fold.eventIds,
-    anomalies: fold.anomalies,
+    eventIds: [...fold.eventIds],
+    anomalies,
   };
 }

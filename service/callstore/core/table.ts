@@ -1,4 +1,4 @@
-import { callIdOf, compareEvents, foldCall, type CallFold, type CoreEvent } from './call.js';
+import { CallFolder, callIdOf, compareEvents, type CallFold, type CoreEvent } from './call.js';
 
 /** One call as the table holds it: its events in order and the fold of them. */
 export interface CallBucket {
@@ -6,7 +6,11 @@ export interface CallBucket {
   events: CoreEvent[];
   callIds: Set<string>;
   refs: Set<string>;
+  /** folds the call's events; `fold` is its result */
+  folder: CallFolder;
   fold: CallFold;
+  /** events acknowledged but left out of the fold past MAX_EVENTS_PER_CALL */
+  leftOut: number;
   /** the public id (callRef of the first invited leg); changes when an earlier leg turns up */
   id: string;
   /** arrival time (the table's clock) of the last event: call_timeout counts from here */
@@ -19,8 +23,13 @@ export interface AddResult {
   retiredIds: string[];
 }
 
-/** How many events one call may hold: a runaway source must not grow memory without bound. */
+/**
+ * How many events one call folds in full: a runaway source must not grow memory without bound.
+ * Past it a call takes only what changes how it stands (see CallTable.admits); past
+ * MAX_EVENTS_PER_CALL_HARD only what ends or answers a dialog it already has, so it still finishes.
+ */
 export const MAX_EVENTS_PER_CALL = 10_000;
+export const MAX_EVENTS_PER_CALL_HARD = 2 * MAX_EVENTS_PER_CALL;
 
 /**
  * The active calls of one callstore instance, pure and synchronous: events are grouped into calls
@@ -67,7 +76,8 @@ export class CallTable {
     const retiredIds: string[] = [];
     let bucket: CallBucket;
     if (related.size === 0) {
-      bucket = { key: this.nextKey++, events: [], callIds: new Set(), refs: new Set(), fold: foldCall([]), id: '', lastActivityMs: nowMs };
+      const folder = new CallFolder();
+      bucket = { key: this.nextKey++, events: [], callIds: new Set(), refs: new Set(), folder, fold: folder.fold, leftOut: 0, id: '', lastActivityMs: nowMs };
       this.buckets.set(bucket.key, bucket);
     } else {
       const [first, ...others] = [...related].sort((a, b) => a.key - b.key);
@@ -76,9 +86,17 @@ export class CallTable {
         retiredIds.push(other.id);
         this.absorb(bucket, other);
       }
+      // merged calls are folded again from the start, before the event is weighed against them
+      if (others.length > 0) this.refoldFromTheStart(bucket);
     }
 
-    if (bucket.events.length < MAX_EVENTS_PER_CALL) insertSorted(bucket.events, e);
+    // An event that sorts after the others is folded on; one that sorts earlier refolds the call.
+    let refoldAll = false;
+    if (!this.admits(bucket, e)) bucket.leftOut++;
+    else if (insertSorted(bucket.events, e)) {
+      if (bucket.folder.takesNext(e)) bucket.folder.add(e);
+      else refoldAll = true;
+    }
     bucket.callIds.add(e.callId);
     this.byCallId.set(e.callId, bucket);
     if (e.callRef) {
@@ -91,8 +109,38 @@ export class CallTable {
       this.byCallId.set(e.otherCallId, bucket);
     }
     bucket.lastActivityMs = Math.max(bucket.lastActivityMs, nowMs);
-    this.refold(bucket, retiredIds);
+    this.refold(bucket, retiredIds, refoldAll);
     return { bucket, retiredIds };
+  }
+
+  /**
+   * Whether a call folds this event. Every event is, up to MAX_EVENTS_PER_CALL. Past it, what
+   * floods a call (provisional replies, holds, a resume with no hold open) is left out, and what
+   * makes the record (invites, answers, ends, failures, cancels, links) is still folded; past the
+   * hard limit, only the events that change a dialog the call already has: its first end, its
+   * answer, the resume of a hold still open. Those are a few per dialog, so memory stays bounded
+   * while every dialog can still end and the call finish with the right record. The left-out
+   * events stay in the journal (acknowledged) and the record counts them in its anomalies.
+   */
+  private admits(bucket: CallBucket, e: CoreEvent): boolean {
+    const count = bucket.events.length;
+    if (count < MAX_EVENTS_PER_CALL) return true;
+    const leg = bucket.folder.leg(e.callId);
+    if (e.type === 'resume') return leg?.openHolds.has(e.by ?? 'caller') ?? false;
+    if (e.type === 'progress' || e.type === 'hold') return false;
+    if (count < MAX_EVENTS_PER_CALL_HARD) return true;
+    if (!leg) return false;
+    switch (e.type) {
+      case 'answer':
+        return leg.winner === null || e.reconstructed === true;
+      case 'end':
+      case 'fail':
+        return leg.state !== 'terminated';
+      case 'cancel':
+        return leg.state !== 'terminated' && leg.answeredAt === null;
+      default:
+        return false;
+    }
   }
 
   remove(bucket: CallBucket): void {
@@ -104,6 +152,7 @@ export class CallTable {
 
   private absorb(into: CallBucket, other: CallBucket): void {
     for (const e of other.events) insertSorted(into.events, e);
+    into.leftOut += other.leftOut;
     for (const id of other.callIds) {
       into.callIds.add(id);
       this.byCallId.set(id, into);
@@ -117,8 +166,15 @@ export class CallTable {
     this.buckets.delete(other.key);
   }
 
-  private refold(bucket: CallBucket, retiredIds: string[]): void {
-    bucket.fold = foldCall(bucket.events);
+  private refoldFromTheStart(bucket: CallBucket): void {
+    bucket.folder = new CallFolder();
+    for (const e of bucket.events) bucket.folder.add(e);
+    bucket.fold = bucket.folder.fold;
+  }
+
+  private refold(bucket: CallBucket, retiredIds: string[], fromTheStart: boolean): void {
+    if (fromTheStart) this.refoldFromTheStart(bucket);
+    bucket.fold.leftOut = bucket.leftOut;
     const id = callIdOf(bucket.fold);
     if (id !== bucket.id) {
       if (bucket.id && this.byId.get(bucket.id) === bucket) {
@@ -134,7 +190,8 @@ export class CallTable {
   }
 }
 
-function insertSorted(events: CoreEvent[], e: CoreEvent): void {
+/** Inserts in (ts, seq, id) order; false when it is there already. */
+function insertSorted(events: CoreEvent[], e: CoreEvent): boolean {
   let lo = 0;
   let hi = events.length;
   while (lo < hi) {
@@ -142,6 +199,8 @@ function insertSorted(events: CoreEvent[], e: CoreEvent): void {
     if (compareEvents(events[mid] as CoreEvent, e) <= 0) lo = mid + 1;
     else hi = mid;
   }
-  if (events[lo - 1]?.id === e.id) return;
-  events.splice(lo, 0, e);
+  if (events[lo - 1]?.id === e.id) return false;
+  if (lo === events.length) events.push(e);
+  else events.splice(lo, 0, e);
+  return true;
 }

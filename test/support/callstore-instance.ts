@@ -1,0 +1,87 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import type { Cdr } from '../../shared/api/cdr.js';
+import type { ResolvedInstance } from '../../service/config/roles.js';
+import { CallstoreInstance, type CdrWriter } from '../../service/callstore/instance.js';
+import { CallstoreMetrics } from '../../service/callstore/metrics.js';
+import { createLogger } from '../../service/logger.js';
+import { ChangeFeed } from '../../service/storage/changes.js';
+import { tsWorker } from './ts-worker.js';
+
+/**
+ * Collects the records a callstore instance writes, answering as the CDR store does (idempotent per
+ * id: the ids not stored yet are written). Every attempt is counted, so a test sees a second write
+ * of the same call even though the store would have refused it. The real store has its own tests
+ * (cdr-store.test.ts, the integration tests); here the subject is the instance's record logic.
+ */
+export class CdrCollector implements CdrWriter {
+  readonly records = new Map<string, Cdr>();
+  readonly attempts = new Map<string, number>();
+  /** always available: the thread that can die is the real store's (cdr-writer-restart.test.ts) */
+  readonly unavailable: string | undefined = undefined;
+
+  whenAvailable(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  async insert(cdrs: Cdr[]): Promise<string[]> {
+    const written: string[] = [];
+    for (const cdr of cdrs) {
+      this.attempts.set(cdr.id, (this.attempts.get(cdr.id) ?? 0) + 1);
+      if (this.records.has(cdr.id)) continue;
+      // a copy, as the store keeps its own serialized form
+      this.records.set(cdr.id, structuredClone(cdr));
+      written.push(cdr.id);
+    }
+    return written;
+  }
+}
+
+export interface TestInstance {
+  instance: CallstoreInstance;
+  cdrs: CdrCollector;
+  feed: ChangeFeed;
+  metrics: CallstoreMetrics;
+  dataDir: string;
+  /** stops the instance and removes its data */
+  close(): Promise<void>;
+}
+
+export function callstoreDefinition(ext: Record<string, unknown> = {}, stateSave: 'none' | 'async' | 'transactional' = 'async'): ResolvedInstance {
+  return {
+    name: 'callstore1',
+    roletype: 'callstore',
+    iface: 'lo',
+    ext,
+    enabled: true,
+    group: 1,
+    order: 1,
+    includeDomains: [],
+    site: 'site-a',
+    callstore: { cdrMode: 'all', cdrAggregation: true, stateSave },
+  };
+}
+
+/** A running callstore instance with a real journal (SQLite in a temporary directory). */
+export async function startTestInstance(ext: Record<string, unknown> = {}, opts: { dataDir?: string; cdrs?: CdrCollector } = {}): Promise<TestInstance> {
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'sitecall-callstore-'));
+  const cdrs = opts.cdrs ?? new CdrCollector();
+  const feed = new ChangeFeed();
+  const metrics = new CallstoreMetrics(new Registry());
+  const journalWorker = tsWorker(new URL('../../service/storage/checkpoint-thread.ts', import.meta.url));
+  const instance = new CallstoreInstance(callstoreDefinition(ext), { siteId: 'site-a', dataDir, cdrs, feed, metrics, journalWorker }, createLogger('silent'));
+  await instance.start();
+  return {
+    instance,
+    cdrs,
+    feed,
+    metrics,
+    dataDir,
+    async close() {
+      await instance.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
