@@ -31,7 +31,8 @@ interface Setup {
 let setup: Setup | undefined;
 
 beforeEach(() => {
-  vi.useFakeTimers();
+  // The journal commits on a real setImmediate: an ingest resolves once its events are committed.
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'] });
 });
 
 afterEach(async () => {
