@@ -188,7 +188,7 @@ async function handleMessage(data: RawData, isBinary: boolean, deps: WsDeps, soc
     checkBatchSize(items.length);
     // ingest() takes the events in synchronously, in arrival order; only storing is awaited.
     const report = await deps.callstore.ingest(items, [], socket);
-    return { ack: report.highestSeq, stored: report.stored, duplicates: report.duplicates, ...(report.rejected.length ? { rejected: report.rejected } : {}) };
+    return { ack: report.highestSeq, stored: report.stored, duplicates: report.duplicates, ...(report.rejected.length ? { rejected: report.rejected } : {}), ...(report.truncated ? { truncated: report.truncated } : {}) };
   } catch (err) {
     const e = err instanceof AppError ? err : new AppError(500, 'internal', 'The events could not be stored; send them again.');
     if (!(err instanceof AppError)) log.error({ err }, 'event stream message failed');
