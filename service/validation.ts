@@ -102,11 +102,27 @@ const bodies = makeAjv(false);
 // Query strings and flags arrive as text; numbers and booleans there are coerced, nowhere else.
 const coercing = makeAjv(true);
 
-/** Turns Ajv's errors into the API's `details`: a JSON pointer to the value and a sentence. */
+/** Problems listed in one answer's details; the rest are counted in a last detail. */
+export const MAX_DETAILS = 100;
+/** Problems named in the sentence of a ValidationError. */
+const PROBLEMS_IN_MESSAGE = 5;
+
+/**
+ * Turns Ajv's errors into the API's `details`: a JSON pointer to the value and a sentence, each
+ * problem once, at most MAX_DETAILS of them and then one detail that counts the others. Linear
+ * in the number of errors: a list of 20,000 bad items must not cost 20,000².
+ */
 export function toDetails(errors: readonly ErrorObject[] | null | undefined, prefix = ''): ErrorDetail[] {
+  const { listed, unlisted } = collectDetails(errors ?? [], prefix);
+  return unlisted > 0 ? [...listed, { path: '/', message: `and ${unlisted} more problems, not listed` }] : listed;
+}
+
+function collectDetails(errors: readonly ErrorObject[], prefix: string): { listed: ErrorDetail[]; unlisted: number } {
   const seen = new Set<string>();
-  const details: ErrorDetail[] = [];
-  for (const e of errors ?? []) {
+  const listed: ErrorDetail[] = [];
+  const literals = unionLiterals(errors);
+  let unlisted = 0;
+  for (const e of errors) {
     let path = prefix + e.instancePath;
     let message: string;
     switch (e.keyword) {
@@ -123,7 +139,7 @@ export function toDetails(errors: readonly ErrorObject[] | null | undefined, pre
         // The branches have already been reported one by one; a union of literals reads better as a list.
         continue;
       case 'const': {
-        const allowed = unionLiterals(errors ?? [], e.instancePath);
+        const allowed = literals.get(e.instancePath) ?? [];
         message = allowed.length > 1 ? `must be one of ${allowed.join(', ')}` : `must be ${JSON.stringify(e.params['allowedValue'])}`;
         break;
       }
@@ -131,43 +147,63 @@ export function toDetails(errors: readonly ErrorObject[] | null | undefined, pre
         message = e.message ?? 'is invalid';
     }
     const key = `${path}\u0000${message}`;
-    if (!seen.has(key)) {
-      seen.add(key);
-      details.push({ path: path || '/', message });
-    }
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (listed.length < MAX_DETAILS) listed.push({ path: path || '/', message });
+    else unlisted++;
   }
-  return details;
+  return { listed, unlisted };
 }
 
-function unionLiterals(errors: readonly ErrorObject[], instancePath: string): string[] {
-  return errors
-    .filter((e) => e.keyword === 'const' && e.instancePath === instancePath)
-    .map((e) => JSON.stringify(e.params['allowedValue']));
+/** The literals each value was compared with, by the value's path: the members of its union. */
+function unionLiterals(errors: readonly ErrorObject[]): Map<string, string[]> {
+  const byPath = new Map<string, string[]>();
+  for (const e of errors) {
+    if (e.keyword !== 'const') continue;
+    const list = byPath.get(e.instancePath) ?? [];
+    list.push(JSON.stringify(e.params['allowedValue']));
+    byPath.set(e.instancePath, list);
+  }
+  return byPath;
+}
+
+/** The one sentence of a ValidationError: its first problems, and how many more there are. */
+function sentenceOf(what: string, listed: readonly ErrorDetail[], unlisted: number): string {
+  const shown = listed.slice(0, PROBLEMS_IN_MESSAGE).map((d) => `${d.path} ${d.message}`);
+  const more = listed.length - shown.length + unlisted;
+  return `${what} is invalid: ${shown.join('; ')}${more > 0 ? `; and ${more} more problems` : ''}.`;
 }
 
 export interface Validator<T extends TSchema> {
   readonly schema: T;
-  /** Returns the value typed, or throws a ValidationError listing every problem. */
+  /** Returns the value typed, or throws a ValidationError listing its problems. */
   parse(value: unknown, what: string, pathPrefix?: string): Static<T>;
   check(value: unknown, pathPrefix?: string): ErrorDetail[];
+  /** The problems listed (at most MAX_DETAILS) and the number of others, without a counting detail. */
+  problems(value: unknown, pathPrefix?: string): { listed: ErrorDetail[]; unlisted: number };
 }
 
 export function validator<T extends TSchema>(schema: T, opts: { coerce?: boolean } = {}): Validator<T> {
   const fn: ValidateFunction = (opts.coerce ? coercing : bodies).compile(withSafeIntegers(schema) as TSchema);
-  const problems = (value: unknown, pathPrefix: string): ErrorDetail[] => {
-    const details = fn(value) ? [] : toDetails(fn.errors, pathPrefix);
+  const problems = (value: unknown, pathPrefix: string) => {
+    const found: { listed: ErrorDetail[]; unlisted: number } = fn(value) ? { listed: [], unlisted: 0 } : collectDetails(fn.errors ?? [], pathPrefix);
     // Ajv checks numbers before it coerces text, not after: "1e400" in a query string becomes Infinity.
-    return opts.coerce ? [...details, ...nonFiniteNumbers(value, pathPrefix)] : details;
+    return opts.coerce ? { ...found, listed: [...found.listed, ...nonFiniteNumbers(value, pathPrefix)] } : found;
   };
   return {
     schema,
-    check(value, pathPrefix = '') {
+    problems(value, pathPrefix = '') {
       return problems(value, pathPrefix);
     },
+    check(value, pathPrefix = '') {
+      const { listed, unlisted } = problems(value, pathPrefix);
+      return unlisted > 0 ? [...listed, { path: '/', message: `and ${unlisted} more problems, not listed` }] : listed;
+    },
     parse(value, what, pathPrefix = '') {
-      const details = problems(value, pathPrefix);
-      if (details.length === 0) return value as Static<T>;
-      throw new ValidationError(`${what} is invalid: ${details.map((d) => `${d.path} ${d.message}`).join('; ')}.`, details);
+      const { listed, unlisted } = problems(value, pathPrefix);
+      if (listed.length === 0) return value as Static<T>;
+      const details = unlisted > 0 ? [...listed, { path: '/', message: `and ${unlisted} more problems, not listed` }] : listed;
+      throw new ValidationError(sentenceOf(what, listed, unlisted), details);
     },
   };
 }

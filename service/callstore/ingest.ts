@@ -48,9 +48,10 @@ export function parseEvents(items: readonly unknown[], alreadyRejected: Readonly
       reject('', 'must be an event object');
       return;
     }
-    const problems = eventShape.check(item);
-    if (problems.length) {
-      for (const p of problems) reject(p.path, p.message);
+    const problems = eventShape.problems(item);
+    if (problems.listed.length) {
+      for (const p of problems.listed) reject(p.path, p.message);
+      omitted += problems.unlisted;
       return;
     }
     const e = item as CallEvent;

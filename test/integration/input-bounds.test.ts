@@ -136,6 +136,20 @@ describe('input bounds', () => {
     });
   });
 
+  describe('a body with very many problems', () => {
+    it('is refused at once, with the first 100 problems and a count of the others', async () => {
+      const started = Date.now();
+      const res = await admin.post('/api/v1/tokens', { name: 'many', scopes: Array.from({ length: 20_000 }, () => 0) });
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(res.status).toBe(400);
+      expect(res.body.error.details).toHaveLength(101);
+      // two problems per item (not a string, not a scope) and whatever else the schema says
+      expect(res.body.error.details[100]).toEqual({ path: '/', message: expect.stringMatching(/^and 399\d\d more problems, not listed$/) });
+      expect(res.body.error.message).toMatch(/; and 399\d\d more problems\.$/);
+      await assertAlive(svc, 'a body with 40,000 problems');
+    });
+  });
+
   describe('the report of refused events', () => {
     it('lists each problem of a 5,000-event batch once, at most 100, and counts the rest', async () => {
       const s = new CallScript('noisy', Date.now());
