@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_LIMITS } from '../../shared/api/events.js';
 import { apiClient } from '../support/api.js';
 import { assertAlive } from '../support/liveness.js';
 import { closePayload, frame, rawExchange, sendAndReset, upgradeRequest, WS_OPCODES } from '../support/raw-ws.js';
+import { UNPARSEABLE_TARGETS, WS_ENDPOINTS, WS_VIOLATIONS } from '../support/ws-attacks.js';
 import { login, startService, type RunningTestService } from '../support/service.js';
 
 /**
@@ -26,7 +26,7 @@ describe('WebSocket edge', () => {
   });
 
   it('answers 400 to an upgrade whose URL does not parse', async () => {
-    for (const target of ['//[', '//[::1', 'http://[', '//a:99999/x']) {
+    for (const target of UNPARSEABLE_TARGETS) {
       const answer = await rawExchange(svc.port, upgradeRequest(target, { Authorization: `Bearer ${tokens.events}` }));
       await assertAlive(svc, `an upgrade to ${target}`);
       expect(answer.status, target).toBe(400);
@@ -47,32 +47,9 @@ describe('WebSocket edge', () => {
     expect(ok.status).toBe(101);
   });
 
-  const endpoints = [
-    { path: '/api/v1/events/stream', scope: 'events' as const, maxPayload: EVENT_LIMITS.batchBytes },
-    { path: '/api/v1/live', scope: 'read' as const, maxPayload: 64 * 1024 },
-  ];
-  const violations: { what: string; frames: (maxPayload: number) => Buffer[]; closeCode: number }[] = [
-    { what: 'a text frame that is not UTF-8', frames: () => [frame({ opcode: WS_OPCODES.text, payload: Buffer.from([0xc0, 0xae, 0xff, 0xfe]) })], closeCode: 1007 },
-    { what: 'a message over maxPayload', frames: (max) => [frame({ opcode: WS_OPCODES.text, announcedLength: max + 1 })], closeCode: 1009 },
-    {
-      what: 'fragments that add up to more than maxPayload',
-      frames: (max) => [frame({ opcode: WS_OPCODES.text, fin: false, payload: 'x'.repeat(Math.min(max, 60_000)) }), frame({ opcode: WS_OPCODES.continuation, announcedLength: max })],
-      closeCode: 1009,
-    },
-    { what: 'an unmasked frame', frames: () => [frame({ opcode: WS_OPCODES.text, payload: '{}', mask: false })], closeCode: 1002 },
-    { what: 'RSV bits without an extension', frames: () => [frame({ opcode: WS_OPCODES.text, payload: '{}', rsv: 7 })], closeCode: 1002 },
-    { what: 'an unknown opcode', frames: () => [frame({ opcode: 0x3, payload: 'x' })], closeCode: 1002 },
-    { what: 'a continuation without a start', frames: () => [frame({ opcode: WS_OPCODES.continuation, payload: 'x' })], closeCode: 1002 },
-    { what: 'a fragmented ping', frames: () => [frame({ opcode: WS_OPCODES.ping, fin: false, payload: 'x' })], closeCode: 1002 },
-    { what: 'a close frame with a bad code', frames: () => [frame({ opcode: WS_OPCODES.close, payload: closePayload(999) })], closeCode: 1002 },
-    { what: 'a close frame with a reserved code', frames: () => [frame({ opcode: WS_OPCODES.close, payload: closePayload(1005) })], closeCode: 1002 },
-    { what: 'a close frame of one byte', frames: () => [frame({ opcode: WS_OPCODES.close, payload: Buffer.from([3]) })], closeCode: 1002 },
-    { what: 'a close reason that is not UTF-8', frames: () => [frame({ opcode: WS_OPCODES.close, payload: Buffer.concat([closePayload(1000), Buffer.from([0xff])]) })], closeCode: 1007 },
-  ];
-
-  for (const endpoint of endpoints) {
+  for (const endpoint of WS_ENDPOINTS) {
     describe(endpoint.path, () => {
-      for (const v of violations) {
+      for (const v of WS_VIOLATIONS) {
         it(`closes on ${v.what} and stays up`, async () => {
           const token = tokens[endpoint.scope];
           const answer = await rawExchange(svc.port, upgradeRequest(endpoint.path, { Authorization: `Bearer ${token}` }), { afterOpen: v.frames(endpoint.maxPayload) });

@@ -30,3 +30,11 @@ export async function assertAlive(svc: RunningTestService, what: string, deadlin
 export function tail(text: string, lines = 15): string {
   return text.trimEnd().split('\n').slice(-lines).join('\n');
 }
+
+/** SIGTERM, and SIGKILL when the process has not exited within the grace (a wedged service ignores SIGTERM). */
+export async function stopOrKill(svc: RunningTestService, graceMs = 10_000): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const stopped = await Promise.race([svc.stop().then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs)))]);
+  clearTimeout(timer);
+  if (!stopped) await svc.kill();
+}
