@@ -105,7 +105,7 @@ describe(`fuzz (seed ${SEED})`, () => {
     expect(ops.length).toBeGreaterThan(40);
     let sent = 0;
     for (const op of ops) {
-      const name = `${op.method} ${op.path}`;
+      const name = `${op.method} ${op.path}${op.operationId ? ` (${op.operationId})` : ''}`;
       await ensureFixtures();
       for (const req of requestsFor(op, rng, t.creds, { hints: FIXTURE })) {
         const problem = await problemOf(req);
