@@ -148,6 +148,8 @@ describe(`fuzz (seed ${SEED})`, () => {
       await expectRefused('a bad ?source=', () => upgradeRequest(`${endpoint.path}?source=%zz%20x`, auth()), [400]);
       await expectRefused('WebSocket version 99', () => upgradeRequest(endpoint.path, { ...auth(), 'Sec-WebSocket-Version': '99' }), [400, 426]);
       await expectRefused('a bad key', () => upgradeRequest(endpoint.path, { ...auth(), 'Sec-WebSocket-Key': 'short' }), [400]);
+      await expectRefused('an upgrade to h2c', () => upgradeRequest(endpoint.path, { ...auth(), Upgrade: 'h2c' }), [400]);
+      await expectRefused('an upgrade by POST', () => upgradeRequest(endpoint.path, auth()).replace(/^GET/, 'POST'), [400, 405]);
       for (let i = 0; i < 10; i++) await sendAndReset(t.svc.port, upgradeRequest(i % 2 ? endpoint.path : `${endpoint.path}?token=${token()}`, i % 3 ? auth() : {}));
       await check(`upgrades reset at once on ${endpoint.path}`);
 
