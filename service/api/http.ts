@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import zlib from 'node:zlib';
 import express, { type ErrorRequestHandler, type Request, type RequestHandler } from 'express';
 import helmet from 'helmet';
 import type { ErrorBody } from '../../shared/api/errors.js';
@@ -101,6 +102,7 @@ function mount(app: express.Express, r: RouteDef, deps: HttpDeps): void {
   const handler: RequestHandler = async (req, res, next) => {
     try {
       const principal = res.locals['principal'] as Principal | undefined;
+      if ((check.body || r.rawBody) && req.body === undefined && carriesBody(req)) throw unsupportedMediaType(req, r.rawBody?.types ?? ['application/json']);
       const params = parseInput(check.params, { ...req.params }, 'The path');
       const query = parseInput(check.query, { ...(req.query as object) }, 'The query string');
       const body = check.body ? check.body.parse(req.body, 'The request body') : r.rawBody ? (typeof req.body === 'string' ? req.body : '') : undefined;
@@ -118,6 +120,17 @@ function mount(app: express.Express, r: RouteDef, deps: HttpDeps): void {
   // and a route without a body never reads one.
   const parser = r.rawBody ? express.text({ limit, type: r.rawBody.types }) : r.body ? express.json({ limit, type: ['application/json', 'application/*+json'] }) : undefined;
   app[r.method](r.path, ...(r.before ?? []), guard, ...(parser ? [parser] : []), handler);
+}
+
+/** A body is on its way (its parser skipped it when the Content-Type was not one it reads). */
+function carriesBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
+function unsupportedMediaType(req: Request, types: readonly string[]): AppError {
+  const sent = req.headers['content-type'];
+  return new AppError(415, 'invalid_request', `Send the request body as ${types.join(' or ')} (its Content-Type is ${sent ? clip(JSON.stringify(sent)) : 'missing'}).`);
 }
 
 function parseInput(check: Validator<TSchema> | undefined, value: Record<string, unknown>, what: string): unknown {
@@ -161,11 +174,65 @@ function mountConsole(app: express.Express, dir: string): void {
   });
 }
 
-interface BodyParserError {
+/** What express, its router and body-parser attach to the errors they pass on (http-errors). */
+interface HttpLayerError {
   type?: string;
   limit?: number;
   status?: number;
+  statusCode?: number;
+  expose?: boolean;
+  /** zlib's code when a compressed body does not decode (Z_DATA_ERROR, ERR__ERROR_FORMAT_...) */
+  code?: string;
+  encoding?: string;
+  charset?: string;
   message: string;
+}
+
+/**
+ * The content codings body-parser decodes on this Node (zstd from Node 22.15). Compressed bodies
+ * are decoded rather than refused: a source on a slow link may compress an 8 MiB batch, and the
+ * body limit counts decoded bytes, so a small bomb stops at the limit.
+ */
+const ACCEPTED_ENCODINGS = ['gzip', 'deflate', 'br', ...('createZstdDecompress' in zlib ? ['zstd'] : [])];
+
+const CODE_OF_STATUS: Record<number, ErrorBody['error']['code']> = { 401: 'unauthorized', 403: 'forbidden', 404: 'not_found', 409: 'conflict', 413: 'payload_too_large', 429: 'rate_limited' };
+
+/**
+ * The client's mistakes that express and body-parser report as errors of their own: each gets its
+ * 4xx and one sentence. Anything else is not the client's doing and stays a 500.
+ */
+function clientErrorOf(err: unknown, req: Request): { status: number; body: ErrorBody; headers?: Record<string, string> } | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as HttpLayerError;
+  const status = e.status ?? e.statusCode;
+  const refuse = (s: number, code: ErrorBody['error']['code'], message: string, headers?: Record<string, string>) => ({ status: s, body: { error: { code, message } }, ...(headers ? { headers } : {}) });
+  // The router decodes path parameters before any handler runs (authentication included).
+  if (err instanceof URIError && status === 400) return refuse(400, 'invalid_request', `The path holds a malformed percent-encoding: ${clip(e.message.replace(/^Failed to decode param /, ''))} is not UTF-8 in %XX form.`);
+  switch (e.type) {
+    case 'entity.parse.failed':
+      // the parser's message quotes the body around the error, which may hold a password
+      return refuse(400, 'invalid_json', `The request body is not valid JSON: ${redactText(e.message)}.`);
+    case 'entity.too.large':
+      return refuse(413, 'payload_too_large', `The request body is larger than the limit of ${e.limit ?? JSON_BODY_LIMIT_BYTES} bytes.`);
+    case 'encoding.unsupported':
+      return refuse(415, 'invalid_request', `The Content-Encoding ${clip(JSON.stringify(e.encoding ?? req.headers['content-encoding'] ?? ''))} is not supported: send the body as it is, or compressed with ${ACCEPTED_ENCODINGS.join(', ')}.`, { 'Accept-Encoding': ACCEPTED_ENCODINGS.join(', ') });
+    case 'charset.unsupported':
+      return refuse(415, 'invalid_request', `The charset ${clip(JSON.stringify(e.charset ?? ''))} is not supported: send UTF-8.`);
+  }
+  // http-errors marks what may be shown to the client (expose); anything else stays a 500.
+  if (typeof status !== 'number' || status < 400 || status >= 500 || e.expose !== true) return undefined;
+  // A decompression stream's error: body-parser marks it 400 but leaves zlib's words alone.
+  const encoding = req.headers['content-encoding'];
+  if (e.type === undefined && e.code !== undefined && encoding !== undefined && encoding.toLowerCase() !== 'identity') {
+    return refuse(400, 'invalid_request', `The request body is not valid ${clip(encoding)} data (${e.message}); send it uncompressed, or compressed as Content-Encoding says.`);
+  }
+  return refuse(status, CODE_OF_STATUS[status] ?? 'invalid_request', `The request cannot be read: ${clip(e.message)}.`);
+}
+
+/** A client's text inside one of our sentences: short, on one line. */
+function clip(text: string, max = 100): string {
+  const line = text.replace(/[\r\n\t]+/g, ' ');
+  return line.length > max ? `${line.slice(0, max)}…` : line;
 }
 
 function errorHandler(log: Logger): ErrorRequestHandler {
@@ -173,21 +240,15 @@ function errorHandler(log: Logger): ErrorRequestHandler {
     const reqLog = (res.locals['log'] as Logger | undefined) ?? log;
     let status = 500;
     let body: ErrorBody;
-    const parserError = err as BodyParserError;
+    const clientError = err instanceof AppError ? undefined : clientErrorOf(err, req);
     if (err instanceof AppError) {
       status = err.status;
       for (const [k, v] of Object.entries(err.headers ?? {})) res.setHeader(k, v);
       body = { error: { code: err.code, message: err.message, ...(err.details?.length ? { details: err.details } : {}) } };
-    } else if (parserError.type === 'entity.parse.failed') {
-      status = 400;
-      // the parser's message quotes the body around the error, which may be a password
-      body = { error: { code: 'invalid_json', message: `The request body is not valid JSON: ${redactText(parserError.message)}.` } };
-    } else if (parserError.type === 'entity.too.large') {
-      status = 413;
-      body = { error: { code: 'payload_too_large', message: `The request body is larger than the limit of ${parserError.limit ?? JSON_BODY_LIMIT_BYTES} bytes.` } };
-    } else if (parserError.type && parserError.status && parserError.status < 500) {
-      status = 400;
-      body = { error: { code: 'invalid_request', message: `The request body cannot be read: ${parserError.message}.` } };
+    } else if (clientError) {
+      status = clientError.status;
+      for (const [k, v] of Object.entries(clientError.headers ?? {})) res.setHeader(k, v);
+      body = clientError.body;
     } else {
       reqLog.error({ err, method: req.method, url: req.originalUrl }, 'unhandled error');
       body = { error: { code: 'internal', message: `Internal error; the service log has the details (request ${String(res.getHeader('X-Request-Id'))}).` } };

@@ -6,7 +6,7 @@ import { NotFoundError, UnavailableError, ValidationError } from '../errors.js';
 import { planResync } from './core/resync.js';
 import type { SocketHandle, SourceEvents, SourceRegistry } from './sources.js';
 import { compareEvents, type CoreEvent } from './core/call.js';
-import { parseEvents } from './ingest.js';
+import { capProblems, parseEvents } from './ingest.js';
 import type { CallstoreInstance } from './instance.js';
 import type { CallstoreMetrics } from './metrics.js';
 import { SourceSequences } from './sequences.js';
@@ -74,7 +74,7 @@ export class CallstoreService {
 
   /** Validates, routes and stores a batch; resolves when it is stored as state_save requires. */
   async ingest(items: readonly unknown[], alreadyRejected: EventProblem[] = [], socket?: SocketHandle): Promise<IngestReport> {
-    const { events, rejected } = parseEvents(items, new Set(alreadyRejected.map((r) => r.index)));
+    const { events, rejected, omitted } = parseEvents(items, new Set(alreadyRejected.map((r) => r.index)));
     rejected.unshift(...alreadyRejected);
     const byInstance = new Map<CallstoreInstance, { index: number; event: CoreEvent }[]>();
     for (const item of events) {
@@ -117,7 +117,7 @@ export class CallstoreService {
     for (const instance of byInstance.keys()) waits.push(instance.belowBacklog(RECORD_BACKLOG_LIMIT));
     await Promise.all(waits);
     rejected.sort((a, b) => a.index - b.index);
-    return { accepted: stored + duplicates, stored, duplicates, rejected, highestSeq };
+    return { accepted: stored + duplicates, stored, duplicates, ...capProblems(rejected, omitted), highestSeq };
   }
 
   /** The instance for an event, or why there is none. */

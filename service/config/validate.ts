@@ -30,13 +30,20 @@ const CALLSTORE_EXT: Record<string, (v: unknown) => string | undefined> = {
   call_timeout: positiveSeconds,
   sync_timeout: positiveSeconds,
   remote_profile_ttl: positiveSeconds,
-  raw_event_retention_days: (v) => (Number.isInteger(v) && (v as number) >= 1 ? undefined : 'must be a whole number of days, at least 1'),
+  raw_event_retention_days: (v) =>
+    !Number.isInteger(v) || (v as number) < 1 ? 'must be a whole number of days, at least 1' : (v as number) > MAX_RETENTION_DAYS ? `must be at most ${MAX_RETENTION_DAYS} days` : undefined,
   resync_unknown: (v) => (v === 'reconstruct' || v === 'refuse' ? undefined : 'must be "reconstruct" or "refuse"'),
   reject_until_synced: (v) => (typeof v === 'boolean' ? undefined : 'must be true or false'),
 };
 
+/** The longest delay a Node timer holds (2^31−1 ms); a longer one fires at once instead. */
+const MAX_TIMER_SECONDS = Math.floor((2 ** 31 - 1) / 1000);
+/** Ten years: past this the purge's cut-off is no longer a date. */
+const MAX_RETENTION_DAYS = 3660;
+
 function positiveSeconds(v: unknown): string | undefined {
-  return typeof v === 'number' && Number.isFinite(v) && v > 0 ? undefined : 'must be a number of seconds greater than 0';
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) return 'must be a number of seconds greater than 0';
+  return v > MAX_TIMER_SECONDS ? `must be at most ${MAX_TIMER_SECONDS} seconds (24 days)` : undefined;
 }
 
 const CALLSTORE_ONLY = ['cdr_mode', 'cdr_aggregation', 'state_save'] as const;

@@ -24,6 +24,22 @@ export const EVENT_LIMITS = {
   batchEvents: 5000,
   /** bytes of one POST body or WebSocket message */
   batchBytes: 8 * 1024 * 1024,
+  /** seq is a safe integer: beyond it JavaScript numbers stop counting one by one */
+  seqMax: Number.MAX_SAFE_INTEGER,
+  /**
+   * How far `ts` may lie ahead of the receiver's clock: a source whose clock runs days ahead is
+   * broken, and a time in year 9999 would open a CDR month file for it.
+   */
+  tsAheadMs: 7 * 24 * 3600_000,
+  /**
+   * How far `ts` may lie behind the receiver's clock. Generous on purpose: a source that was cut
+   * off for weeks resends its backlog when it is back, and every call of it must still be recorded.
+   */
+  tsBehindMs: 366 * 24 * 3600_000,
+  /** problems listed per refused event; the rest are counted in `truncated` */
+  problemsPerEvent: 10,
+  /** problems listed in one answer; the rest are counted in `truncated` */
+  problemsPerAnswer: 100,
 } as const;
 
 const str = (maxLength: number, extra: object = {}) => Type.String({ minLength: 1, maxLength, ...extra });
@@ -36,8 +52,12 @@ export const CallEvent = Type.Object(
   {
     id: str(EVENT_LIMITS.idLength, { description: 'unique per event: the same id twice is stored once' }),
     source: str(EVENT_LIMITS.sourceLength, { pattern: '^[A-Za-z0-9][A-Za-z0-9._:-]*$', description: 'the process or server that serves the dialog' }),
-    seq: Type.Integer({ minimum: 0, description: 'per source, increasing: gaps are counted' }),
-    ts: Type.String({ format: 'date-time', maxLength: 40, description: 'when it happened, RFC 3339 with a zone' }),
+    seq: Type.Integer({ minimum: 0, maximum: EVENT_LIMITS.seqMax, description: 'per source, increasing: gaps are counted' }),
+    ts: Type.String({
+      format: 'date-time',
+      maxLength: 40,
+      description: 'when it happened, RFC 3339 with a zone; at most 7 days ahead of the receiver’s clock and 366 days behind it (a source’s backlog after a long outage is still taken)',
+    }),
     type: Type.Union(EVENT_TYPES.map((t) => Type.Literal(t))),
     callId: str(EVENT_LIMITS.callIdLength, { description: 'SIP Call-ID of the dialog' }),
     fromTag: Type.Optional(Type.String({ maxLength: EVENT_LIMITS.tagLength })),
@@ -86,7 +106,8 @@ export const IngestResult = Type.Object({
   accepted: Type.Integer({ description: 'valid events in the batch, duplicates included' }),
   stored: Type.Integer({ description: 'events stored now (duplicates of stored ids are not stored again)' }),
   duplicates: Type.Integer(),
-  rejected: Type.Array(EventProblem),
+  rejected: Type.Array(EventProblem, { maxItems: EVENT_LIMITS.problemsPerAnswer, description: 'each problem once, at most 10 per event and 100 in all' }),
+  truncated: Type.Optional(Type.Integer({ description: 'problems left out of the list (present only when some were)' })),
 });
 export type IngestResult = Static<typeof IngestResult>;
 

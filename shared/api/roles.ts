@@ -7,6 +7,16 @@ export type RoleType = (typeof ROLE_TYPES)[number];
 export const CDR_MODES = ['all', 'flagged', 'off'] as const;
 export const STATE_SAVE_MODES = ['none', 'async', 'transactional'] as const;
 export const GROUP_MAX = 9999999;
+/** A configuration revision counts saves: a safe integer. */
+export const REVISION_MAX = Number.MAX_SAFE_INTEGER;
+
+/**
+ * Bounds of an instance's free-form `ext`, checked at the edge before anything walks it: the
+ * value itself is level 1, and its JSON takes at most `bytes`. Real settings nest 3 levels.
+ */
+export const EXT_LIMITS = { depth: 8, bytes: 64 * 1024 } as const;
+/** The schema keywords (service/validation.ts) that enforce EXT_LIMITS without recursing. */
+const EXT_BOUNDS = { 'x-maxDepth': EXT_LIMITS.depth, 'x-maxBytes': EXT_LIMITS.bytes };
 
 /**
  * One role instance of the configuration (design section 3, a contract). This is the structural
@@ -19,7 +29,10 @@ export const RoleInstance = Type.Object(
     roletype: RoleType,
     iface: Type.String({ minLength: 1, maxLength: 64, description: 'a network interface of the site, or an alias the site defines' }),
     ext: Type.Optional(
-      Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Array(Type.Unknown())], { description: 'extra options: a JSON object or list' }),
+      Type.Union([Type.Record(Type.String(), Type.Unknown()), Type.Array(Type.Unknown())], {
+        description: `extra options: a JSON object or list, nested at most ${EXT_LIMITS.depth} levels and ${EXT_LIMITS.bytes / 1024} KiB as JSON`,
+        ...EXT_BOUNDS,
+      }),
     ),
     enabled: Type.Optional(Type.Boolean({ default: true, description: 'false: neither validated nor started' })),
     group: Type.Integer({ minimum: 1, maximum: GROUP_MAX }),
@@ -39,11 +52,17 @@ export const IfaceAliases = Type.Record(Type.String(), Type.Record(Type.String({
 export type IfaceAliases = Static<typeof IfaceAliases>;
 
 export const RolesConfig = Type.Object({
-  revision: Type.Integer({ minimum: 0 }),
+  revision: Type.Integer({ minimum: 0, maximum: REVISION_MAX }),
   instances: Type.Array(RoleInstance),
   ifaceAliases: Type.Optional(IfaceAliases),
 });
 export type RolesConfig = Static<typeof RolesConfig>;
+
+/**
+ * An instance as submitted: only the bounds of its `ext` are checked with the body (before the
+ * secrets are merged back and the validator walks it); the rest by the validator, instance by instance.
+ */
+const InstanceInput = Type.Unknown({ properties: { ext: EXT_BOUNDS } });
 
 /**
  * What PUT /config/roles and POST /config/validate accept. Instances are checked one by one by the
@@ -51,8 +70,8 @@ export type RolesConfig = Static<typeof RolesConfig>;
  */
 export const RolesConfigInput = Type.Object(
   {
-    revision: Type.Integer({ minimum: 0, description: 'the revision this edit started from; a stale one is refused with 409' }),
-    instances: Type.Array(Type.Unknown(), { maxItems: 10_000 }),
+    revision: Type.Integer({ minimum: 0, maximum: REVISION_MAX, description: 'the revision this edit started from; a stale one is refused with 409' }),
+    instances: Type.Array(InstanceInput, { maxItems: 10_000 }),
     ifaceAliases: Type.Optional(Type.Unknown()),
   },
   { additionalProperties: false },
@@ -60,7 +79,7 @@ export const RolesConfigInput = Type.Object(
 export type RolesConfigInput = Static<typeof RolesConfigInput>;
 
 export const ValidateRequest = Type.Object(
-  { instances: Type.Array(Type.Unknown(), { maxItems: 10_000 }), ifaceAliases: Type.Optional(Type.Unknown()) },
+  { instances: Type.Array(InstanceInput, { maxItems: 10_000 }), ifaceAliases: Type.Optional(Type.Unknown()) },
   { additionalProperties: false },
 );
 export type ValidateRequest = Static<typeof ValidateRequest>;

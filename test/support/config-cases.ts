@@ -36,6 +36,8 @@ export const RULE_CASES: [string, unknown[], string, unknown?][] = [
   ['a domain label over 63', [cs({ include_domains: [`${'a'.repeat(64)}.com`] })], `/instances/0/include_domains/0: "${'a'.repeat(64)}.com" has a label longer than 63 characters ("aaaaaaaaaaaaaaaaaaaa…")`],
   ['an empty domain', [cs({ include_domains: ['.'] })], '/instances/0/include_domains/0: "." is empty'],
   ['a bad resync_timeout', [cs({ ext: { resync_timeout: -1 } })], '/instances/0/ext/resync_timeout: must be a number of seconds greater than 0'],
+  ['a call_timeout longer than a timer holds', [cs({ ext: { call_timeout: 1e10 } })], '/instances/0/ext/call_timeout: must be at most 2147483 seconds (24 days)'],
+  ['a retention of 1e300 days', [cs({ ext: { raw_event_retention_days: 1e300 } })], '/instances/0/ext/raw_event_retention_days: must be at most 3660 days'],
   ['a bad resync_unknown', [cs({ ext: { resync_unknown: 'drop' } })], '/instances/0/ext/resync_unknown: must be "reconstruct" or "refuse"'],
   ['an alias to a missing interface', [cs()], '/ifaceAliases/site-a/internal: names eth7, which is not an interface of site office (lo, eth0)', { 'site-a': { internal: 'eth7' } }],
   ['aliases of an unknown site', [cs()], '/ifaceAliases/site-q: is not a paired site', { 'site-q': {} }],

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { buildCdr, foldCall, isFinished, toActiveCall, type CoreEvent } from '../../service/callstore/core/call.js';
 import { CallTable, MAX_EVENTS_PER_CALL, MAX_EVENTS_PER_CALL_HARD } from '../../service/callstore/core/table.js';
 import { SourceSequences } from '../../service/callstore/sequences.js';
-import { parseEvents, parseNdjson } from '../../service/callstore/ingest.js';
+import { capProblems, parseEvents, parseNdjson } from '../../service/callstore/ingest.js';
 import { CallScript, toCore } from '../support/call-events.js';
 
 describe('the call table', () => {
@@ -173,7 +173,7 @@ describe('event validation at the edge', () => {
   const good = new CallScript().invite(0, 'c', '1', '2').events[0]!;
 
   it('accepts a valid event and parses its time', () => {
-    const { events, rejected } = parseEvents([good]);
+    const { events, rejected } = parseEvents([good], new Set(), Date.parse(good.ts));
     expect(rejected).toEqual([]);
     expect(events[0]?.event.tsMs).toBe(Date.parse(good.ts));
   });
@@ -193,7 +193,7 @@ describe('event validation at the edge', () => {
     ['a link to itself', { ...good, type: 'link', otherCallId: 'c', kind: 'transfer' }, '/otherCallId', 'links a dialog to itself'],
     ['a bad source name', { ...good, source: 'pbx 1' }, '/source', 'must match pattern "^[A-Za-z0-9][A-Za-z0-9._:-]*$"'],
   ])('refuses %s', (_what, event, path, message) => {
-    const { events, rejected } = parseEvents([good, event, good]);
+    const { events, rejected } = parseEvents([good, event, good], new Set(), Date.parse(good.ts));
     expect(events.map((e) => e.index)).toEqual([0, 2]);
     expect(rejected).toContainEqual({ index: 1, id: good.id, path, message });
   });
@@ -206,10 +206,60 @@ describe('event validation at the edge', () => {
     ]);
   });
 
+  const at = (ms: number) => ({ ...good, ts: new Date(ms).toISOString() });
+  const t0 = Date.parse(good.ts);
+  const day = 24 * 3600_000;
+
+  it('refuses a seq that is not a finite, safe, non-negative integer', () => {
+    for (const seq of [JSON.parse('1e400'), -JSON.parse('1e400'), Number.NaN, 2 ** 53, 1e300, -1, 1.5]) {
+      const { events, rejected } = parseEvents([{ ...good, seq }], new Set(), t0);
+      expect(events, String(seq)).toEqual([]);
+      expect(rejected.map((r) => r.path), String(seq)).toEqual(['/seq']);
+    }
+    expect(parseEvents([{ ...good, seq: Number.MAX_SAFE_INTEGER }], new Set(), t0).rejected).toEqual([]);
+  });
+
+  it('takes times up to 7 days ahead of its clock and up to 366 days behind it (a backlog after a long outage)', () => {
+    const { events, rejected } = parseEvents([at(t0 + 7 * day - 1000), at(t0 - 30 * day), at(t0 - 366 * day + 1000), at(t0)], new Set(), t0);
+    expect(rejected).toEqual([]);
+    expect(events).toHaveLength(4);
+  });
+
+  it('refuses times far from its clock, saying how far and what the window is', () => {
+    const items = [at(t0 + 8 * day), at(t0 - 400 * day), { ...good, ts: '0000-01-01T00:00:00Z' }, { ...good, ts: '9999-12-31T23:59:59.999Z' }];
+    const { events, rejected } = parseEvents(items, new Set(), t0);
+    expect(events).toEqual([]);
+    expect(rejected.map((r) => [r.index, r.path, r.message])).toEqual([
+      [0, '/ts', 'is 8 days ahead of the receiver’s clock; times more than 7 days ahead are refused (check the source’s clock)'],
+      [1, '/ts', 'is 400 days behind the receiver’s clock; times more than 366 days behind are refused'],
+      [2, '/ts', `is ${Math.floor((t0 - Date.parse('0000-01-01T00:00:00Z')) / day)} days behind the receiver’s clock; times more than 366 days behind are refused`],
+      [3, '/ts', `is ${Math.floor((Date.parse('9999-12-31T23:59:59.999Z') - t0) / day)} days ahead of the receiver’s clock; times more than 7 days ahead are refused (check the source’s clock)`],
+    ]);
+  });
+
+  it('lists at most 10 problems of one event and counts the others', () => {
+    const noisy = Object.fromEntries([...Object.entries(good), ...Array.from({ length: 500 }, (_, i) => [`unknown${i}`, i])]);
+    const { rejected, omitted } = parseEvents([noisy, good], new Set(), t0);
+    expect(rejected).toHaveLength(10);
+    expect(rejected.every((r) => r.index === 0 && r.message === 'is not a known field')).toBe(true);
+    expect(omitted).toBe(490);
+  });
+
+  it('lists each problem of a batch once, at most 100 of them, and counts the others', () => {
+    const bad = Array.from({ length: 5000 }, (_, i) => ({ ...good, id: `e${i}`, colour: 'red', size: 'xl' }));
+    const parsed = parseEvents(bad, new Set(), t0);
+    expect(parsed.rejected).toHaveLength(10_000);
+    const report = capProblems(parsed.rejected, parsed.omitted);
+    expect(report.rejected).toHaveLength(100);
+    expect(report.truncated).toBe(9900);
+    expect(new Set(report.rejected.map((r) => `${r.index}${r.path}`)).size).toBe(100);
+    expect(capProblems(parsed.rejected.slice(0, 3), 0)).toEqual({ rejected: parsed.rejected.slice(0, 3) });
+  });
+
   it('reads NDJSON, keeping the index of a broken line', () => {
     const { items, broken } = parseNdjson(`${JSON.stringify(good)}\n{nope\n\n${JSON.stringify(good)}\n`);
     expect(items).toHaveLength(3);
     expect(broken).toEqual([{ index: 1, path: '', message: expect.stringMatching(/^line 2 is not valid JSON/) }]);
-    expect(parseEvents(items, new Set([1])).rejected).toEqual([]);
+    expect(parseEvents(items, new Set([1]), Date.parse(good.ts)).rejected).toEqual([]);
   });
 });

@@ -65,15 +65,19 @@ export function callstoreRoutes(callstore: CallstoreService): RouteDef[] {
         checkBatchSize(items.length);
         const { highestSeq, ...report } = await callstore.ingest(items, broken);
         if (report.rejected.length === 0) return report;
+        const { rejected, truncated, ...counts } = report;
         const valid = report.accepted;
-        // The invalid events are refused with the one error shape; the body also says what was stored.
+        const refused = items.length - valid;
+        // The invalid events are refused with the one error shape, each problem once (in details);
+        // the body also says what was stored.
         res.status(400).json({
           error: {
             code: 'invalid_request',
-            message: `${report.rejected.length > 1 ? `${new Set(report.rejected.map((r) => r.index)).size} events are` : '1 event is'} invalid${valid ? `; the ${valid} valid ${valid === 1 ? 'one was' : 'ones were'} stored` : ''}.`,
-            details: report.rejected.map((r) => ({ path: `/${r.index}${r.path}`, message: r.message })),
+            message: `${refused > 1 ? `${refused} events are` : '1 event is'} invalid${valid ? `; the ${valid} valid ${valid === 1 ? 'one was' : 'ones were'} stored` : ''}${truncated ? `; the first ${rejected.length} problems are listed, ${truncated} more are not` : ''}.`,
+            details: rejected.map((r) => ({ path: `/${r.index}${r.path}`, message: r.message })),
           },
-          ...report,
+          ...counts,
+          ...(truncated ? { truncated } : {}),
         });
         void highestSeq;
         return undefined;
