@@ -15,6 +15,9 @@ const addFormats = addFormatsModule as unknown as typeof addFormatsModule.defaul
  */
 export const INTEGER_BOUND = Number.MAX_SAFE_INTEGER;
 
+/** The schema keywords of our own (JSON Schema allows `x-` extensions): a document reader must know them. */
+export const EXTENSION_KEYWORDS = ['x-maxDepth', 'x-maxBytes'] as const;
+
 function makeAjv(coerceTypes: boolean): Ajv {
   const ajv = new Ajv({ allErrors: true, strict: false, coerceTypes, useDefaults: false, strictNumbers: true });
   addFormats(ajv);

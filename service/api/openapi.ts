@@ -167,7 +167,8 @@ function errorsOf(r: RouteDef): ErrorDoc[] {
   const derived: number[] = [];
   if (r.body || r.query || r.params || r.rawBody || r.requestBody) derived.push(400);
   if (r.auth !== 'public') derived.push(401, 403);
-  if (r.body || r.rawBody || r.requestBody) derived.push(413);
+  // a body too large, or in a media type or Content-Encoding the route does not take (api/http.ts)
+  if (r.body || r.rawBody || r.requestBody) derived.push(413, 415);
   if (r.ranges) derived.push(416);
   // the declared entries come last so that their schema and description win
   return [...derived.map((status) => ({ status })), ...declared];

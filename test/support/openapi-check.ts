@@ -3,6 +3,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
+import { EXTENSION_KEYWORDS } from '../../service/validation.js';
 
 /**
  * Three independent checks of an OpenAPI 3.1 document, each catching what the others cannot:
@@ -110,6 +111,8 @@ function withComponentIds(node: unknown): unknown {
  */
 export function documentAjv(doc: Json, opts: { strict: boolean }): { ajv: Ajv2020; compileAt(pointer: string): ValidateFunction } {
   const ajv = new Ajv2020({ allErrors: true, strict: opts.strict, validateFormats: true });
+  // the service's own bounds on free-form JSON: known to this check, enforced by service/validation.ts
+  for (const keyword of EXTENSION_KEYWORDS) ajv.addKeyword({ keyword, schemaType: 'number' });
   addFormats(ajv);
   // the OAS dialect's own keywords are annotations
   ajv.addVocabulary(['discriminator', 'xml', 'externalDocs', 'example']);

@@ -17,7 +17,7 @@ describe('buildOpenApi', () => {
     expect(() => buildOpenApi([ping(), ping({ path: '/api/v1/pong' })], '1', [])).toThrow('operationId ping names both GET /api/v1/ping and GET /api/v1/pong');
   });
 
-  it('derives 400, 401, 403 and 413 from the definition, and lets a declared error bring its own schema', () => {
+  it('derives 400, 401, 403, 413 and 415 from the definition, and lets a declared error bring its own schema', () => {
     const IngestLike = Type.Object({ accepted: Type.Integer() });
     const doc = buildOpenApi(
       [
@@ -28,7 +28,7 @@ describe('buildOpenApi', () => {
       [],
     ) as Json;
     const post = doc['paths']['/api/v1/ping']['post'];
-    expect(Object.keys(post['responses'])).toEqual(['200', '400', '401', '403', '413', '429', 'default']);
+    expect(Object.keys(post['responses'])).toEqual(['200', '400', '401', '403', '413', '415', '429', 'default']);
     expect(post['responses']['400']['content']['application/json']['schema']).toEqual({ type: 'object', properties: { accepted: { type: 'integer' } }, required: ['accepted'] });
     expect(post['responses']['413']['content']['application/json']['schema']).toEqual({ $ref: '#/components/schemas/Error' });
     expect(post['responses']['429']['headers']['Retry-After']['schema']).toEqual({ type: 'integer', minimum: 0 });
