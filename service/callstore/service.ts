@@ -14,6 +14,15 @@ import { SourceSequences } from './sequences.js';
 /** Finished calls an instance may hold before it delays acknowledgements (see belowBacklog). */
 export const RECORD_BACKLOG_LIMIT = 20_000;
 
+/**
+ * How long a source waits before it sends again what no instance could take here (the group's
+ * active instance is down, disabled or at another site): a takeover or an instance that starts
+ * takes seconds, so a short wait costs little.
+ */
+export const UNROUTED_RETRY_AFTER_SEC = 2;
+/** distinct reasons listed in the details of such a refusal */
+const UNROUTED_DETAILS_MAX = 20;
+
 /** Which group and instance serve a domain (the configuration's partitioning), or why none can. */
 export type CallstorePartition = (domain: string | null) => PartitionResult | string;
 
@@ -21,6 +30,21 @@ export interface CallFilter {
   domain?: string | undefined;
   state?: ActiveCall['state'] | 'orphan' | undefined;
   number?: string | undefined;
+}
+
+/**
+ * Why an event has no instance here. `temporary`: the domain's group exists but has no active
+ * instance running on this site (a takeover, a disabled or starting instance, another site): the
+ * source must keep the event and send it again. Otherwise the event can never be routed as it is
+ * (no group serves its domain, or the domain is not a domain name).
+ */
+export interface RouteRefusal {
+  refused: string;
+  temporary: boolean;
+}
+
+function isRefusal(target: CallstoreInstance | RouteRefusal): target is RouteRefusal {
+  return 'refused' in target;
 }
 
 export interface IngestReport extends IngestResult {
@@ -39,6 +63,13 @@ export class CallstoreService {
   private sources: SourceRegistry | undefined;
   /** per lost source, the timers that end its calls in each instance after resync_timeout */
   private readonly lossTimers = new Map<string, NodeJS.Timeout[]>();
+  /**
+   * Event streams whose last message was refused for now: the messages that follow it on the
+   * socket (already sent, pipelined) are refused too until the retry time, so that nothing sent
+   * after the refused message is stored before it (an answer without its domain would otherwise
+   * land in the default group while its invite waits).
+   */
+  private readonly heldStreams = new WeakMap<SocketHandle, { untilMs: number; reason: string }>();
 
   constructor(
     private readonly partition: CallstorePartition,
@@ -72,20 +103,54 @@ export class CallstoreService {
     return [...this.running.values()];
   }
 
-  /** Validates, routes and stores a batch; resolves when it is stored as state_save requires. */
+  /**
+   * Validates, routes and stores a batch; resolves when it is stored as state_save requires.
+   * Every event is routed before any is stored: when one has no instance here for now, the whole
+   * batch is refused as temporarily unavailable (nothing of it stored) for the source to send
+   * again; invalid events and events no group can ever take are reported one by one instead.
+   */
   async ingest(items: readonly unknown[], alreadyRejected: EventProblem[] = [], socket?: SocketHandle): Promise<IngestReport> {
+    const held = socket ? this.heldStreams.get(socket) : undefined;
+    if (held && held.untilMs > Date.now()) {
+      const waitSec = Math.max(1, Math.ceil((held.untilMs - Date.now()) / 1000));
+      throw new UnavailableError(`A message sent before this one on the stream could not be stored here now (${held.reason}); this one is refused too, so that nothing is stored out of order. Nothing of it was stored; send both again in ${waitSec} s.`, waitSec);
+    }
     const { events, rejected, omitted } = parseEvents(items, new Set(alreadyRejected.map((r) => r.index)));
     rejected.unshift(...alreadyRejected);
     const byInstance = new Map<CallstoreInstance, { index: number; event: CoreEvent }[]>();
+    const unrouted = new Map<string, { index: number; path: string; count: number }>();
+    // Events without a domain follow their call; a call started in this same batch is not held by
+    // an instance yet, so the events with a domain are routed first and lead the others.
+    const inBatch = new Map<string, CallstoreInstance>();
+    const targets = new Map<(typeof events)[number], CallstoreInstance | RouteRefusal>();
+    for (const pass of [true, false]) {
+      for (const item of events) {
+        if ((item.event.domain !== undefined) !== pass) continue;
+        const target = this.route(item.event, inBatch);
+        targets.set(item, target);
+        if (!isRefusal(target)) inBatch.set(item.event.callId, target);
+      }
+    }
     for (const item of events) {
-      const target = this.route(item.event);
-      if (typeof target === 'string') {
-        rejected.push({ index: item.index, id: item.event.id, path: item.event.domain ? '/domain' : '', message: target });
+      const target = targets.get(item) as CallstoreInstance | RouteRefusal;
+      const path = item.event.domain ? '/domain' : '';
+      if (isRefusal(target)) {
+        if (!target.temporary) {
+          rejected.push({ index: item.index, id: item.event.id, path, message: target.refused });
+          continue;
+        }
+        const seen = unrouted.get(target.refused);
+        if (seen) seen.count++;
+        else unrouted.set(target.refused, { index: item.index, path, count: 1 });
         continue;
       }
       const list = byInstance.get(target) ?? [];
       list.push(item);
       byInstance.set(target, list);
+    }
+    if (unrouted.size > 0) {
+      if (socket) this.heldStreams.set(socket, { untilMs: Date.now() + UNROUTED_RETRY_AFTER_SEC * 1000, reason: [...unrouted.keys()][0] as string });
+      throw unroutedError(unrouted);
     }
     for (const r of rejected) this.metrics.rejected.inc({ reason: r.path || 'event' });
 
@@ -120,21 +185,28 @@ export class CallstoreService {
     return { accepted: stored + duplicates, stored, duplicates, ...capProblems(rejected, omitted), highestSeq };
   }
 
-  /** The instance for an event, or why there is none. */
-  private route(e: CoreEvent): CallstoreInstance | string {
+  /**
+   * The instance for an event, or why there is none (for now, or for good). `inBatch`: the
+   * dialogs routed earlier in the same batch, not stored yet.
+   */
+  private route(e: CoreEvent, inBatch?: ReadonlyMap<string, CallstoreInstance>): CallstoreInstance | RouteRefusal {
     for (const instance of this.running.values()) {
       if (instance.holds(e.callId) || (e.otherCallId !== undefined && instance.holds(e.otherCallId))) return instance;
     }
+    const batched = inBatch?.get(e.callId) ?? (e.otherCallId !== undefined ? inBatch?.get(e.otherCallId) : undefined);
+    if (batched) return batched;
     const p = this.partition(e.domain ?? null);
-    if (typeof p === 'string') return `the domain ${e.domain ?? ''} ${p}`;
+    if (typeof p === 'string') return { refused: `the domain ${e.domain ?? ''} ${p}`, temporary: false };
     if (p.group === null) {
-      return e.domain
-        ? `no callstore group serves the domain ${p.domain}`
-        : 'domain is required: the call is unknown here and no default callstore group exists';
+      return {
+        refused: e.domain ? `no callstore group serves the domain ${p.domain}` : 'domain is required: the call is unknown here and no default callstore group exists',
+        temporary: false,
+      };
     }
-    if (p.active === null) return `callstore group ${p.group} has no active instance`;
+    const serving = p.matched === null ? `the default callstore group ${p.group}` : `callstore group ${p.group} (serving ${p.matched})`;
+    if (p.active === null) return { refused: `${serving} has no active instance`, temporary: true };
     const instance = this.running.get(p.active);
-    if (!instance) return `the active instance ${p.active} of callstore group ${p.group} does not run on this site`;
+    if (!instance) return { refused: `the active instance ${p.active} of ${serving} does not run on this site`, temporary: true };
     return instance;
   }
 
@@ -232,7 +304,7 @@ export class CallstoreService {
     const now = Date.now();
     for (const d of plan.reconstruct) {
       const target = this.route({ id: '', source: id, seq: 0, ts: '', tsMs: now, type: 'invite', callId: d.callId, domain: d.domain });
-      if (typeof target === 'string' || target.settingsNow.resyncUnknown === 'refuse') {
+      if (isRefusal(target) || target.settingsNow.resyncUnknown === 'refuse') {
         result.refused.push(d.callId);
         continue;
       }
@@ -283,6 +355,19 @@ export class CallstoreService {
   assertRunning(): void {
     if (this.running.size === 0) throw new UnavailableError('No callstore instance runs on this site.');
   }
+}
+
+/** A batch refused because some of its events have no instance here for now: a 503 with Retry-After. */
+function unroutedError(unrouted: ReadonlyMap<string, { index: number; path: string; count: number }>): UnavailableError {
+  const reasons = [...unrouted.entries()];
+  const events = reasons.reduce((n, [, r]) => n + r.count, 0);
+  const [first] = reasons[0] as [string, unknown];
+  const more = reasons.length > 1 ? ` (and ${reasons.length - 1} other reason${reasons.length > 2 ? 's' : ''})` : '';
+  return new UnavailableError(
+    `${events === 1 ? 'An event' : `${events} events`} of this batch cannot be stored here now: ${first}${more}. Nothing of the batch was stored; send it again in ${UNROUTED_RETRY_AFTER_SEC} s.`,
+    UNROUTED_RETRY_AFTER_SEC,
+    reasons.slice(0, UNROUTED_DETAILS_MAX).map(([message, r]) => ({ path: `/${r.index}${r.path}`, message: `${message}${r.count > 1 ? ` (${r.count} events)` : ''}` })),
+  );
 }
 
 /**

@@ -271,6 +271,54 @@ describe('callstore routing and settings', () => {
     }
   });
 
+  it('refuses a whole batch for now (503, Retry-After, nothing stored) while a group has no active instance; a domain no group serves stays a per-event 400', async () => {
+    const { svc, admin, eventsToken } = await setup();
+    try {
+      // sales.example: group 5, its only instance disabled; office.example: group 1; nothing else is served
+      const instances = (salesEnabled: boolean) => [cs({ include_domains: ['office.example'] }), cs({ name: 'sales', group: 5, include_domains: ['sales.example'], enabled: salesEnabled }), vm()];
+      expect((await admin.put('/api/v1/config/roles', { revision: 1, instances: instances(false) })).status).toBe(200);
+      const office = new CallScript('u-office', now(), 'office.example').invite(0, 'unrouted-office', '1', '2');
+      const sales = new CallScript('u-sales', now(), 'sales.example').invite(0, 'unrouted-sales', '1', '2').answer(100, 'unrouted-sales');
+      const nowhere = new CallScript('u-nowhere', now(), 'elsewhere.example').invite(0, 'unrouted-nowhere', '1', '2');
+      const batch = [...office.events, ...sales.events, ...nowhere.events];
+
+      const res = await postEvents(svc.url, eventsToken, batch);
+      expect([res.status, res.headers.get('retry-after')]).toEqual([503, '2']);
+      expect(res.body.error).toEqual({
+        code: 'unavailable',
+        message: 'An event of this batch cannot be stored here now: callstore group 5 (serving sales.example) has no active instance. Nothing of the batch was stored; send it again in 2 s.',
+        details: [{ path: '/1/domain', message: 'callstore group 5 (serving sales.example) has no active instance' }],
+      });
+      // nothing of the batch, not even the event group 1 could have taken
+      expect((await admin.get('/api/v1/calls')).body.total).toBe(0);
+
+      // The stream: an error the source can tell is temporary; the message sent right behind it
+      // (the answer, without its domain) is refused too rather than stored out of order.
+      const ws = await StreamSource.open(svc.url, eventsToken);
+      const [first, second] = await Promise.all([ws.send([sales.events[0]]), ws.send([sales.events[1], ...office.events])]);
+      expect(first).toEqual({ ack: null, error: { code: 'unavailable', message: expect.stringContaining('callstore group 5 (serving sales.example) has no active instance'), retryAfter: 2 } });
+      expect(second).toMatchObject({ ack: null, error: { code: 'unavailable', message: expect.stringContaining('refused too, so that nothing is stored out of order'), retryAfter: expect.any(Number) } });
+      expect((await admin.get('/api/v1/calls')).body.total).toBe(0);
+
+      // With an instance again, the same batch: stored, and the unserved domain refused for good.
+      const { revision } = (await admin.get('/api/v1/config/roles')).body;
+      expect((await admin.put('/api/v1/config/roles', { revision, instances: instances(true) })).status).toBe(200);
+      const again = await postEvents(svc.url, eventsToken, batch);
+      expect(again.status).toBe(400);
+      expect(again.body).toMatchObject({ stored: 3, rejected: [{ index: 3, path: '/domain', message: 'no callstore group serves the domain elsewhere.example' }] });
+      expect((await admin.get('/api/v1/calls/unrouted-sales')).body).toMatchObject({ instance: 'sales', state: 'talking' });
+      // the stream takes its messages again once the retry time has passed
+      const taken = await eventually(async () => {
+        const reply = await ws.send(sales.events);
+        return reply.ack !== null ? reply : undefined;
+      }, 5000, 'the stream taking messages again');
+      expect(taken).toMatchObject({ ack: 2, stored: 0, duplicates: 2 });
+      ws.close();
+    } finally {
+      await svc.stop();
+    }
+  });
+
   it('sweeps calls whose events stopped, after call_timeout, with endReason timeout', async () => {
     const { svc, admin, eventsToken } = await setup();
     try {

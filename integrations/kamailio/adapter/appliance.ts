@@ -10,7 +10,8 @@ export interface StreamReply {
   stored?: number;
   duplicates?: number;
   rejected?: EventProblem[];
-  error?: { code: string; message: string };
+  /** `unavailable`: nothing of the message was stored, for now; send it again after `retryAfter` seconds */
+  error?: { code: string; message: string; retryAfter?: number };
 }
 
 export interface ApplianceEvents {
@@ -20,7 +21,13 @@ export interface ApplianceEvents {
   syncRequest: [];
 }
 
-export type SyncOutcome = { ok: true; result: SyncResult } | { ok: false; status: number; retry: boolean; message: string };
+export type SyncOutcome = { ok: true; result: SyncResult } | { ok: false; status: number; retry: boolean; message: string; retryAfterMs?: number };
+
+/** Retry-After in seconds (the appliance sends no HTTP dates), as ms; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | null | undefined): number | undefined {
+  if (value === null || value === undefined || !/^\d{1,6}$/.test(value.trim())) return undefined;
+  return Number(value.trim()) * 1000;
+}
 
 /**
  * The appliance end: the WebSocket event stream (`/api/v1/events/stream`) and the sync endpoint
@@ -200,6 +207,7 @@ export class ApplianceLink extends EventEmitter<ApplianceEvents> {
       // keep the text
     }
     // 5xx, 429 and 409 (e.g. a takeover in progress) may pass; other 4xx will not
-    return { ok: false, status: res.status, retry: res.status >= 500 || res.status === 429 || res.status === 409, message };
+    const after = retryAfterMs(res.headers.get('retry-after'));
+    return { ok: false, status: res.status, retry: res.status >= 500 || res.status === 429 || res.status === 409, message, ...(after !== undefined ? { retryAfterMs: after } : {}) };
   }
 }

@@ -57,7 +57,10 @@ export function callstoreRoutes(callstore: CallstoreService): RouteDef[] {
           'application/x-ndjson': { schema: Type.String({ description: 'one event as JSON per line' }), itemSchema: CallEvent },
         },
       },
-      errors: [{ status: 400, schema: IngestRefused, description: 'Some events are invalid (each listed in details and rejected; the valid ones were stored), or the body is not JSON' }, 503],
+      errors: [
+        { status: 400, schema: IngestRefused, description: 'Some events are invalid (each listed in details and rejected; the valid ones were stored), or the body is not JSON' },
+        { status: 503, description: 'An event has no instance here for now (its group has no active instance on this site): nothing of the batch was stored; send it again after Retry-After' },
+      ],
       bodyLimitBytes: EVENT_LIMITS.batchBytes,
       response: IngestResult,
       async handler({ body, req, res }) {
