@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import type { RoleRuntime } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
 import { EventJournal, type Durability, type WorkerShim } from '../storage/journal.js';
-import { buildCdr, hasInvite, isFinished, isFlagged, toActiveCall, type CallFold, type CoreEvent } from './core/call.js';
+import { buildCdr, callSummaryOf, hasInvite, isFinished, isFlagged, toActiveCall, type CallFold, type CallSummary, type CoreEvent } from './core/call.js';
 import { SourceClocks } from './core/clock.js';
 import type { KnownDialog } from './core/resync.js';
 import { CallTable, type CallBucket } from './core/table.js';
@@ -218,6 +218,11 @@ export class CallstoreInstance implements RoleRuntime {
 
   list(): ActiveCall[] {
     return [...this.table.calls()].map((b) => this.view(b));
+  }
+
+  /** Every call held here, summarized, with its view built only when asked: lists page over these. */
+  summaries(): { summary: CallSummary; view: () => ActiveCall }[] {
+    return [...this.table.calls()].map((b) => ({ summary: callSummaryOf(b.fold), view: () => this.view(b) }));
   }
 
   get(id: string): ActiveCall | undefined {

@@ -1,11 +1,11 @@
-import type { ActiveCall, Cdr } from '../../shared/api/cdr.js';
+import { CALL_LIST_LIMITS, type ActiveCall, type CallList, type Cdr } from '../../shared/api/cdr.js';
 import type { EventProblem, IngestResult, StoredEvent } from '../../shared/api/events.js';
 import type { PartitionResult } from '../../shared/api/roles.js';
 import type { SourceInfo, SyncDialog, SyncResult } from '../../shared/api/sources.js';
 import { NotFoundError, UnavailableError, ValidationError } from '../errors.js';
 import { planResync } from './core/resync.js';
 import type { SocketHandle, SourceEvents, SourceRegistry } from './sources.js';
-import { compareEvents, type CoreEvent } from './core/call.js';
+import { compareEvents, type CallSummary, type CoreEvent } from './core/call.js';
 import { capProblems, parseEvents } from './ingest.js';
 import type { CallstoreInstance } from './instance.js';
 import type { CallstoreMetrics } from './metrics.js';
@@ -45,6 +45,12 @@ export interface RouteRefusal {
 
 function isRefusal(target: CallstoreInstance | RouteRefusal): target is RouteRefusal {
   return 'refused' in target;
+}
+
+export interface CallPageRequest {
+  /** default CALL_LIST_LIMITS.defaultLimit; 0: the total only */
+  limit?: number | undefined;
+  cursor?: string | undefined;
 }
 
 export interface IngestReport extends IngestResult {
@@ -210,18 +216,43 @@ export class CallstoreService {
     return instance;
   }
 
+  /**
+   * The active calls the filter matches, newest first (start, else last event; ties by id), a page
+   * at a time. The cursor names the last call of the page before, so a page follows on from it
+   * however many calls started or ended meanwhile. Only the page's calls are built as views.
+   */
+  listPage(filter: CallFilter = {}, page: CallPageRequest = {}): CallList {
+    const limit = page.limit ?? CALL_LIST_LIMITS.defaultLimit;
+    const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+    const matches = callFilter(filter);
+    let total = 0;
+    const rest: { summary: CallSummary; view: () => ActiveCall }[] = [];
+    for (const instance of this.instances()) {
+      for (const entry of instance.summaries()) {
+        if (!matches(entry.summary)) continue;
+        total++;
+        if (after && compareListed(entry.summary, after) <= 0) continue;
+        rest.push(entry);
+      }
+    }
+    const items = firstInOrder(rest, limit, (a, b) => compareListed(a.summary, b.summary));
+    const last = items.at(-1);
+    return { items: items.map((e) => e.view()), total, nextCursor: rest.length > limit && last ? encodeCursor(last.summary) : null };
+  }
+
+  /** Every active call the filter matches, newest first, each built as its view: for a few calls (tests, tools); the API pages with listPage. */
   list(filter: CallFilter = {}): ActiveCall[] {
-    const number = filter.number?.toLowerCase();
-    const domain = filter.domain?.toLowerCase().replace(/\.$/, '');
+    const matches = callFilter(filter);
     return this.instances()
-      .flatMap((i) => i.list())
-      .filter((c) => {
-        if (domain && c.domain?.toLowerCase() !== domain) return false;
-        if (filter.state === 'orphan' ? !c.orphan : filter.state && c.state !== filter.state) return false;
-        if (number && ![c.from, c.to, c.answeredBy].some((p) => p?.toLowerCase().includes(number))) return false;
-        return true;
-      })
-      .sort((a, b) => (b.startedAt ?? b.lastEventAt).localeCompare(a.startedAt ?? a.lastEventAt));
+      .flatMap((i) => i.summaries())
+      .filter((e) => matches(e.summary))
+      .sort((a, b) => compareListed(a.summary, b.summary))
+      .map((e) => e.view());
+  }
+
+  /** Every active call here, summarized (no views built): for counts and figures. */
+  summaries(): CallSummary[] {
+    return this.instances().flatMap((i) => i.summaries().map((e) => e.summary));
   }
 
   get(id: string): { call: ActiveCall; instance: CallstoreInstance } {
@@ -355,6 +386,80 @@ export class CallstoreService {
   assertRunning(): void {
     if (this.running.size === 0) throw new UnavailableError('No callstore instance runs on this site.');
   }
+}
+
+function callFilter(filter: CallFilter): (c: CallSummary) => boolean {
+  const number = filter.number?.toLowerCase();
+  const domain = filter.domain?.toLowerCase().replace(/\.$/, '');
+  return (c) => {
+    if (domain && c.domain?.toLowerCase() !== domain) return false;
+    if (filter.state === 'orphan' ? !c.orphan : filter.state && c.state !== filter.state) return false;
+    if (number && ![c.from, c.to, c.answeredBy].some((p) => p?.toLowerCase().includes(number))) return false;
+    return true;
+  };
+}
+
+/** Where a call stands in the list: its start (else its last event), newest first, then its id. */
+type ListPosition = Pick<CallSummary, 'id' | 'startedAtMs' | 'lastEventAtMs'>;
+
+function compareListed(a: ListPosition, b: ListPosition): number {
+  const byTime = (b.startedAtMs ?? b.lastEventAtMs) - (a.startedAtMs ?? a.lastEventAtMs);
+  return byTime !== 0 ? byTime : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** An opaque cursor: the position of the last call of a page. */
+function encodeCursor(c: ListPosition): string {
+  return Buffer.from(JSON.stringify([c.startedAtMs ?? c.lastEventAtMs, c.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): ListPosition {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  if (!Array.isArray(value) || value.length !== 2 || !Number.isSafeInteger(value[0]) || typeof value[1] !== 'string') {
+    throw new ValidationError('The cursor is not one this list gave out; ask for the first page again (without cursor).', [{ path: '/cursor', message: 'is not a cursor of this list' }]);
+  }
+  return { startedAtMs: value[0] as number, lastEventAtMs: value[0] as number, id: value[1] as string };
+}
+
+/** The first `k` of `items` in the order of `compare`, sorted; O(n log k), for a page of a long list. */
+function firstInOrder<T>(items: readonly T[], k: number, compare: (a: T, b: T) => number): T[] {
+  if (k <= 0) return [];
+  if (items.length <= k) return [...items].sort(compare);
+  // A heap of the k first so far, the one furthest down the order at its root.
+  const heap: T[] = [];
+  const swap = (i: number, j: number) => {
+    const t = heap[i] as T;
+    heap[i] = heap[j] as T;
+    heap[j] = t;
+  };
+  for (const item of items) {
+    if (heap.length < k) {
+      heap.push(item);
+      for (let i = heap.length - 1; i > 0; ) {
+        const parent = (i - 1) >> 1;
+        if (compare(heap[i] as T, heap[parent] as T) <= 0) break;
+        swap(i, parent);
+        i = parent;
+      }
+    } else if (compare(item, heap[0] as T) < 0) {
+      heap[0] = item;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let top = i;
+        if (l < k && compare(heap[l] as T, heap[top] as T) > 0) top = l;
+        if (r < k && compare(heap[r] as T, heap[top] as T) > 0) top = r;
+        if (top === i) break;
+        swap(i, top);
+        i = top;
+      }
+    }
+  }
+  return heap.sort(compare);
 }
 
 /** A batch refused because some of its events have no instance here for now: a 503 with Retry-After. */

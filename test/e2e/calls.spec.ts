@@ -291,6 +291,25 @@ test('5,000 active calls render in a virtualised table, scroll, filter and follo
   await page.getByRole('button', { name: 'Clear', exact: true }).click();
   await expect(page.getByTestId('calls-shown')).toHaveText('5,000 calls');
 
+  // A reload loads the list page after page (2,000 calls a request, by cursor): every call, once.
+  const listed: { limit: string | null; cursor: boolean }[] = [];
+  const onList = (r: import('@playwright/test').Request) => {
+    const url = new URL(r.url());
+    if (url.pathname === '/api/v1/calls' && r.method() === 'GET') listed.push({ limit: url.searchParams.get('limit'), cursor: url.searchParams.has('cursor') });
+  };
+  page.on('request', onList);
+  await page.reload();
+  await expect(page.getByTestId('calls-count')).toHaveText('5,000 active calls');
+  await expect(page.getByTestId('calls-table')).toHaveAttribute('aria-rowcount', '5001');
+  await expect(page.locator('tr[aria-rowindex="2"]')).toHaveAttribute('data-call-id', 'bulk-4999');
+  page.off('request', onList);
+  expect(listed.slice(0, 3)).toEqual([
+    { limit: '2000', cursor: false },
+    { limit: '2000', cursor: true },
+    { limit: '2000', cursor: true },
+  ]);
+  await expect(page.getByTestId('live-indicator')).toHaveText('Live');
+
   // A burst of live changes to all 5,000 calls: applied in batches, the page stays responsive.
   expect(await page.evaluate(() => PerformanceObserver.supportedEntryTypes.includes('longtask'))).toBe(true);
   await page.evaluate(() => {
