@@ -320,6 +320,16 @@ export class CallstoreInstance implements RoleRuntime {
     return reopened;
   }
 
+  /**
+   * Takes in the invites and answers a resync made for dialogs it learned of from the list only.
+   * The answer to the sync does not wait for their commit; a failed one is logged, the calls stay
+   * up here, and the source's next sync finds them known.
+   */
+  reconstruct(events: readonly CoreEvent[]): void {
+    const { stored } = this.ingest(events);
+    stored.catch((err: unknown) => this.log.error({ err, events: events.length }, 'reconstructed dialogs could not be journaled'));
+  }
+
   /** Now, as this source's clock shows it (see SourceClocks). */
   sourceTime(source: string, nowMs = Date.now()): number {
     return this.clocks.toSourceTime(source, nowMs);

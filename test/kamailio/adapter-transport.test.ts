@@ -27,6 +27,10 @@ class FakeAppliance {
   opened = 0;
   /** drop the connection instead of acking the next message */
   dropNext = false;
+  /** answer a dialog list sent as NDJSON as an appliance from before NDJSON did (400) */
+  refuseNdjson = false;
+  /** per dialog list posted: its Content-Type and its dialogs' call ids */
+  readonly syncs: { type: string; callIds: string[] }[] = [];
 
   constructor() {
     this.http = createHttpServer((req, res) => {
@@ -34,6 +38,13 @@ class FakeAppliance {
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
         if (req.url?.endsWith('/sync')) {
+          const type = req.headers['content-type'] ?? '';
+          if (type === 'application/x-ndjson' && this.refuseNdjson) {
+            this.syncs.push({ type, callIds: [] });
+            return void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'invalid_request', message: 'The request body is invalid: / must be object.' } }));
+          }
+          const dialogs = (type === 'application/x-ndjson' ? body.split('\n').filter(Boolean).map((l) => JSON.parse(l)) : (JSON.parse(body) as { dialogs: unknown[] }).dialogs) as { callId: string }[];
+          this.syncs.push({ type, callIds: dialogs.map((d) => d.callId) });
           this.log.push('sync');
           return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kept: [], reconstructed: [], refused: [], terminated: [], dropped: [] }));
         }
@@ -155,5 +166,24 @@ describe('adapter transport (scripted Kamailio and appliance)', () => {
     expect(app.log).toContain('ev:2');
     await eventually(async () => app.sockets.size === 1, 8000, 'the stream open again');
     expect(logs.some((l) => l.includes('"msg":"kamailio lost"'))).toBe(true);
+  });
+
+  it('posts the dialog list as NDJSON, and as JSON from then on to an appliance that does not take NDJSON', async () => {
+    const { kam, app, adapter } = await setup();
+    const dialog = (n: number) => ({ 'call-id': `d${n}`, state: 4, from_uri: 'sip:1@office.example', to_uri: 'sip:2@office.example', caller: { tag: `f${n}` }, callee: { tag: `t${n}` }, variables: [{ sc_dom: 'office.example' }] });
+    kam.onSnapshot = () => ({ kseq: kam.kseq, dialogs: [dialog(1), dialog(2)] });
+    adapter.start();
+    await eventually(async () => app.syncs.length >= 1, 5000, 'the first dialog list');
+    expect(app.syncs[0]).toEqual({ type: 'application/x-ndjson', callIds: ['d1', 'd2'] });
+    app.refuseNdjson = true;
+    adapter.requestResync('test');
+    await eventually(async () => app.syncs.length >= 3, 5000, 'the list refused as NDJSON, then sent as JSON');
+    expect(app.syncs.slice(1)).toEqual([
+      { type: 'application/x-ndjson', callIds: [] },
+      { type: 'application/json', callIds: ['d1', 'd2'] },
+    ]);
+    adapter.requestResync('test again');
+    await eventually(async () => app.syncs.length >= 4, 5000, 'the next list');
+    expect(app.syncs[3]?.type).toBe('application/json');
   });
 });

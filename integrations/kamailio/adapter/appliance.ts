@@ -41,6 +41,8 @@ export class ApplianceLink extends EventEmitter<ApplianceEvents> {
   private wanted = false;
   private timer: NodeJS.Timeout | null = null;
   private backoff: number;
+  /** how the dialog list is posted (see postSync) */
+  private syncFormat: 'ndjson' | 'json' = 'ndjson';
 
   constructor(
     private readonly baseUrl: string,
@@ -178,15 +180,27 @@ export class ApplianceLink extends EventEmitter<ApplianceEvents> {
     }
   }
 
-  /** POST the source's dialog list. */
+  /**
+   * POST the source's dialog list: as NDJSON (one dialog a line), which the appliance takes in as
+   * it arrives; as JSON {dialogs} to an appliance that does not take NDJSON yet (it answered 400 or
+   * 415 to it once).
+   */
   async postSync(dialogs: SyncDialog[]): Promise<SyncOutcome> {
+    const outcome = await this.postSyncAs(dialogs, this.syncFormat);
+    if (outcome.ok || this.syncFormat === 'json' || (outcome.status !== 400 && outcome.status !== 415) || !/content-type|request body is invalid/i.test(outcome.message)) return outcome;
+    this.log.warn('the appliance does not take the dialog list as NDJSON; sending JSON from now on', { status: outcome.status, error: outcome.message });
+    this.syncFormat = 'json';
+    return this.postSyncAs(dialogs, 'json');
+  }
+
+  private async postSyncAs(dialogs: SyncDialog[], format: 'ndjson' | 'json'): Promise<SyncOutcome> {
     const url = new URL(`/api/v1/sources/${encodeURIComponent(this.source)}/sync`, this.baseUrl);
     let res: Response;
     try {
       res = await fetch(url, {
         method: 'POST',
-        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ dialogs }),
+        headers: { authorization: `Bearer ${this.token}`, 'content-type': format === 'ndjson' ? 'application/x-ndjson' : 'application/json' },
+        body: format === 'ndjson' ? dialogs.map((d) => `${JSON.stringify(d)}\n`).join('') : JSON.stringify({ dialogs }),
         signal: AbortSignal.timeout(30_000),
       });
     } catch (err) {
