@@ -370,7 +370,7 @@ describe('callstore routing and settings', () => {
       expect((await admin.put('/api/v1/config/roles', { revision, instances: instances(true) })).status).toBe(200);
       const again = await postEvents(svc.url, eventsToken, batch);
       expect(again.status).toBe(400);
-      expect(again.body).toMatchObject({ stored: 3, rejected: [{ index: 3, path: '/domain', message: 'no callstore group serves the domain elsewhere.example' }] });
+      expect(again.body).toMatchObject({ stored: 3, error: { details: [{ path: '/3/domain', message: 'no callstore group serves the domain elsewhere.example' }] } });
       expect((await admin.get('/api/v1/calls/unrouted-sales')).body).toMatchObject({ instance: 'sales', state: 'talking' });
       // the stream takes its messages again once the retry time has passed
       const taken = await eventually(async () => {
