@@ -173,6 +173,9 @@ test('terminate from the page asks first and gives a record with the end reason 
 
 test('the live feed drops: the page says so, reconnects with backoff and reloads what it missed', async ({ page }) => {
   const errors = watchErrors(page);
+  // Signed in first: the dashboard's own live socket (it may or may not open before the page
+  // moves on) is not the one this test counts and cuts.
+  await signIn(page, service);
   // The console's live socket goes through here, so that the test can cut it.
   let down = false;
   let open: WebSocketRoute | null = null;
@@ -186,9 +189,11 @@ test('the live feed drops: the page says so, reconnects with backoff and reloads
     ws.connectToServer();
     open = ws;
   });
-  await signIn(page, service, '/calls');
+  await page.goto(`${service.url}/calls`);
   await expect(page.getByTestId('live-indicator')).toHaveText('Live');
-  expect(connections).toBe(1);
+  // (a first attempt that a loaded machine lets time out is retried: not always exactly one)
+  const connectedAfter = connections;
+  expect(connectedAfter).toBeGreaterThan(0);
 
   down = true;
   await (open as WebSocketRoute | null)?.close({ code: 1001, reason: 'cut by the test' });
@@ -201,7 +206,7 @@ test('the live feed drops: the page says so, reconnects with backoff and reloads
   await send(service, events, s.events.splice(0));
   await page.waitForTimeout(2500);
   await expect(page.getByTestId('call-row').filter({ hasText: '888' })).toHaveCount(0);
-  expect(connections).toBeGreaterThan(1); // it kept trying
+  expect(connections).toBeGreaterThan(connectedAfter); // it kept trying
 
   down = false;
   // The next attempt (backoff 1, 2, 4 s ...) connects, and the list is loaded again.
