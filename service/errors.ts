@@ -53,9 +53,14 @@ export class RateLimitedError extends AppError {
   }
 }
 
+/** A temporary condition: the same request may succeed later (after `retryAfterSec`, when given). */
 export class UnavailableError extends AppError {
-  constructor(message: string) {
-    super(503, 'unavailable', message);
+  constructor(
+    message: string,
+    readonly retryAfterSec?: number,
+    details?: ErrorDetail[],
+  ) {
+    super(503, 'unavailable', message, details, retryAfterSec === undefined ? undefined : { 'Retry-After': String(retryAfterSec) });
   }
 }
 

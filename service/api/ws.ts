@@ -7,7 +7,7 @@ import type { LiveChange, LiveMessage } from '../../shared/api/live.js';
 import { hasScope, type AuthService, type Principal } from '../auth/auth.js';
 import type { CallstoreService } from '../callstore/service.js';
 import type { SocketHandle } from '../callstore/sources.js';
-import { AppError } from '../errors.js';
+import { AppError, UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { redactSecrets } from '../secrets.js';
 import type { Change, ChangeFeed } from '../storage/changes.js';
@@ -193,7 +193,9 @@ async function handleMessage(data: RawData, isBinary: boolean, deps: WsDeps, soc
   } catch (err) {
     const e = err instanceof AppError ? err : new AppError(500, 'internal', 'The events could not be stored; send them again.');
     if (!(err instanceof AppError)) log.error({ err }, 'event stream message failed');
-    return { ack: null, error: { code: e.code, message: e.message } };
+    // A temporary refusal says when to send the message again, as Retry-After does over HTTP.
+    const retryAfter = e instanceof UnavailableError ? e.retryAfterSec : undefined;
+    return { ack: null, error: { code: e.code, message: e.message, ...(retryAfter !== undefined ? { retryAfter } : {}) } };
   }
 }
 

@@ -7,7 +7,7 @@ import type { Logger } from '../logger.js';
 import type { RoleRuntime } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
 import { EventJournal, type Durability, type WorkerShim } from '../storage/journal.js';
-import { buildCdr, hasInvite, isFinished, isFlagged, toActiveCall, type CallFold, type CoreEvent } from './core/call.js';
+import { buildCdr, callSummaryOf, hasInvite, isFinished, isFlagged, toActiveCall, type CallFold, type CallSummary, type CoreEvent } from './core/call.js';
 import { SourceClocks } from './core/clock.js';
 import type { KnownDialog } from './core/resync.js';
 import { CallTable, type CallBucket } from './core/table.js';
@@ -220,6 +220,11 @@ export class CallstoreInstance implements RoleRuntime {
     return [...this.table.calls()].map((b) => this.view(b));
   }
 
+  /** Every call held here, summarized, with its view built only when asked: lists page over these. */
+  summaries(): { summary: CallSummary; view: () => ActiveCall }[] {
+    return [...this.table.calls()].map((b) => ({ summary: callSummaryOf(b.fold), view: () => this.view(b) }));
+  }
+
   get(id: string): ActiveCall | undefined {
     const bucket = this.table.get(id);
     return bucket ? this.view(bucket) : undefined;
@@ -313,6 +318,16 @@ export class CallstoreInstance implements RoleRuntime {
       reopened.push(d.callId);
     }
     return reopened;
+  }
+
+  /**
+   * Takes in the invites and answers a resync made for dialogs it learned of from the list only.
+   * The answer to the sync does not wait for their commit; a failed one is logged, the calls stay
+   * up here, and the source's next sync finds them known.
+   */
+  reconstruct(events: readonly CoreEvent[]): void {
+    const { stored } = this.ingest(events);
+    stored.catch((err: unknown) => this.log.error({ err, events: events.length }, 'reconstructed dialogs could not be journaled'));
   }
 
   /** Now, as this source's clock shows it (see SourceClocks). */

@@ -1,11 +1,11 @@
-import type { ActiveCall, Cdr } from '../../shared/api/cdr.js';
+import { CALL_LIST_LIMITS, type ActiveCall, type CallList, type Cdr } from '../../shared/api/cdr.js';
 import type { EventProblem, IngestResult, StoredEvent } from '../../shared/api/events.js';
 import type { PartitionResult } from '../../shared/api/roles.js';
 import type { SourceInfo, SyncDialog, SyncResult } from '../../shared/api/sources.js';
 import { NotFoundError, UnavailableError, ValidationError } from '../errors.js';
-import { planResync } from './core/resync.js';
+import { planResync, type KnownDialog } from './core/resync.js';
 import type { SocketHandle, SourceEvents, SourceRegistry } from './sources.js';
-import { compareEvents, type CoreEvent } from './core/call.js';
+import { compareEvents, type CallSummary, type CoreEvent } from './core/call.js';
 import { capProblems, parseEvents } from './ingest.js';
 import type { CallstoreInstance } from './instance.js';
 import type { CallstoreMetrics } from './metrics.js';
@@ -14,6 +14,19 @@ import { SourceSequences } from './sequences.js';
 /** Finished calls an instance may hold before it delays acknowledgements (see belowBacklog). */
 export const RECORD_BACKLOG_LIMIT = 20_000;
 
+/**
+ * How long a source waits before it sends again what no instance could take here (the group's
+ * active instance is down, disabled or at another site): a takeover or an instance that starts
+ * takes seconds, so a short wait costs little.
+ */
+export const UNROUTED_RETRY_AFTER_SEC = 2;
+/** distinct reasons listed in the details of such a refusal */
+const UNROUTED_DETAILS_MAX = 20;
+/** reconstructed events a sync hands an instance at once: one journal write each */
+const SYNC_CHUNK_EVENTS = 2000;
+/** missing dialogs a sync ends at once, before it lets other work in */
+const SYNC_END_SLICE = 2000;
+
 /** Which group and instance serve a domain (the configuration's partitioning), or why none can. */
 export type CallstorePartition = (domain: string | null) => PartitionResult | string;
 
@@ -21,6 +34,27 @@ export interface CallFilter {
   domain?: string | undefined;
   state?: ActiveCall['state'] | 'orphan' | undefined;
   number?: string | undefined;
+}
+
+/**
+ * Why an event has no instance here. `temporary`: the domain's group exists but has no active
+ * instance running on this site (a takeover, a disabled or starting instance, another site): the
+ * source must keep the event and send it again. Otherwise the event can never be routed as it is
+ * (no group serves its domain, or the domain is not a domain name).
+ */
+export interface RouteRefusal {
+  refused: string;
+  temporary: boolean;
+}
+
+function isRefusal(target: CallstoreInstance | RouteRefusal): target is RouteRefusal {
+  return 'refused' in target;
+}
+
+export interface CallPageRequest {
+  /** default CALL_LIST_LIMITS.defaultLimit; 0: the total only */
+  limit?: number | undefined;
+  cursor?: string | undefined;
 }
 
 export interface IngestReport extends IngestResult {
@@ -39,6 +73,13 @@ export class CallstoreService {
   private sources: SourceRegistry | undefined;
   /** per lost source, the timers that end its calls in each instance after resync_timeout */
   private readonly lossTimers = new Map<string, NodeJS.Timeout[]>();
+  /**
+   * Event streams whose last message was refused for now: the messages that follow it on the
+   * socket (already sent, pipelined) are refused too until the retry time, so that nothing sent
+   * after the refused message is stored before it (an answer without its domain would otherwise
+   * land in the default group while its invite waits).
+   */
+  private readonly heldStreams = new WeakMap<SocketHandle, { untilMs: number; reason: string }>();
 
   constructor(
     private readonly partition: CallstorePartition,
@@ -72,20 +113,54 @@ export class CallstoreService {
     return [...this.running.values()];
   }
 
-  /** Validates, routes and stores a batch; resolves when it is stored as state_save requires. */
+  /**
+   * Validates, routes and stores a batch; resolves when it is stored as state_save requires.
+   * Every event is routed before any is stored: when one has no instance here for now, the whole
+   * batch is refused as temporarily unavailable (nothing of it stored) for the source to send
+   * again; invalid events and events no group can ever take are reported one by one instead.
+   */
   async ingest(items: readonly unknown[], alreadyRejected: EventProblem[] = [], socket?: SocketHandle): Promise<IngestReport> {
+    const held = socket ? this.heldStreams.get(socket) : undefined;
+    if (held && held.untilMs > Date.now()) {
+      const waitSec = Math.max(1, Math.ceil((held.untilMs - Date.now()) / 1000));
+      throw new UnavailableError(`A message sent before this one on the stream could not be stored here now (${held.reason}); this one is refused too, so that nothing is stored out of order. Nothing of it was stored; send both again in ${waitSec} s.`, waitSec);
+    }
     const { events, rejected, omitted } = parseEvents(items, new Set(alreadyRejected.map((r) => r.index)));
     rejected.unshift(...alreadyRejected);
     const byInstance = new Map<CallstoreInstance, { index: number; event: CoreEvent }[]>();
+    const unrouted = new Map<string, { index: number; path: string; count: number }>();
+    // Events without a domain follow their call; a call started in this same batch is not held by
+    // an instance yet, so the events with a domain are routed first and lead the others.
+    const inBatch = new Map<string, CallstoreInstance>();
+    const targets = new Map<(typeof events)[number], CallstoreInstance | RouteRefusal>();
+    for (const pass of [true, false]) {
+      for (const item of events) {
+        if ((item.event.domain !== undefined) !== pass) continue;
+        const target = this.route(item.event, inBatch);
+        targets.set(item, target);
+        if (!isRefusal(target)) inBatch.set(item.event.callId, target);
+      }
+    }
     for (const item of events) {
-      const target = this.route(item.event);
-      if (typeof target === 'string') {
-        rejected.push({ index: item.index, id: item.event.id, path: item.event.domain ? '/domain' : '', message: target });
+      const target = targets.get(item) as CallstoreInstance | RouteRefusal;
+      const path = item.event.domain ? '/domain' : '';
+      if (isRefusal(target)) {
+        if (!target.temporary) {
+          rejected.push({ index: item.index, id: item.event.id, path, message: target.refused });
+          continue;
+        }
+        const seen = unrouted.get(target.refused);
+        if (seen) seen.count++;
+        else unrouted.set(target.refused, { index: item.index, path, count: 1 });
         continue;
       }
       const list = byInstance.get(target) ?? [];
       list.push(item);
       byInstance.set(target, list);
+    }
+    if (unrouted.size > 0) {
+      if (socket) this.heldStreams.set(socket, { untilMs: Date.now() + UNROUTED_RETRY_AFTER_SEC * 1000, reason: [...unrouted.keys()][0] as string });
+      throw unroutedError(unrouted);
     }
     for (const r of rejected) this.metrics.rejected.inc({ reason: r.path || 'event' });
 
@@ -120,36 +195,68 @@ export class CallstoreService {
     return { accepted: stored + duplicates, stored, duplicates, ...capProblems(rejected, omitted), highestSeq };
   }
 
-  /** The instance for an event, or why there is none. */
-  private route(e: CoreEvent): CallstoreInstance | string {
+  /**
+   * The instance for an event, or why there is none (for now, or for good). `inBatch`: the
+   * dialogs routed earlier in the same batch, not stored yet.
+   */
+  private route(e: CoreEvent, inBatch?: ReadonlyMap<string, CallstoreInstance>): CallstoreInstance | RouteRefusal {
     for (const instance of this.running.values()) {
       if (instance.holds(e.callId) || (e.otherCallId !== undefined && instance.holds(e.otherCallId))) return instance;
     }
+    const batched = inBatch?.get(e.callId) ?? (e.otherCallId !== undefined ? inBatch?.get(e.otherCallId) : undefined);
+    if (batched) return batched;
     const p = this.partition(e.domain ?? null);
-    if (typeof p === 'string') return `the domain ${e.domain ?? ''} ${p}`;
+    if (typeof p === 'string') return { refused: `the domain ${e.domain ?? ''} ${p}`, temporary: false };
     if (p.group === null) {
-      return e.domain
-        ? `no callstore group serves the domain ${p.domain}`
-        : 'domain is required: the call is unknown here and no default callstore group exists';
+      return {
+        refused: e.domain ? `no callstore group serves the domain ${p.domain}` : 'domain is required: the call is unknown here and no default callstore group exists',
+        temporary: false,
+      };
     }
-    if (p.active === null) return `callstore group ${p.group} has no active instance`;
+    const serving = p.matched === null ? `the default callstore group ${p.group}` : `callstore group ${p.group} (serving ${p.matched})`;
+    if (p.active === null) return { refused: `${serving} has no active instance`, temporary: true };
     const instance = this.running.get(p.active);
-    if (!instance) return `the active instance ${p.active} of callstore group ${p.group} does not run on this site`;
+    if (!instance) return { refused: `the active instance ${p.active} of ${serving} does not run on this site`, temporary: true };
     return instance;
   }
 
+  /**
+   * The active calls the filter matches, newest first (start, else last event; ties by id), a page
+   * at a time. The cursor names the last call of the page before, so a page follows on from it
+   * however many calls started or ended meanwhile. Only the page's calls are built as views.
+   */
+  listPage(filter: CallFilter = {}, page: CallPageRequest = {}): CallList {
+    const limit = page.limit ?? CALL_LIST_LIMITS.defaultLimit;
+    const after = page.cursor === undefined ? undefined : decodeCursor(page.cursor);
+    const matches = callFilter(filter);
+    let total = 0;
+    const rest: { summary: CallSummary; view: () => ActiveCall }[] = [];
+    for (const instance of this.instances()) {
+      for (const entry of instance.summaries()) {
+        if (!matches(entry.summary)) continue;
+        total++;
+        if (after && compareListed(entry.summary, after) <= 0) continue;
+        rest.push(entry);
+      }
+    }
+    const items = firstInOrder(rest, limit, (a, b) => compareListed(a.summary, b.summary));
+    const last = items.at(-1);
+    return { items: items.map((e) => e.view()), total, nextCursor: rest.length > limit && last ? encodeCursor(last.summary) : null };
+  }
+
+  /** Every active call the filter matches, newest first, each built as its view: for a few calls (tests, tools); the API pages with listPage. */
   list(filter: CallFilter = {}): ActiveCall[] {
-    const number = filter.number?.toLowerCase();
-    const domain = filter.domain?.toLowerCase().replace(/\.$/, '');
+    const matches = callFilter(filter);
     return this.instances()
-      .flatMap((i) => i.list())
-      .filter((c) => {
-        if (domain && c.domain?.toLowerCase() !== domain) return false;
-        if (filter.state === 'orphan' ? !c.orphan : filter.state && c.state !== filter.state) return false;
-        if (number && ![c.from, c.to, c.answeredBy].some((p) => p?.toLowerCase().includes(number))) return false;
-        return true;
-      })
-      .sort((a, b) => (b.startedAt ?? b.lastEventAt).localeCompare(a.startedAt ?? a.lastEventAt));
+      .flatMap((i) => i.summaries())
+      .filter((e) => matches(e.summary))
+      .sort((a, b) => compareListed(a.summary, b.summary))
+      .map((e) => e.view());
+  }
+
+  /** Every active call here, summarized (no views built): for counts and figures. */
+  summaries(): CallSummary[] {
+    return this.instances().flatMap((i) => i.summaries().map((e) => e.summary));
   }
 
   get(id: string): { call: ActiveCall; instance: CallstoreInstance } {
@@ -199,52 +306,131 @@ export class CallstoreService {
    * A source's list of its active dialogs (caf-call-legs-resync): known dialogs stay, unknown
    * answered ones are reconstructed (or refused, per the serving instance's resync_unknown),
    * known ones missing from the list end with resync_missing, unknown unanswered or terminating
-   * ones are dropped. A dialog reconstructed after its record was written starts a new record
-   * linked to the old one (kind resumed).
+   * ones are dropped; a dialog the callstore ended that the list shows up is reopened, one its
+   * source ended is dropped. A dialog reconstructed after its record was written starts a new
+   * record linked to the old one (kind resumed).
+   *
+   * The list is taken in as it arrives, a batch of dialogs at a time (NDJSON comes in the chunks it
+   * is read in; an array is one batch), and the reconstructions of a batch go to their instance in
+   * one ingest, so a list of 100,000 dialogs is neither held whole nor folded one call at a time.
+   * Only what needs the whole list waits for its end: the known dialogs it does not name are ended
+   * once it has all been read. A list refused on the way (an invalid or repeated dialog, a dialog
+   * whose group has no active instance here for now) has taken in the dialogs before that one,
+   * which a corrected list finds known, and ended nothing.
    */
-  sync(id: string, dialogs: readonly SyncDialog[]): SyncResult {
+  async sync(id: string, dialogs: readonly SyncDialog[] | AsyncIterable<readonly SyncDialog[]>, opts: { pathPrefix?: string } = {}): Promise<SyncResult> {
+    const at = (i: number) => `${opts.pathPrefix ?? ''}/${i}`;
     const sources = this.requireSources();
     if (!sources.has(id)) throw new NotFoundError(`Unknown source ${id}: it has sent no event or heartbeat to this site.`);
-    const seen = new Map<string, number>();
-    const duplicates = dialogs.flatMap((d, i) => {
-      const first = seen.get(d.callId);
-      seen.set(d.callId, first ?? i);
-      return first === undefined ? [] : [{ path: `/dialogs/${i}/callId`, message: `"${d.callId}" is listed twice (first at /dialogs/${first})` }];
-    });
-    if (duplicates.length) throw new ValidationError(`The dialog list names ${duplicates.length === 1 ? 'a dialog' : 'dialogs'} twice; nothing was changed.`, duplicates);
-
-    const known = this.instances().flatMap((instance) => instance.dialogsOf(id).map((d) => ({ ...d, instance })));
-    const plan = planResync(known, dialogs, 'reconstruct');
-    const result: SyncResult = { kept: plan.keep, reconstructed: [], refused: plan.refuse.map((d) => d.callId), terminated: plan.terminate, dropped: plan.drop.map((d) => d.callId) };
-    const holders = new Map<string, CallstoreInstance>();
-    for (const k of known) if (!holders.has(k.callId)) holders.set(k.callId, k.instance);
-    const instanceOf = (callId: string) => holders.get(callId);
-
-    const endings = new Map<CallstoreInstance, Set<string>>();
-    for (const callId of plan.terminate) {
-      const instance = instanceOf(callId);
-      if (instance) endings.set(instance, (endings.get(instance) ?? new Set()).add(callId));
+    const batches: Iterable<readonly SyncDialog[]> | AsyncIterable<readonly SyncDialog[]> = Symbol.asyncIterator in dialogs ? dialogs : [dialogs as readonly SyncDialog[]];
+    // What this site knows of the source's dialogs, once, before the list moves anything.
+    const known = new Map<string, { dialog: KnownDialog; instance: CallstoreInstance }>();
+    for (const instance of this.instances()) {
+      for (const dialog of instance.dialogsOf(id)) if (!known.has(dialog.callId)) known.set(dialog.callId, { dialog, instance });
     }
-    for (const [instance, callIds] of endings) instance.endDialogs(callIds, 'resync_missing');
-    // ended here by the callstore, up at the source: they stay, and are kept
-    for (const d of plan.reopen) result.kept.push(...(instanceOf(d.callId)?.reopenDialogs(id, [d]) ?? []));
 
+    const result: SyncResult = { kept: [], reconstructed: [], refused: [], terminated: [], dropped: [] };
+    const listedAt = new Map<string, number>();
+    const pending = new Map<CallstoreInstance, CoreEvent[]>();
+    const flush = (instance: CallstoreInstance) => {
+      const events = pending.get(instance);
+      if (!events?.length) return;
+      pending.delete(instance);
+      instance.reconstruct(events);
+    };
+    const flushAll = () => {
+      for (const instance of [...pending.keys()]) flush(instance);
+    };
     const now = Date.now();
-    for (const d of plan.reconstruct) {
-      const target = this.route({ id: '', source: id, seq: 0, ts: '', tsMs: now, type: 'invite', callId: d.callId, domain: d.domain });
-      if (typeof target === 'string' || target.settingsNow.resyncUnknown === 'refuse') {
-        result.refused.push(d.callId);
-        continue;
+    let index = 0;
+    try {
+      for await (const batch of batches) {
+        // A dialog listed twice refuses the list there; the ones before it are taken in.
+        let twice: ValidationError | undefined;
+        let upTo = batch.length;
+        for (let i = 0; i < batch.length; i++) {
+          const callId = (batch[i] as SyncDialog).callId;
+          const first = listedAt.get(callId);
+          if (first !== undefined) {
+            twice = new ValidationError(`The dialog list names "${callId}" twice; the dialogs before the second were taken in, none was ended: send the list again without it.`, [
+              { path: `${at(index + i)}/callId`, message: `"${callId}" is listed twice (first at ${at(first)})` },
+            ]);
+            upTo = i;
+            break;
+          }
+          listedAt.set(callId, index + i);
+        }
+        const part = upTo === batch.length ? batch : batch.slice(0, upTo);
+        const indexOf = new Map(part.map((d, i) => [d.callId, index + i]));
+        index += part.length;
+        const plan = planResync(
+          part.flatMap((d) => known.get(d.callId)?.dialog ?? []),
+          part,
+          'reconstruct',
+        );
+        result.kept.push(...plan.keep);
+        // ended here by the callstore, up at the source: they stay, and are kept
+        for (const d of plan.reopen) result.kept.push(...(known.get(d.callId)?.instance.reopenDialogs(id, [d]) ?? []));
+        result.dropped.push(...plan.drop.map((d) => d.callId));
+        result.refused.push(...plan.refuse.map((d) => d.callId));
+        for (const d of plan.reconstruct) {
+          const target = this.route({ id: '', source: id, seq: 0, ts: '', tsMs: now, type: 'invite', callId: d.callId, domain: d.domain });
+          if (isRefusal(target) && target.temporary) {
+            throw new UnavailableError(`The dialog ${d.callId} cannot be taken in here now: ${target.refused}. The dialogs before it were taken in, none was ended; send the list again in ${UNROUTED_RETRY_AFTER_SEC} s.`, UNROUTED_RETRY_AFTER_SEC, [
+              { path: `${at(indexOf.get(d.callId) ?? 0)}/domain`, message: target.refused },
+            ]);
+          }
+          if (isRefusal(target) || target.settingsNow.resyncUnknown === 'refuse') {
+            result.refused.push(d.callId);
+            continue;
+          }
+          const past = target.pastDialog(d.callId);
+          // Its source ended it (its record is written): the list was taken before that end came.
+          if (past?.endedBySource) {
+            result.dropped.push(d.callId);
+            continue;
+          }
+          const events = pending.get(target) ?? [];
+          pending.set(target, events);
+          events.push(...reconstruction(id, d, target.sourceTime(id, now), now, past));
+          result.reconstructed.push(d.callId);
+          if (events.length >= SYNC_CHUNK_EVENTS) flush(target);
+        }
+        if (twice) throw twice;
+        // Each batch is taken in before the next is read (a streamed list waits for its next
+        // chunk there, which lets other work in).
+        flushAll();
       }
-      const past = target.pastDialog(d.callId);
-      // Its source ended it (its record is written): the list was taken before that end came.
-      if (past?.endedBySource) {
-        result.dropped.push(d.callId);
-        continue;
-      }
-      target.ingest(reconstruction(id, d, target.sourceTime(id, now), now, past));
-      result.reconstructed.push(d.callId);
+    } finally {
+      // What was decided is taken in, also when the list is refused further on.
+      flushAll();
     }
+
+    // The whole list is in: the known dialogs it does not name have ended at the source.
+    const missing = [...known.values()].filter((k) => !listedAt.has(k.dialog.callId));
+    const plan = planResync(
+      missing.map((k) => k.dialog),
+      [],
+      'reconstruct',
+    );
+    const endings = new Map<CallstoreInstance, string[]>();
+    for (const callId of plan.terminate) {
+      const instance = known.get(callId)?.instance;
+      if (instance) endings.set(instance, [...(endings.get(instance) ?? []), callId]);
+    }
+    // In slices, letting other work in between, and held back as ingestion is when records pile
+    // up: ending tens of thousands of calls at once would hold the event loop (every source's
+    // acks) for seconds.
+    for (const [instance, ids] of endings) {
+      for (let i = 0; i < ids.length; i += SYNC_END_SLICE) {
+        instance.endDialogs(new Set(ids.slice(i, i + SYNC_END_SLICE)), 'resync_missing');
+        if (i + SYNC_END_SLICE < ids.length) {
+          await new Promise((resolve) => setImmediate(resolve));
+          await instance.belowBacklog(RECORD_BACKLOG_LIMIT);
+        }
+      }
+    }
+    result.terminated = plan.terminate;
     sources.synced(id);
     this.clearLoss(id);
     return result;
@@ -285,6 +471,93 @@ export class CallstoreService {
   }
 }
 
+function callFilter(filter: CallFilter): (c: CallSummary) => boolean {
+  const number = filter.number?.toLowerCase();
+  const domain = filter.domain?.toLowerCase().replace(/\.$/, '');
+  return (c) => {
+    if (domain && c.domain?.toLowerCase() !== domain) return false;
+    if (filter.state === 'orphan' ? !c.orphan : filter.state && c.state !== filter.state) return false;
+    if (number && ![c.from, c.to, c.answeredBy].some((p) => p?.toLowerCase().includes(number))) return false;
+    return true;
+  };
+}
+
+/** Where a call stands in the list: its start (else its last event), newest first, then its id. */
+type ListPosition = Pick<CallSummary, 'id' | 'startedAtMs' | 'lastEventAtMs'>;
+
+function compareListed(a: ListPosition, b: ListPosition): number {
+  const byTime = (b.startedAtMs ?? b.lastEventAtMs) - (a.startedAtMs ?? a.lastEventAtMs);
+  return byTime !== 0 ? byTime : a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
+/** An opaque cursor: the position of the last call of a page. */
+function encodeCursor(c: ListPosition): string {
+  return Buffer.from(JSON.stringify([c.startedAtMs ?? c.lastEventAtMs, c.id])).toString('base64url');
+}
+
+function decodeCursor(cursor: string): ListPosition {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    value = undefined;
+  }
+  if (!Array.isArray(value) || value.length !== 2 || !Number.isSafeInteger(value[0]) || typeof value[1] !== 'string') {
+    throw new ValidationError('The cursor is not one this list gave out; ask for the first page again (without cursor).', [{ path: '/cursor', message: 'is not a cursor of this list' }]);
+  }
+  return { startedAtMs: value[0] as number, lastEventAtMs: value[0] as number, id: value[1] as string };
+}
+
+/** The first `k` of `items` in the order of `compare`, sorted; O(n log k), for a page of a long list. */
+function firstInOrder<T>(items: readonly T[], k: number, compare: (a: T, b: T) => number): T[] {
+  if (k <= 0) return [];
+  if (items.length <= k) return [...items].sort(compare);
+  // A heap of the k first so far, the one furthest down the order at its root.
+  const heap: T[] = [];
+  const swap = (i: number, j: number) => {
+    const t = heap[i] as T;
+    heap[i] = heap[j] as T;
+    heap[j] = t;
+  };
+  for (const item of items) {
+    if (heap.length < k) {
+      heap.push(item);
+      for (let i = heap.length - 1; i > 0; ) {
+        const parent = (i - 1) >> 1;
+        if (compare(heap[i] as T, heap[parent] as T) <= 0) break;
+        swap(i, parent);
+        i = parent;
+      }
+    } else if (compare(item, heap[0] as T) < 0) {
+      heap[0] = item;
+      for (let i = 0; ; ) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let top = i;
+        if (l < k && compare(heap[l] as T, heap[top] as T) > 0) top = l;
+        if (r < k && compare(heap[r] as T, heap[top] as T) > 0) top = r;
+        if (top === i) break;
+        swap(i, top);
+        i = top;
+      }
+    }
+  }
+  return heap.sort(compare);
+}
+
+/** A batch refused because some of its events have no instance here for now: a 503 with Retry-After. */
+function unroutedError(unrouted: ReadonlyMap<string, { index: number; path: string; count: number }>): UnavailableError {
+  const reasons = [...unrouted.entries()];
+  const events = reasons.reduce((n, [, r]) => n + r.count, 0);
+  const [first] = reasons[0] as [string, unknown];
+  const more = reasons.length > 1 ? ` (and ${reasons.length - 1} other reason${reasons.length > 2 ? 's' : ''})` : '';
+  return new UnavailableError(
+    `${events === 1 ? 'An event' : `${events} events`} of this batch cannot be stored here now: ${first}${more}. Nothing of the batch was stored; send it again in ${UNROUTED_RETRY_AFTER_SEC} s.`,
+    UNROUTED_RETRY_AFTER_SEC,
+    reasons.slice(0, UNROUTED_DETAILS_MAX).map(([message, r]) => ({ path: `/${r.index}${r.path}`, message: `${message}${r.count > 1 ? ` (${r.count} events)` : ''}` })),
+  );
+}
+
 /**
  * The invite and answer the callstore makes for an answered dialog it learns of only from a sync,
  * in the source's time: the answer time it reports, or its now (`sourceNowMs`, see SourceClocks).
@@ -294,17 +567,16 @@ export class CallstoreService {
  * time before is billed there already.
  */
 function reconstruction(source: string, d: SyncDialog, sourceNowMs: number, nowMs: number, past: { endedAt: number | null } | undefined): CoreEvent[] {
-  const recordExists = past !== undefined;
   const answeredMs = d.answeredAt ? Math.min(Date.parse(d.answeredAt), Math.max(nowMs, sourceNowMs)) : sourceNowMs;
   const atMs = past && past.endedAt !== null ? Math.max(answeredMs, past.endedAt) : answeredMs;
   const ts = new Date(atMs).toISOString();
-  const base = { source, seq: 0, ts, tsMs: atMs, callId: d.callId, fromTag: d.fromTag, reconstructed: true } as const;
+  const idOf = (what: string) => `${source}:resync:${d.callId}:${nowMs}:${what}`;
+  // Written out, not spread from a common base: V8 makes slow dictionary objects of such spreads,
+  // ten times slower to build (a sync builds hundreds of thousands) and larger in the call table.
+  const invite: CoreEvent = { id: idOf('invite'), source, seq: 0, ts, tsMs: atMs, type: 'invite', callId: d.callId, fromTag: d.fromTag, from: d.from, to: d.to, domain: d.domain, reconstructed: true };
+  const answer: CoreEvent = { id: idOf('answer'), source, seq: 0, ts, tsMs: atMs, type: 'answer', callId: d.callId, fromTag: d.fromTag, toTag: d.toTag, reconstructed: true };
+  if (past === undefined) return [invite, answer];
   // A record of this dialog exists already: the resumed call is a new record that links to it.
-  const callRef = recordExists ? `${d.callId}~resumed-${nowMs}` : undefined;
-  const events: CoreEvent[] = [
-    { ...base, id: `${source}:resync:${d.callId}:${nowMs}:invite`, type: 'invite', from: d.from, to: d.to, domain: d.domain, ...(callRef ? { callRef } : {}) },
-    { ...base, id: `${source}:resync:${d.callId}:${nowMs}:answer`, type: 'answer', toTag: d.toTag },
-  ];
-  if (callRef) events.push({ ...base, id: `${source}:resync:${d.callId}:${nowMs}:resumed`, type: 'link', otherCallId: d.callId, kind: 'resumed' });
-  return events;
+  invite.callRef = `${d.callId}~resumed-${nowMs}`;
+  return [invite, answer, { id: idOf('resumed'), source, seq: 0, ts, tsMs: atMs, type: 'link', callId: d.callId, fromTag: d.fromTag, otherCallId: d.callId, kind: 'resumed', reconstructed: true }];
 }

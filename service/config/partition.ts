@@ -57,28 +57,45 @@ export interface PartitionMatch {
  * Domain-tree partitioning (design section 3), built once per configuration and queried per
  * event: the group whose include_domains holds the longest suffix of the domain on label
  * boundaries serves it; the default group (empty include_domains) serves the rest.
- * Only enabled instances count. A validated configuration claims each domain once per roletype;
+ * A group's members are its enabled instances. A group whose instances are all disabled still
+ * holds its domains, with no member: its domains are not served now (no active instance, a
+ * temporary state: sources keep their events for when an instance is enabled again) rather than
+ * silently handed to the default group. Its claims come after those of enabled instances, whose
+ * fields alone are validated. A validated configuration claims each domain once per roletype;
  * on an invalid one the lowest group number wins, so the answer is still deterministic.
  */
 export class PartitionTable {
   private readonly byRole = new Map<RoleType, { claims: Map<string, number>; defaultGroup: number | undefined; groups: Map<number, ResolvedInstance[]> }>();
 
   constructor(instances: readonly ResolvedInstance[]) {
-    const enabled = instances.filter((i) => i.enabled).sort((a, b) => a.group - b.group || a.order - b.order);
-    for (const i of enabled) {
-      let role = this.byRole.get(i.roletype);
+    const sorted = [...instances].sort((a, b) => a.group - b.group || a.order - b.order);
+    const roleOf = (roletype: RoleType) => {
+      let role = this.byRole.get(roletype);
       if (!role) {
         role = { claims: new Map(), defaultGroup: undefined, groups: new Map() };
-        this.byRole.set(i.roletype, role);
+        this.byRole.set(roletype, role);
       }
-      const members = role.groups.get(i.group) ?? [];
-      members.push(i);
-      role.groups.set(i.group, members);
+      return role;
+    };
+    const claim = (role: ReturnType<typeof roleOf>, i: ResolvedInstance) => {
       if (i.includeDomains.length === 0) role.defaultGroup ??= i.group;
       for (const d of i.includeDomains) {
         const key = normalizeDomain(d);
         if (!role.claims.has(key)) role.claims.set(key, i.group);
       }
+    };
+    for (const i of sorted.filter((x) => x.enabled)) {
+      const role = roleOf(i.roletype);
+      const members = role.groups.get(i.group) ?? [];
+      members.push(i);
+      role.groups.set(i.group, members);
+      claim(role, i);
+    }
+    for (const i of sorted.filter((x) => !x.enabled)) {
+      const role = roleOf(i.roletype);
+      if (role.groups.get(i.group)?.length) continue;
+      role.groups.set(i.group, []);
+      claim(role, i);
     }
   }
 

@@ -107,3 +107,36 @@ export const ActiveCall = Type.Object({
   orphan: Type.Boolean({ description: 'events of dialogs never seen starting (no invite): kept until the invite arrives or call_timeout passes' }),
 });
 export type ActiveCall = Static<typeof ActiveCall>;
+
+/** Paging of the active calls (`GET /api/v1/calls`): newest first, by cursor. */
+export const CALL_LIST_LIMITS = {
+  /** calls per page when `limit` is not given */
+  defaultLimit: 1000,
+  maxLimit: 5000,
+  cursorLength: 400,
+} as const;
+
+export const CallListQuery = Type.Object(
+  {
+    domain: Type.Optional(Type.String({ maxLength: 253 })),
+    state: Type.Optional(Type.Union([...CALL_STATES, 'orphan' as const].map((s) => Type.Literal(s)))),
+    number: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'part of the caller, callee or answering party' })),
+    limit: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        maximum: CALL_LIST_LIMITS.maxLimit,
+        description: `calls per page, default ${CALL_LIST_LIMITS.defaultLimit}; 0: only the total (a cheap count)`,
+      }),
+    ),
+    cursor: Type.Optional(Type.String({ minLength: 1, maxLength: CALL_LIST_LIMITS.cursorLength, description: 'nextCursor of the page before: the calls after it' })),
+  },
+  { additionalProperties: false },
+);
+export type CallListQuery = Static<typeof CallListQuery>;
+
+export const CallList = Type.Object({
+  items: Type.Array(ActiveCall, { description: 'newest first (start, else last event), ties by id' }),
+  total: Type.Integer({ description: 'every call the filter matches now, not only this page' }),
+  nextCursor: Type.Union([Type.String(), Type.Null()], { description: 'pass as cursor for the next page; null on the last page' }),
+});
+export type CallList = Static<typeof CallList>;

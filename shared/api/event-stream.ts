@@ -22,7 +22,13 @@ export const EventStreamAck = Type.Object({
 /** The message as a whole was refused (not JSON, too many events, a temporary condition): send it again when the error says so. */
 export const EventStreamError = Type.Object({
   ack: Type.Null(),
-  error: Type.Object({ code: ErrorCode, message: Type.String() }),
+  error: Type.Object({
+    code: ErrorCode,
+    message: Type.String(),
+    retryAfter: Type.Optional(
+      Type.Integer({ minimum: 0, description: 'with code unavailable: nothing of the message was stored for now (its group has no active instance here); send it, and the messages after it, again after this many seconds' }),
+    ),
+  }),
 });
 
 /** The callstore asks a source for its dialog list (POST /api/v1/sources/{id}/sync). */

@@ -44,7 +44,16 @@ export const SyncDialog = Type.Object(
 );
 export type SyncDialog = Static<typeof SyncDialog>;
 
-export const SyncRequest = Type.Object({ dialogs: Type.Array(SyncDialog, { maxItems: 100_000 }) }, { additionalProperties: false });
+/** Documented limits of a dialog list (`POST /api/v1/sources/{id}/sync`). */
+export const SYNC_LIMITS = {
+  dialogs: 100_000,
+  /** bytes of the body, after any Content-Encoding is undone */
+  bodyBytes: 32 * 1024 * 1024,
+  /** bytes of one NDJSON line (a dialog within the field limits is under 2 KiB) */
+  lineBytes: 16 * 1024,
+} as const;
+
+export const SyncRequest = Type.Object({ dialogs: Type.Array(SyncDialog, { maxItems: SYNC_LIMITS.dialogs }) }, { additionalProperties: false });
 export type SyncRequest = Static<typeof SyncRequest>;
 
 export const SyncResult = Type.Object({

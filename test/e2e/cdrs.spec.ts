@@ -4,6 +4,10 @@
  * through the events API whose outcome the test knows. Filters, search, sorting and paging must
  * give exactly the API's rows; the state lives in the URL; the export downloads a CSV whose rows
  * are the API's; a record's detail shows its timeline and raw events.
+ *
+ * Any date, any hour: the browser's clock is pinned (Playwright's clock) to the instant the data is
+ * made around, so "today", "yesterday" and "this month" are the ranges the data was made for, also
+ * in the first minutes of a day or the first day of a month.
  * Screenshots: test/artifacts/screenshots/cdrs-*.png.
  */
 import { readFileSync, rmSync } from 'node:fs';
@@ -34,10 +38,9 @@ function ymdIn(ms: number, tz: string): { y: number; m: number; d: number } {
   return { y: get('year'), m: get('month'), d: get('day') };
 }
 
-/** The instant local midnight starts the day `daysFromToday` away, in tz. */
-function midnight(daysFromToday: number, tz: string): number {
-  const today = ymdIn(Date.now(), tz);
-  const target = new Date(Date.UTC(today.y, today.m - 1, today.d + daysFromToday));
+/** The instant local midnight starts the civil date (y, m 1-12, d; out-of-range values roll over) in tz. */
+function midnightOf(y: number, m: number, d: number, tz: string): number {
+  const target = new Date(Date.UTC(y, m - 1, d));
   // Find the instant whose wall clock in tz is 00:00 of that date.
   let guess = target.getTime();
   for (let i = 0; i < 3; i++) {
@@ -49,19 +52,48 @@ function midnight(daysFromToday: number, tz: string): number {
   return guess;
 }
 
+/**
+ * The test's "now", which the browser's clock is pinned to: the real time, or two hours before it
+ * in the first hour of a Berlin day, so that the calls the test makes "today" (fed through the
+ * events API, so in the real past) always fit between midnight and now.
+ */
+const NOW = ((): number => {
+  const real = Date.now();
+  const today = ymdIn(real, TZ);
+  return real - midnightOf(today.y, today.m, today.d, TZ) < 3600_000 ? real - 2 * 3600_000 : real;
+})();
+
+/** The instant local midnight starts the day `daysFromToday` away from NOW, in tz. */
+function midnight(daysFromToday: number, tz: string): number {
+  const today = ymdIn(NOW, tz);
+  return midnightOf(today.y, today.m, today.d + daysFromToday, tz);
+}
+
+/** The instant the month `monthsFromNow` away from NOW's starts, in tz. */
+function monthStart(monthsFromNow: number, tz: string): number {
+  const today = ymdIn(NOW, tz);
+  return midnightOf(today.y, today.m + monthsFromNow, 1, tz);
+}
+
+/** Pins the page's clock to NOW (Date only: timers and performance.now run on). */
+async function pinClock(page: Page, at = NOW): Promise<void> {
+  await page.clock.setFixedTime(at);
+}
+
 // ---------- Setup ----------
 
 test.beforeAll(async () => {
   test.setTimeout(120_000);
   dataDir = join(tempDir(), 'data');
-  // Generated records over the last two months (none in the future), written as the callstore would.
-  const now = new Date();
+  // Generated records from the start of the month before last up to NOW (none after it), written
+  // as the callstore would: last month is always whole, whatever today's date.
+  const now = new Date(NOW);
   const start = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() - 2, 1)).toISOString();
   const factory = new CdrFactory({ seed: 7, start, months: 3, count: GENERATED * 2 });
   const store = new CdrStore(dataDir);
   let written = 0;
   while (written < GENERATED) {
-    const batch = factory.many(1000).filter((c) => Date.parse(c.endedAt) < Date.now() - 60_000);
+    const batch = factory.many(1000).filter((c) => Date.parse(c.endedAt) < NOW - 60_000);
     written += store.insert(batch.slice(0, GENERATED - written)).length;
   }
   store.close();
@@ -75,7 +107,7 @@ test.beforeAll(async () => {
   const calls: { name: string; t0: number; build: (s: ReturnType<typeof liveScript>, id: string) => void }[] = [
     {
       name: 'answered-today',
-      t0: Math.min(noon(0), Date.now() - 3600_000),
+      t0: Math.min(noon(0), NOW - 3600_000),
       build: (s, id) =>
         s
           .invite(0, id, '4930111', '200', { direction: 'inbound' })
@@ -93,7 +125,7 @@ test.beforeAll(async () => {
     },
     {
       name: 'cancelled-today',
-      t0: Math.min(noon(0), Date.now() - 3600_000) + 600_000,
+      t0: Math.min(noon(0), NOW - 3600_000) + 600_000,
       build: (s, id) => s.invite(0, id, '201', '202', { direction: 'internal' }).ring(100, id).cancel(8000, id),
     },
     {
@@ -137,9 +169,15 @@ interface Listed {
   total: number;
 }
 
-/** Runs `action` and returns the list request the page made because of it. */
-async function listAfter(page: Page, action: () => Promise<unknown>): Promise<Listed> {
-  const response = page.waitForResponse((r) => r.url().includes('/api/v1/cdrs?') && r.request().method() === 'GET' && r.status() === 200);
+/**
+ * Runs `action` and returns the list request the page made because of it: the one whose query
+ * `made` recognises (an answer to an earlier action may still be on its way when this one starts).
+ */
+async function listAfter(page: Page, made: (q: URLSearchParams) => boolean, action: () => Promise<unknown>): Promise<Listed> {
+  const response = page.waitForResponse((r) => {
+    const url = new URL(r.url());
+    return url.pathname === '/api/v1/cdrs' && r.request().method() === 'GET' && r.status() === 200 && made(url.searchParams);
+  });
   await action();
   const r = await response;
   const body = (await r.json()) as { items: Cdr[]; total: number };
@@ -162,11 +200,12 @@ async function expectRowsMatchApi(page: Page, listed: Listed): Promise<void> {
 
 test('filters, search, sorting and paging give the same rows as the API, and live in the URL', async ({ page }) => {
   const errors = watchErrors(page);
+  await pinClock(page);
   await signIn(page, service);
   await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Call records' })).not.toContainText('soon');
 
   await test.step('the default view: the last 7 days of the admin’s zone, newest first, 50 rows', async () => {
-    const first = await listAfter(page, () => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Call records' }).click());
+    const first = await listAfter(page, (q) => !q.has('domain'), () => page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Call records' }).click());
     expect(first.url.searchParams.get('from')).toBe(new Date(midnight(-6, TZ)).toISOString());
     expect(first.url.searchParams.get('until')).toBe(new Date(midnight(1, TZ)).toISOString());
     expect(first.url.searchParams.get('sort')).toBe('-startedAt');
@@ -178,7 +217,7 @@ test('filters, search, sorting and paging give the same rows as the API, and liv
   });
 
   await test.step('domain: only the calls fed in the test, in the last 7 days', async () => {
-    const listed = await listAfter(page, () => page.getByLabel('Domain').fill(KNOWN));
+    const listed = await listAfter(page, (q) => q.get('domain') === KNOWN, () => page.getByLabel('Domain').fill(KNOWN));
     expect(new Set(listed.items.map((c) => c.id))).toEqual(
       new Set([known['answered-today'], known['busy-yesterday'], known['cancelled-today'], known['noanswer-3days']].map((c) => c?.id)),
     );
@@ -187,50 +226,50 @@ test('filters, search, sorting and paging give the same rows as the API, and liv
   });
 
   await test.step('all time adds the call of 10 days ago', async () => {
-    const listed = await listAfter(page, () => page.getByLabel('Date').selectOption('all'));
+    const listed = await listAfter(page, (q) => q.get('domain') === KNOWN && !q.has('from'), () => page.getByLabel('Date').selectOption('all'));
     expect(listed.url.searchParams.has('from')).toBe(false);
     expect(listed.total).toBe(5);
     await expectRowsMatchApi(page, listed);
   });
 
   await test.step('outcome: busy', async () => {
-    const listed = await listAfter(page, () => page.getByRole('button', { name: 'Busy', exact: true }).click());
+    const listed = await listAfter(page, (q) => q.get('disposition') === 'BUSY', () => page.getByRole('button', { name: 'Busy', exact: true }).click());
     expect(listed.url.searchParams.get('disposition')).toBe('BUSY');
     expect(listed.items.map((c) => c.id)).toEqual([known['busy-yesterday']?.id]);
     await expectRowsMatchApi(page, listed);
     await shot(page, 'cdrs-02-filtered');
     // Two outcomes at once.
-    const two = await listAfter(page, () => page.getByRole('button', { name: 'No answer', exact: true }).click());
+    const two = await listAfter(page, (q) => q.get('disposition') === 'NO_ANSWER,BUSY', () => page.getByRole('button', { name: 'No answer', exact: true }).click());
     expect(two.url.searchParams.get('disposition')).toBe('NO_ANSWER,BUSY');
     expect(two.total).toBe(2);
     await page.getByRole('button', { name: 'Busy', exact: true }).click();
-    await listAfter(page, () => page.getByRole('button', { name: 'No answer', exact: true }).click());
+    await listAfter(page, (q) => !q.has('disposition'), () => page.getByRole('button', { name: 'No answer', exact: true }).click());
   });
 
   await test.step('direction: inbound', async () => {
-    const listed = await listAfter(page, () => page.getByRole('button', { name: 'Inbound', exact: true }).click());
+    const listed = await listAfter(page, (q) => q.get('direction') === 'inbound', () => page.getByRole('button', { name: 'Inbound', exact: true }).click());
     expect(new Set(listed.items.map((c) => c.id))).toEqual(new Set([known['answered-today'], known['noanswer-3days'], known['failed-10days']].map((c) => c?.id)));
     await expectRowsMatchApi(page, listed);
-    await listAfter(page, () => page.getByRole('button', { name: 'Inbound', exact: true }).click());
+    await listAfter(page, (q) => !q.has('direction'), () => page.getByRole('button', { name: 'Inbound', exact: true }).click());
   });
 
   await test.step('number: starts with, then contains', async () => {
-    const prefix = await listAfter(page, () => page.getByLabel('Number', { exact: true }).fill('4930'));
+    const prefix = await listAfter(page, (q) => q.get('number') === '4930', () => page.getByLabel('Number', { exact: true }).fill('4930'));
     expect(prefix.url.searchParams.get('numberMatch')).toBe('prefix');
     expect(prefix.total).toBe(4);
     await expectRowsMatchApi(page, prefix);
-    const none = await listAfter(page, () => page.getByLabel('Number', { exact: true }).fill('0222'));
+    const none = await listAfter(page, (q) => q.get('number') === '0222', () => page.getByLabel('Number', { exact: true }).fill('0222'));
     expect(none.total).toBe(0);
     await expect(page.getByText('No call record matches these filters')).toBeVisible();
     await shot(page, 'cdrs-03-no-match');
-    const contains = await listAfter(page, () => page.getByLabel('How the number matches').selectOption('contains'));
+    const contains = await listAfter(page, (q) => q.get('number') === '0222' && q.get('numberMatch') === 'contains', () => page.getByLabel('How the number matches').selectOption('contains'));
     expect(contains.url.searchParams.get('numberMatch')).toBe('contains');
     expect(contains.items.map((c) => c.id)).toEqual([known['busy-yesterday']?.id]);
     await expectRowsMatchApi(page, contains);
   });
 
   await test.step('Back undoes the last filter; a reload keeps them all', async () => {
-    await listAfter(page, () => page.goBack());
+    await listAfter(page, (q) => q.get('number') === '0222' && q.get('numberMatch') === 'prefix', () => page.goBack());
     await expect(page.getByLabel('How the number matches')).toHaveValue('prefix');
     await expect(page.getByTestId('cdr-total')).toHaveText('0 calls');
     await page.reload();
@@ -240,63 +279,64 @@ test('filters, search, sorting and paging give the same rows as the API, and liv
   });
 
   await test.step('search: part of a call id', async () => {
-    await listAfter(page, () => page.getByRole('button', { name: 'Clear filters' }).click());
+    await listAfter(page, (q) => !q.has('domain') && !q.has('number'), () => page.getByRole('button', { name: 'Clear filters' }).click());
     await expect(page.getByLabel('Domain')).toHaveValue('');
     const id = known['noanswer-3days']?.id ?? '';
-    const listed = await listAfter(page, () => page.getByLabel('Search').fill(id.slice(6, 20)));
+    const listed = await listAfter(page, (q) => q.get('search') === id.slice(6, 20), () => page.getByLabel('Search').fill(id.slice(6, 20)));
     expect(listed.url.searchParams.get('search')).toBe(id.slice(6, 20));
     expect(listed.items.map((c) => c.id)).toEqual([id]);
     await expectRowsMatchApi(page, listed);
-    await listAfter(page, () => page.getByLabel('Search').fill(''));
+    await listAfter(page, (q) => !q.has('search'), () => page.getByLabel('Search').fill(''));
   });
 
   await test.step('yesterday in Berlin', async () => {
-    const listed = await listAfter(page, () => page.getByLabel('Date').selectOption('yesterday'));
+    const listed = await listAfter(page, (q) => q.get('from') === new Date(midnight(-1, TZ)).toISOString() && !q.has('domain'), () => page.getByLabel('Date').selectOption('yesterday'));
     expect(listed.url.searchParams.get('from')).toBe(new Date(midnight(-1, TZ)).toISOString());
     expect(listed.url.searchParams.get('until')).toBe(new Date(midnight(0, TZ)).toISOString());
     await expectRowsMatchApi(page, listed);
-    const mine = await listAfter(page, () => page.getByLabel('Domain').fill(KNOWN));
+    const mine = await listAfter(page, (q) => q.get('from') === new Date(midnight(-1, TZ)).toISOString() && q.get('domain') === KNOWN, () => page.getByLabel('Domain').fill(KNOWN));
     expect(mine.items.map((c) => c.id)).toEqual([known['busy-yesterday']?.id]);
-    await listAfter(page, () => page.getByLabel('Domain').fill(''));
+    await listAfter(page, (q) => q.get('from') === new Date(midnight(-1, TZ)).toISOString() && !q.has('domain'), () => page.getByLabel('Domain').fill(''));
   });
 
   await test.step('sorting by a column, both ways', async () => {
-    await listAfter(page, () => page.getByLabel('Date').selectOption('month'));
-    const longest = await listAfter(page, () => page.getByRole('button', { name: 'Duration' }).click());
+    // Last month: always a whole month of records, whatever today's date.
+    await listAfter(page, (q) => q.get('from') === new Date(monthStart(-1, TZ)).toISOString() && q.get('until') === new Date(monthStart(0, TZ)).toISOString(), () => page.getByLabel('Date').selectOption('lastmonth'));
+    const longest = await listAfter(page, (q) => q.get('sort') === '-duration', () => page.getByRole('button', { name: 'Duration' }).click());
     expect(longest.url.searchParams.get('sort')).toBe('-duration');
     await expect(page.getByRole('columnheader', { name: 'Duration' })).toHaveAttribute('aria-sort', 'descending');
     await expectRowsMatchApi(page, longest);
-    const shortest = await listAfter(page, () => page.getByRole('button', { name: 'Duration' }).click());
+    const shortest = await listAfter(page, (q) => q.get('sort') === 'duration', () => page.getByRole('button', { name: 'Duration' }).click());
     expect(shortest.url.searchParams.get('sort')).toBe('duration');
     await expectRowsMatchApi(page, shortest);
-    const byCaller = await listAfter(page, () => page.getByRole('button', { name: 'Caller' }).click());
+    const byCaller = await listAfter(page, (q) => q.get('sort') === 'from', () => page.getByRole('button', { name: 'Caller' }).click());
     expect(byCaller.url.searchParams.get('sort')).toBe('from');
     await expectRowsMatchApi(page, byCaller);
     await shot(page, 'cdrs-04-sorted');
   });
 
   await test.step('paging: page size, next, a typed page, the last page', async () => {
-    const size = await listAfter(page, () => page.getByLabel('Rows per page').selectOption('25'));
+    const size = await listAfter(page, (q) => q.get('limit') === '25', () => page.getByLabel('Rows per page').selectOption('25'));
     expect(size.url.searchParams.get('limit')).toBe('25');
     expect(size.url.searchParams.get('offset')).toBe('0');
     await expectRowsMatchApi(page, size);
-    const next = await listAfter(page, () => page.getByRole('button', { name: 'Next' }).click());
+    const next = await listAfter(page, (q) => q.get('offset') === '25', () => page.getByRole('button', { name: 'Next' }).click());
     expect(next.url.searchParams.get('offset')).toBe('25');
     await expectRowsMatchApi(page, next);
     await expect(page.getByTestId('pager-range')).toHaveText(`26–50 of ${next.total.toLocaleString('en-US')}`);
-    const typed = await listAfter(page, async () => {
+    const typed = await listAfter(page, (q) => q.get('offset') === '150', async () => {
       await page.getByLabel('Page', { exact: true }).fill('7');
       await page.getByLabel('Page', { exact: true }).press('Enter');
     });
     expect(typed.url.searchParams.get('offset')).toBe('150');
     await expectRowsMatchApi(page, typed);
-    const last = await listAfter(page, () => page.getByRole('button', { name: 'Last page' }).click());
+    const last = await listAfter(page, (q) => Number(q.get('offset')) > 150, () => page.getByRole('button', { name: 'Last page' }).click());
     const lastPage = Math.ceil(last.total / 25);
     expect(last.url.searchParams.get('offset')).toBe(String((lastPage - 1) * 25));
     await expectRowsMatchApi(page, last);
     await expect(page.getByRole('button', { name: 'Next' })).toBeDisabled();
     await shot(page, 'cdrs-05-last-page');
-    await listAfter(page, () => page.goBack());
+    await listAfter(page, (q) => q.get('offset') === '150', () => page.goBack());
     await expect(page.getByLabel('Page', { exact: true })).toHaveValue('7');
   });
   expect(errors).toEqual([]);
@@ -332,6 +372,9 @@ function parseCsv(text: string): string[][] {
 
 test('an export of the current filter downloads a CSV whose rows are the API’s', async ({ page }) => {
   const errors = watchErrors(page);
+  // "This month" as seen on the 15th of last month: a whole month of records behind it, on any date.
+  const lastMonth = ymdIn(monthStart(-1, TZ) + 12 * 3600_000, TZ);
+  await pinClock(page, midnightOf(lastMonth.y, lastMonth.m, 15, TZ) + 12 * 3600_000);
   await signIn(page, service, '/call-records?range=month&domain=example.com&direction=inbound');
   await expect(page.getByTestId('cdr-row').first()).toBeVisible();
   const totalText = (await page.getByTestId('cdr-total').textContent()) ?? '';
@@ -385,6 +428,7 @@ test('an export of the current filter downloads a CSV whose rows are the API’s
 
 test('an NDJSON export shows its progress and can be cancelled', async ({ page }) => {
   const errors = watchErrors(page);
+  await pinClock(page);
   await signIn(page, service, '/call-records?range=all');
   await expect(page.getByTestId('cdr-row').first()).toBeVisible();
   // Hold the export's answer back so that the cancel lands while it runs.
@@ -423,6 +467,7 @@ test('an NDJSON export shows its progress and can be cancelled', async ({ page }
 test('a record opens with its timeline and raw events; a generated one says its raw events are gone', async ({ page }) => {
   const errors = watchErrors(page);
   const answered = known['answered-today'] as Cdr;
+  await pinClock(page);
   await signIn(page, service, `/call-records?domain=${KNOWN}`);
   await page.locator(`tr[data-cdr-id="${answered.id}"]`).getByRole('button').click();
   const detail = page.getByTestId('record-detail');
@@ -440,8 +485,8 @@ test('a record opens with its timeline and raw events; a generated one says its 
   await expect(detail).toBeHidden();
   await expect(page).not.toHaveURL(/call=/);
 
-  // A generated record: no journal behind it.
-  await page.goto(`${service.url}/call-records?range=month`);
+  // A generated record (a domain of the generated ones only): no journal behind it.
+  await page.goto(`${service.url}/call-records?range=all&domain=example.com`);
   const row = page.getByTestId('cdr-row').first();
   await row.getByRole('button').click();
   await expect(page.getByTestId('record-detail').getByTestId('raw-events-unavailable')).toBeVisible();
@@ -450,6 +495,7 @@ test('a record opens with its timeline and raw events; a generated one says its 
 });
 
 test('time zone: the browser’s by default, another on request, and it says which', async ({ page }) => {
+  await pinClock(page);
   await signIn(page, service, `/call-records?domain=${KNOWN}&range=all`);
   const busy = known['busy-yesterday'] as Cdr;
   const row = page.locator(`tr[data-cdr-id="${busy.id}"]`);
@@ -469,6 +515,7 @@ test('time zone: the browser’s by default, another on request, and it says whi
 });
 
 test('loading, failure and empty states are designed, not blank', async ({ page }) => {
+  await pinClock(page);
   await signIn(page, service);
   let mode: 'slow' | 'fail' | 'pass' = 'slow';
   const isList = (url: URL) => url.pathname === '/api/v1/cdrs';

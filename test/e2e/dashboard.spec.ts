@@ -61,6 +61,12 @@ test('charts of the last day, the figures of the API, and the calls up now follo
   }
   await send(service, events, s.events.splice(0));
 
+  // The count of calls up now is asked for as a count (limit=0), never as the list of every call.
+  const callLists: string[] = [];
+  page.on('request', (r) => {
+    const url = new URL(r.url());
+    if (url.pathname === '/api/v1/calls') callLists.push(url.search);
+  });
   await signIn(page, service);
   await expect(figure(page, 'active-now')).toHaveText('12');
   const stats = await api<CallStats>(service, admin, 'GET', `/api/v1/stats/calls?hours=24&bucketMinutes=5&tz=${encodeURIComponent(TZ)}`);
@@ -118,6 +124,8 @@ test('charts of the last day, the figures of the API, and the calls up now follo
   await send(service, events, ends.events);
   await expect(figure(page, 'active-now')).toHaveText('11', { timeout: 5000 });
   expect(Date.now() - t).toBeLessThan(15_000);
+  expect(callLists.length).toBeGreaterThan(0);
+  expect(callLists.filter((q) => q !== '?limit=0')).toEqual([]);
 
   // The week view: hourly concurrency, 168 hourly bars.
   const week = page.waitForResponse((r) => r.url().includes('/api/v1/stats/calls?hours=168'));

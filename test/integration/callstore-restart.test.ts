@@ -97,7 +97,7 @@ describe('callstore state across restarts', () => {
       const admin2 = apiClient(second.url, await login(second));
       const ackedEvents = events.filter((e) => e.seq <= acked);
       const activeIds = new Set<string>();
-      for (const call of (await admin2.get('/api/v1/calls')).body.items as { id: string }[]) {
+      for (const call of (await admin2.get('/api/v1/calls?limit=5000')).body.items as { id: string }[]) {
         for (const e of (await admin2.get(`/api/v1/calls/${call.id}`)).body.events as { id: string }[]) activeIds.add(e.id);
       }
       const cdrEventIds = new Set<string>();

@@ -1,7 +1,7 @@
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiveMessage } from '../../shared/api/live.js';
-import { apiClient } from '../support/api.js';
+import { apiClient, type ApiResponse } from '../support/api.js';
 import { CallScript } from '../support/call-events.js';
 import { cs, vm } from '../support/config-cases.js';
 import { eventually, postEvents, StreamSource } from '../support/events-client.js';
@@ -206,6 +206,71 @@ describe('call records API', () => {
   });
 });
 
+describe('active calls list', () => {
+  it('pages by cursor, newest first, with the total; a count alone with limit=0', async () => {
+    const { svc, admin, eventsToken } = await setup();
+    try {
+      // 2,400 calls, a second apart, two of every three in office.example; each tenth starts with
+      // the one before it (ties are broken by id)
+      const t0 = Date.now() - 3 * 3600_000;
+      const s = new CallScript('pg', t0);
+      const o = new CallScript('pg-o', t0, 'other.example');
+      const calls: { id: string; at: number; domain: string }[] = [];
+      for (let i = 0; i < 2400; i++) {
+        const at = (i % 10 === 9 ? i - 1 : i) * 1000;
+        const id = `pg-${String(i).padStart(4, '0')}`;
+        const script = i % 3 === 2 ? o : s;
+        script.invite(at, id, String(100 + (i % 7)), '200');
+        calls.push({ id, at, domain: script.domain });
+      }
+      for (const script of [s, o]) expect((await postEvents(svc.url, eventsToken, script.events)).status).toBe(200);
+      const order = (xs: typeof calls) => [...xs].sort((a, b) => b.at - a.at || (a.id < b.id ? -1 : 1)).map((c) => c.id);
+
+      // Unpaged as before, an old client gets the first 1,000 (the default) and the total.
+      const first = await admin.get('/api/v1/calls');
+      expect(first.status).toBe(200);
+      expect([first.body.items.length, first.body.total, typeof first.body.nextCursor]).toEqual([1000, 2400, 'string']);
+      expect(first.body.items.map((c: { id: string }) => c.id)).toEqual(order(calls).slice(0, 1000));
+
+      // Walking the pages gives every call once, in order, while calls start and end meanwhile.
+      const walked: string[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      do {
+        const page: ApiResponse<{ items: { id: string }[]; nextCursor: string | null }> = await admin.get(`/api/v1/calls?limit=700${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+        expect(page.status).toBe(200);
+        walked.push(...page.body.items.map((c) => c.id));
+        cursor = page.body.nextCursor;
+        if (++pages === 1) {
+          // newer calls (not on later pages) and the end of calls not reached yet
+          const more = new CallScript('pg-late', Date.now()).invite(0, 'pg-late-1', '1', '2').invite(10, 'pg-late-2', '1', '2');
+          const ends = new CallScript('pg-end', t0).end(0, 'pg-0000').end(0, 'pg-0001');
+          await postEvents(svc.url, eventsToken, [...more.events, ...ends.events]);
+          await eventually(async () => (await admin.get('/api/v1/calls?limit=0')).body.total === 2400, 10_000, 'the two ended calls gone');
+        }
+      } while (cursor);
+      expect(pages).toBe(4);
+      expect(walked).toEqual(order(calls).filter((id) => id !== 'pg-0000' && id !== 'pg-0001'));
+
+      // The count alone, and filters with paging.
+      expect((await admin.get('/api/v1/calls?limit=0')).body).toEqual({ items: [], total: 2400, nextCursor: null });
+      const office = calls.filter((c) => c.domain === 'office.example' && c.id !== 'pg-0000' && c.id !== 'pg-0001');
+      const p1 = await admin.get('/api/v1/calls?domain=office.example&number=103&limit=100');
+      const wanted = order(office.filter((c) => Number(c.id.slice(3)) % 7 === 3));
+      expect([p1.body.total, p1.body.items.map((c: { id: string }) => c.id)]).toEqual([wanted.length, wanted.slice(0, 100)]);
+      const p2 = await admin.get(`/api/v1/calls?domain=office.example&number=103&limit=100&cursor=${encodeURIComponent(p1.body.nextCursor)}`);
+      expect(p2.body.items.map((c: { id: string }) => c.id)).toEqual(wanted.slice(100, 200));
+
+      // Bad paging input: one sentence, the path.
+      const bad = await admin.get('/api/v1/calls?cursor=bm90LWEtY3Vyc29y');
+      expect([bad.status, bad.body.error.details]).toEqual([400, [{ path: '/cursor', message: 'is not a cursor of this list' }]]);
+      expect((await admin.get('/api/v1/calls?limit=5001')).status).toBe(400);
+    } finally {
+      await svc.stop();
+    }
+  });
+});
+
 describe('dashboard figures', () => {
   it('counts recorded and active calls in /api/v1/stats/calls', async () => {
     const { svc, admin, eventsToken } = await setup();
@@ -266,6 +331,54 @@ describe('callstore routing and settings', () => {
       const res = await postEvents(svc.url, eventsToken, new CallScript('x', now(), 'elsewhere.example').invite(0, 'nowhere', '1', '2').events);
       expect(res.status).toBe(400);
       expect(res.body.error.details).toEqual([{ path: '/0/domain', message: 'no callstore group serves the domain elsewhere.example' }]);
+    } finally {
+      await svc.stop();
+    }
+  });
+
+  it('refuses a whole batch for now (503, Retry-After, nothing stored) while a group has no active instance; a domain no group serves stays a per-event 400', async () => {
+    const { svc, admin, eventsToken } = await setup();
+    try {
+      // sales.example: group 5, its only instance disabled; office.example: group 1; nothing else is served
+      const instances = (salesEnabled: boolean) => [cs({ include_domains: ['office.example'] }), cs({ name: 'sales', group: 5, include_domains: ['sales.example'], enabled: salesEnabled }), vm()];
+      expect((await admin.put('/api/v1/config/roles', { revision: 1, instances: instances(false) })).status).toBe(200);
+      const office = new CallScript('u-office', now(), 'office.example').invite(0, 'unrouted-office', '1', '2');
+      const sales = new CallScript('u-sales', now(), 'sales.example').invite(0, 'unrouted-sales', '1', '2').answer(100, 'unrouted-sales');
+      const nowhere = new CallScript('u-nowhere', now(), 'elsewhere.example').invite(0, 'unrouted-nowhere', '1', '2');
+      const batch = [...office.events, ...sales.events, ...nowhere.events];
+
+      const res = await postEvents(svc.url, eventsToken, batch);
+      expect([res.status, res.headers.get('retry-after')]).toEqual([503, '2']);
+      expect(res.body.error).toEqual({
+        code: 'unavailable',
+        message: 'An event of this batch cannot be stored here now: callstore group 5 (serving sales.example) has no active instance. Nothing of the batch was stored; send it again in 2 s.',
+        details: [{ path: '/1/domain', message: 'callstore group 5 (serving sales.example) has no active instance' }],
+      });
+      // nothing of the batch, not even the event group 1 could have taken
+      expect((await admin.get('/api/v1/calls')).body.total).toBe(0);
+
+      // The stream: an error the source can tell is temporary; the message sent right behind it
+      // (the answer, without its domain) is refused too rather than stored out of order.
+      const ws = await StreamSource.open(svc.url, eventsToken);
+      const [first, second] = await Promise.all([ws.send([sales.events[0]]), ws.send([sales.events[1], ...office.events])]);
+      expect(first).toEqual({ ack: null, error: { code: 'unavailable', message: expect.stringContaining('callstore group 5 (serving sales.example) has no active instance'), retryAfter: 2 } });
+      expect(second).toMatchObject({ ack: null, error: { code: 'unavailable', message: expect.stringContaining('refused too, so that nothing is stored out of order'), retryAfter: expect.any(Number) } });
+      expect((await admin.get('/api/v1/calls')).body.total).toBe(0);
+
+      // With an instance again, the same batch: stored, and the unserved domain refused for good.
+      const { revision } = (await admin.get('/api/v1/config/roles')).body;
+      expect((await admin.put('/api/v1/config/roles', { revision, instances: instances(true) })).status).toBe(200);
+      const again = await postEvents(svc.url, eventsToken, batch);
+      expect(again.status).toBe(400);
+      expect(again.body).toMatchObject({ stored: 3, error: { details: [{ path: '/3/domain', message: 'no callstore group serves the domain elsewhere.example' }] } });
+      expect((await admin.get('/api/v1/calls/unrouted-sales')).body).toMatchObject({ instance: 'sales', state: 'talking' });
+      // the stream takes its messages again once the retry time has passed
+      const taken = await eventually(async () => {
+        const reply = await ws.send(sales.events);
+        return reply.ack !== null ? reply : undefined;
+      }, 5000, 'the stream taking messages again');
+      expect(taken).toMatchObject({ ack: 2, stored: 0, duplicates: 2 });
+      ws.close();
     } finally {
       await svc.stop();
     }

@@ -1,3 +1,5 @@
+import { request } from 'node:http';
+import { gzipSync } from 'node:zlib';
 import WebSocket from 'ws';
 import { afterEach, describe, expect, it } from 'vitest';
 import { apiClient } from '../support/api.js';
@@ -175,3 +177,134 @@ describe('sources and crash handling (caf-call-legs-resync)', () => {
     expect(((await admin.get('/api/v1/sources')).body.items as { id: string }[]).map((s) => s.id).sort()).toEqual(['kam8']);
   });
 });
+
+/** A dialog of a sync list, as Kamailio's dlg.list gives it. */
+const dialogOf = (callId: string, state = 'confirmed', domain = 'office.example', answeredAt?: string) => ({
+  callId,
+  fromTag: `f-${callId}`,
+  toTag: `t-${callId}`,
+  state,
+  from: 'sip:7@office.example',
+  to: 'sip:8@office.example',
+  domain,
+  ...(answeredAt ? { answeredAt } : {}),
+});
+const ndjson = (dialogs: object[]) => dialogs.map((d) => `${JSON.stringify(d)}\n`).join('');
+
+/**
+ * A sync sent in parts, as a slow link or a long list arrives: `parts` are written one by one,
+ * `between(i)` runs after part i (before the next is written); `abort` cuts the request after the
+ * last part instead of ending it.
+ */
+function syncInParts(url: string, token: string, source: string, parts: string[], between: (i: number) => Promise<void>, abort = false): Promise<{ status: number; body: any } | 'aborted'> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/api/v1/sources/${source}/sync`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson' } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text ? JSON.parse(text) : undefined }));
+    });
+    req.on('error', (err) => (abort ? resolve('aborted') : reject(err)));
+    void (async () => {
+      for (let i = 0; i < parts.length; i++) {
+        await new Promise<void>((done) => req.write(parts[i], () => done()));
+        await between(i);
+      }
+      if (abort) {
+        req.destroy();
+        resolve('aborted');
+      } else req.end();
+    })().catch(reject);
+  });
+}
+
+describe('dialog lists taken in as they arrive (NDJSON)', () => {
+  it('reconstructs the dialogs of each part as it comes, and ends the known ones the list does not name only once it has all come', async () => {
+    const { svc, admin, token, events } = await setup();
+    const t0 = Date.now() - 60_000;
+    await events.post('/api/v1/events', new CallScript('kam10', t0).invite(0, 'st-known', '1', '2').answer(10, 'st-known').invite(20, 'st-missing', '3', '4').answer(30, 'st-missing').events);
+    const answeredAt = new Date(t0 + 5000).toISOString();
+    const result = await syncInParts(
+      svc.url,
+      token,
+      'kam10',
+      [ndjson([dialogOf('st-known'), dialogOf('st-new-1', 'confirmed', 'office.example', answeredAt), dialogOf('st-early', 'early')]), ndjson([dialogOf('st-new-2', 'confirmed', 'office.example', answeredAt)])],
+      async (i) => {
+        if (i > 0) return;
+        // the first part is taken in before the rest has been sent; nothing is ended yet
+        await eventually(async () => (await admin.get('/api/v1/calls/st-new-1')).status === 200, 10_000, 'st-new-1 reconstructed from the first part');
+        expect((await admin.get('/api/v1/calls/st-missing')).body.state).toBe('talking');
+        expect((await admin.get('/api/v1/calls/st-new-2')).status).toBe(404);
+      },
+    );
+    expect(result).toEqual({ status: 200, body: { kept: ['st-known'], reconstructed: ['st-new-1', 'st-new-2'], refused: [], terminated: ['st-missing'], dropped: ['st-early'] } });
+    expect(await cdrOf(admin, 'st-missing')).toMatchObject({ endReason: 'resync_missing' });
+    expect((await admin.get('/api/v1/calls/st-new-2')).body).toMatchObject({ state: 'talking', answeredAt, source: 'kam10' });
+  });
+
+  it('ends nothing when the list is cut off, or refused on the way; what came before is kept', async () => {
+    const { svc, admin, token, events } = await setup();
+    await events.post('/api/v1/events', new CallScript('kam11', Date.now() - 60_000).invite(0, 'cut-known', '1', '2').answer(10, 'cut-known').events);
+    // cut off after its first part
+    const cut = await syncInParts(svc.url, token, 'kam11', [ndjson([dialogOf('cut-new-1')])], async () => {
+      await eventually(async () => (await admin.get('/api/v1/calls/cut-new-1')).status === 200, 10_000, 'the first part taken in');
+    }, true);
+    expect(cut).toBe('aborted');
+    // a bad line: refused there, with its index and field; still nothing ended
+    const bad = await events.post('/api/v1/sources/kam11/sync', ndjson([dialogOf('cut-new-2'), { ...dialogOf('cut-new-3'), state: 'ringing' }]), { 'content-type': 'application/x-ndjson' });
+    expect([bad.status, bad.body.error.details]).toEqual([400, [{ path: '/1/state', message: 'must be one of "early", "confirmed", "terminating"' }]]);
+    const twice = await events.post('/api/v1/sources/kam11/sync', ndjson([dialogOf('cut-new-2'), dialogOf('cut-new-2')]), { 'content-type': 'application/x-ndjson' });
+    expect([twice.status, twice.body.error.details]).toEqual([400, [{ path: '/1/callId', message: '"cut-new-2" is listed twice (first at /0)' }]]);
+    const notJson = await events.post('/api/v1/sources/kam11/sync', `${JSON.stringify(dialogOf('cut-new-4'))}\n{"callId":`, { 'content-type': 'application/x-ndjson' });
+    expect([notJson.status, notJson.body.error.details]).toEqual([400, [{ path: '/1', message: 'is not valid JSON' }]]);
+    const wrongType = await events.post('/api/v1/sources/kam11/sync', 'dialogs', { 'content-type': 'text/plain' });
+    expect(wrongType.status).toBe(400);
+    expect((await admin.get('/api/v1/calls/cut-known')).body.state).toBe('talking');
+    for (const id of ['cut-new-1', 'cut-new-2', 'cut-new-4']) expect((await admin.get(`/api/v1/calls/${id}`)).body.state).toBe('talking');
+    // the whole list, gzip'd: taken in, and now the known dialog it does not name ends
+    const whole = await fetch(`${svc.url}/api/v1/sources/kam11/sync`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/x-ndjson', 'content-encoding': 'gzip' },
+      body: gzipSync(ndjson([dialogOf('cut-new-1'), dialogOf('cut-new-2')])),
+    });
+    expect(whole.status).toBe(200);
+    expect(await whole.json()).toMatchObject({ kept: ['cut-new-1', 'cut-new-2'], terminated: expect.arrayContaining(['cut-known', 'cut-new-4']) });
+  });
+
+  it('answers 503 with Retry-After while the group of a dialog to reconstruct has no active instance, ending nothing; the same list goes through once it has one', async () => {
+    const svc = await startService();
+    services.push(svc);
+    const admin = apiClient(svc.url, await login(svc));
+    const instances = (salesEnabled: boolean) => [cs(), cs({ name: 'sales', group: 5, include_domains: ['sales.example'], enabled: salesEnabled }), vm()];
+    await admin.put('/api/v1/config/roles', { revision: 1, instances: instances(false) });
+    const token = (await admin.post('/api/v1/tokens', { name: 'pbx', scopes: ['events'] })).body.token as string;
+    const events = apiClient(svc.url, token);
+    await events.post('/api/v1/events', new CallScript('kam12', Date.now() - 60_000).invite(0, 'un-known', '1', '2').answer(10, 'un-known').events);
+    const list = ndjson([dialogOf('un-office'), dialogOf('un-sales', 'confirmed', 'sales.example')]);
+    const refused = await events.post('/api/v1/sources/kam12/sync', list, { 'content-type': 'application/x-ndjson' });
+    expect([refused.status, refused.headers.get('retry-after'), refused.body.error.code, refused.body.error.details]).toEqual([503, '2', 'unavailable', [{ path: '/1/domain', message: 'callstore group 5 (serving sales.example) has no active instance' }]]);
+    expect((await admin.get('/api/v1/calls/un-known')).body.state).toBe('talking');
+    const { revision } = (await admin.get('/api/v1/config/roles')).body;
+    await admin.put('/api/v1/config/roles', { revision, instances: instances(true) });
+    const taken = await events.post('/api/v1/sources/kam12/sync', list, { 'content-type': 'application/x-ndjson' });
+    expect(taken.body).toEqual({ kept: ['un-office'], reconstructed: ['un-sales'], refused: [], terminated: ['un-known'], dropped: [] });
+    expect((await admin.get('/api/v1/calls/un-sales')).body.instance).toBe('sales');
+  });
+
+  it('takes a list of thousands of dialogs in chunks, as NDJSON and as JSON, with the same result', async () => {
+    const { admin, events } = await setup();
+    await events.post('/api/v1/sources/kam13/heartbeat', { intervalMs: 60_000 });
+    const answeredAt = new Date(Date.now() - 600_000).toISOString();
+    const many = Array.from({ length: 5000 }, (_, i) => dialogOf(`many-${i}`, i % 10 === 0 ? 'early' : 'confirmed', 'office.example', answeredAt));
+    const first = await events.post('/api/v1/sources/kam13/sync', ndjson(many), { 'content-type': 'application/x-ndjson' });
+    expect(first.status).toBe(200);
+    expect([first.body.reconstructed.length, first.body.dropped.length]).toEqual([4500, 500]);
+    expect((await admin.get('/api/v1/calls?limit=0')).body.total).toBe(4500);
+    // again as JSON, with the first thousand gone: kept, and those ended
+    const second = await events.post('/api/v1/sources/kam13/sync', { dialogs: many.slice(1000) });
+    expect(second.status).toBe(200);
+    expect([second.body.kept.length, second.body.reconstructed.length, second.body.terminated.length, second.body.dropped.length]).toEqual([3600, 0, 900, 400]);
+    await eventually(async () => (await admin.get('/api/v1/calls?limit=0')).body.total === 3600, 15_000, 'the ended calls gone');
+  });
+});
+

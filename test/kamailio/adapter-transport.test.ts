@@ -1,6 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http';
-import { createServer as createTcpServer, type Server as TcpServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -9,70 +8,14 @@ import type { CallEvent } from '../../shared/api/events.js';
 import { Adapter } from '../../integrations/kamailio/adapter/adapter.js';
 import { parseConfig } from '../../integrations/kamailio/adapter/config.js';
 import { createLogger } from '../../integrations/kamailio/adapter/log.js';
-import { encodeNetstring } from '../../integrations/kamailio/adapter/netstring.js';
 import { eventually } from '../support/events-client.js';
+import { FakeKamailio } from './fake-kamailio.js';
 
 /**
  * The adapter's transport logic against a scripted Kamailio (evapi + snapshot) and a scripted
  * appliance (event stream + sync endpoint), in process: where a dialog list lands in the event
  * stream, what is sent again after the appliance drops, and when the stream is closed.
  */
-
-const KBOOT = '1795416009506';
-
-/** A fake Kamailio: evapi server and the HTTP snapshot endpoint. */
-class FakeKamailio {
-  readonly evapi: TcpServer;
-  readonly http: HttpServer;
-  readonly clients = new Set<Socket>();
-  kseq = 0;
-  /** what the next snapshot answers with, and what it does after answering */
-  onSnapshot: () => { kseq: number; dialogs: unknown[]; after?: () => void } = () => ({ kseq: this.kseq, dialogs: [] });
-  /** runs right after the hello of a new connection (what it emits precedes anything the adapter asks) */
-  onConnect: () => void = () => undefined;
-
-  constructor() {
-    this.evapi = createTcpServer((sock) => {
-      this.clients.add(sock);
-      sock.on('close', () => this.clients.delete(sock));
-      sock.on('error', () => undefined);
-      this.send({ k: 'hello', kboot: KBOOT, kseq: this.kseq, tvs: 1795416009, tvu: 0 });
-      this.onConnect();
-    });
-    this.http = createHttpServer((req, res) => {
-      if (req.url !== '/sitecall/snapshot') return void res.writeHead(404).end();
-      const snap = this.onSnapshot();
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kboot: KBOOT, kseq: snap.kseq, rpc: { jsonrpc: '2.0', id: 1, result: snap.dialogs } }));
-      snap.after?.();
-    });
-  }
-
-  async listen(): Promise<{ evapiPort: number; httpPort: number }> {
-    await Promise.all([new Promise<void>((r) => this.evapi.listen(0, '127.0.0.1', r)), new Promise<void>((r) => this.http.listen(0, '127.0.0.1', r))]);
-    return { evapiPort: (this.evapi.address() as { port: number }).port, httpPort: (this.http.address() as { port: number }).port };
-  }
-
-  send(msg: object): void {
-    for (const c of this.clients) c.write(encodeNetstring(JSON.stringify(msg)));
-  }
-
-  /** Emits the next numbered event (an end of call `c<n>`). */
-  emit(n = 1): void {
-    for (let i = 0; i < n; i++) {
-      this.kseq++;
-      this.send({ k: 'ev', kboot: KBOOT, kseq: this.kseq, tvs: 1795416010, tvu: this.kseq, type: 'end', callId: `c${this.kseq}`, fromTag: 'f', by: 'caller' });
-    }
-  }
-
-  dropClients(): void {
-    for (const c of this.clients) c.destroy();
-  }
-
-  async close(): Promise<void> {
-    this.dropClients();
-    await Promise.all([new Promise((r) => this.evapi.close(r)), new Promise((r) => this.http.close(r))]);
-  }
-}
 
 /** A fake appliance: records what arrives, in order, acking each message (unless told to drop). */
 class FakeAppliance {
@@ -84,6 +27,10 @@ class FakeAppliance {
   opened = 0;
   /** drop the connection instead of acking the next message */
   dropNext = false;
+  /** answer a dialog list sent as NDJSON as an appliance from before NDJSON did (400) */
+  refuseNdjson = false;
+  /** per dialog list posted: its Content-Type and its dialogs' call ids */
+  readonly syncs: { type: string; callIds: string[] }[] = [];
 
   constructor() {
     this.http = createHttpServer((req, res) => {
@@ -91,6 +38,13 @@ class FakeAppliance {
       req.on('data', (d: Buffer) => (body += d.toString()));
       req.on('end', () => {
         if (req.url?.endsWith('/sync')) {
+          const type = req.headers['content-type'] ?? '';
+          if (type === 'application/x-ndjson' && this.refuseNdjson) {
+            this.syncs.push({ type, callIds: [] });
+            return void res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify({ error: { code: 'invalid_request', message: 'The request body is invalid: / must be object.' } }));
+          }
+          const dialogs = (type === 'application/x-ndjson' ? body.split('\n').filter(Boolean).map((l) => JSON.parse(l)) : (JSON.parse(body) as { dialogs: unknown[] }).dialogs) as { callId: string }[];
+          this.syncs.push({ type, callIds: dialogs.map((d) => d.callId) });
           this.log.push('sync');
           return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kept: [], reconstructed: [], refused: [], terminated: [], dropped: [] }));
         }
@@ -212,5 +166,24 @@ describe('adapter transport (scripted Kamailio and appliance)', () => {
     expect(app.log).toContain('ev:2');
     await eventually(async () => app.sockets.size === 1, 8000, 'the stream open again');
     expect(logs.some((l) => l.includes('"msg":"kamailio lost"'))).toBe(true);
+  });
+
+  it('posts the dialog list as NDJSON, and as JSON from then on to an appliance that does not take NDJSON', async () => {
+    const { kam, app, adapter } = await setup();
+    const dialog = (n: number) => ({ 'call-id': `d${n}`, state: 4, from_uri: 'sip:1@office.example', to_uri: 'sip:2@office.example', caller: { tag: `f${n}` }, callee: { tag: `t${n}` }, variables: [{ sc_dom: 'office.example' }] });
+    kam.onSnapshot = () => ({ kseq: kam.kseq, dialogs: [dialog(1), dialog(2)] });
+    adapter.start();
+    await eventually(async () => app.syncs.length >= 1, 5000, 'the first dialog list');
+    expect(app.syncs[0]).toEqual({ type: 'application/x-ndjson', callIds: ['d1', 'd2'] });
+    app.refuseNdjson = true;
+    adapter.requestResync('test');
+    await eventually(async () => app.syncs.length >= 3, 5000, 'the list refused as NDJSON, then sent as JSON');
+    expect(app.syncs.slice(1)).toEqual([
+      { type: 'application/x-ndjson', callIds: [] },
+      { type: 'application/json', callIds: ['d1', 'd2'] },
+    ]);
+    adapter.requestResync('test again');
+    await eventually(async () => app.syncs.length >= 4, 5000, 'the next list');
+    expect(app.syncs[3]?.type).toBe('application/json');
   });
 });

@@ -109,6 +109,18 @@ async function processedDialogs(stack: Stack): Promise<number> {
   return Number(r?.['dialog.processed_dialogs'] ?? NaN);
 }
 
+/** The calls of this run still up: every page of GET /api/v1/calls (newest first, by cursor). */
+async function stillUp(stack: Stack, marker: string): Promise<number> {
+  let count = 0;
+  let cursor: string | null = null;
+  do {
+    const page: { body: { items: { id: string }[]; nextCursor: string | null } } = await stack.admin.get(`/api/v1/calls?limit=5000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    count += page.body.items.filter((c) => c.id.endsWith(marker)).length;
+    cursor = page.body.nextCursor;
+  } while (cursor);
+  return count;
+}
+
 async function countCdrs(stack: Stack, marker: string): Promise<number> {
   const r = await stack.admin.get<{ total: number }>(`/api/v1/cdrs?search=${encodeURIComponent(marker)}&limit=1`);
   return r.body.total;
@@ -190,7 +202,7 @@ async function step(stack: Stack, uasPort: number, uasPid: number, rate: number,
     cpu,
     udpDrops: udpErrors().rcvbuf - udp0.rcvbuf,
     kamailioDialogs: (await processedDialogs(stack)) - dialogs0,
-    stillUp: (await stack.admin.get<{ items: { id: string }[] }>('/api/v1/calls')).body.items.filter((c) => c.id.endsWith(marker)).length,
+    stillUp: await stillUp(stack, marker),
     loadAvg: Math.round((loadavg()[0] ?? 0) * 10) / 10,
     recordsRight: false,
     clean: false,

@@ -147,7 +147,14 @@ export async function storedState(url: string, token: string): Promise<{ cdrIds:
     cdrEvents.set(cdr.id, cdr.eventIds);
   }
   const activeEvents = new Map<string, string[]>();
-  const calls = (await api.get<{ items: { id: string }[] }>('/api/v1/calls')).body.items;
+  // every page of the active calls (newest first, by cursor)
+  const calls: { id: string }[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: { body: { items: { id: string }[]; nextCursor: string | null } } = await api.get(`/api/v1/calls?limit=5000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    calls.push(...page.body.items);
+    cursor = page.body.nextCursor;
+  } while (cursor);
   await inParallel(calls, 8, async ({ id }) => {
     const detail = await api.get<{ events: { id: string }[] }>(`/api/v1/calls/${encodeURIComponent(id)}`);
     if (detail.status === 200) activeEvents.set(id, detail.body.events.map((e) => e.id));

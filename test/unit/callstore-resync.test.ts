@@ -88,7 +88,7 @@ describe('a resync against calls the callstore has seen end', () => {
     const t0 = Date.now();
     await send(service, new CallScript('kam1', t0).invite(0, 's-1', '101', '102').answer(1000, 's-1').end(2000, 's-1').events);
     await vi.advanceTimersByTimeAsync(2500);
-    const result = service.sync('kam1', [listed('s-1', t0 + 1000)]);
+    const result = await service.sync('kam1', [listed('s-1', t0 + 1000)]);
     expect(result).toEqual({ kept: [], reconstructed: [], refused: [], terminated: [], dropped: ['s-1'] });
     await vi.advanceTimersByTimeAsync(SETTLE_MS + 10);
     expect(t.cdrs.records.get('s-1')).toMatchObject({ endReason: 'normal', synthesized: false, billsec: 1 });
@@ -102,7 +102,7 @@ describe('a resync against calls the callstore has seen end', () => {
     await send(service, new CallScript('kam1', t0).invite(0, 'w-1', '101', '102').answer(1000, 'w-1').end(2000, 'w-1').events);
     await vi.advanceTimersByTimeAsync(SETTLE_MS + 10);
     expect(t.cdrs.records.has('w-1')).toBe(true);
-    expect(service.sync('kam1', [listed('w-1', t0 + 1000)]).dropped).toEqual(['w-1']);
+    expect((await service.sync('kam1', [listed('w-1', t0 + 1000)])).dropped).toEqual(['w-1']);
     expect(service.list()).toEqual([]);
   });
 
@@ -119,7 +119,7 @@ describe('a resync against calls the callstore has seen end', () => {
     await send(service, [{ ...new CallScript('pbx2', t0).end(11_000, 'b-leg').events[0]!, id: 'pbx2-b-end', seq: 9 }]);
     // settling now (every leg ended); kam1 is back and lists its leg as up
     await vi.advanceTimersByTimeAsync(1000);
-    expect(service.sync('kam1', [listed('a-leg', t0 + 1000)])).toMatchObject({ kept: ['a-leg'], reconstructed: [], dropped: [] });
+    expect(await service.sync('kam1', [listed('a-leg', t0 + 1000)])).toMatchObject({ kept: ['a-leg'], reconstructed: [], dropped: [] });
     await vi.advanceTimersByTimeAsync(SETTLE_MS + 10);
     expect(t.cdrs.records.size).toBe(0);
     expect(service.get('two').call).toMatchObject({ state: 'talking' });
@@ -139,7 +139,7 @@ describe('a resync against calls the callstore has seen end', () => {
     const first = service.terminate('adm-1');
     expect(first).toMatchObject({ endReason: 'admin', billsec: 20 });
     await vi.advanceTimersByTimeAsync(5000);
-    expect(service.sync('kam1', [listed('adm-1', t0 + 1000)]).reconstructed).toEqual(['adm-1']);
+    expect((await service.sync('kam1', [listed('adm-1', t0 + 1000)])).reconstructed).toEqual(['adm-1']);
     const resumed = service.list().find((c) => c.id.startsWith('adm-1~resumed-'));
     // billed from the end of the first record on, not again from the answer
     expect(resumed).toMatchObject({ links: [{ kind: 'resumed', callId: 'adm-1' }], answeredAt: first?.endedAt });
@@ -152,7 +152,7 @@ describe('a resync against calls the callstore has seen end', () => {
     await send(service, new CallScript('kam-ahead', t0 + skewMs).invite(0, 'other', '1', '2').events, skewMs);
     await vi.advanceTimersByTimeAsync(30_000);
     // answered 10 s ago by the source's clock: that is 50 s ahead of ours
-    expect(service.sync('kam-ahead', [listed('other'), listed('new-1', t0 + skewMs + 20_000)]).reconstructed).toEqual(['new-1']);
+    expect((await service.sync('kam-ahead', [listed('other'), listed('new-1', t0 + skewMs + 20_000)])).reconstructed).toEqual(['new-1']);
     expect(service.get('new-1').call.answeredAt).toBe(new Date(t0 + skewMs + 20_000).toISOString());
   });
 });

@@ -43,9 +43,20 @@ describe('domain-tree partitioning', () => {
     expect(nested.lookup('callstore', 'hr.example.com')?.members.map((m) => m.name)).toEqual(['cs1', 'cs1b']);
   });
 
-  it('ignores disabled instances', () => {
-    const t = new PartitionTable([inst('a', 'callstore', 1, 1, ['x.org'], false), inst('b', 'callstore', 2, 1, [])]);
-    expect(t.lookup('callstore', 'x.org')?.group).toBe(2);
+  it('counts a disabled instance beside enabled ones of its group neither as a member nor for its domains', () => {
+    const t = new PartitionTable([inst('a', 'callstore', 1, 1, ['x.org']), inst('a2', 'callstore', 1, 2, ['y.org'], false), inst('b', 'callstore', 2, 1, [])]);
+    expect(t.lookup('callstore', 'x.org')?.members.map((m) => m.name)).toEqual(['a']);
+    expect(t.lookup('callstore', 'y.org')?.group).toBe(2);
+  });
+
+  it('keeps the domains of a group whose instances are all disabled, with no member (not served now), after the enabled claims', () => {
+    const t = new PartitionTable([inst('a', 'callstore', 1, 1, ['x.org'], false), inst('b', 'callstore', 2, 1, []), inst('c', 'callstore', 3, 1, ['b.x.org']), inst('d', 'callstore', 4, 1, ['b.x.org'], false)]);
+    expect(t.lookup('callstore', 'a.x.org')).toEqual({ group: 1, matched: 'x.org', members: [] });
+    expect(t.lookup('callstore', 'b.x.org')?.group).toBe(3);
+    expect(t.lookup('callstore', 'other.org')?.group).toBe(2);
+    // a default group with every instance disabled is still the default group
+    const d = new PartitionTable([inst('a', 'callstore', 1, 1, [], false), inst('c', 'callstore', 3, 1, ['c.org'])]);
+    expect(d.lookup('callstore', 'other.org')).toEqual({ group: 1, matched: null, members: [] });
   });
 
   it('has no group for a roletype without instances', () => {

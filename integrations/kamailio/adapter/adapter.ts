@@ -13,11 +13,18 @@ import { toSyncDialogs, type Snapshot } from './snapshot.js';
 const PLACE_WAIT_MS = 2000;
 /** How long the stream stays open after Kamailio is lost, to deliver what is still queued. */
 const DRAIN_MS = 3000;
+/** Bounds on the wait after a temporary refusal, whatever the appliance's Retry-After says. */
+const HOLD_MIN_MS = 250;
+const HOLD_MAX_MS = 60_000;
+/** The wait when a temporary refusal names none. */
+const HOLD_DEFAULT_MS = 1000;
 
 export interface AdapterStats {
   received: number;
   forwarded: number;
   rejected: number;
+  /** messages the appliance could not store for now (no active instance for their domain): kept and sent again */
+  heldBack: number;
   missedFromKamailio: number;
   dropped: number;
   queued: number;
@@ -62,6 +69,17 @@ export class Adapter {
   private resyncAgain: string[] = [];
   private drainTimer: NodeJS.Timeout | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
+  /** after a temporary refusal: nothing is sent before this time (ms) */
+  private holdUntil = 0;
+  private holdTimer: NodeJS.Timeout | null = null;
+  /** the appliance refuses for now (logged once per episode, not per retry) */
+  private held = false;
+  /**
+   * Replies still to come on this connection for messages sent after a refused one: their events
+   * are sent again anyway (the appliance refuses them too, or stored them: event ids make a resend
+   * harmless), so these replies are only counted off.
+   */
+  private staleReplies = 0;
   private housekeeping: NodeJS.Timeout | null = null;
   private statsTimer: NodeJS.Timeout | null = null;
   private heartbeatTimer: NodeJS.Timeout | null = null;
@@ -70,7 +88,7 @@ export class Adapter {
   private barriersQueued = 0;
   /** events were dropped for want of room: resync once the queue is empty */
   private needsResyncAfterDrop = false;
-  private readonly counters = { received: 0, forwarded: 0, rejected: 0, missedFromKamailio: 0, resyncs: 0, syncsPosted: 0 };
+  private readonly counters = { received: 0, forwarded: 0, rejected: 0, heldBack: 0, missedFromKamailio: 0, resyncs: 0, syncsPosted: 0 };
 
   constructor(
     private readonly cfg: AdapterConfig,
@@ -113,7 +131,7 @@ export class Adapter {
     this.evapi.stop();
     const deadline = Date.now() + graceMs;
     while (this.appliance.isOpen && this.queue.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    for (const t of [this.drainTimer, this.retryTimer]) if (t) clearTimeout(t);
+    for (const t of [this.drainTimer, this.retryTimer, this.holdTimer]) if (t) clearTimeout(t);
     for (const t of [this.housekeeping, this.statsTimer, this.heartbeatTimer]) if (t) clearInterval(t);
     this.appliance.disconnect('adapter stopping');
     const left = this.queue.size;
@@ -301,6 +319,7 @@ export class Adapter {
 
   private onApplianceOpen(): void {
     this.inFlight = [];
+    this.staleReplies = 0;
     this.queue.unsendAll();
     this.log.info('forwarding to the appliance', { queued: this.queue.size });
     this.startHeartbeats();
@@ -312,6 +331,7 @@ export class Adapter {
   private onApplianceClosed(): void {
     // whatever was sent and not acknowledged goes again on the next connection
     this.inFlight = [];
+    this.staleReplies = 0;
     this.queue.unsendAll();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = null;
@@ -337,13 +357,21 @@ export class Adapter {
   }
 
   private onReply(reply: StreamReply): void {
+    if (this.staleReplies > 0) {
+      this.staleReplies--;
+      return;
+    }
     const batch = this.inFlight.shift();
     if (!batch) {
       this.log.warn('an ack for nothing sent', { reply });
       return;
     }
     if (reply.error) {
-      if (reply.error.code === 'internal' || reply.error.code === 'unavailable') {
+      if (reply.error.code === 'unavailable') {
+        this.holdBack(reply.error);
+        return;
+      }
+      if (reply.error.code === 'internal') {
         // the appliance could not store them: send again on a fresh connection
         this.appliance.reset(`appliance error ${reply.error.code}: ${reply.error.message}`);
         return;
@@ -360,8 +388,37 @@ export class Adapter {
       this.log.error('events refused by the appliance', { rejected: rejected.slice(0, 20), count: rejected.length });
     }
     this.counters.forwarded += batch.count - rejected.length;
+    if (this.held) {
+      this.held = false;
+      this.log.info('the appliance stores events again', { queued: this.queue.size });
+    }
     this.queue.ack(batch.count);
     this.pump();
+  }
+
+  /**
+   * The appliance cannot store a message for now (e.g. the callstore group of its domain has no
+   * active instance during a takeover): nothing of it was stored. Its events and everything after
+   * them stay queued (memory, then the spool) and go again, in order, after the Retry-After; the
+   * messages already sent behind it are sent again too.
+   */
+  private holdBack(error: NonNullable<StreamReply['error']>): void {
+    const waitMs = Math.min(HOLD_MAX_MS, Math.max(HOLD_MIN_MS, error.retryAfter !== undefined ? error.retryAfter * 1000 : HOLD_DEFAULT_MS));
+    this.counters.heldBack++;
+    this.staleReplies += this.inFlight.length;
+    this.inFlight = [];
+    this.queue.unsendAll();
+    const detail = { error: error.message, queued: this.queue.size, retryInMs: waitMs };
+    if (!this.held) this.log.warn('the appliance cannot store events now; they are kept and sent again', detail);
+    else this.log.debug('still refused for now; sending again later', detail);
+    this.held = true;
+    this.holdUntil = Date.now() + waitMs;
+    if (this.holdTimer) clearTimeout(this.holdTimer);
+    this.holdTimer = setTimeout(() => {
+      this.holdTimer = null;
+      this.holdUntil = 0;
+      this.pump();
+    }, waitMs);
   }
 
   private checkAcks(): void {
@@ -372,7 +429,7 @@ export class Adapter {
 
   /** Sends what can be sent: runs of events (pipelined), a sync barrier once everything before it is acknowledged. */
   private pump(): void {
-    while (this.appliance.isOpen && !this.posting) {
+    while (this.appliance.isOpen && !this.posting && Date.now() >= this.holdUntil) {
       const next = this.queue.nextUnsent(this.cfg.batch);
       if (!next) break;
       if (next.kind === 'events') {
@@ -417,8 +474,9 @@ export class Adapter {
       this.queue.ack(1);
       this.barriersQueued = Math.max(0, this.barriersQueued - 1);
     } else if (outcome.retry) {
-      this.log.warn('sync not applied; will retry', { status: outcome.status, error: outcome.message });
-      this.retryLater(() => this.pump(), 1000);
+      const waitMs = Math.min(HOLD_MAX_MS, Math.max(HOLD_MIN_MS, outcome.retryAfterMs ?? HOLD_DEFAULT_MS));
+      this.log.warn('sync not applied; will retry', { status: outcome.status, error: outcome.message, retryInMs: waitMs });
+      this.retryLater(() => this.pump(), waitMs);
       return;
     } else {
       this.log.error('sync refused by the appliance; skipped', { status: outcome.status, error: outcome.message, reason: barrier.reason });

@@ -10,7 +10,8 @@ export interface StreamReply {
   stored?: number;
   duplicates?: number;
   rejected?: EventProblem[];
-  error?: { code: string; message: string };
+  /** `unavailable`: nothing of the message was stored, for now; send it again after `retryAfter` seconds */
+  error?: { code: string; message: string; retryAfter?: number };
 }
 
 export interface ApplianceEvents {
@@ -20,7 +21,13 @@ export interface ApplianceEvents {
   syncRequest: [];
 }
 
-export type SyncOutcome = { ok: true; result: SyncResult } | { ok: false; status: number; retry: boolean; message: string };
+export type SyncOutcome = { ok: true; result: SyncResult } | { ok: false; status: number; retry: boolean; message: string; retryAfterMs?: number };
+
+/** Retry-After in seconds (the appliance sends no HTTP dates), as ms; undefined when absent or unreadable. */
+export function retryAfterMs(value: string | null | undefined): number | undefined {
+  if (value === null || value === undefined || !/^\d{1,6}$/.test(value.trim())) return undefined;
+  return Number(value.trim()) * 1000;
+}
 
 /**
  * The appliance end: the WebSocket event stream (`/api/v1/events/stream`) and the sync endpoint
@@ -34,6 +41,8 @@ export class ApplianceLink extends EventEmitter<ApplianceEvents> {
   private wanted = false;
   private timer: NodeJS.Timeout | null = null;
   private backoff: number;
+  /** how the dialog list is posted (see postSync) */
+  private syncFormat: 'ndjson' | 'json' = 'ndjson';
 
   constructor(
     private readonly baseUrl: string,
@@ -171,15 +180,27 @@ export class ApplianceLink extends EventEmitter<ApplianceEvents> {
     }
   }
 
-  /** POST the source's dialog list. */
+  /**
+   * POST the source's dialog list: as NDJSON (one dialog a line), which the appliance takes in as
+   * it arrives; as JSON {dialogs} to an appliance that does not take NDJSON yet (it answered 400 or
+   * 415 to it once).
+   */
   async postSync(dialogs: SyncDialog[]): Promise<SyncOutcome> {
+    const outcome = await this.postSyncAs(dialogs, this.syncFormat);
+    if (outcome.ok || this.syncFormat === 'json' || (outcome.status !== 400 && outcome.status !== 415) || !/content-type|request body is invalid/i.test(outcome.message)) return outcome;
+    this.log.warn('the appliance does not take the dialog list as NDJSON; sending JSON from now on', { status: outcome.status, error: outcome.message });
+    this.syncFormat = 'json';
+    return this.postSyncAs(dialogs, 'json');
+  }
+
+  private async postSyncAs(dialogs: SyncDialog[], format: 'ndjson' | 'json'): Promise<SyncOutcome> {
     const url = new URL(`/api/v1/sources/${encodeURIComponent(this.source)}/sync`, this.baseUrl);
     let res: Response;
     try {
       res = await fetch(url, {
         method: 'POST',
-        headers: { authorization: `Bearer ${this.token}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ dialogs }),
+        headers: { authorization: `Bearer ${this.token}`, 'content-type': format === 'ndjson' ? 'application/x-ndjson' : 'application/json' },
+        body: format === 'ndjson' ? dialogs.map((d) => `${JSON.stringify(d)}\n`).join('') : JSON.stringify({ dialogs }),
         signal: AbortSignal.timeout(30_000),
       });
     } catch (err) {
@@ -200,6 +221,7 @@ export class ApplianceLink extends EventEmitter<ApplianceEvents> {
       // keep the text
     }
     // 5xx, 429 and 409 (e.g. a takeover in progress) may pass; other 4xx will not
-    return { ok: false, status: res.status, retry: res.status >= 500 || res.status === 429 || res.status === 409, message };
+    const after = retryAfterMs(res.headers.get('retry-after'));
+    return { ok: false, status: res.status, retry: res.status >= 500 || res.status === 429 || res.status === 409, message, ...(after !== undefined ? { retryAfterMs: after } : {}) };
   }
 }

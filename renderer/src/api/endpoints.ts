@@ -10,16 +10,13 @@ import type {
   ValidateRequest,
   ValidateResponse,
 } from '../../../shared/api/roles.js';
-import type { ActiveCall, Cdr } from '../../../shared/api/cdr.js';
+import type { ActiveCall, CallList, Cdr } from '../../../shared/api/cdr.js';
 import type { CallEvent } from '../../../shared/api/events.js';
 import type { CallStats } from '../../../shared/api/stats.js';
 import type { Health, ServiceStatus } from '../../../shared/api/status.js';
 import { apiRequest } from './client.js';
 
-export interface CallList {
-  items: ActiveCall[];
-  total: number;
-}
+export type { CallList } from '../../../shared/api/cdr.js';
 
 export interface CdrList {
   items: Cdr[];
@@ -85,8 +82,13 @@ export function getInterfaces(signal?: AbortSignal): Promise<InterfacesInfo> {
 /** GET /api/v1/calls/{id}: the call with its raw events in order. */
 export type ActiveCallDetail = ActiveCall & { events: CallEvent[] };
 
-export function listCalls(signal?: AbortSignal): Promise<CallList> {
-  return apiRequest<CallList>('/api/v1/calls', { signal });
+/** GET /api/v1/calls: a page of the active calls, newest first; `limit: 0` for the count only. */
+export function listCalls(page: { limit?: number; cursor?: string }, signal?: AbortSignal): Promise<CallList> {
+  const q = new URLSearchParams();
+  if (page.limit !== undefined) q.set('limit', String(page.limit));
+  if (page.cursor !== undefined) q.set('cursor', page.cursor);
+  const query = q.toString();
+  return apiRequest<CallList>(`/api/v1/calls${query ? `?${query}` : ''}`, { signal });
 }
 
 export function getCall(id: string, signal?: AbortSignal): Promise<ActiveCallDetail> {

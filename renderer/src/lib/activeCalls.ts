@@ -1,7 +1,8 @@
 /**
- * The active calls, kept live: loaded from GET /api/v1/calls when the live feed is (re)connected,
- * then changed by the feed's batches. One store for the console, shared by the Active calls page
- * and the dashboard, alive while one of them is shown.
+ * The active calls, kept live: loaded from GET /api/v1/calls (page after page, by cursor) when the
+ * live feed is (re)connected, then changed by the feed's batches. One store for the Active calls
+ * page, alive while it is shown (and a little after). The dashboard needs the count only: it has a
+ * store of its own below, that asks for the total and nothing else.
  *
  * Each live batch becomes ONE new snapshot (one render), and calls a batch does not touch keep
  * their object identity, so memoised rows of unchanged calls do not render again.
@@ -29,6 +30,8 @@ export interface ActiveCallsSnapshot {
 
 /** Without a live connection after this long, load the list anyway (and reload once it connects). */
 const OFFLINE_LOAD_AFTER_MS = 3000;
+/** Calls per request while the list loads: about 1 MB of JSON, well under the service's maximum. */
+const LOAD_PAGE = 2000;
 const ENDED_KEPT = 500;
 
 function isActiveCall(doc: unknown): doc is ActiveCall {
@@ -100,14 +103,19 @@ class ActiveCallsStore {
     this.buffered = [];
     this.set({ loading: true });
     try {
-      const list = await listCalls(controller.signal);
-      if (controller.signal.aborted) return;
       const calls = new Map<string, ActiveCall>();
-      for (const c of list.items) calls.set(c.id, c);
+      let cursor: string | undefined;
+      do {
+        const page = await listCalls({ limit: LOAD_PAGE, ...(cursor !== undefined ? { cursor } : {}) }, controller.signal);
+        if (controller.signal.aborted) return;
+        for (const c of page.items) calls.set(c.id, c);
+        cursor = page.nextCursor ?? undefined;
+      } while (cursor !== undefined);
       const pending = this.buffered ?? [];
       this.buffered = null;
       this.controller = null;
-      this.set({ calls: applyChanges(calls, pending, new Map(this.snapshot.ended)).calls, loaded: true, loading: false, error: undefined, loadedAt: Date.now() });
+      // A change that came while the pages loaded may be older than a page fetched after it.
+      this.set({ calls: applyChanges(calls, pending, new Map(this.snapshot.ended), { keepNewer: true }).calls, loaded: true, loading: false, error: undefined, loadedAt: Date.now() });
     } catch (err) {
       if (controller.signal.aborted || isAbort(err)) return;
       this.buffered = null;
@@ -127,11 +135,16 @@ class ActiveCallsStore {
   }
 }
 
-/** Applies live changes to `calls` (mutated and returned); ended ids are remembered in a new map. */
+/**
+ * Applies live changes to `calls` (mutated and returned); ended ids are remembered in a new map.
+ * `keepNewer`: a put does not replace a call that has more events already (a call's events only
+ * grow), for changes buffered during a load whose later pages are newer than they are.
+ */
 function applyChanges(
   calls: Map<string, ActiveCall>,
   changes: readonly LiveChange[],
   endedBefore: ReadonlyMap<string, number>,
+  opts: { keepNewer?: boolean } = {},
 ): { calls: Map<string, ActiveCall>; ended: ReadonlyMap<string, number> } {
   let ended = endedBefore;
   const now = Date.now();
@@ -143,7 +156,8 @@ function applyChanges(
         (ended as Map<string, number>).set(c.id, now);
       }
     } else if (isActiveCall(c.doc)) {
-      calls.set(c.id, c.doc);
+      const had = opts.keepNewer ? calls.get(c.id) : undefined;
+      if (!had || had.eventCount <= c.doc.eventCount) calls.set(c.id, c.doc);
     }
   }
   if (ended !== endedBefore && ended.size > ENDED_KEPT) {
@@ -157,4 +171,94 @@ export const activeCalls = new ActiveCallsStore();
 
 export function useActiveCalls(): ActiveCallsSnapshot {
   return useSyncExternalStore(activeCalls.subscribe, activeCalls.getSnapshot);
+}
+
+export interface ActiveCallCount {
+  /** the number of active calls; undefined until the first answer */
+  total: number | undefined;
+  error: ApiError | undefined;
+}
+
+/** The count is asked again at most this often while calls change. */
+const COUNT_EVERY_MS = 300;
+
+/**
+ * The number of active calls, kept live for the dashboard without holding the calls themselves:
+ * GET /api/v1/calls?limit=0 (the total only) when the live feed connects, and again shortly after
+ * any change of a call.
+ */
+class ActiveCallCountStore {
+  private snapshot: ActiveCallCount = { total: undefined, error: undefined };
+  private readonly listeners = new Set<() => void>();
+  private unsubscribeLive: (() => void) | null = null;
+  private controller: AbortController | null = null;
+  private timer: number | undefined;
+  private offlineTimer: number | undefined;
+  /** a change came while a count was in flight: count again after it */
+  private again = false;
+
+  getSnapshot = (): ActiveCallCount => this.snapshot;
+
+  subscribe = (listener: () => void): (() => void) => {
+    this.listeners.add(listener);
+    if (!this.unsubscribeLive) {
+      this.unsubscribeLive = liveFeed.subscribe({ collections: ['calls'], onChanges: () => this.soon(), onSync: () => void this.count() });
+      this.offlineTimer = window.setTimeout(() => {
+        if (this.snapshot.total === undefined && !this.controller) void this.count();
+      }, OFFLINE_LOAD_AFTER_MS);
+    }
+    return () => {
+      this.listeners.delete(listener);
+      if (this.listeners.size > 0) return;
+      this.unsubscribeLive?.();
+      this.unsubscribeLive = null;
+      this.controller?.abort();
+      this.controller = null;
+      window.clearTimeout(this.timer);
+      window.clearTimeout(this.offlineTimer);
+      this.timer = undefined;
+      this.snapshot = { total: undefined, error: undefined };
+    };
+  };
+
+  private soon(): void {
+    if (this.controller) {
+      this.again = true;
+      return;
+    }
+    this.timer ??= window.setTimeout(() => {
+      this.timer = undefined;
+      void this.count();
+    }, COUNT_EVERY_MS);
+  }
+
+  private async count(): Promise<void> {
+    window.clearTimeout(this.offlineTimer);
+    this.controller?.abort();
+    const controller = new AbortController();
+    this.controller = controller;
+    this.again = false;
+    try {
+      const { total } = await listCalls({ limit: 0 }, controller.signal);
+      if (controller.signal.aborted) return;
+      this.set({ total, error: undefined });
+    } catch (err) {
+      if (controller.signal.aborted || isAbort(err)) return;
+      this.set({ ...this.snapshot, error: toApiError(err) });
+    } finally {
+      if (this.controller === controller) this.controller = null;
+    }
+    if (this.again) this.soon();
+  }
+
+  private set(next: ActiveCallCount): void {
+    this.snapshot = next;
+    for (const l of this.listeners) l();
+  }
+}
+
+const activeCallCount = new ActiveCallCountStore();
+
+export function useActiveCallCount(): ActiveCallCount {
+  return useSyncExternalStore(activeCallCount.subscribe, activeCallCount.getSnapshot);
 }

@@ -1,5 +1,5 @@
 import { Type } from '@sinclair/typebox';
-import { ActiveCall, CALL_STATES, Cdr } from '../../../shared/api/cdr.js';
+import { ActiveCall, CALL_LIST_LIMITS, CallList, CallListQuery, Cdr } from '../../../shared/api/cdr.js';
 import { ErrorBody } from '../../../shared/api/errors.js';
 import { CallEvent, EVENT_LIMITS, IngestResult, StoredEvent, type EventProblem } from '../../../shared/api/events.js';
 import type { CallstoreService } from '../../callstore/service.js';
@@ -28,15 +28,6 @@ export function checkBatchSize(count: number): void {
 
 /** A batch with invalid events: the error, and what became of each event (the report of a 200). */
 const IngestRefused = Type.Union([Type.Intersect([ErrorBody, IngestResult]), ErrorBody]);
-const CallList = Type.Object({ items: Type.Array(ActiveCall), total: Type.Integer() });
-const CallQuery = Type.Object(
-  {
-    domain: Type.Optional(Type.String({ maxLength: 253 })),
-    state: Type.Optional(Type.Union([...CALL_STATES, 'orphan' as const].map((s) => Type.Literal(s)))),
-    number: Type.Optional(Type.String({ minLength: 1, maxLength: 64, description: 'part of the caller, callee or answering party' })),
-  },
-  { additionalProperties: false },
-);
 const CallParams = Type.Object({ id: Type.String({ minLength: 1, maxLength: EVENT_LIMITS.callIdLength }) });
 const CallDetail = Type.Composite([ActiveCall, Type.Object({ events: Type.Array(StoredEvent, { description: 'the raw events of the call, in order' }) })]);
 
@@ -57,7 +48,10 @@ export function callstoreRoutes(callstore: CallstoreService): RouteDef[] {
           'application/x-ndjson': { schema: Type.String({ description: 'one event as JSON per line' }), itemSchema: CallEvent },
         },
       },
-      errors: [{ status: 400, schema: IngestRefused, description: 'Some events are invalid (each listed in details and rejected; the valid ones were stored), or the body is not JSON' }, 503],
+      errors: [
+        { status: 400, schema: IngestRefused, description: 'Some events are invalid (each listed in details and rejected; the valid ones were stored), or the body is not JSON' },
+        { status: 503, description: 'An event has no instance here for now (its group has no active instance on this site): nothing of the batch was stored; send it again after Retry-After' },
+      ],
       bodyLimitBytes: EVENT_LIMITS.batchBytes,
       response: IngestResult,
       async handler({ body, req, res }) {
@@ -87,14 +81,14 @@ export function callstoreRoutes(callstore: CallstoreService): RouteDef[] {
       method: 'get',
       path: '/api/v1/calls',
       operationId: 'listCalls',
-      summary: 'Active calls (and orphan events with state=orphan), newest first',
+      summary: `Active calls (and orphan events with state=orphan), newest first, a page at a time: up to limit (default ${CALL_LIST_LIMITS.defaultLimit}, at most ${CALL_LIST_LIMITS.maxLimit}; 0 for the total only), then the next page with cursor=nextCursor`,
       tag: 'calls',
       auth: 'read',
-      query: CallQuery,
+      query: CallListQuery,
       response: CallList,
       handler({ query }) {
-        const items = callstore.list(query);
-        return { items, total: items.length };
+        const { limit, cursor, ...filter } = query;
+        return callstore.listPage(filter, { limit, cursor });
       },
     }),
     route({

@@ -4,7 +4,7 @@ import { checkTimeZone, type CdrReader } from '../../storage/cdr/index.js';
 import { aggregateStats, hourShiftOf, type CallSpan, type StatsWindow } from '../../storage/cdr/stats.js';
 import { route, type RouteDef } from '../route.js';
 
-export function statsRoutes(reader: CdrReader, callstore: Pick<CallstoreService, 'list'>): RouteDef[] {
+export function statsRoutes(reader: CdrReader, callstore: Pick<CallstoreService, 'summaries'>): RouteDef[] {
   return [
     route({
       method: 'get',
@@ -23,8 +23,8 @@ export function statsRoutes(reader: CdrReader, callstore: Pick<CallstoreService,
         const window: StatsWindow = { fromMs, untilMs, bucketMs, hourShiftMinutes: hourShiftOf(tz, untilMs), topN: 10 };
         const recorded = await reader.stats(window);
         // Calls still up have no record yet: they count in the concurrency from their start to now.
-        const active = callstore.list();
-        const live: CallSpan[] = active.map((c) => ({ startMs: Date.parse(c.startedAt ?? c.lastEventAt), endMs: untilMs, disposition: null, domain: c.domain ?? '' }));
+        const active = callstore.summaries();
+        const live: CallSpan[] = active.map((c) => ({ startMs: c.startedAtMs ?? c.lastEventAtMs, endMs: untilMs, disposition: null, domain: c.domain ?? '' }));
         const up = aggregateStats(live, window).concurrency;
         return { ...recorded, concurrency: recorded.concurrency.map((b, i) => ({ at: b.at, calls: b.calls + (up[i]?.calls ?? 0) })), active: active.length };
       },

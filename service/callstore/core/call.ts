@@ -480,6 +480,37 @@ export function toActiveCall(fold: CallFold, ctx: CallContext): ActiveCall {
 }
 
 /**
+ * The fields of an active call that a list filters and sorts on, as toActiveCall has them, without
+ * building its legs, forks and holds: a list of many calls builds views for one page only.
+ */
+export interface CallSummary {
+  id: string;
+  domain: string | null;
+  state: CallState;
+  from: string | null;
+  to: string | null;
+  answeredBy: string | null;
+  startedAtMs: number | null;
+  lastEventAtMs: number;
+  orphan: boolean;
+}
+
+export function callSummaryOf(fold: CallFold): CallSummary {
+  const root = rootLeg(fold);
+  return {
+    id: callIdOf(fold),
+    domain: root?.domain ?? null,
+    state: callStateOf(fold),
+    from: root?.from ?? null,
+    to: root?.to ?? null,
+    answeredBy: root ? answeredByOf(fold, root) : null,
+    startedAtMs: minOf(fold.legs.map((l) => l.invitedAt)),
+    lastEventAtMs: fold.lastEventAt,
+    orphan: !hasInvite(fold),
+  };
+}
+
+/**
  * How an unanswered call went for the caller, which the root leg tells: a B2BUA cancels its own
  * leg to the callee when it gives up ringing and answers the caller 480, so a cancelled leg
  * elsewhere says nothing about the caller. Only when the root leg has no outcome of its own (its

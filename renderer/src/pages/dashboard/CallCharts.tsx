@@ -12,7 +12,7 @@ import { getCallStats } from '../../api/endpoints.js';
 import { Icon } from '../../components/icons.js';
 import { Alert, EmptyState, ErrorPanel, ErrorText, LoadingRegion, Panel, Skeleton } from '../../components/ui.js';
 import { UPlotChart, type ChartOptions } from '../../components/UPlotChart.js';
-import { useActiveCalls } from '../../lib/activeCalls.js';
+import { useActiveCallCount } from '../../lib/activeCalls.js';
 import { DISPOSITION_INFO, DISPOSITIONS } from '../../lib/calls.js';
 import { useLiveState } from '../../lib/live.js';
 import { formatInZone, hourMinuteAt, useTimeZone } from '../../lib/timeZone.js';
@@ -277,11 +277,11 @@ export function CallCharts() {
     }
     reload();
   }, [windowKey, timeZone, reload]);
-  const live = useActiveCalls();
+  const live = useActiveCallCount();
   const liveState = useLiveState();
   const data = stats.data;
   // Between two loads the live feed keeps the count of calls up now.
-  const activeNow = live.loaded ? live.calls.size : (data?.active ?? 0);
+  const activeNow = live.total ?? data?.active ?? 0;
 
   const windowSelect = (
     <div className="field field--inline">
