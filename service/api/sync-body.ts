@@ -16,9 +16,8 @@ export function syncBodyFormat(contentType: string | undefined): SyncBodyFormat 
   const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
   if (/^application\/(x-)?(ndjson|jsonl|jsonlines)$/.test(type)) return 'ndjson';
   if (type === 'application/json' || /^application\/[a-z0-9.+-]*\+json$/.test(type)) return 'json';
-  throw new ValidationError(`Send the dialog list as application/x-ndjson (one dialog a line) or as application/json {"dialogs": [...]} (the Content-Type is "${type || 'missing'}").`, [
-    { path: '', message: 'has an unsupported Content-Type' },
-  ]);
+  // 415, as the edge answers an unsupported Content-Type on every other route
+  throw new AppError(415, 'invalid_request', `Send the dialog list as application/x-ndjson (one dialog a line) or as application/json {"dialogs": [...]} (its Content-Type is ${JSON.stringify(type.slice(0, 100)) || 'missing'}).`);
 }
 
 function tooLarge(): AppError {
@@ -33,7 +32,9 @@ async function* bodyBytes(req: IncomingMessage): AsyncGenerator<Buffer> {
   let source: AsyncIterable<Buffer> = req;
   if (encoding !== 'identity') {
     const make = decoders[encoding];
-    if (!make) throw new AppError(400, 'invalid_request', `The Content-Encoding "${encoding.slice(0, 40)}" is not supported: send gzip, deflate, br or none.`);
+    if (!make) {
+      throw new AppError(415, 'invalid_request', `The Content-Encoding ${JSON.stringify(encoding.slice(0, 40))} is not supported: send the list as it is, or compressed with gzip, deflate or br.`, undefined, { 'Accept-Encoding': 'gzip, deflate, br' });
+    }
     // pipeline, not pipe: an error of the request reaches the decoder, and so the loop below
     source = pipeline(req, make(), () => undefined) as unknown as AsyncIterable<Buffer>;
   }

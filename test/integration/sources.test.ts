@@ -258,7 +258,9 @@ describe('dialog lists taken in as they arrive (NDJSON)', () => {
     const notJson = await events.post('/api/v1/sources/kam11/sync', `${JSON.stringify(dialogOf('cut-new-4'))}\n{"callId":`, { 'content-type': 'application/x-ndjson' });
     expect([notJson.status, notJson.body.error.details]).toEqual([400, [{ path: '/1', message: 'is not valid JSON' }]]);
     const wrongType = await events.post('/api/v1/sources/kam11/sync', 'dialogs', { 'content-type': 'text/plain' });
-    expect(wrongType.status).toBe(400);
+    expect(wrongType.status).toBe(415);
+    const wrongEncoding = await events.post('/api/v1/sources/kam11/sync', ndjson([dialogOf('cut-new-5')]), { 'content-type': 'application/x-ndjson', 'content-encoding': 'compress' });
+    expect([wrongEncoding.status, wrongEncoding.headers.get('accept-encoding')]).toEqual([415, 'gzip, deflate, br']);
     expect((await admin.get('/api/v1/calls/cut-known')).body.state).toBe('talking');
     for (const id of ['cut-new-1', 'cut-new-2', 'cut-new-4']) expect((await admin.get(`/api/v1/calls/${id}`)).body.state).toBe('talking');
     // the whole list, gzip'd: taken in, and now the known dialog it does not name ends
