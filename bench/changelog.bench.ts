@@ -7,6 +7,7 @@ import { encodeHlc } from '../service/storage/changelog/core/hlc.js';
 import { policyOf } from '../service/storage/changelog/kinds.js';
 import { ChangeLog, type NewChange } from '../service/storage/changelog/log.js';
 import { DocumentStore } from '../service/storage/documents.js';
+import { prng } from '../test/support/cdr-factory.js';
 import type { BenchOptions, Row } from './types.js';
 
 export const name = 'changelog';
@@ -18,18 +19,6 @@ const REBUILD_DOCS = 10_000;
 
 function log(msg: string): void {
   console.error(`[changelog] ${msg}`);
-}
-
-/** A small deterministic generator (mulberry32): the same changes in every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /**

@@ -3,12 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { Cdr } from '../../shared/api/cdr.js';
-import type { ResolvedInstance } from '../../service/config/roles.js';
 import { CallstoreInstance, type CdrWriter } from '../../service/callstore/instance.js';
 import { CallstoreMetrics } from '../../service/callstore/metrics.js';
 import { createLogger } from '../../service/logger.js';
 import { ChangeFeed } from '../../service/storage/changes.js';
-import { tsWorker } from './ts-worker.js';
+import { callstoreDefinition, checkpointWorker } from './callstore-harness.js';
 
 /**
  * Collects the records a callstore instance writes, answering as the CDR store does (idempotent per
@@ -49,29 +48,14 @@ export interface TestInstance {
   close(): Promise<void>;
 }
 
-export function callstoreDefinition(ext: Record<string, unknown> = {}, stateSave: 'none' | 'async' | 'transactional' = 'async'): ResolvedInstance {
-  return {
-    name: 'callstore1',
-    roletype: 'callstore',
-    iface: 'lo',
-    ext,
-    enabled: true,
-    group: 1,
-    order: 1,
-    includeDomains: [],
-    site: 'site-a',
-    callstore: { cdrMode: 'all', cdrAggregation: true, stateSave },
-  };
-}
-
 /** A running callstore instance with a real journal (SQLite in a temporary directory). */
 export async function startTestInstance(ext: Record<string, unknown> = {}, opts: { dataDir?: string; cdrs?: CdrCollector } = {}): Promise<TestInstance> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'sitecall-callstore-'));
   const cdrs = opts.cdrs ?? new CdrCollector();
   const feed = new ChangeFeed();
   const metrics = new CallstoreMetrics(new Registry());
-  const journalWorker = tsWorker(new URL('../../service/storage/checkpoint-thread.ts', import.meta.url));
-  const instance = new CallstoreInstance(callstoreDefinition(ext), { siteId: 'site-a', dataDir, cdrs, feed, metrics, journalWorker }, createLogger('silent'));
+  const journalWorker = checkpointWorker();
+  const instance = new CallstoreInstance(callstoreDefinition('async', ext), { siteId: 'site-a', dataDir, cdrs, feed, metrics, journalWorker }, createLogger('silent'));
   await instance.start();
   return {
     instance,

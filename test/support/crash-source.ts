@@ -1,18 +1,10 @@
 import WebSocket from 'ws';
 import type { CallEvent } from '../../shared/api/events.js';
 import { apiClient } from './api.js';
+import { prng } from './cdr-factory.js';
 
 /** A small seeded generator (mulberry32): the same seed, the same kill points. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export const seededRandom = prng;
 
 export interface CallLoad {
   /** the messages in sending order, each a batch of events */
