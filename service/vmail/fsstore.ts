@@ -181,7 +181,8 @@ export class PendingFile {
   }
 }
 
-async function listDir(dir: string): Promise<string[]> {
+/** A directory's entries; none when it (or a parent) does not exist. */
+export async function listDir(dir: string): Promise<string[]> {
   try {
     return await readdir(dir);
   } catch (err) {

@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { VMAIL_LIMITS, type QuarantineEntry, type QuarantineReason } from '../../shared/api/vmail.js';
 import { ConflictError } from '../errors.js';
 import { audioFormatOf } from './core.js';
-import { fsyncDir, type FileStore } from './fsstore.js';
+import { fsyncDir, listDir, type FileStore } from './fsstore.js';
 import { isMailboxNumber, isUuid, quarantineDirOf } from './paths.js';
 import { WavError, WavValidator, type WavHeader } from './wav.js';
 
@@ -214,14 +214,4 @@ async function unlinkIfThere(path: string): Promise<void> {
   await unlink(path).catch((err: NodeJS.ErrnoException) => {
     if (err.code !== 'ENOENT') throw err;
   });
-}
-
-async function listDir(dir: string): Promise<string[]> {
-  try {
-    return await readdir(dir);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return [];
-    throw err;
-  }
 }
