@@ -27,11 +27,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const sessionRef = useRef(session);
   sessionRef.current = session;
+  const signingOutRef = useRef(false);
 
   const expire = useCallback(() => {
     clearSession();
     liveFeed.close();
-    if (sessionRef.current) setNotice('expired');
+    if (sessionRef.current && !signingOutRef.current) setNotice('expired');
     sessionRef.current = null;
     setSession(null);
   }, []);
@@ -51,11 +52,17 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   }, [session, expire]);
 
   const signIn = useCallback((res: LoginResponse) => {
+    signingOutRef.current = false;
     setSession(saveSession(res));
     setNotice(null);
   }, []);
 
   const signOut = useCallback(async () => {
+    // From here on the session is ending by choice. The service revokes the token before it answers
+    // the logout, so a request still in flight (a dashboard poll, the live feed) can come back 401
+    // after that answer and before React renders the login page; without this, expire() would see
+    // the old session in the ref and replace "You have logged out" with "Your session expired".
+    signingOutRef.current = true;
     try {
       await logout();
     } catch {
