@@ -3,8 +3,9 @@ import { copyFileSync, cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { LOGGED_COLLECTIONS } from '../../service/storage/changelog/kinds.js';
-import { ChangeLogReader } from '../../service/storage/changelog/reader.js';
+import { LOGGED_COLLECTIONS, policyOf } from '../../service/storage/changelog/kinds.js';
+import { ChangeLog } from '../../service/storage/changelog/log.js';
+import { advance, ChangeLogReader, type SinceVector } from '../../service/storage/changelog/reader.js';
 import { seededRandom } from '../support/crash-source.js';
 import { compareLogWithApi, compareStoreWithApi, logState, nedbCollection, type Agreement } from '../support/log-agreement.js';
 import { DOMAIN, MixedLoad } from '../support/mixed-load.js';
@@ -19,9 +20,9 @@ import { login, REPO_ROOT, startService, tempDir, type RunningTestService } from
  * log carries, the log and what the API serves agree (test/support/log-agreement.ts; a kind not in
  * the log yet is named as skipped); the nedb files that are views of the log hold its documents.
  * Meanwhile a reader of the log in a process of its own is killed and restarted too, and must end
- * with every entry exactly once. At the end the log file alone (with the site identity and the
- * voicemail audio, which are not in it by design), copied into an empty data directory, gives a
- * service that serves the same state.
+ * with every entry exactly once. At the end the log alone (the file copied, and again only its
+ * entries taken in by an empty log), with the site identity and the voicemail audio that are not in
+ * it by design, in an empty data directory, gives a service that serves the same state.
  *
  * CHANGELOG_CRASH_SEED overrides the seed (printed with the figures).
  */
@@ -36,6 +37,33 @@ const sorted = (docs: Docs) => [...docs.entries()].sort(([a], [b]) => (a < b ? -
 function viewsAgree(dataDir: string): { collection: string; inView: [string, unknown][]; inLog: [string, unknown][] }[] {
   const state = logState(dataDir);
   return LOGGED_COLLECTIONS.map((collection) => ({ collection, inView: sorted(nedbCollection(dataDir, collection)), inLog: sorted(state.get(collection) ?? new Map()) }));
+}
+
+/**
+ * An empty data directory with the site identity and the voicemail audio of `dataDir`, and its
+ * change log: the file as it is, or a new log that has taken in every entry of it.
+ */
+async function prepareReplay(dataDir: string, dir: string, how: 'file' | 'entries'): Promise<void> {
+  mkdirSync(join(dir, 'db'), { recursive: true });
+  copyFileSync(join(dataDir, 'db', 'site.db'), join(dir, 'db', 'site.db'));
+  if (existsSync(join(dataDir, 'vmail'))) cpSync(join(dataDir, 'vmail'), join(dir, 'vmail'), { recursive: true });
+  if (how === 'file') {
+    for (const file of ['changelog.sqlite', 'changelog.sqlite-wal']) if (existsSync(join(dataDir, file))) copyFileSync(join(dataDir, file), join(dir, file));
+    return;
+  }
+  const site = nedbCollection(dataDir, 'site').get('self') as { id: string };
+  const source = ChangeLogReader.open(join(dataDir, 'changelog.sqlite'));
+  const into = ChangeLog.open(join(dir, 'changelog.sqlite'), { origin: site.id, policyOf });
+  try {
+    let vector: SinceVector = {};
+    for (let page = source.since(vector, 200); page.length; page = source.since(vector, 200)) {
+      into.receive(page);
+      vector = advance(vector, page);
+    }
+  } finally {
+    source.close();
+    await into.close();
+  }
 }
 
 async function waitFor(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 20_000): Promise<void> {
@@ -115,8 +143,8 @@ describe('change log under kill -9', () => {
           readerKills++;
         }
       })();
-      const replayDir = join(tempDir('sitecall-changelog-replay-'), 'data');
-      let replayed: RunningTestService | undefined;
+      const replayRoot = tempDir('sitecall-changelog-replay-');
+      const replayed: RunningTestService[] = [];
       const figures: Record<string, unknown> = { seed: SEED, rounds: ROUNDS };
       const dryChecked: Record<string, number> = {};
       let agreement: Agreement | undefined;
@@ -173,20 +201,26 @@ describe('change log under kill -9', () => {
         const expected = Object.entries(head).flatMap(([origin, last]) => Array.from({ length: last }, (_, i) => ({ origin, seq: i + 1 })));
         expect(seen).toEqual(expected);
 
-        // Replay: the log file alone into an empty data directory, with what is not in it by design:
-        // the site identity (it names the log's origin) and the voicemail audio.
-        mkdirSync(join(replayDir, 'db'), { recursive: true });
-        for (const file of ['changelog.sqlite', 'changelog.sqlite-wal']) if (existsSync(join(dataDir, file))) copyFileSync(join(dataDir, file), join(replayDir, file));
-        copyFileSync(join(dataDir, 'db', 'site.db'), join(replayDir, 'db', 'site.db'));
-        if (existsSync(join(dataDir, 'vmail'))) cpSync(join(dataDir, 'vmail'), join(replayDir, 'vmail'), { recursive: true });
-        replayed = await startService({ env, dataDir: replayDir });
-        const again = await compareLogWithApi(replayDir, { url: replayed.url, adminToken: await login(replayed), domains: [DOMAIN] });
-        expect(again.problems).toEqual([]);
-        expect(Object.keys(again.checked)).toEqual(Object.keys(original.checked));
-        for (const [kind, served] of original.served) expect({ kind, served: sorted(again.served.get(kind) ?? new Map()) }).toEqual({ kind, served: sorted(served) });
-        for (const v of viewsAgree(replayDir)) expect({ collection: v.collection, docs: v.inView }).toEqual({ collection: v.collection, docs: sorted(nedbCollection(dataDir, v.collection)) });
+        // Replay, twice: the log file copied as it is, and its entries alone taken in by an empty log
+        // (so the state is what the entries make, whatever else the file holds), each into an empty
+        // data directory with what is not in the log by design: the site identity (it names the
+        // log's origin) and the voicemail audio. Each serves what the original served.
+        const replayedKinds: Record<string, string[]> = {};
+        for (const how of ['file', 'entries'] as const) {
+          const dir = join(replayRoot, how);
+          await prepareReplay(dataDir, dir, how);
+          const service = await startService({ env, dataDir: dir });
+          replayed.push(service);
+          const again = await compareLogWithApi(dir, { url: service.url, adminToken: await login(service), domains: [DOMAIN] });
+          expect({ how, problems: again.problems }).toEqual({ how, problems: [] });
+          expect({ how, kinds: Object.keys(again.checked) }).toEqual({ how, kinds: Object.keys(original.checked) });
+          for (const [kind, served] of original.served) expect({ how, kind, served: sorted(again.served.get(kind) ?? new Map()) }).toEqual({ how, kind, served: sorted(served) });
+          for (const v of viewsAgree(dir)) expect({ how, collection: v.collection, docs: v.inView }).toEqual({ how, collection: v.collection, docs: sorted(nedbCollection(dataDir, v.collection)) });
+          expect(await service.stop({ keepData: true })).toBe(0);
+          replayedKinds[how] = Object.keys(again.checked);
+        }
 
-        Object.assign(figures, load.summary(), { logEntries: Object.values(head).reduce((a, b) => a + b, 0), readerKills, checkedPerKind: original.checked, replayedKinds: Object.keys(again.checked), skipped: original.skipped.map((s) => s.split(' ')[0]), readersRunOnTodaysStores: dryChecked });
+        Object.assign(figures, load.summary(), { logEntries: Object.values(head).reduce((a, b) => a + b, 0), readerKills, checkedPerKind: original.checked, replayedKinds, skipped: original.skipped.map((s) => s.split(' ')[0]), readersRunOnTodaysStores: dryChecked });
         console.log(`changelog crash test: ${JSON.stringify(figures)}`);
         expect(readerKills).toBeGreaterThan(0);
         expect(load.figures.cutByKill).toBeGreaterThan(0);
@@ -194,10 +228,10 @@ describe('change log under kill -9', () => {
         chaosDone = true;
         await chaos.catch(() => undefined);
         await reader.kill().catch(() => undefined);
-        await replayed?.stop();
+        for (const r of replayed) await r.stop();
         await svc.stop();
         rmSync(work, { recursive: true, force: true });
-        rmSync(join(replayDir, '..'), { recursive: true, force: true });
+        rmSync(replayRoot, { recursive: true, force: true });
         rmSync(join(dataDir, '..'), { recursive: true, force: true });
       }
     },
