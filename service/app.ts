@@ -46,8 +46,6 @@ export const INITIAL_PASSWORD_FILE = 'initial-admin-password';
 const SESSION_TTL_MS = 12 * 60 * 60_000;
 const SESSION_PURGE_INTERVAL_MS = 10 * 60_000;
 const SHUTDOWN_GRACE_MS = 5_000;
-/** Change log retention until it is a setting: with no peer paired, entries older than this are compacted. */
-const CHANGELOG_MIN_AGE_MS = 30 * 24 * 60 * 60_000;
 const CHANGELOG_COMPACT_INTERVAL_MS = 6 * 60 * 60_000;
 
 export interface RunningService {
@@ -84,9 +82,11 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
 
   const feed = new ChangeFeed();
   const { documents, site, changeLog } = await openDocuments(settings.dataDir, feed, settings.siteName);
+  // Retention (settings.logRetentionDays): with no peer paired, entries older than this are compacted.
+  const logMinAgeMs = settings.logRetentionDays * 24 * 60 * 60_000;
   const compactLog = () => {
     try {
-      const { removed } = changeLog.compact({ minAgeMs: CHANGELOG_MIN_AGE_MS });
+      const { removed } = changeLog.compact({ minAgeMs: logMinAgeMs });
       if (removed) log.info({ removed }, 'change log compacted');
     } catch (err) {
       log.warn({ err }, 'change log compaction failed');

@@ -8,6 +8,15 @@ import { LOG_LEVELS } from '../logger.js';
 import { validator } from '../validation.js';
 
 /**
+ * How long the change log keeps entries at least (design section 7, retention), in days. At least
+ * a day, so a reader (a backup, a peer being paired) that is a few hours behind never has to start
+ * again from a snapshot; at most ten years, as the raw event journal's retention.
+ */
+export const DEFAULT_LOG_RETENTION_DAYS = 30;
+export const MIN_LOG_RETENTION_DAYS = 1;
+export const MAX_LOG_RETENTION_DAYS = 3660;
+
+/**
  * Start-up settings (design section 8). Flags override the environment, the environment
  * overrides the config file. Every problem stops the start with one sentence.
  */
@@ -19,6 +28,7 @@ export const SettingsFile = Type.Object(
     siteName: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
     adminPassword: Type.Optional(Type.String({ minLength: 8, maxLength: 1024 })),
     logLevel: Type.Optional(Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)))),
+    logRetentionDays: Type.Optional(Type.Integer({ minimum: MIN_LOG_RETENTION_DAYS, maximum: MAX_LOG_RETENTION_DAYS })),
   },
   { additionalProperties: false },
 );
@@ -34,6 +44,8 @@ export interface Settings {
   /** Only used on first start, for user `admin`. */
   adminPassword: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** The change log keeps every entry at least this many days (and longer while a paired peer lacks it). */
+  logRetentionDays: number;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -58,6 +70,7 @@ const FLAG_OPTIONS = {
   'site-name': { type: 'string' },
   'admin-password': { type: 'string' },
   'log-level': { type: 'string' },
+  'log-retention-days': { type: 'string' },
   config: { type: 'string' },
 } as const;
 
@@ -68,7 +81,10 @@ export const SETTINGS_HELP = `Options (flags override SITECALL_* environment var
   --site-name NAME       this site's name                SITECALL_SITE_NAME      (default: the host name)
   --admin-password PW    first start: password of admin  SITECALL_ADMIN_PASSWORD (default: generated, printed once)
   --log-level LEVEL      ${LOG_LEVELS.join('|')}  SITECALL_LOG_LEVEL (default info)
-  --config FILE          a JSON file with host, port, dataDir, siteName, adminPassword, logLevel
+  --log-retention-days N change log entries kept at least N days (${MIN_LOG_RETENTION_DAYS}-${MAX_LOG_RETENTION_DAYS})
+                                                         SITECALL_LOG_RETENTION_DAYS (default ${DEFAULT_LOG_RETENTION_DAYS})
+  --config FILE          a JSON file with host, port, dataDir, siteName, adminPassword, logLevel,
+                         logRetentionDays
                                                          SITECALL_CONFIG`;
 
 export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv): Settings {
@@ -91,6 +107,7 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv): S
     siteName: 'SITECALL_SITE_NAME',
     adminPassword: 'SITECALL_ADMIN_PASSWORD',
     logLevel: 'SITECALL_LOG_LEVEL',
+    logRetentionDays: 'SITECALL_LOG_RETENTION_DAYS',
   };
   for (const [key, name] of Object.entries(envNames)) {
     const value = env[name];
@@ -104,6 +121,7 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv): S
     siteName: 'site-name',
     adminPassword: 'admin-password',
     logLevel: 'log-level',
+    logRetentionDays: 'log-retention-days',
   };
   for (const [key, flag] of Object.entries(flagNames)) {
     const value = flags[flag];
@@ -123,6 +141,7 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv): S
     siteName: merged.siteName?.trim() || undefined,
     adminPassword: merged.adminPassword,
     logLevel: merged.logLevel ?? 'info',
+    logRetentionDays: merged.logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS,
   };
 }
 

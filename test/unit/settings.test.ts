@@ -1,14 +1,15 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_HOST, DEFAULT_PORT, defaultDataDir, loadSettings } from '../../service/config/settings.js';
+import { DEFAULT_HOST, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_PORT, defaultDataDir, loadSettings } from '../../service/config/settings.js';
 import { StartupError } from '../../service/errors.js';
 import { tempDir } from '../support/service.js';
 
 describe('start-up settings', () => {
   it('has defaults for everything', () => {
     const s = loadSettings([], {});
-    expect(s).toEqual({ host: DEFAULT_HOST, port: DEFAULT_PORT, dataDir: defaultDataDir({}), siteName: undefined, adminPassword: undefined, logLevel: 'info' });
+    expect(s).toEqual({ host: DEFAULT_HOST, port: DEFAULT_PORT, dataDir: defaultDataDir({}), siteName: undefined, adminPassword: undefined, logLevel: 'info', logRetentionDays: DEFAULT_LOG_RETENTION_DAYS });
+    expect(DEFAULT_LOG_RETENTION_DAYS).toBe(30);
   });
 
   it('lets flags override the environment and the environment override the file', () => {
@@ -31,6 +32,31 @@ describe('start-up settings', () => {
   it('follows XDG_DATA_HOME for the default data directory on Linux', () => {
     if (process.platform !== 'linux') return;
     expect(defaultDataDir({ XDG_DATA_HOME: '/srv/x' })).toBe('/srv/x/sitecall');
+  });
+
+  it('takes the change log retention in days from each layer, flags first', () => {
+    const file = join(tempDir(), 's.json');
+    writeFileSync(file, JSON.stringify({ logRetentionDays: 90 }));
+    expect(loadSettings(['--config', file], {}).logRetentionDays).toBe(90);
+    expect(loadSettings(['--config', file], { SITECALL_LOG_RETENTION_DAYS: '7' }).logRetentionDays).toBe(7);
+    expect(loadSettings(['--config', file, '--log-retention-days', '1'], { SITECALL_LOG_RETENTION_DAYS: '7' }).logRetentionDays).toBe(1);
+    expect(loadSettings(['--log-retention-days', '3660'], {}).logRetentionDays).toBe(3660);
+  });
+
+  it.each([
+    [[], { SITECALL_LOG_RETENTION_DAYS: '0' }, 'Invalid setting SITECALL_LOG_RETENTION_DAYS in the environment: must be >= 1.'],
+    [['--log-retention-days', '3661'], {}, 'Invalid setting --log-retention-days in the command line: must be <= 3660.'],
+    [['--log-retention-days', '1.5'], {}, 'Invalid setting --log-retention-days in the command line: must be integer.'],
+    [['--log-retention-days', 'month'], {}, 'Invalid setting --log-retention-days in the command line: must be integer.'],
+    [[], { SITECALL_LOG_RETENTION_DAYS: '1e400' }, 'Invalid setting SITECALL_LOG_RETENTION_DAYS in the environment: must be a finite number.'],
+  ])('refuses a change log retention of %j %j with one sentence', (argv, env, sentence) => {
+    expect(() => loadSettings(argv, env)).toThrow(new StartupError(sentence));
+  });
+
+  it('refuses a retention in the config file that is not a whole number of days', () => {
+    const file = join(tempDir(), 's.json');
+    writeFileSync(file, JSON.stringify({ logRetentionDays: -3 }));
+    expect(() => loadSettings(['--config', file], {})).toThrow(new StartupError(`Invalid setting logRetentionDays in the config file ${file}: must be >= 1.`));
   });
 
   it.each([
