@@ -72,6 +72,8 @@ interface Connection {
   ws: WebSocket;
   /** waiting for the socket to drain before reading on */
   waiting: boolean;
+  /** stops reading the log and the feed for it (the socket closes, or the service stops) */
+  end(): void;
 }
 
 export interface LiveFeedDeps {
@@ -129,8 +131,6 @@ export class LiveFeeds {
 
   /** Serves one connection; `fail` closes it on our own fault. */
   open(ws: WebSocket, after: SinceVector | undefined, log: Logger, fail: (what: string, err: unknown) => void): void {
-    const conn: Connection = { ws, waiting: false };
-    this.connections.add(conn);
     let closed = false;
     let onClosed!: () => void;
     const closedNow = new Promise<void>((resolve) => (onClosed = resolve));
@@ -190,13 +190,22 @@ export class LiveFeeds {
       timer ??= setTimeout(flush, LIVE_BATCH_MS);
     });
 
+    const conn: Connection = {
+      ws,
+      waiting: false,
+      end: () => {
+        if (closed) return;
+        closed = true;
+        this.connections.delete(conn);
+        unsubscribe();
+        clearTimeout(timer);
+        tail?.close();
+        onClosed();
+      },
+    };
+    this.connections.add(conn);
     ws.on('close', () => {
-      closed = true;
-      this.connections.delete(conn);
-      unsubscribe();
-      clearTimeout(timer);
-      tail?.close();
-      onClosed();
+      conn.end();
       log.debug('live feed closed');
     });
 
@@ -235,6 +244,19 @@ export class LiveFeeds {
       }
     };
     follow().catch((err: unknown) => fail('reading the change log', err));
+  }
+
+  /**
+   * At the service's stop, before the log closes: every connection stops reading it. One that
+   * waits for its socket to drain would not take the closing handshake either (it sits behind
+   * megabytes the client does not read), so it is ended at once instead of holding up the stop.
+   */
+  close(): void {
+    for (const c of [...this.connections]) {
+      const stuck = c.waiting;
+      c.end();
+      if (stuck) c.ws.terminate();
+    }
   }
 
   /**

@@ -106,6 +106,7 @@ export function attachWebSockets(server: Server, deps: WsDeps): { close(): void 
   return {
     close() {
       server.off('upgrade', onUpgrade);
+      live.close();
       for (const wss of servers.values()) {
         for (const client of wss.clients) client.close(1001, 'service stopping');
         wss.close();
