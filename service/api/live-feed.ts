@@ -1,4 +1,4 @@
-import { Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import type { WebSocket } from 'ws';
 import { LivePosition, type LiveChange, type LiveMessage } from '../../shared/api/live.js';
 import { ValidationError } from '../errors.js';
@@ -94,9 +94,15 @@ export class LiveFeeds {
   private readonly visibleKinds = new Set(this.positioned);
   private readonly unpositioned = new Set(LIVE_COLLECTIONS.filter((c) => !this.visibleKinds.has(c)));
   private readonly connections = new Set<Connection>();
+  private readonly dropped: Counter | undefined;
 
   constructor(private readonly deps: LiveFeedDeps) {
     if (deps.registry) {
+      this.dropped = new Counter({
+        name: 'sitecall_live_dropped_changes_total',
+        help: 'changes without a position dropped for live feed connections that fell behind (each then told to resync)',
+        registers: [deps.registry],
+      });
       const connections = this.connections;
       new Gauge({
         name: 'sitecall_live_connections',
@@ -169,6 +175,7 @@ export class LiveFeeds {
         return;
       }
       if (overLimit()) {
+        this.dropped?.inc(pending.size);
         pending = new Map();
         if (dropped) return;
         dropped = true;

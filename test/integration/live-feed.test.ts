@@ -9,7 +9,8 @@ import { policyOf } from '../../service/storage/changelog/kinds.js';
 import { ChangeLog } from '../../service/storage/changelog/log.js';
 import { ChangeLogReader, type LogEntry } from '../../service/storage/changelog/reader.js';
 import { apiClient } from '../support/api.js';
-import { eventually } from '../support/events-client.js';
+import { CallScript } from '../support/call-events.js';
+import { eventually, postEvents } from '../support/events-client.js';
 import { login, startService, type RunningTestService } from '../support/service.js';
 
 /**
@@ -359,6 +360,11 @@ describe('a live reader that does not read', () => {
     // It has not been sent everything: the rest waits in the log, not in memory.
     const got = live.messages.flatMap((m) => (m.type === 'changes' ? m.changes : [])).filter((c) => c.id.startsWith('live-big-')).length;
     expect(got).toBeLessThan(BULK);
+    // A call meanwhile (no position): dropped, not queued; the reader is told to resync once it reads.
+    const eventsToken = (await apiClient(svc.url, adminToken).post('/api/v1/tokens', { name: 'pbx', scopes: ['events'] })).body.token as string;
+    const call = new CallScript('livelost', Date.now() - 1000).invite(0, 'live-lost-1', '1', '2');
+    expect((await postEvents(svc.url, eventsToken, call.events.splice(0))).status).toBe(200);
+    await eventually(async () => (await metric('sitecall_live_dropped_changes_total')) >= 1, 10_000, 'the call change to be dropped');
 
     live.ws.resume();
     const head = logHead(dataDir);
@@ -366,6 +372,14 @@ describe('a live reader that does not read', () => {
     const ids = live.messages.flatMap((m) => (m.type === 'changes' ? m.changes : [])).filter((c) => c.id.startsWith('live-big-')).map((c) => c.id);
     expect(ids.length).toBe(BULK);
     expect(new Set(ids).size).toBe(BULK);
+    await eventually(async () => live.messages.some((m) => m.type === 'resync'), 10_000, 'resync');
+    const resyncAt = live.messages.findIndex((m) => m.type === 'resync');
+    const callChangesAt = live.messages.flatMap((m, i) => (m.type === 'changes' && m.changes.some((c) => c.collection === 'calls' && c.id === 'live-lost-1') ? [i] : []));
+    expect(callChangesAt.every((i) => i > resyncAt), 'the dropped call change came anyway').toBe(true);
+    // and after it the calls come live again
+    call.answer(100, 'live-lost-1');
+    await postEvents(svc.url, eventsToken, call.events.splice(0));
+    await eventually(async () => live.messages.some((m, i) => i > resyncAt && m.type === 'changes' && m.changes.some((c) => c.collection === 'calls' && c.id === 'live-lost-1')), 10_000, 'the call after the resync');
     await eventually(async () => (await metric('sitecall_live_waiting_connections')) === 0, 10_000, 'the feed to stop waiting');
     live.stop();
   }, 180_000);
