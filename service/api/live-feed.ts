@@ -94,11 +94,11 @@ export class LiveFeeds {
   private readonly visibleKinds = new Set(this.positioned);
   private readonly unpositioned = new Set(LIVE_COLLECTIONS.filter((c) => !this.visibleKinds.has(c)));
   private readonly connections = new Set<Connection>();
-  private readonly dropped: Counter | undefined;
+  private readonly droppedChanges: Counter | undefined;
 
   constructor(private readonly deps: LiveFeedDeps) {
     if (deps.registry) {
-      this.dropped = new Counter({
+      this.droppedChanges = new Counter({
         name: 'sitecall_live_dropped_changes_total',
         help: 'changes without a position dropped for live feed connections that fell behind (each then told to resync)',
         registers: [deps.registry],
@@ -175,7 +175,7 @@ export class LiveFeeds {
         return;
       }
       if (overLimit()) {
-        this.dropped?.inc(pending.size);
+        this.droppedChanges?.inc(pending.size);
         pending = new Map();
         if (dropped) return;
         dropped = true;

@@ -113,6 +113,8 @@ function checkAgainstLog(file: string, sessions: LiveSession[], startedAt: LiveP
         }
         const got = new Map<string, number>();
         for (const c of m.changes) {
+          expect(hello.collections).toContain(c.collection);
+          expect(['users', 'tokens', 'sessions']).not.toContain(c.collection);
           if (!visible.has(c.collection)) continue;
           const id = `${c.collection}/${c.id}`;
           expect(got.has(id), `${id} twice in one message`).toBe(false);
