@@ -200,7 +200,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   const app = createHttpApp({ routes, auth, metrics, log, consoleDir });
   const server = createServer(app);
   server.keepAliveTimeout = 65_000;
-  const sockets = attachWebSockets(server, { auth, callstore, feed, log });
+  const sockets = attachWebSockets(server, { auth, callstore, feed, changeLog, log, registry: metrics.registry });
   await listen(server, settings.host, settings.port);
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : settings.port;

@@ -1,31 +1,28 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Registry } from 'prom-client';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { Scope } from '../../shared/api/auth.js';
 import { EVENT_LIMITS } from '../../shared/api/events.js';
-import type { LiveChange, LiveMessage } from '../../shared/api/live.js';
+import type { ErrorDetail } from '../../shared/api/errors.js';
 import { hasScope, type AuthService, type Principal } from '../auth/auth.js';
 import type { CallstoreService } from '../callstore/service.js';
 import type { SocketHandle } from '../callstore/sources.js';
 import { AppError, UnavailableError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { redactSecrets } from '../secrets.js';
-import type { Change, ChangeFeed } from '../storage/changes.js';
+import type { ChangeFeed } from '../storage/changes.js';
 import { bearerOf } from './http.js';
+import { LiveFeeds, parseLivePosition, type LiveLog } from './live-feed.js';
 import { checkBatchSize } from './routes/events.js';
 
 const HEARTBEAT_MS = 30_000;
 const SOURCE_ID = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
-/** Live changes are gathered this long and sent together, the last state of each document only. */
-const LIVE_BATCH_MS = 200;
-/** A console that cannot keep up is told to reload instead of being buffered without bound. */
-const LIVE_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
-/** The collections the console may watch; users, tokens and sessions never leave the service. */
-const LIVE_COLLECTIONS = new Set(['calls', 'cdrs', 'config', 'mwi', 'sites']);
 
 interface Endpoint {
   scope: Scope;
   maxPayload: number;
+  /** checks the query string before the upgrade: a ValidationError refuses it with 400 */
+  validate?(url: URL): void;
   open(ws: WebSocket, principal: Principal, log: Logger, url: URL): void;
 }
 
@@ -33,14 +30,24 @@ export interface WsDeps {
   auth: AuthService;
   callstore: CallstoreService;
   feed: ChangeFeed;
+  /** the change log, which the live feed reads by position */
+  changeLog: LiveLog;
   log: Logger;
+  /** the service's metrics registry (the live feed's gauges) */
+  registry?: Registry;
 }
 
 /** The WebSocket endpoints: the event stream of sources and the live feed of the console. */
 export function attachWebSockets(server: Server, deps: WsDeps): { close(): void } {
+  const live = new LiveFeeds({ feed: deps.feed, log: deps.changeLog, ...(deps.registry ? { registry: deps.registry } : {}) });
   const endpoints: Record<string, Endpoint> = {
     '/api/v1/events/stream': { scope: 'events', maxPayload: EVENT_LIMITS.batchBytes, open: (ws, p, log, url) => eventStream(ws, p, deps, log, url.searchParams.get('source')) },
-    '/api/v1/live': { scope: 'read', maxPayload: 64 * 1024, open: (ws, _p, log) => liveFeed(ws, deps.feed, log) },
+    '/api/v1/live': {
+      scope: 'read',
+      maxPayload: 64 * 1024,
+      validate: (url) => void parseLivePosition(url.searchParams.get('after')),
+      open: (ws, _p, log, url) => live.open(ws, parseLivePosition(url.searchParams.get('after')), log, (what, err) => closeOnFault(ws, log, what, err)),
+    },
   };
   const servers = new Map(Object.entries(endpoints).map(([path, e]) => [path, new WebSocketServer({ noServer: true, maxPayload: e.maxPayload })]));
   for (const [path, wss] of servers) wss.on('error', (err: Error) => deps.log.error({ err, ws: path }, 'WebSocket server error'));
@@ -64,6 +71,12 @@ export function attachWebSockets(server: Server, deps: WsDeps): { close(): void 
       if (!hasScope(principal, endpoint.scope)) return refuse(socket, 403, 'forbidden', `This credential lacks the "${endpoint.scope}" scope.`);
       const source = url.searchParams.get('source');
       if (source !== null && !SOURCE_ID.test(source)) return refuse(socket, 400, 'invalid_request', 'The source id in ?source= may hold letters, digits and . _ : - only, and starts with a letter or digit.');
+      try {
+        endpoint.validate?.(url);
+      } catch (err) {
+        if (err instanceof AppError && err.status === 400) return refuse(socket, 400, err.code, err.message, err.details);
+        throw err;
+      }
       wss.handleUpgrade(req, socket, head, (ws) => {
         const log = deps.log.child({ ws: url.pathname, who: principal.name });
         // A protocol violation (bad UTF-8, oversize, unmasked, RSV bits, bad close code) is an
@@ -93,6 +106,7 @@ export function attachWebSockets(server: Server, deps: WsDeps): { close(): void 
   return {
     close() {
       server.off('upgrade', onUpgrade);
+      live.close();
       for (const wss of servers.values()) {
         for (const client of wss.clients) client.close(1001, 'service stopping');
         wss.close();
@@ -101,10 +115,10 @@ export function attachWebSockets(server: Server, deps: WsDeps): { close(): void 
   };
 }
 
-function refuse(socket: Duplex, status: number, code: string, message: string): void {
+function refuse(socket: Duplex, status: number, code: string, message: string, details?: readonly ErrorDetail[]): void {
   // The client may be gone already (it reset the connection while we authenticated).
   if (socket.destroyed || !socket.writable) return void socket.destroy();
-  const body = JSON.stringify({ error: { code, message } });
+  const body = JSON.stringify({ error: { code, message, ...(details?.length ? { details } : {}) } });
   const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found' }[status] ?? 'Error';
   socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
 }
@@ -197,35 +211,4 @@ async function handleMessage(data: RawData, isBinary: boolean, deps: WsDeps, soc
     const retryAfter = e instanceof UnavailableError ? e.retryAfterSec : undefined;
     return { ack: null, error: { code: e.code, message: e.message, ...(retryAfter !== undefined ? { retryAfter } : {}) } };
   }
-}
-
-/** The console's live feed: changes of the watched collections, coalesced per document. */
-function liveFeed(ws: WebSocket, feed: ChangeFeed, log: Logger): void {
-  let pending = new Map<string, Change>();
-  let timer: NodeJS.Timeout | undefined;
-  const flush = () => {
-    timer = undefined;
-    if (ws.readyState !== ws.OPEN || pending.size === 0) return;
-    if (ws.bufferedAmount > LIVE_MAX_BUFFERED_BYTES) {
-      pending = new Map();
-      send({ type: 'resync', reason: 'the console fell behind; reload the data' });
-      return;
-    }
-    // The documents as a `read` client may see them: a secret in the configuration stays in the service.
-    const changes: LiveChange[] = [...pending.values()].map((c) => ({ collection: c.collection, op: c.op, id: c.id, doc: redactSecrets(c.doc) }));
-    pending = new Map();
-    send({ type: 'changes', changes });
-  };
-  const send = (msg: LiveMessage) => ws.send(JSON.stringify(msg));
-  const unsubscribe = feed.subscribe((change) => {
-    if (!LIVE_COLLECTIONS.has(change.collection)) return;
-    pending.set(`${change.collection}\u0000${change.id}`, change);
-    timer ??= setTimeout(flush, LIVE_BATCH_MS);
-  });
-  send({ type: 'hello', collections: [...LIVE_COLLECTIONS] });
-  ws.on('close', () => {
-    unsubscribe();
-    clearTimeout(timer);
-    log.debug('live feed closed');
-  });
 }

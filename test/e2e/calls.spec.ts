@@ -180,8 +180,10 @@ test('the live feed drops: the page says so, reconnects with backoff and reloads
   let down = false;
   let open: WebSocketRoute | null = null;
   let connections = 0;
+  const urls: string[] = [];
   await page.routeWebSocket(/\/api\/v1\/live/, (ws) => {
     connections++;
+    urls.push(ws.url());
     if (down) {
       void ws.close({ code: 1006 as number, reason: 'network down' }).catch(() => undefined);
       return;
@@ -212,6 +214,12 @@ test('the live feed drops: the page says so, reconnects with backoff and reloads
   // The next attempt (backoff 1, 2, 4 s ...) connects, and the list is loaded again.
   await expect(page.getByTestId('live-indicator')).toHaveText('Live', { timeout: 20_000 });
   await expect(page.getByTestId('call-row').filter({ hasText: '888' })).toHaveCount(1);
+  // It came back from where it was: the first connection started from now, the later ones gave
+  // the position of the last message (this site's origin and a seq of its change log).
+  expect(new URL(urls[0] as string).searchParams.has('after')).toBe(false);
+  const after = JSON.parse(new URL(urls.at(-1) as string).searchParams.get('after') ?? 'null') as Record<string, number> | null;
+  expect(Object.values(after ?? {}).length).toBe(1);
+  expect(Object.values(after ?? {})[0]).toBeGreaterThan(0);
   // And it is live again.
   s.answer(3000, id);
   await send(service, events, s.events.splice(0));

@@ -2,12 +2,18 @@
  * The console's one connection to the live feed (WebSocket /api/v1/live): opened when a page
  * subscribes, closed a little after the last one leaves, reconnected with backoff when it drops.
  *
- * A subscriber gets `onSync` whenever what it shows may have missed changes: once the connection
- * is up (hello), after every reconnection and when the service says `resync`. It reloads then;
- * changes that arrive while it reloads are its to buffer (see activeCalls.ts).
+ * It keeps the position of the last message (shared/api/live.ts) and reconnects with
+ * `?after=<position>`: the service then sends the changes of the positioned collections (those
+ * the change log carries) after it, nothing missed and nothing twice, even across a restart.
+ *
+ * A subscriber gets `onSync` whenever what it shows may have missed changes: when it joins (once
+ * the connection is up), after every reconnection if it watches a collection without a position,
+ * when the service says `resync` (the same ones), and for everyone when it says `reload` (the
+ * position could not be resumed). It reloads then; changes that arrive while it reloads are its to
+ * buffer (see activeCalls.ts).
  */
 import { useSyncExternalStore } from 'react';
-import type { LiveChange, LiveMessage } from '../../../shared/api/live.js';
+import type { LiveChange, LiveMessage, LivePosition } from '../../../shared/api/live.js';
 import { currentSession } from '../auth/session.js';
 
 export type LiveState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -36,6 +42,12 @@ class LiveFeed {
   private lingerTimer: number | undefined;
   /** the socket said hello: subscribers joining now sync at once */
   private ready = false;
+  /** the position of the last message: where a reconnection resumes (null: start from now) */
+  private position: LivePosition | null = null;
+  /** the collections the service reads by position (from its hello) */
+  private positioned: ReadonlySet<string> = new Set();
+  /** subscribers that joined while the socket was not ready: they load once it is */
+  private readonly joined = new Set<LiveSubscriber>();
 
   getState = (): LiveState => this.state;
 
@@ -46,12 +58,14 @@ class LiveFeed {
 
   subscribe(subscriber: LiveSubscriber): () => void {
     this.subscribers.add(subscriber);
+    if (!this.ready) this.joined.add(subscriber);
     window.clearTimeout(this.lingerTimer);
     this.lingerTimer = undefined;
     if (!this.ws && this.retryTimer === undefined) this.connect();
     else if (this.ready) queueMicrotask(() => this.subscribers.has(subscriber) && subscriber.onSync());
     return () => {
       this.subscribers.delete(subscriber);
+      this.joined.delete(subscriber);
       if (this.subscribers.size === 0) {
         window.clearTimeout(this.lingerTimer);
         this.lingerTimer = window.setTimeout(() => this.close(), LINGER_MS);
@@ -68,6 +82,8 @@ class LiveFeed {
     const ws = this.ws;
     this.ws = null;
     this.ready = false;
+    // Nobody is left to resume for: the next connection starts from now, and its subscribers load.
+    this.position = null;
     if (ws) {
       ws.onclose = null;
       ws.onmessage = null;
@@ -93,7 +109,9 @@ class LiveFeed {
     }
     this.setState(this.attempt === 0 ? 'connecting' : 'reconnecting');
     const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const ws = new WebSocket(`${scheme}//${window.location.host}/api/v1/live?token=${encodeURIComponent(session.token)}`);
+    const after = this.position ? `&after=${encodeURIComponent(JSON.stringify(this.position))}` : '';
+    const resuming = this.position !== null;
+    const ws = new WebSocket(`${scheme}//${window.location.host}/api/v1/live?token=${encodeURIComponent(session.token)}${after}`);
     this.ws = ws;
     ws.onmessage = (ev: MessageEvent) => {
       if (typeof ev.data !== 'string') return;
@@ -104,13 +122,19 @@ class LiveFeed {
         return;
       }
       if (!isLiveMessage(msg)) return;
+      if (msg.position) this.position = msg.position;
       if (msg.type === 'hello') {
         this.ready = true;
         this.attempt = 0;
+        this.positioned = new Set(msg.positioned ?? []);
         this.setState('open');
-        this.syncAll();
+        // Resumed: the positioned changes missed meanwhile follow; the rest must be loaded again.
+        this.sync((s) => !resuming || this.joined.has(s) || this.watchesUnpositioned(s));
+        this.joined.clear();
       } else if (msg.type === 'resync') {
-        this.syncAll();
+        this.sync((s) => this.watchesUnpositioned(s));
+      } else if (msg.type === 'reload') {
+        this.sync(() => true);
       } else if (msg.type === 'changes') {
         this.dispatch(msg.changes);
       }
@@ -139,8 +163,12 @@ class LiveFeed {
     this.retryTimer = window.setTimeout(() => this.connect(), delay);
   }
 
-  private syncAll(): void {
-    for (const s of [...this.subscribers]) s.onSync();
+  private sync(which: (s: LiveSubscriber) => boolean): void {
+    for (const s of [...this.subscribers]) if (which(s)) s.onSync();
+  }
+
+  private watchesUnpositioned(s: LiveSubscriber): boolean {
+    return s.collections.some((c) => !this.positioned.has(c));
   }
 
   private dispatch(changes: LiveChange[]): void {
