@@ -5,7 +5,7 @@ import type { Logger } from '../logger.js';
 import type { RoleFactory } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
 import type { ChangeLog } from '../storage/changelog/log.js';
-import { DocumentStore } from '../storage/documents.js';
+import type { DocumentStore } from '../storage/documents.js';
 import { VmailInstance } from './instance.js';
 import { VmailMetadata } from './metadata.js';
 import { VmailMetrics } from './metrics.js';
@@ -49,7 +49,7 @@ export interface Vmail {
  */
 export async function createVmail(deps: VmailDeps): Promise<Vmail> {
   const log = deps.log.child({ role: 'vmail' });
-  const meta = await VmailMetadata.open({ documents: deps.documents, feed: deps.feed, log: deps.changeLog, dataDir: deps.dataDir, dbDir: DocumentStore.directoryFor(deps.dataDir), logger: log });
+  const meta = await VmailMetadata.open({ documents: deps.documents, feed: deps.feed, log: deps.changeLog, dataDir: deps.dataDir, logger: log });
   const metrics = new VmailMetrics(deps.metrics.registry);
   const service = new VmailService({ meta, config: deps.config, siteId: deps.siteId, metrics, log });
   const consoleUrl = deps.mailSettings?.consoleUrl ?? (() => undefined);

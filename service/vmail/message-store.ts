@@ -1,6 +1,6 @@
-import { createReadStream, existsSync, mkdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { createInterface } from 'node:readline';
 import Database from 'better-sqlite3';
 import { FOLDERS, type Folder, type MessageCounts } from '../../shared/api/vmail.js';
 import type { VersionedDoc } from '../storage/changelog/core/merge.js';
@@ -236,26 +236,28 @@ export class MessageStore implements WriteAheadView {
   async importLegacy(file: string): Promise<number> {
     this.assertOpen();
     if (this.stmt.getMeta.get('imported_from_nedb') || !existsSync(file)) return 0;
-    const lines = new Map<string, string>();
-    const reader = createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity });
-    for await (const line of reader) {
-      if (!line.trim()) continue;
-      let doc: { _id?: unknown; $$deleted?: unknown };
-      try {
-        doc = JSON.parse(line) as typeof doc;
-      } catch {
-        continue; // a torn last line after a crash: nedb skips it too
-      }
-      if (typeof doc._id !== 'string') continue; // index definitions ($$indexCreated)
-      if (doc.$$deleted === true) lines.delete(doc._id);
-      else lines.set(doc._id, line);
-    }
+    // read whole (one split is far quicker than a line reader, and this runs once); every line is
+    // parsed once and written in file order, so a later line of an id replaces the earlier one
+    const text = await readFile(file, 'utf8');
+    let imported = 0;
     this.bulk(() => {
-      // the line is the document's JSON as nedb gave it back: stored as it is
-      for (const [id, line] of lines) this.stmt.upsert.run(rowOf(checkedDoc(id, JSON.parse(line) as unknown), line));
-      this.stmt.setMeta.run('imported_from_nedb', JSON.stringify({ file, messages: lines.size, at: new Date().toISOString() }));
+      for (const line of text.split('\n')) {
+        if (!line.trim()) continue;
+        let doc: { _id?: unknown; $$deleted?: unknown };
+        try {
+          doc = JSON.parse(line) as typeof doc;
+        } catch {
+          continue; // a torn last line after a crash: nedb skips it too
+        }
+        if (typeof doc._id !== 'string') continue; // index definitions ($$indexCreated)
+        if (doc.$$deleted === true) this.stmt.remove.run(doc._id);
+        // the line is the document's JSON as nedb gave it back: stored as it is
+        else this.stmt.upsert.run(rowOf(checkedDoc(doc._id, doc), line));
+      }
+      imported = (this.db.prepare('SELECT count(*) AS n FROM messages').get() as { n: number }).n;
+      this.stmt.setMeta.run('imported_from_nedb', JSON.stringify({ file, messages: imported, at: new Date().toISOString() }));
     });
-    return lines.size;
+    return imported;
   }
 
   /** Whether the messages of a nedb file were imported here (and are in the log once attached). */

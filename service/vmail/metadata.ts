@@ -1,14 +1,11 @@
 import { existsSync } from 'node:fs';
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { MessageCounts } from '../../shared/api/vmail.js';
 import { NotFoundError, StartupError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { Change, ChangeFeed } from '../storage/changes.js';
 import type { ChangeLog } from '../storage/changelog/log.js';
-import type { Collection, Doc, DocumentStore } from '../storage/documents.js';
+import type { Collection, DocumentStore } from '../storage/documents.js';
 import { boxKey, toMwi, type MailboxDoc, type MessageDoc, type PinGuardDoc } from './core.js';
-import { DatafileSync } from './datafile-sync.js';
 import { legacyMessagesFile, MESSAGE_KIND, messageStoreFile, MessageStore, type ListFolder } from './message-store.js';
 
 export const COLLECTIONS = {
@@ -18,54 +15,6 @@ export const COLLECTIONS = {
   /** not stored: the message-waiting counts published on the feed for the console */
   mwi: 'mwi',
 } as const;
-
-type Query = Record<string, unknown>;
-
-/**
- * A collection whose writes are on the disk when they resolve: the audio of a message is fsync'd
- * before its metadata is written, and an answer (201) or the removal of an audio file must not
- * come before the metadata is durable too, or a power cut leaves audio the start-up check cannot
- * match to anything. Reads go straight to the collection.
- */
-export class DurableCollection<T extends Doc> {
-  constructor(
-    private readonly collection: Collection<T>,
-    private readonly file: DatafileSync,
-  ) {}
-
-  get name(): string {
-    return this.collection.name;
-  }
-
-  get(id: string): Promise<T | null> {
-    return this.collection.get(id);
-  }
-
-  find(query: Query = {}, opts: { sort?: Record<string, 1 | -1>; limit?: number; skip?: number } = {}): Promise<T[]> {
-    return this.collection.find(query, opts);
-  }
-
-  async put(doc: T): Promise<T> {
-    await this.collection.put(doc);
-    await this.file.sync();
-    return doc;
-  }
-
-  /** false when there was nothing to delete */
-  async delete(id: string): Promise<boolean> {
-    const removed = await this.collection.delete(id);
-    if (removed) await this.file.sync();
-    return removed;
-  }
-
-  /** Deletes several documents with one fsync for all of them; the number deleted. */
-  async deleteAll(ids: readonly string[]): Promise<number> {
-    let removed = 0;
-    for (const id of ids) if (await this.collection.delete(id)) removed++;
-    if (removed) await this.file.sync();
-    return removed;
-  }
-}
 
 /** A message change the log committed whose store failed to apply it: the entry holds it, the next start applies it. */
 export class MetadataApplyError extends Error {
@@ -130,8 +79,11 @@ export class LoggedMessages {
 }
 
 /**
- * The vmail metadata: the messages in their SQLite store through the change log
- * (LoggedMessages), mailboxes and PIN guards in nedb collections.
+ * The vmail metadata, all of it written through the change log: the messages in their SQLite
+ * store (LoggedMessages); mailboxes (with their greetings' metadata) and PIN guards as logged
+ * document kinds, nedb collections that are write-ahead views of the log like users and tokens
+ * (last-writer-wins: a mailbox number is made again after a delete). A write resolves once its
+ * entry is committed (fsync'd) and its store applied it.
  *
  * Listing and counting read the message store's indexes and its counts table, which the log keeps
  * (every change, local or later a peer's, reaches it through the log). The message changes go on
@@ -144,9 +96,9 @@ export class VmailMetadata {
   private readonly unsubscribe: (() => void)[];
 
   private constructor(
-    readonly mailboxes: DurableCollection<MailboxDoc>,
+    readonly mailboxes: Collection<MailboxDoc>,
     readonly messages: LoggedMessages,
-    readonly pinGuard: DurableCollection<PinGuardDoc>,
+    readonly pinGuard: Collection<PinGuardDoc>,
     private readonly store: MessageStore,
     private readonly feed: ChangeFeed,
     log: ChangeLog,
@@ -161,22 +113,15 @@ export class VmailMetadata {
   }
 
   /**
-   * `dbDir`: the directory of the document store's files (DocumentStore.directoryFor), each
-   * `<collection>.db`. The message store is attached to the log: caught up, rebuilt when its file
+   * Opens the collections (the document store, with the log attached, catches them up, rebuilds
+   * or adopts them) and attaches the message store to the log: caught up, rebuilt when its file
    * is missing, or, in a data directory from before it, filled from the nedb file of the messages
    * and adopted into the log (that file is then renamed `<file>.migrated`).
    */
-  static async open(args: { documents: DocumentStore; feed: ChangeFeed; log: ChangeLog; dataDir: string; dbDir: string; logger: Logger }): Promise<VmailMetadata> {
-    const { documents, feed, log, dataDir, dbDir, logger } = args;
-    const durable = async <T extends Doc>(collection: Collection<T>): Promise<DurableCollection<T>> => {
-      const file = join(dbDir, `${collection.name}.db`);
-      // The file nedb has just loaded must be the one fsync'd, or every sync would fail later.
-      const found = await stat(file).then((s) => s.isFile(), () => false);
-      if (!found) throw new StartupError(`The vmail metadata file ${file} is not where the document store keeps ${collection.name}.`);
-      return new DurableCollection(collection, new DatafileSync(file));
-    };
-    const mailboxes = await durable(await documents.open<MailboxDoc>(COLLECTIONS.mailboxes, { indexes: [{ fieldName: 'domain' }] }));
-    const pinGuard = await durable(await documents.open<PinGuardDoc>(COLLECTIONS.pinGuard));
+  static async open(args: { documents: DocumentStore; feed: ChangeFeed; log: ChangeLog; dataDir: string; logger: Logger }): Promise<VmailMetadata> {
+    const { documents, feed, log, dataDir, logger } = args;
+    const mailboxes = await documents.open<MailboxDoc>(COLLECTIONS.mailboxes, { indexes: [{ fieldName: 'domain' }] });
+    const pinGuard = await documents.open<PinGuardDoc>(COLLECTIONS.pinGuard);
     const store = await openMessageStore(log, dataDir, logger);
     const meta = new VmailMetadata(mailboxes, new LoggedMessages(log, store), pinGuard, store, feed, log);
     for (const box of await mailboxes.find({})) meta.lastMwi.set(box._id, JSON.stringify(toMwi(box.domain, box.number, store.counts(box._id))));

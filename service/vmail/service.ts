@@ -44,7 +44,6 @@ import {
   type MailboxDoc,
   type MessageDoc,
 } from './core.js';
-import { MetadataSyncError } from './datafile-sync.js';
 import { MetadataApplyError } from './metadata.js';
 import type { FileStore } from './fsstore.js';
 import type { Notifier } from './mailer.js';
@@ -699,12 +698,11 @@ export class VmailService {
 }
 
 /**
- * After a failed metadata write, may the metadata exist anyway? Then its audio must stay: a
- * change the log committed but its store did not apply (applied at the next start), or an nedb
- * write whose fsync failed (the start-up check reconciles).
+ * After a failed message write, may the metadata exist anyway? Then its audio must stay: the log
+ * committed the change but its store did not apply it (it is applied at the next start).
  */
 function metadataMayExist(err: unknown): boolean {
-  return err instanceof MetadataApplyError || err instanceof MetadataSyncError;
+  return err instanceof MetadataApplyError;
 }
 
 /** A received file whose upload was refused after it was whole: its temp file and descriptor go. */

@@ -130,7 +130,7 @@ describe('vmail metadata durability', () => {
     }
   });
 
-  it('kill -9 right after the 2xx of each kind of change loses none of them', async () => {
+  it('kill -9 right after the 2xx of each kind of change (messages, mailboxes, greetings, PIN guard) loses none of them', async () => {
     let svc = await startService();
     const dataDir = svc.dataDir;
     let c = vmailClient(svc.url, await login(svc));
@@ -141,8 +141,20 @@ describe('vmail metadata durability', () => {
       expect(svc.logs()).toMatch(/voicemail metadata store attached to the change log/);
     };
     try {
-      await c.createMailbox({ number: '1001', name: 'Reception' });
+      expect((await c.createMailbox({ number: '1001', name: 'Reception', pin: '2468' })).status).toBe(201);
+      await restart();
+      expect((await c.json('GET', '/1001')).body).toMatchObject({ name: 'Reception', hasPin: true });
       await c.createMailbox({ number: '1002', name: 'Sales' });
+      expect((await c.json('PATCH', '/1002', { name: 'Sales desk', maxMessages: 7 })).status).toBe(200);
+      await restart();
+      expect((await c.json('GET', '/1002')).body).toMatchObject({ name: 'Sales desk', maxMessages: 7 });
+      const greeting = makeWav(1, 'alaw');
+      expect((await c.call('PUT', '/1002/greetings/busy', { body: new Uint8Array(greeting), headers: { 'content-type': 'audio/wav' } })).status).toBe(200);
+      await restart();
+      expect((await c.call('GET', '/1002/greetings/busy')).bytes.equals(greeting)).toBe(true);
+      expect((await c.json('POST', '/1001/pin-check', { pin: '0000' })).status).toBe(401);
+      await restart();
+      expect((await c.json('POST', '/1001/pin-check', { pin: '0000' })).body.error.message).toMatch(/3 more wrong PINs/);
       const wav = makeWav(1);
       const deposit = await c.deposit('1001', wav, { callerNumber: '555', urgent: 'true' });
       expect(deposit.status).toBe(201);
@@ -182,8 +194,12 @@ describe('vmail metadata durability', () => {
       // and every one of them is an entry of the log, in order
       await svc.stop({ keepData: true });
       const reader = ChangeLogReader.open(join(dataDir, 'changelog.sqlite'));
-      const entries = reader.since({}, 10_000).filter((e) => e.kind === 'vmail_messages');
+      const all = reader.since({}, 10_000);
       reader.close();
+      const entries = all.filter((e) => e.kind === 'vmail_messages');
+      // the mailboxes and the PIN guard too: created, created, patched, greeting set, two wrong PINs
+      expect(all.filter((e) => e.kind === 'vmail_mailboxes').map((e) => (e.body as { name: string }).name)).toEqual(['Reception', 'Sales', 'Sales desk', 'Sales desk']);
+      expect(all.filter((e) => e.kind === 'vmail_pin_guard').map((e) => (e.body as { failures: number }).failures)).toEqual([1, 2]);
       const summary = entries.map((e) => [e.key === id ? 'original' : 'copy', e.body === null ? 'purged' : (e.body as { folder: string; readAt: string | null }).folder]);
       expect(summary).toEqual([
         ['original', 'new'],

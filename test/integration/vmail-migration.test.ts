@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Datastore from 'nedb-promises';
 import { describe, expect, it } from 'vitest';
+import { ChangeLogReader } from '../../service/storage/changelog/reader.js';
 import { newMailboxDoc, newMessageDoc, patchMessageDoc, type MailboxDoc, type MessageDoc } from '../../service/vmail/core.js';
 import { messageKey } from '../../service/vmail/paths.js';
 import { login, startService, tempDir } from '../support/service.js';
@@ -88,6 +89,10 @@ describe('vmail metadata: migration and rebuild', () => {
       expect(first.logs()).toMatch(/"tempFiles":0,"orphanFiles":0,"missingAudio":0,"foundAudio":0,"danglingGreetings":0,"messages":39/);
       expect(existsSync(join(db, 'vmail_messages.db'))).toBe(false);
       expect(existsSync(join(db, 'vmail_messages.db.migrated'))).toBe(true);
+      // the mailboxes of the nedb file are in the log too (adopted)
+      const reader = ChangeLogReader.open(join(dataDir, 'changelog.sqlite'));
+      expect(reader.since({}, 10_000).filter((e) => e.kind === 'vmail_mailboxes').map((e) => e.key).sort()).toEqual(boxes.map((b) => `${DOMAIN}/${b}`));
+      reader.close();
       // it works on: a deposit after the migration
       expect((await c.deposit('1001', makeWav(0.2))).status).toBe(201);
     } finally {
@@ -104,10 +109,14 @@ describe('vmail metadata: migration and rebuild', () => {
     }
   });
 
-  it('the SQLite file of the messages, deleted, is rebuilt from the change log', async () => {
+  it('the SQLite file of the messages and the nedb files of the mailboxes, deleted, are rebuilt from the change log', async () => {
     const first = await startService();
     const a = vmailClient(first.url, await login(first));
-    await a.createMailbox({ number: '1001', name: 'Reception' });
+    await a.createMailbox({ number: '1001', name: 'Reception', pin: '1357' });
+    const greeting = makeWav(0.5, 'mulaw');
+    await a.call('PUT', '/1001/greetings/unavailable', { body: new Uint8Array(greeting), headers: { 'content-type': 'audio/wav' } });
+    for (let i = 0; i < 5; i++) await a.json('POST', '/1001/pin-check', { pin: '0000' });
+    expect((await a.json('GET', '/1001')).body.pinLockedUntil).not.toBeNull();
     const ids: string[] = [];
     for (let i = 0; i < 6; i++) ids.push((await a.deposit('1001', makeWav(0.2), { callerNumber: `40${i}`, urgent: i === 5 ? 'true' : 'false' })).body.id);
     await a.json('PATCH', `/1001/messages/${ids[0]}`, { folder: 'saved', read: true });
@@ -116,8 +125,10 @@ describe('vmail metadata: migration and rebuild', () => {
     const lists = async (c: typeof a) => Promise.all(['inbox', 'new', 'saved', 'deleted'].map(async (f) => (await c.list('1001', `?folder=${f}`)).body));
     const before = await lists(a);
     expect(before[0].counts).toEqual({ new: 3, saved: 1, deleted: 1, urgent: 1 });
+    const mailbox = (await a.json('GET', '/1001')).body;
     await first.stop({ keepData: true });
     for (const suffix of ['', '-wal', '-shm']) rmSync(join(first.dataDir, `vmail-messages.sqlite${suffix}`), { force: true });
+    for (const name of ['vmail_mailboxes', 'vmail_pin_guard']) rmSync(join(first.dataDir, 'db', `${name}.db`));
 
     const second = await startService({ dataDir: first.dataDir });
     try {
@@ -125,6 +136,9 @@ describe('vmail metadata: migration and rebuild', () => {
       expect(second.logs()).toMatch(/"how":"rebuilt","documents":5/);
       expect(await lists(b)).toEqual(before);
       expect((await b.json('GET', '/1001/mwi')).body).toEqual({ domain: DOMAIN, mailbox: '1001', new: 3, saved: 1, urgent: 1 });
+      expect((await b.json('GET', '/1001')).body).toEqual(mailbox);
+      expect((await b.call('GET', '/1001/greetings/unavailable')).bytes.equals(greeting)).toBe(true);
+      expect((await b.json('POST', '/1001/pin-check', { pin: '1357' })).status).toBe(429);
       expect(second.logs()).toMatch(/"tempFiles":0,"orphanFiles":0,"missingAudio":0/);
     } finally {
       await second.stop();

@@ -15,6 +15,10 @@ export const DOCUMENT_KINDS = {
   users: 'last-writer-wins',
   // token ids are random and never reused: a revoke must beat a concurrent lastUsedAt write
   tokens: 'delete-wins',
+  // a mailbox (its greetings' metadata inside) is `domain/number`: deleted and made again, it comes back
+  vmail_mailboxes: 'last-writer-wins',
+  // consecutive wrong PINs of a mailbox; the last count written stands
+  vmail_pin_guard: 'last-writer-wins',
 } as const satisfies Record<string, MergePolicy>;
 
 export type DocumentKind = keyof typeof DOCUMENT_KINDS;
