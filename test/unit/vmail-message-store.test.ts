@@ -11,10 +11,13 @@ import fc from 'fast-check';
 import Datastore from 'nedb-promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Folder } from '../../shared/api/vmail.js';
+import { pino } from 'pino';
+import { ChangeFeed, type Change } from '../../service/storage/changes.js';
 import { policyOf } from '../../service/storage/changelog/kinds.js';
 import { ChangeLog } from '../../service/storage/changelog/log.js';
-import { newMessageDoc, patchMessageDoc, type MessageDoc } from '../../service/vmail/core.js';
-import { LoggedMessages } from '../../service/vmail/metadata.js';
+import { DocumentStore } from '../../service/storage/documents.js';
+import { newMailboxDoc, newMessageDoc, patchMessageDoc, type MessageDoc } from '../../service/vmail/core.js';
+import { LoggedMessages, VmailMetadata } from '../../service/vmail/metadata.js';
 import { MESSAGE_KIND, MessageStore, type ListFolder } from '../../service/vmail/message-store.js';
 
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
@@ -224,5 +227,45 @@ describe('the message store', () => {
     const bad = log.append({ kind: MESSAGE_KIND, key: 'x', body: { _id: 'x', folder: 'elsewhere' } });
     await expect(bad.applied).rejects.toThrow(/not a message document/);
     expect(store.get('x')).toBeNull();
+  });
+
+  it('puts message changes on the feed from the log, in log order with their position, and MWI follows them (a purge included)', async () => {
+    const dir = tempDir();
+    const feed = new ChangeFeed();
+    const changes: Change[] = [];
+    feed.subscribe((c) => changes.push(c));
+    const log = ChangeLog.open(join(dir, 'changelog.sqlite'), { origin: 's1', policyOf, durability: 'os' });
+    const documents = new DocumentStore(join(dir, 'db'), feed);
+    documents.attachLog(log);
+    const meta = await VmailMetadata.open({ documents, feed, log, dataDir: dir, logger: pino({ level: 'silent' }) });
+    closers.push(async () => {
+      await meta.close(log);
+      await documents.flush();
+      documents.detachLog();
+      await log.close();
+    });
+    await meta.mailboxes.put(newMailboxDoc({ number: '1001', name: 'Reception' }, 'a.example', null, at(0)));
+    const u = await meta.messages.put(msg('u', 1, { urgent: true }));
+    await meta.messages.put(msg('n', 2));
+    await meta.messages.put({ ...u, folder: 'saved' });
+    await meta.messages.delete('n');
+    const mwi = changes.filter((c) => c.collection === 'mwi').map((c) => c.doc);
+    expect(mwi).toEqual([
+      { domain: 'a.example', mailbox: '1001', new: 0, saved: 0, urgent: 0 },
+      { domain: 'a.example', mailbox: '1001', new: 1, saved: 0, urgent: 1 },
+      { domain: 'a.example', mailbox: '1001', new: 2, saved: 0, urgent: 1 },
+      { domain: 'a.example', mailbox: '1001', new: 1, saved: 1, urgent: 0 },
+      { domain: 'a.example', mailbox: '1001', new: 0, saved: 1, urgent: 0 },
+    ]);
+    const logged = changes.filter((c) => c.collection !== 'mwi');
+    expect(logged.map((c) => [c.collection, c.op, c.id, c.origin, c.seq])).toEqual([
+      ['vmail_mailboxes', 'put', 'a.example/1001', 's1', 1],
+      [MESSAGE_KIND, 'put', 'u', 's1', 2],
+      [MESSAGE_KIND, 'put', 'n', 's1', 3],
+      [MESSAGE_KIND, 'put', 'u', 's1', 4],
+      [MESSAGE_KIND, 'delete', 'n', 's1', 5],
+    ]);
+    // each MWI change comes right after the change it follows
+    expect(changes.map((c) => c.collection)).toEqual(['vmail_mailboxes', 'mwi', ...Array.from({ length: 4 }, () => [MESSAGE_KIND, 'mwi']).flat()]);
   });
 });
