@@ -74,6 +74,7 @@ const SCHEMA = `
 
 const SCHEMA_VERSION = '1';
 const CACHE_KIB = 4096;
+const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
 
 /**
  * The metadata of the site's voicemail messages in SQLite (WAL): a write-ahead view of the change
@@ -175,6 +176,8 @@ export class MessageStore implements WriteAheadView {
       // 4 MiB of page cache rather than better-sqlite3's 16 MiB: the start-up check reads every
       // index entry once, and a page cache that large stays resident; the OS cache serves the rest
       db.pragma(`cache_size = -${CACHE_KIB}`);
+      // a bulk write (the import, a rebuild) grows the WAL to the size of the store: cut it back after
+      db.pragma(`journal_size_limit = ${WAL_LIMIT_BYTES}`);
       db.exec(SCHEMA);
       db.exec(INDEXES);
       const version = (db.prepare("SELECT value FROM meta WHERE name = 'schema'").get() as { value: string } | undefined)?.value;
