@@ -4,7 +4,8 @@ import { vmailRoutes } from '../api/routes/vmail.js';
 import type { Logger } from '../logger.js';
 import type { RoleFactory } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
-import { DocumentStore } from '../storage/documents.js';
+import type { ChangeLog } from '../storage/changelog/log.js';
+import type { DocumentStore } from '../storage/documents.js';
 import { VmailInstance } from './instance.js';
 import { VmailMetadata } from './metadata.js';
 import { VmailMetrics } from './metrics.js';
@@ -16,6 +17,8 @@ export { VmailService } from './service.js';
 export interface VmailDeps {
   documents: DocumentStore;
   feed: ChangeFeed;
+  /** the change log: every change of the messages' metadata is an entry of it first */
+  changeLog: ChangeLog;
   /** the configuration's partitioning (ConfigService) */
   config: VmailPartition;
   siteId: string;
@@ -36,7 +39,7 @@ export interface Vmail {
   /** the role factory of `vmail` for the RoleHost */
   factory: RoleFactory;
   service: VmailService;
-  /** after the RoleHost has stopped the instances */
+  /** after the RoleHost has stopped the instances: waits for the log's pending changes and closes the message store */
   stop(): Promise<void>;
 }
 
@@ -46,7 +49,7 @@ export interface Vmail {
  */
 export async function createVmail(deps: VmailDeps): Promise<Vmail> {
   const log = deps.log.child({ role: 'vmail' });
-  const meta = await VmailMetadata.open(deps.documents, deps.feed, DocumentStore.directoryFor(deps.dataDir));
+  const meta = await VmailMetadata.open({ documents: deps.documents, feed: deps.feed, log: deps.changeLog, dataDir: deps.dataDir, logger: log });
   const metrics = new VmailMetrics(deps.metrics.registry);
   const service = new VmailService({ meta, config: deps.config, siteId: deps.siteId, metrics, log });
   const consoleUrl = deps.mailSettings?.consoleUrl ?? (() => undefined);
@@ -57,7 +60,7 @@ export async function createVmail(deps: VmailDeps): Promise<Vmail> {
     factory,
     service,
     async stop() {
-      meta.close();
+      await meta.close(deps.changeLog);
     },
   };
 }

@@ -1,133 +1,158 @@
-import { stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import type { MessageCounts } from '../../shared/api/vmail.js';
-import { StartupError } from '../errors.js';
+import { NotFoundError, StartupError } from '../errors.js';
+import type { Logger } from '../logger.js';
 import type { Change, ChangeFeed } from '../storage/changes.js';
-import type { Collection, Doc, DocumentStore } from '../storage/documents.js';
-import { boxKey, MessageListing, toMwi, type ListFolder, type MailboxDoc, type MessageDoc, type PinGuardDoc } from './core.js';
-import { DatafileSync } from './datafile-sync.js';
+import type { ChangeLog } from '../storage/changelog/log.js';
+import type { Collection, DocumentStore } from '../storage/documents.js';
+import { boxKey, toMwi, type MailboxDoc, type MessageDoc, type PinGuardDoc } from './core.js';
+import { legacyMessagesFile, MESSAGE_KIND, messageStoreFile, MessageStore, type ListFolder } from './message-store.js';
 
 export const COLLECTIONS = {
   mailboxes: 'vmail_mailboxes',
-  messages: 'vmail_messages',
+  messages: MESSAGE_KIND,
   pinGuard: 'vmail_pin_guard',
   /** not stored: the message-waiting counts published on the feed for the console */
   mwi: 'mwi',
 } as const;
 
-type Query = Record<string, unknown>;
+/** A message change the log committed whose store failed to apply it: the entry holds it, the next start applies it. */
+export class MetadataApplyError extends Error {
+  override name = 'MetadataApplyError';
+}
 
 /**
- * A collection whose writes are on the disk when they resolve: the audio of a message is fsync'd
- * before its metadata is written, and an answer (201) or the removal of an audio file must not
- * come before the metadata is durable too, or a power cut leaves audio the start-up check cannot
- * match to anything. Reads go straight to the collection.
+ * The messages' metadata as the service writes it: every change is an entry of the change log
+ * (kind `vmail_messages`, the whole MessageDoc, a purge a tombstone), committed (fsync'd) before
+ * the call resolves and applied to the SQLite store (message-store.ts) before it resolves too, so
+ * a read after a write sees it. Reads go to the store.
+ *
+ * The merge is delete-wins: message ids are random and never reused, and a purge is final (its
+ * audio is gone), so a purge on one site beats a concurrent move or read mark on another, which
+ * under last-writer-wins would bring the message back without its audio.
  */
-export class DurableCollection<T extends Doc> {
+export class LoggedMessages {
   constructor(
-    private readonly collection: Collection<T>,
-    private readonly file: DatafileSync,
+    private readonly log: ChangeLog,
+    readonly store: MessageStore,
   ) {}
 
-  get name(): string {
-    return this.collection.name;
+  get(id: string): MessageDoc | null {
+    return this.store.get(id);
   }
 
-  get(id: string): Promise<T | null> {
-    return this.collection.get(id);
-  }
-
-  find(query: Query = {}, opts: { sort?: Record<string, 1 | -1>; limit?: number; skip?: number } = {}): Promise<T[]> {
-    return this.collection.find(query, opts);
-  }
-
-  async put(doc: T): Promise<T> {
-    await this.collection.put(doc);
-    await this.file.sync();
+  /**
+   * Writes the message's metadata through the log. A failure before the entry committed leaves
+   * nothing (a plain Error); a failure after it is a MetadataApplyError: the metadata exists.
+   */
+  async put(doc: MessageDoc): Promise<MessageDoc> {
+    const appended = this.log.append({ kind: MESSAGE_KIND, key: doc._id, body: doc });
+    await this.applied(appended.applied);
+    if (!appended.version) throw new NotFoundError(`Message ${doc._id} has been deleted for good.`);
     return doc;
   }
 
-  /** false when there was nothing to delete */
+  /** Purges a message (a tombstone); false when there was nothing to purge. */
   async delete(id: string): Promise<boolean> {
-    const removed = await this.collection.delete(id);
-    if (removed) await this.file.sync();
-    return removed;
+    return (await this.deleteAll([id])) === 1;
   }
 
-  /** Deletes several documents with one fsync for all of them; the number deleted. */
+  /** Purges several messages in one transaction (one fsync); the number purged. */
   async deleteAll(ids: readonly string[]): Promise<number> {
-    let removed = 0;
-    for (const id of ids) if (await this.collection.delete(id)) removed++;
-    if (removed) await this.file.sync();
-    return removed;
+    const live = ids.filter((id) => {
+      const v = this.log.document(MESSAGE_KIND, id);
+      return v !== undefined && !v.tombstone;
+    });
+    if (live.length === 0) return 0;
+    const appended = this.log.appendMany(live.map((id) => ({ kind: MESSAGE_KIND, key: id, body: null })));
+    await this.applied(Promise.all(appended.map((a) => a.applied)));
+    return live.length;
+  }
+
+  private async applied(p: Promise<unknown>): Promise<void> {
+    try {
+      await p;
+    } catch (err) {
+      throw new MetadataApplyError(`The voicemail metadata store did not apply a committed change: ${(err as Error).message}`, { cause: err });
+    }
   }
 }
 
 /**
- * The vmail metadata in nedb: mailboxes, messages and PIN guards, each a Collection so every write
- * is a whole-document put or delete on the change feed (the replication log's input).
+ * The vmail metadata, all of it written through the change log: the messages in their SQLite
+ * store (LoggedMessages); mailboxes (with their greetings' metadata) and PIN guards as logged
+ * document kinds, nedb collections that are write-ahead views of the log like users and tokens
+ * (last-writer-wins: a mailbox number is made again after a delete). A write resolves once its
+ * entry is committed (fsync'd) and its store applied it.
  *
- * Listing and counting go through the in-memory MessageListing, which is kept from the change feed
- * itself; from the same changes it publishes the MWI counts of a mailbox (collection `mwi`,
+ * Listing and counting read the message store's indexes and its counts table, which the log keeps
+ * (every change, local or later a peer's, reaches it through the log). The message changes go on
+ * the change feed from the log, in log order once the store applied them, with their position;
+ * from them and the mailbox changes the MWI counts of a mailbox are published (collection `mwi`,
  * id `domain/mailbox`, not replicated: every site derives its own) whenever they change.
  */
 export class VmailMetadata {
-  private readonly listing = new MessageListing();
   private readonly lastMwi = new Map<string, string>();
-  private readonly unsubscribe: () => void;
+  private readonly unsubscribe: (() => void)[];
 
   private constructor(
-    readonly mailboxes: DurableCollection<MailboxDoc>,
-    readonly messages: DurableCollection<MessageDoc>,
-    readonly pinGuard: DurableCollection<PinGuardDoc>,
+    readonly mailboxes: Collection<MailboxDoc>,
+    readonly messages: LoggedMessages,
+    readonly pinGuard: Collection<PinGuardDoc>,
+    private readonly store: MessageStore,
     private readonly feed: ChangeFeed,
+    log: ChangeLog,
   ) {
-    this.unsubscribe = feed.subscribe((change) => this.onChange(change));
+    this.unsubscribe = [
+      log.onApplied(({ entry, version }) => {
+        if (version.kind !== MESSAGE_KIND) return;
+        feed.publish({ collection: MESSAGE_KIND, op: version.tombstone ? 'delete' : 'put', id: version.key, doc: version.tombstone ? null : version.body, replicate: true, origin: entry.origin, seq: entry.seq });
+      }),
+      feed.subscribe((change) => this.onChange(change)),
+    ];
   }
 
-  /** `dbDir`: the directory of the document store's files (DocumentStore.directoryFor), each `<collection>.db`. */
-  static async open(documents: DocumentStore, feed: ChangeFeed, dbDir: string): Promise<VmailMetadata> {
-    const durable = async <T extends Doc>(collection: Collection<T>): Promise<DurableCollection<T>> => {
-      const file = join(dbDir, `${collection.name}.db`);
-      // The file nedb has just loaded must be the one fsync'd, or every sync would fail later.
-      const found = await stat(file).then((s) => s.isFile(), () => false);
-      if (!found) throw new StartupError(`The vmail metadata file ${file} is not where the document store keeps ${collection.name}.`);
-      return new DurableCollection(collection, new DatafileSync(file));
-    };
-    const mailboxes = await durable(await documents.open<MailboxDoc>(COLLECTIONS.mailboxes, { indexes: [{ fieldName: 'domain' }] }));
-    const messages = await durable(await documents.open<MessageDoc>(COLLECTIONS.messages, { indexes: [{ fieldName: 'box' }, { fieldName: 'folder' }] }));
-    const pinGuard = await durable(await documents.open<PinGuardDoc>(COLLECTIONS.pinGuard));
-    const meta = new VmailMetadata(mailboxes, messages, pinGuard, feed);
-    for (const doc of await messages.find({})) meta.listing.apply(doc._id, doc);
-    for (const box of await mailboxes.find({})) meta.lastMwi.set(box._id, JSON.stringify(toMwi(box.domain, box.number, meta.listing.counts(box._id))));
+  /**
+   * Opens the collections (the document store, with the log attached, catches them up, rebuilds
+   * or adopts them) and attaches the message store to the log: caught up, rebuilt when its file
+   * is missing, or, in a data directory from before it, filled from the nedb file of the messages
+   * and adopted into the log (that file is then renamed `<file>.migrated`).
+   */
+  static async open(args: { documents: DocumentStore; feed: ChangeFeed; log: ChangeLog; dataDir: string; logger: Logger }): Promise<VmailMetadata> {
+    const { documents, feed, log, dataDir, logger } = args;
+    const mailboxes = await documents.open<MailboxDoc>(COLLECTIONS.mailboxes, { indexes: [{ fieldName: 'domain' }] });
+    const pinGuard = await documents.open<PinGuardDoc>(COLLECTIONS.pinGuard);
+    const store = await openMessageStore(log, dataDir, logger);
+    const meta = new VmailMetadata(mailboxes, new LoggedMessages(log, store), pinGuard, store, feed, log);
+    for (const box of await mailboxes.find({})) meta.lastMwi.set(box._id, JSON.stringify(toMwi(box.domain, box.number, store.counts(box._id))));
     return meta;
   }
 
-  close(): void {
-    this.unsubscribe();
+  /** Stops listening and closes the message store (the log's later syncs find it durable). */
+  async close(log: ChangeLog): Promise<void> {
+    for (const u of this.unsubscribe) u();
+    await log.drained();
+    this.store.close();
   }
 
   counts(domain: string, number: string): MessageCounts {
-    return this.listing.counts(boxKey(domain, number));
+    return this.store.counts(boxKey(domain, number));
   }
 
-  /** A page of a mailbox's messages, in the listing's order. */
-  async page(domain: string, number: string, folder: ListFolder, order: 'newest' | 'oldest', offset: number, limit: number): Promise<{ items: MessageDoc[]; total: number }> {
-    const { ids, total } = this.listing.page(boxKey(domain, number), folder, order, offset, limit);
-    if (ids.length === 0) return { items: [], total };
-    const docs = await this.messages.find({ _id: { $in: ids } });
-    const byId = new Map(docs.map((d) => [d._id, d]));
-    return { items: ids.map((id) => byId.get(id)).filter((d): d is MessageDoc => d !== undefined), total };
+  /** A page of a mailbox's messages, newest or oldest first. */
+  page(domain: string, number: string, folder: ListFolder, order: 'newest' | 'oldest', offset: number, limit: number): { items: MessageDoc[]; total: number } {
+    return this.store.page(boxKey(domain, number), folder, order, offset, limit);
   }
 
   /** Every message id of a mailbox. */
   messageIds(domain: string, number: string): string[] {
-    return this.listing.ids(boxKey(domain, number));
+    return this.store.ids(boxKey(domain, number));
   }
 
   private onChange(change: Change): void {
     if (change.collection === COLLECTIONS.messages) {
-      for (const box of this.listing.apply(change.id, change.doc as MessageDoc | null)) this.publishMwi(box);
+      const box = change.op === 'delete' ? this.store.takeRemovedFrom(change.id) : (change.doc as MessageDoc).box;
+      if (box !== undefined) this.publishMwi(box);
     } else if (change.collection === COLLECTIONS.mailboxes) {
       if (change.op === 'delete') {
         this.lastMwi.delete(change.id);
@@ -140,10 +165,43 @@ export class VmailMetadata {
 
   private publishMwi(box: string): void {
     const slash = box.indexOf('/');
-    const mwi = toMwi(box.slice(0, slash), box.slice(slash + 1), this.listing.counts(box));
+    const mwi = toMwi(box.slice(0, slash), box.slice(slash + 1), this.store.counts(box));
     const text = JSON.stringify(mwi);
     if (this.lastMwi.get(box) === text) return;
     this.lastMwi.set(box, text);
     this.feed.publish({ collection: COLLECTIONS.mwi, op: 'put', id: box, doc: mwi, replicate: false });
   }
+}
+
+/**
+ * Opens the message store and attaches it to the log. In a data directory whose messages are
+ * still in nedb (the store was never attached to this log), they are imported first, so that the
+ * log adopts them; the nedb file is renamed once the log holds them.
+ */
+async function openMessageStore(log: ChangeLog, dataDir: string, logger: Logger): Promise<MessageStore> {
+  const file = messageStoreFile(dataDir);
+  let store: MessageStore;
+  try {
+    store = MessageStore.open(file);
+  } catch (err) {
+    throw new StartupError(`Cannot open the voicemail metadata ${file}: ${(err as Error).message}. Move it away to have it rebuilt from the change log.`);
+  }
+  const legacy = legacyMessagesFile(dataDir);
+  try {
+    const neverAttached = Object.keys(log.savedPosition(store.name)).length === 0;
+    const imported = neverAttached ? await store.importLegacy(legacy) : 0;
+    if (imported) logger.info({ from: legacy, messages: imported }, 'voicemail messages imported from nedb');
+    const started = Date.now();
+    const result = await log.attachView(store, { fresh: store.created && imported === 0 });
+    store.forgetRemoved();
+    logger.info({ file, how: result.how, documents: result.documents, ms: Date.now() - started }, 'voicemail metadata store attached to the change log');
+  } catch (err) {
+    store.close();
+    throw new StartupError(`Cannot bring ${file} up to date from the change log: ${(err as Error).message}. Move it away to have it rebuilt from the log.`);
+  }
+  if (existsSync(legacy)) {
+    if (store.importedFromNedb()) logger.info({ file: legacy, to: MessageStore.retireLegacy(legacy) }, 'the nedb file of the voicemail messages is in the change log now: renamed');
+    else logger.warn({ file: legacy }, 'a nedb file of voicemail messages beside the SQLite store is ignored (it was not there when the store was made)');
+  }
+  return store;
 }

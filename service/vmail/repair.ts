@@ -2,8 +2,9 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QuarantineReason } from '../../shared/api/vmail.js';
 import type { Logger } from '../logger.js';
-import { boxKey, type MailboxDoc, type MessageDoc } from './core.js';
+import { boxKey, type MailboxDoc } from './core.js';
 import type { FileStore } from './fsstore.js';
+import type { AudioRef } from './message-store.js';
 import type { VmailMetadata } from './metadata.js';
 import type { VmailMetrics } from './metrics.js';
 import { AUDIO_EXT, isMailboxNumber, isTempName, isUuid, QUARANTINE_DIR, storeDomain } from './paths.js';
@@ -42,20 +43,42 @@ export async function checkStore(args: {
   metrics: VmailMetrics;
   now?: () => Date;
 }): Promise<RepairReport> {
-  const { store, quarantine, meta, siteId, serves, log, metrics } = args;
+  const { store: files, quarantine, meta, siteId, serves, log, metrics } = args;
   const now = args.now ?? (() => new Date());
   const report: RepairReport = { tempFiles: 0, orphanFiles: 0, missingAudio: 0, foundAudio: 0, danglingGreetings: 0, messages: 0, sweptRecords: 0 };
 
-  const messages = new Map<string, MessageDoc>();
-  for (const doc of await meta.messages.find({ originSite: siteId })) if (serves(doc.domain)) messages.set(doc.storage.key, doc);
+  // The messages are compared one mailbox at a time (the store's index by mailbox), so the check
+  // never holds a domain's messages in memory; a mailbox with messages but no directory is done last.
+  const store = meta.messages.store;
+  const checkedBoxes = new Set<string>();
+  const checkMessages = async (box: string, refs: readonly AudioRef[], found: ReadonlySet<string>) => {
+    checkedBoxes.add(box);
+    for (const [id, key, missing] of refs) {
+      report.messages++;
+      const present = found.has(key);
+      if (present === !missing) continue;
+      const doc = meta.messages.get(id);
+      if (!doc) continue;
+      await meta.messages.put({ ...doc, audioMissing: !present });
+      if (present) {
+        report.foundAudio++;
+        metrics.repairs.inc({ kind: 'found_audio' });
+        log.warn({ messageId: doc._id, key }, 'the audio of a message marked missing is back');
+      } else {
+        report.missingAudio++;
+        metrics.repairs.inc({ kind: 'missing_audio' });
+        log.error({ messageId: doc._id, key }, 'the audio file of a message is missing from the store: marked audioMissing');
+      }
+    }
+  };
   const mailboxes = (await meta.mailboxes.find({})).filter((m) => serves(m.domain));
   const boxes = new Set(mailboxes.map((m) => m._id));
   const greetings = new Map<string, MailboxDoc>();
   for (const m of mailboxes) for (const g of Object.values(m.greetings)) if (g.originSite === siteId) greetings.set(g.storage.key, m);
-  report.messages = messages.size;
 
   const seen = new Set<string>();
-  const toQuarantine = async (path: string, reason: QuarantineReason, key: string, at: { domain: string; mailbox: string; greeting: boolean }) => {
+  const toQuarantine = async (name: string, reason: QuarantineReason, key: string, at: { domain: string; mailbox: string; greeting: boolean }) => {
+    const path = files.entryPath(at.domain, at.mailbox, name, at.greeting);
     const entry = await quarantine.admit({ path, domain: at.domain, mailbox: at.mailbox, found: at.greeting ? 'greeting' : 'message', reason }, now());
     const kind = reason === 'unfinished_write' ? 'temp_file' : 'orphan_file';
     metrics.repairs.inc({ kind });
@@ -67,48 +90,40 @@ export async function checkStore(args: {
     );
   };
 
-  for await (const dir of store.walk((name) => storeDomain(name) === name && serves(name))) {
+  for await (const dir of files.walk((name) => storeDomain(name) === name && serves(name))) {
     if (!isMailboxNumber(dir.mailbox)) continue;
+    const box = boxKey(dir.domain, dir.mailbox);
+    const refs = store.audioOf(box, siteId);
+    const messageKeys = new Set(refs.map((r) => r[1]));
+    const present = new Set<string>();
     for (const [names, greeting] of [[dir.files, false], [dir.greetings, true]] as const) {
       for (const name of names) {
         const key = `${dir.domain}/${dir.mailbox}/${greeting ? 'greetings/' : ''}${name}`;
-        const path = store.entryPath(dir.domain, dir.mailbox, name, greeting);
         const at = { domain: dir.domain, mailbox: dir.mailbox, greeting };
         if (isTempName(name)) {
-          await toQuarantine(path, 'unfinished_write', key, at);
+          await toQuarantine(name, 'unfinished_write', key, at);
           continue;
         }
         if (!name.endsWith(AUDIO_EXT) || !isUuid(name.slice(0, -AUDIO_EXT.length))) {
           log.debug({ key }, 'a file that is not part of the store layout: left alone');
           continue;
         }
-        if (greeting ? greetings.has(key) : messages.has(key)) seen.add(key);
-        else await toQuarantine(path, 'no_metadata', key, at);
+        if (greeting ? greetings.has(key) : messageKeys.has(key)) {
+          if (greeting) seen.add(key);
+          else present.add(key);
+        } else await toQuarantine(name, 'no_metadata', key, at);
       }
     }
-    if (!boxes.has(boxKey(dir.domain, dir.mailbox))) await store.pruneMailboxDir(dir.domain, dir.mailbox);
+    await checkMessages(box, refs, present);
+    if (!boxes.has(box)) await files.pruneMailboxDir(dir.domain, dir.mailbox);
   }
+  for (const box of store.boxes()) if (!checkedBoxes.has(box) && serves(box.slice(0, box.indexOf('/')))) await checkMessages(box, store.audioOf(box, siteId), new Set());
 
-  for (const domain of await readdir(join(store.root, QUARANTINE_DIR)).catch(() => [] as string[])) {
+  for (const domain of await readdir(join(files.root, QUARANTINE_DIR)).catch(() => [] as string[])) {
     if (storeDomain(domain) !== domain || !serves(domain)) continue;
     const swept = await quarantine.sweep(domain);
     if (swept) log.info({ domain, records: swept }, 'removed quarantine records left without their file by a crash');
     report.sweptRecords += swept;
-  }
-
-  for (const [key, doc] of messages) {
-    const present = seen.has(key);
-    if (present === !doc.audioMissing) continue;
-    await meta.messages.put({ ...doc, audioMissing: !present });
-    if (present) {
-      report.foundAudio++;
-      metrics.repairs.inc({ kind: 'found_audio' });
-      log.warn({ messageId: doc._id, key }, 'the audio of a message marked missing is back');
-    } else {
-      report.missingAudio++;
-      metrics.repairs.inc({ kind: 'missing_audio' });
-      log.error({ messageId: doc._id, key }, 'the audio file of a message is missing from the store: marked audioMissing');
-    }
   }
 
   for (const [key, mailbox] of greetings) {

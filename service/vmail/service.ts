@@ -44,7 +44,7 @@ import {
   type MailboxDoc,
   type MessageDoc,
 } from './core.js';
-import { MetadataSyncError } from './datafile-sync.js';
+import { MetadataApplyError } from './metadata.js';
 import type { FileStore } from './fsstore.js';
 import type { Notifier } from './mailer.js';
 import type { VmailMetadata } from './metadata.js';
@@ -111,7 +111,7 @@ export interface VmailServiceDeps {
 /**
  * The vmail role as the API sees it (design section 5). Each request's domain is routed to the
  * active instance of the vmail group serving it, which must run on this site; the metadata is
- * the site's (nedb, replicated), the audio is in that instance's file store.
+ * the site's (through the change log), the audio is in that instance's file store.
  */
 export class VmailService {
   private readonly running = new Map<string, VmailRuntime>();
@@ -201,8 +201,8 @@ export class VmailService {
     await this.locks.run(id, async () => {
       const doc = await this.requireMailbox(domain, number);
       const ids = this.meta.messageIds(domain, number);
-      const messages = (await Promise.all(ids.map((messageId) => this.meta.messages.get(messageId)))).filter((m): m is MessageDoc => m !== null);
-      // One fsync for all the metadata, then the files (the order of purge(), in bulk).
+      const messages = ids.map((messageId) => this.meta.messages.get(messageId)).filter((m): m is MessageDoc => m !== null);
+      // One log transaction (one fsync) for all the metadata, then the files (the order of purge(), in bulk).
       await this.meta.messages.deleteAll(messages.map((m) => m._id));
       for (const m of messages) {
         if (m.originSite === this.deps.siteId) await runtime.store.remove(m.storage.key);
@@ -259,7 +259,7 @@ export class VmailService {
   async listMessages(domainInput: string, number: string, q: MessageQuery): Promise<MessageList> {
     const { domain } = this.route(domainInput);
     await this.requireMailbox(domain, number);
-    const { items, total } = await this.meta.page(domain, number, q.folder ?? 'inbox', q.order ?? 'newest', q.offset ?? 0, q.limit ?? VMAIL_LIMITS.listDefault);
+    const { items, total } = this.meta.page(domain, number, q.folder ?? 'inbox', q.order ?? 'newest', q.offset ?? 0, q.limit ?? VMAIL_LIMITS.listDefault);
     return { items: items.map(toMessage), total, counts: this.meta.counts(domain, number) };
   }
 
@@ -518,7 +518,7 @@ export class VmailService {
   async listQuarantine(domainInput: string): Promise<QuarantineList> {
     const { domain, runtime } = this.route(domainInput);
     const items = await runtime.quarantine.list(domain);
-    const missing = await this.meta.messages.find({ domain, originSite: this.deps.siteId, audioMissing: true }, { sort: { createdAt: -1 } });
+    const missing = this.meta.messages.store.missingAudio(domain, this.deps.siteId);
     return { items, total: items.length, missingAudio: missing.map(toMessage) };
   }
 
@@ -562,7 +562,7 @@ export class VmailService {
         try {
           await this.meta.messages.put(doc);
         } catch (err) {
-          if (!(err instanceof MetadataSyncError)) await runtime.quarantine.putBack(entry, key);
+          if (!metadataMayExist(err)) await runtime.quarantine.putBack(entry, key);
           throw err;
         }
         await runtime.quarantine.forget(entry);
@@ -588,15 +588,16 @@ export class VmailService {
   /** Purges the deleted messages past their mailbox's retention that this instance holds. */
   async purgeExpired(runtime: VmailRuntime, serves: (domain: string) => boolean): Promise<number> {
     const now = this.now();
-    const deleted = await this.meta.messages.find({ folder: 'deleted' });
+    // the light columns of the deleted messages; a whole document only for those due
+    const deleted = this.meta.messages.store.deletedOf(this.deps.siteId);
     const retention = new Map<string, number>();
     let purged = 0;
     for (const doc of deleted) {
-      if (doc.originSite !== this.deps.siteId || !serves(doc.domain)) continue;
+      if (!serves(doc.box.slice(0, doc.box.indexOf('/')))) continue;
       if (!retention.has(doc.box)) retention.set(doc.box, (await this.meta.mailboxes.get(doc.box))?.retentionDays ?? 0);
-      if (!purgeDue(doc, retention.get(doc.box) ?? 0, now)) continue;
+      if (!purgeDue({ folder: 'deleted', deletedAt: doc.deletedAt }, retention.get(doc.box) ?? 0, now)) continue;
       await this.locks.run(doc.box, async () => {
-        const current = await this.meta.messages.get(doc._id);
+        const current = this.meta.messages.get(doc.id);
         if (current && purgeDue(current, retention.get(doc.box) ?? 0, this.now())) {
           await this.purge(runtime, current, 'retention');
           purged++;
@@ -620,7 +621,7 @@ export class VmailService {
   }
 
   private async requireMessage(domain: string, number: string, id: string): Promise<MessageDoc> {
-    const doc = await this.meta.messages.get(id);
+    const doc = this.meta.messages.get(id);
     if (!doc || doc.domain !== domain || doc.mailbox !== number) throw new NotFoundError(`No message ${id} in mailbox ${number} of ${domain}.`);
     return doc;
   }
@@ -682,7 +683,7 @@ export class VmailService {
       else await this.meta.messages.put(doc as MessageDoc);
     } catch (err) {
       // Written but not durable: the metadata points at the file, which must stay (the start-up check reconciles).
-      if (!(err instanceof MetadataSyncError)) await runtime.store.remove(key).catch(() => undefined);
+      if (!metadataMayExist(err)) await runtime.store.remove(key).catch(() => undefined);
       throw err;
     }
     return doc;
@@ -694,6 +695,14 @@ export class VmailService {
     if (doc.originSite === this.deps.siteId) await runtime.store.remove(doc.storage.key);
     this.deps.metrics.purged.inc({ reason });
   }
+}
+
+/**
+ * After a failed message write, may the metadata exist anyway? Then its audio must stay: the log
+ * committed the change but its store did not apply it (it is applied at the next start).
+ */
+function metadataMayExist(err: unknown): boolean {
+  return err instanceof MetadataApplyError;
 }
 
 /** A received file whose upload was refused after it was whole: its temp file and descriptor go. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { GreetingInfo } from '../../shared/api/vmail.js';
-import { afterWrongPin, chooseGreeting, lockRemainingSec, MessageListing, newMailboxDoc, newMessageDoc, patchMessageDoc, purgeDue, toMessage, undeleteFolder, type MessageDoc } from '../../service/vmail/core.js';
+import { afterWrongPin, chooseGreeting, lockRemainingSec, newMailboxDoc, newMessageDoc, patchMessageDoc, purgeDue, toMessage, undeleteFolder, type MessageDoc } from '../../service/vmail/core.js';
 import { parseRange } from '../../service/vmail/range.js';
 
 const T0 = Date.parse('2026-03-01T10:00:00.000Z');
@@ -13,45 +13,6 @@ function msg(id: string, s: number, over: Partial<MessageDoc> = {}): MessageDoc 
   );
   return { ...doc, ...over };
 }
-
-describe('the message listing', () => {
-  it('pages a folder newest or oldest first and counts every folder', () => {
-    const l = new MessageListing();
-    // inserted out of order on purpose
-    for (const s of [5, 1, 3, 2, 4]) l.apply(`m${s}`, msg(`m${s}`, s));
-    l.apply('s1', msg('s1', 10, { folder: 'saved' }));
-    l.apply('d1', msg('d1', 11, { folder: 'deleted' }));
-    l.apply('u1', msg('u1', 12, { urgent: true }));
-    expect(l.counts('a.example/1001')).toEqual({ new: 6, saved: 1, deleted: 1, urgent: 1 });
-    expect(l.page('a.example/1001', 'new', 'newest', 0, 3)).toEqual({ ids: ['u1', 'm5', 'm4'], total: 6 });
-    expect(l.page('a.example/1001', 'new', 'oldest', 4, 10)).toEqual({ ids: ['m5', 'u1'], total: 6 });
-    expect(l.page('a.example/1001', 'inbox', 'newest', 0, 3)).toEqual({ ids: ['u1', 's1', 'm5'], total: 7 });
-    expect(l.page('a.example/1001', 'inbox', 'oldest', 5, 5)).toEqual({ ids: ['s1', 'u1'], total: 7 });
-    expect(l.page('a.example/1001', 'deleted', 'newest', 0, 5)).toEqual({ ids: ['d1'], total: 1 });
-    expect(l.page('other/1', 'new', 'newest', 0, 5)).toEqual({ ids: [], total: 0 });
-  });
-
-  it('follows moves and deletes, keeping the urgent count to new messages', () => {
-    const l = new MessageListing();
-    const u = msg('u', 1, { urgent: true });
-    expect(l.apply('u', u)).toEqual(['a.example/1001']);
-    expect(l.counts('a.example/1001').urgent).toBe(1);
-    l.apply('u', { ...u, folder: 'saved' });
-    expect(l.counts('a.example/1001')).toEqual({ new: 0, saved: 1, deleted: 0, urgent: 0 });
-    l.apply('u', null);
-    expect(l.counts('a.example/1001')).toEqual({ new: 0, saved: 0, deleted: 0, urgent: 0 });
-    expect(l.apply('nothing', null)).toEqual([]);
-  });
-
-  it('pages ten thousand messages in order', () => {
-    const l = new MessageListing();
-    for (let i = 0; i < 10_000; i++) l.apply(`m${String(i).padStart(5, '0')}`, msg(`m${String(i).padStart(5, '0')}`, i % 2 ? 10_000 - i : i));
-    const all = l.page('a.example/1001', 'new', 'oldest', 0, 10_000).ids;
-    expect(new Set(all).size).toBe(10_000);
-    const page = l.page('a.example/1001', 'new', 'newest', 9_990, 50);
-    expect(page.ids).toEqual(all.slice(0, 10).reverse());
-  });
-});
 
 describe('message changes', () => {
   it('moves to deleted and back to where it was, and marks read once', () => {

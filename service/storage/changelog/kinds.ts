@@ -7,21 +7,35 @@ import type { MergePolicy } from './core/merge.js';
  *
  * The document kinds are nedb collections that are write-ahead views of the log
  * (storage/documents.ts): their writes go to the log first and the collection is rebuilt from
- * it. The record kinds are planned (issue 16): CDRs, voicemail messages and raw call events will
- * append inside their own SQLite transactions.
+ * it. The record kinds are planned (issue 16): CDRs and raw call events will append inside their
+ * own SQLite transactions.
  */
 export const DOCUMENT_KINDS = {
   config: 'last-writer-wins',
   users: 'last-writer-wins',
   // token ids are random and never reused: a revoke must beat a concurrent lastUsedAt write
   tokens: 'delete-wins',
+  // a mailbox (its greetings' metadata inside) is `domain/number`: deleted and made again, it comes back
+  vmail_mailboxes: 'last-writer-wins',
+  // consecutive wrong PINs of a mailbox; the last count written stands
+  vmail_pin_guard: 'last-writer-wins',
 } as const satisfies Record<string, MergePolicy>;
 
 export type DocumentKind = keyof typeof DOCUMENT_KINDS;
 
 export const LOGGED_COLLECTIONS: readonly string[] = Object.keys(DOCUMENT_KINDS);
 
-const POLICIES: ReadonlyMap<string, MergePolicy> = new Map(Object.entries(DOCUMENT_KINDS));
+/**
+ * Kinds whose write-ahead view is a store of their own rather than an nedb collection.
+ * `vmail_messages` (vmail/message-store.ts): one document per message, the whole metadata; ids
+ * are random and never reused and a purge is final (its audio goes), so a purge beats a
+ * concurrent move or read mark, which under last-writer-wins would bring it back without audio.
+ */
+export const STORE_KINDS = {
+  vmail_messages: 'delete-wins',
+} as const satisfies Record<string, MergePolicy>;
+
+const POLICIES: ReadonlyMap<string, MergePolicy> = new Map([...Object.entries(DOCUMENT_KINDS), ...Object.entries(STORE_KINDS)]);
 
 export function policyOf(kind: string): MergePolicy {
   const policy = POLICIES.get(kind);
