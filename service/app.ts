@@ -14,6 +14,7 @@ import { configRoutes } from './api/routes/config.js';
 import { systemRoutes } from './api/routes/system.js';
 import type { RouteDef } from './api/route.js';
 import { CallstoreInstance } from './callstore/instance.js';
+import { journalsIn } from './callstore/journal.js';
 import { CallstoreMetrics } from './callstore/metrics.js';
 import { CallstoreService } from './callstore/service.js';
 import { SourceRegistry } from './callstore/sources.js';
@@ -137,6 +138,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   }
   const cdrReader = new CdrReader(settings.dataDir);
   const callstoreMetrics = new CallstoreMetrics(metrics.registry);
+  const journals = journalsIn(changeLog, settings.dataDir);
   const callstore = new CallstoreService((domain) => config.lookup('callstore', domain), callstoreMetrics);
   const sources = await SourceRegistry.open(documents, callstore.sourceEvents());
   callstore.attachSources(sources);
@@ -146,7 +148,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     site.id,
     {
       callstore: (instance, roleLog) => {
-        const runtime = new CallstoreInstance(instance, { siteId: site.id, dataDir: settings.dataDir, cdrs: cdrStore, feed, metrics: callstoreMetrics, health }, roleLog);
+        const runtime = new CallstoreInstance(instance, { siteId: site.id, dataDir: settings.dataDir, cdrs: cdrStore, feed, metrics: callstoreMetrics, health, journals }, roleLog);
         return {
           async start() {
             await runtime.start();

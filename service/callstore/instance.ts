@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { ActiveCall, Cdr, EndReason } from '../../shared/api/cdr.js';
 import type { SyncDialog } from '../../shared/api/sources.js';
 import type { ResolvedInstance } from '../config/roles.js';
@@ -6,11 +5,11 @@ import type { HealthReporter } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { RoleRuntime } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
-import { EventJournal, type Durability, type WorkerShim } from '../storage/journal.js';
 import { buildCdr, callSummaryOf, hasInvite, isFinished, isFlagged, toActiveCall, type CallFold, type CallSummary, type CoreEvent } from './core/call.js';
 import { SourceClocks } from './core/clock.js';
 import type { KnownDialog } from './core/resync.js';
 import { CallTable, type CallBucket } from './core/table.js';
+import type { CallJournal, Durability, OpenCallJournal } from './journal.js';
 import type { CallstoreMetrics } from './metrics.js';
 import { RecordWriter, type CdrWriter } from './record-writer.js';
 
@@ -22,8 +21,8 @@ export interface CallstoreDeps {
   cdrs: CdrWriter;
   feed: ChangeFeed;
   metrics: CallstoreMetrics;
-  /** where the journal's checkpoint thread comes from (tests: the TypeScript sources) */
-  journalWorker?: WorkerShim;
+  /** opens the instance's raw event journal (the change log's, in the service) */
+  journals: OpenCallJournal;
   /** told when the instance's records cannot be written */
   health?: HealthReporter;
 }
@@ -76,7 +75,7 @@ const STOP_RECORDS_GRACE_MS = 3000;
  */
 export class CallstoreInstance implements RoleRuntime {
   private readonly table = new CallTable();
-  private journal: EventJournal | undefined;
+  private journal: CallJournal | undefined;
   private tunables: CallstoreTunables;
   /** finished calls waiting out the settle delay, oldest first (the delay is the same for all) */
   private readonly settling = new Map<number, { bucket: CallBucket; dueMs: number; endedAt: number }>();
@@ -97,7 +96,7 @@ export class CallstoreInstance implements RoleRuntime {
     this.tunables = tunablesOf(instance);
     this.records = new RecordWriter({
       cdrs: deps.cdrs,
-      finish: (callIds) => this.journal?.finish(callIds),
+      finish: (callIds) => void this.journal?.finish(callIds),
       written: (cdr) => this.recordWritten(cdr),
       queued: () => this.settling.size,
       running: () => this.journal !== undefined,
@@ -125,8 +124,7 @@ export class CallstoreInstance implements RoleRuntime {
   }
 
   async start(): Promise<void> {
-    const file = join(this.deps.dataDir, 'callstore', this.instance.name, 'journal.sqlite');
-    this.journal = new EventJournal(file, durabilityOf(this.settings.stateSave), this.deps.journalWorker);
+    this.journal = await this.deps.journals(this.instance.name, durabilityOf(this.settings.stateSave));
     if (this.settings.stateSave === 'none') {
       // Without saved state the calls of before the restart are unknown here; the sources resync
       // them. A call that had finished is not one of them: its record is owed, and written now.
@@ -136,7 +134,7 @@ export class CallstoreInstance implements RoleRuntime {
         if (isFinished(bucket.fold) && hasInvite(bucket.fold)) this.afterChange(bucket);
         else {
           this.table.remove(bucket);
-          this.journal.finish(bucket.callIds);
+          void this.journal.finish(bucket.callIds);
         }
       }
     } else {
@@ -209,7 +207,7 @@ export class CallstoreInstance implements RoleRuntime {
     // A straggler's dialog leaves the active set now only if its call's record is committed;
     // otherwise the record writer frees it once it is (a crash before that replays the call).
     const freed = late.filter((id) => !this.records.holds(id));
-    if (freed.length) journal.finish(freed);
+    if (freed.length) void journal.finish(freed);
     for (const id of retired) this.publishCallGone(id);
     for (const bucket of changed) this.afterChange(bucket);
     this.deps.metrics.active.set({ instance: this.name }, this.table.size);
@@ -472,7 +470,7 @@ export class CallstoreInstance implements RoleRuntime {
       if (now - bucket.lastActivityMs < this.tunables.callTimeoutMs) continue;
       if (!hasInvite(bucket.fold)) {
         this.table.remove(bucket);
-        this.journal.finish(bucket.callIds);
+        void this.journal.finish(bucket.callIds);
         this.publishCallGone(bucket.id);
         this.deps.metrics.orphansDropped.inc({ instance: this.name });
         this.log.warn({ callIds: [...bucket.callIds], events: bucket.events.length }, 'orphan events dropped: their invite never came');
@@ -491,7 +489,7 @@ export class CallstoreInstance implements RoleRuntime {
     if (removed) this.log.info({ removed }, 'raw events past their retention removed');
   }
 
-  private requireJournal(): EventJournal {
+  private requireJournal(): CallJournal {
     if (!this.journal) throw new Error(`callstore instance ${this.name} is not running`);
     return this.journal;
   }

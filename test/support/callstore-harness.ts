@@ -12,12 +12,21 @@ import { createLogger } from '../../service/logger.js';
 import { HealthBoard } from '../../service/health.js';
 import { CdrWriterThread, type CdrWriterThreadOptions } from '../../service/storage/cdr/writer.js';
 import { ChangeFeed } from '../../service/storage/changes.js';
+import { changeLogFile } from '../../service/storage/changelog/files.js';
+import { policyOf } from '../../service/storage/changelog/kinds.js';
+import { ChangeLog } from '../../service/storage/changelog/log.js';
+import { journalsIn } from '../../service/callstore/journal.js';
 import { toCore } from './call-events.js';
 import { tsWorker } from './ts-worker.js';
 
-/** The journal's checkpoint thread and the CDR writer thread, run from the TypeScript sources. */
+/** The change log's checkpoint thread and the CDR writer thread, run from the TypeScript sources. */
 export const checkpointWorker = () => tsWorker(new URL('../../service/storage/checkpoint-thread.ts', import.meta.url));
 export const cdrWriterWorker = () => tsWorker(new URL('../../service/storage/cdr/writer-thread.ts', import.meta.url));
+
+/** The data directory's change log, as the service opens it (its checkpoint thread from the sources). */
+export function openTestLog(dataDir: string, origin = 'site-test'): ChangeLog {
+  return ChangeLog.open(changeLogFile(dataDir), { origin, policyOf, checkpointWorker: checkpointWorker() });
+}
 
 export function callstoreDefinition(stateSave: 'none' | 'async' | 'transactional', ext: Record<string, unknown> = {}): ResolvedInstance {
   return {
@@ -85,6 +94,8 @@ export interface Harness {
   writer: GatedCdrWriter;
   cdrThread: CdrWriterThread;
   health: HealthBoard;
+  log: ChangeLog;
+  /** the file the journal is in: the change log's */
   journalFile: string;
   ingest(events: CallEvent[]): Promise<void>;
   close(): Promise<void>;
@@ -96,23 +107,28 @@ export async function startHarness(dataDir: string, definition: ResolvedInstance
   const cdrThread = new CdrWriterThread(dataDir, cdrWriterWorker(), { log, ...writerOptions });
   const health = new HealthBoard();
   const writer = new GatedCdrWriter(cdrThread);
+  const changeLog = openTestLog(dataDir);
   const instance = new CallstoreInstance(
     definition,
-    { siteId: 'site-test', dataDir, cdrs: writer, feed: new ChangeFeed(), metrics: new CallstoreMetrics(new Registry()), journalWorker: checkpointWorker(), health },
+    { siteId: 'site-test', dataDir, cdrs: writer, feed: new ChangeFeed(), metrics: new CallstoreMetrics(new Registry()), journals: journalsIn(changeLog, dataDir), health },
     log,
   );
   await instance.start();
+  let logClosed = false;
   return {
     instance,
     writer,
     cdrThread,
     health,
-    journalFile: join(dataDir, 'callstore', definition.name, 'journal.sqlite'),
+    log: changeLog,
+    journalFile: changeLogFile(dataDir),
     ingest: (events) => instance.ingest(events.map(toCore)).stored,
     async close() {
       writer.open();
       await instance.stop();
       await cdrThread.close();
+      if (!logClosed) await changeLog.close();
+      logClosed = true;
     },
   };
 }
@@ -124,8 +140,8 @@ export async function startHarness(dataDir: string, definition: ResolvedInstance
 export function journalOnDisk(file: string): { events: Set<string>; active: Set<string> } {
   const db = new Database(file, { readonly: true });
   try {
-    const events = new Set((db.prepare('SELECT id FROM events').pluck().all() as string[]));
-    const active = new Set((db.prepare('SELECT call_id FROM active').pluck().all() as string[]));
+    const events = new Set((db.prepare('SELECT id FROM journal_events').pluck().all() as string[]));
+    const active = new Set((db.prepare('SELECT call_id FROM journal_active').pluck().all() as string[]));
     return { events, active };
   } finally {
     db.close();

@@ -7,7 +7,9 @@ import { CallstoreInstance, type CdrWriter } from '../../service/callstore/insta
 import { CallstoreMetrics } from '../../service/callstore/metrics.js';
 import { createLogger } from '../../service/logger.js';
 import { ChangeFeed } from '../../service/storage/changes.js';
-import { callstoreDefinition, checkpointWorker } from './callstore-harness.js';
+import { journalsIn } from '../../service/callstore/journal.js';
+import type { ChangeLog } from '../../service/storage/changelog/log.js';
+import { callstoreDefinition, openTestLog } from './callstore-harness.js';
 
 /**
  * Collects the records a callstore instance writes, answering as the CDR store does (idempotent per
@@ -44,6 +46,8 @@ export interface TestInstance {
   feed: ChangeFeed;
   metrics: CallstoreMetrics;
   dataDir: string;
+  /** the data directory's change log, which holds the journal */
+  log: ChangeLog;
   /** stops the instance and removes its data */
   close(): Promise<void>;
 }
@@ -54,8 +58,8 @@ export async function startTestInstance(ext: Record<string, unknown> = {}, opts:
   const cdrs = opts.cdrs ?? new CdrCollector();
   const feed = new ChangeFeed();
   const metrics = new CallstoreMetrics(new Registry());
-  const journalWorker = checkpointWorker();
-  const instance = new CallstoreInstance(callstoreDefinition('async', ext), { siteId: 'site-a', dataDir, cdrs, feed, metrics, journalWorker }, createLogger('silent'));
+  const log = openTestLog(dataDir, 'site-a');
+  const instance = new CallstoreInstance(callstoreDefinition('async', ext), { siteId: 'site-a', dataDir, cdrs, feed, metrics, journals: journalsIn(log, dataDir) }, createLogger('silent'));
   await instance.start();
   return {
     instance,
@@ -63,8 +67,10 @@ export async function startTestInstance(ext: Record<string, unknown> = {}, opts:
     feed,
     metrics,
     dataDir,
+    log,
     async close() {
       await instance.stop();
+      await log.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Cdr } from '../../../shared/api/cdr.js';
 import { UnavailableError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { WorkerShim } from '../journal.js';
+import type { WorkerShim } from '../worker-shim.js';
 import type { FromWriter, ToWriter, WriterThreadData } from './writer-thread.js';
 
 type Pending = { resolve: (msg: FromWriter) => void; reject: (err: Error) => void };

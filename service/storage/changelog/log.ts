@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import type { WorkerShim } from '../worker-shim.js';
 import { decodeHlc, encodeHlc, HybridClock, isEncodedHlc } from './core/hlc.js';
 import { mergeVersions, type MergePolicy, type PolicyOf, type VersionedDoc } from './core/merge.js';
 import { LogQueries, type LogEntry, type SinceVector } from './reader.js';
@@ -19,6 +21,8 @@ export interface ChangeLogOptions {
   physicalNow?: () => number;
   /** how far ahead a received stamp may be (core/hlc.ts DEFAULT_MAX_DRIFT_MS) */
   maxDriftMs?: number;
+  /** where the WAL checkpoint thread comes from (tests: the TypeScript sources); default the built checkpoint-thread.js */
+  checkpointWorker?: WorkerShim;
 }
 
 /** A change to append: the whole document after it, or null for a delete. */
@@ -37,6 +41,27 @@ export interface Appended<B = unknown> {
   version: VersionedDoc<B> | undefined;
   /** resolves once every write-ahead store of its kind has applied it and the listeners have seen it */
   applied: Promise<void>;
+}
+
+/** What a write in the open group can do besides its own statements on `database`. */
+export interface GroupWriter {
+  /**
+   * Appends a local change to the open group; `text` is its body already serialized (JSON of
+   * `body`), for a caller that has the text anyway. Its write-ahead views and listeners see it
+   * after the group's COMMIT.
+   */
+  append<B>(change: NewChange<B>, text?: string): LogEntry<B>;
+}
+
+export interface GroupWriteOptions {
+  /** this write must survive a power loss: its commit is fsync'd (synchronous FULL) */
+  fsync?: boolean;
+}
+
+export interface GroupWritten<T> {
+  result: T;
+  /** resolves once the group holding the write committed (fsync'd when anything in it asked for it); rejects if it rolled back */
+  committed: Promise<void>;
 }
 
 /**
@@ -107,8 +132,8 @@ interface AttachedView {
 }
 
 interface Pending {
-  entry: LogEntry | undefined;
-  version: VersionedDoc | undefined;
+  /** the changes to report to the listeners, in log order */
+  changes: AppliedChange[];
   done: boolean;
   error?: unknown;
   resolve: () => void;
@@ -122,6 +147,23 @@ interface DocRow {
 }
 
 const POSITION_SAVE_MS = 1_000;
+const CHECKPOINT_INTERVAL_MS = 1_000;
+
+/** The group transaction open on the connection: it commits on the next turn of the event loop. */
+interface OpenGroup {
+  /** opened with synchronous FULL */
+  fsync: boolean;
+  /** what it appended, for the views and listeners once it committed */
+  changes: { entry: LogEntry; version: VersionedDoc | undefined }[];
+  /** writes that ran in it and were kept */
+  writes: number;
+  committed: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Thrown inside a group write that needs an fsync'd commit while the open group has none: it runs again in a new group. */
+const NEEDS_FSYNC = Symbol('needs fsync');
 
 /**
  * The per-origin change log (design section 7): every change of replicated state, in one SQLite
@@ -150,6 +192,16 @@ export class ChangeLog extends LogQueries {
   private positionTimer: NodeJS.Timeout | undefined;
   private saving: Promise<void> | undefined;
   private closed = false;
+  /** the log's own durability: commits of documents and of everything outside a group are fsync'd with `fsync` */
+  private readonly baseFsync: boolean;
+  /** the connection's synchronous setting now (FULL: true); changed only between transactions */
+  private synchronousFull: boolean;
+  private group: OpenGroup | undefined;
+  /** group writes running now (a write may nest another): the group cannot commit in the middle of one */
+  private groupDepth = 0;
+  private readonly inSavepoint: (fn: () => unknown) => unknown;
+  private readonly checkpointer: Worker | undefined;
+  private checkpointerExited = false;
 
   private readonly stmt: {
     insertEntry: Database.Statement;
@@ -173,9 +225,12 @@ export class ChangeLog extends LogQueries {
     deletePeer: Database.Statement;
   };
 
-  private constructor(db: Database.Database, opts: ChangeLogOptions) {
+  private constructor(db: Database.Database, file: string, opts: ChangeLogOptions) {
     super(db);
     this.origin = opts.origin;
+    this.baseFsync = opts.durability !== 'os';
+    this.synchronousFull = this.baseFsync;
+    this.inSavepoint = db.transaction((fn: () => unknown) => fn());
     this.policyOf = opts.policyOf;
     this.clock = new HybridClock({ physicalNow: opts.physicalNow ?? Date.now, ...(opts.maxDriftMs !== undefined ? { maxDriftMs: opts.maxDriftMs } : {}) });
     this.stmt = {
@@ -201,6 +256,30 @@ export class ChangeLog extends LogQueries {
     };
     this.selfId = this.ensureOrigin(opts.origin);
     for (const row of this.stmt.lastHlc.all() as { hlc: string | null }[]) if (row.hlc) this.clock.seed(decodeHlc(row.hlc));
+    this.checkpointer = this.startCheckpointer(file, opts.checkpointWorker ?? {});
+  }
+
+  /**
+   * Checkpoints run on a thread of their own (checkpoint-thread.ts), never inside a commit here:
+   * a checkpoint copies pages back and fsyncs the database, tens of milliseconds that would hold
+   * up every write. If the thread cannot start, the connection checkpoints itself as SQLite does
+   * by default, so the WAL never grows without bound.
+   */
+  private startCheckpointer(file: string, shim: WorkerShim): Worker | undefined {
+    this.db.pragma('wal_autocheckpoint = 0');
+    let worker: Worker;
+    try {
+      worker = new Worker(shim.workerUrl ?? new URL('../checkpoint-thread.js', import.meta.url), { workerData: { ...shim.workerData, file, intervalMs: CHECKPOINT_INTERVAL_MS } });
+    } catch {
+      this.db.pragma('wal_autocheckpoint = 1000');
+      return undefined;
+    }
+    worker.on('error', () => {
+      if (!this.closed) this.db.pragma('wal_autocheckpoint = 1000');
+    });
+    worker.on('exit', () => (this.checkpointerExited = true));
+    worker.unref();
+    return worker;
   }
 
   /** Opens (or creates) the log in `file`. */
@@ -210,8 +289,10 @@ export class ChangeLog extends LogQueries {
     try {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${opts.durability === 'os' ? 'NORMAL' : 'FULL'}`);
+      // another connection on the file (the checkpoint thread, a reader) holds a lock only briefly
+      db.pragma('busy_timeout = 5000');
       createSchema(db);
-      return new ChangeLog(db, opts);
+      return new ChangeLog(db, file, opts);
     } catch (err) {
       db.close();
       throw err;
@@ -223,9 +304,156 @@ export class ChangeLog extends LogQueries {
     return this.db;
   }
 
-  /** Runs `fn` in one transaction of the log's connection (a savepoint inside an open one). */
+  /**
+   * Runs `fn` in one transaction of the log's connection (a savepoint inside an open one), with
+   * the log's own durability. The open group, if any, commits first.
+   */
   transaction<T>(fn: () => T): T {
+    this.outsideGroup();
+    if (!this.db.inTransaction) this.setSynchronous(this.baseFsync);
     return this.db.transaction(fn)();
+  }
+
+  // --- group commit ---------------------------------------------------------------------------
+
+  /**
+   * Runs `fn` in the group transaction open on the connection (opening one if need be): its own
+   * statements on `database` and the changes it appends through the writer commit together, with
+   * everything else written in this turn of the event loop, at the start of the next one (group
+   * commit). `committed` resolves after that COMMIT. A commit is fsync'd (synchronous FULL) when
+   * a write in it asked for it (`fsync`), or appended a document kind while the log's durability
+   * is `fsync`; otherwise it survives a kill of the process, not a power loss.
+   *
+   * `fn` runs in a savepoint: if it throws, what it wrote is undone and the rest of the group
+   * stays. It may run twice (when it appends a document kind to a group opened without fsync,
+   * it is undone and run again in a new group): keep it to writes on the connection. Views and
+   * listeners see the group's entries after its COMMIT, in log order; a group that rolls back
+   * leaves no seq used.
+   */
+  write<T>(fn: (writer: GroupWriter) => T, opts: GroupWriteOptions = {}): GroupWritten<T> {
+    this.assertOpen();
+    if (this.groupDepth > 0) return this.runInGroup(this.group as OpenGroup, fn);
+    if (this.db.inTransaction && !this.group) throw new Error('change log: a group write cannot run inside another transaction');
+    try {
+      return this.runInGroup(this.openGroup(opts.fsync === true), fn);
+    } catch (err) {
+      if (err !== NEEDS_FSYNC) throw err;
+      return this.runInGroup(this.openGroup(true), fn);
+    }
+  }
+
+  /** Commits the open group now (rather than on the next turn); resolves once it did. */
+  flush(): Promise<void> {
+    const g = this.group;
+    if (!g) return Promise.resolve();
+    if (this.groupDepth === 0) this.commitGroup(g);
+    return g.committed;
+  }
+
+  /** Resolves once the group open now has committed, on its own turn (at once when none is open). */
+  whenCommitted(): Promise<void> {
+    return this.group?.committed ?? Promise.resolve();
+  }
+
+  /** Whether a group transaction is open now, and whether it commits with fsync. */
+  get openGroupFsync(): boolean | undefined {
+    return this.group?.fsync;
+  }
+
+  private openGroup(fsync: boolean): OpenGroup {
+    const open = this.group;
+    if (open && (open.fsync || !fsync)) return open;
+    if (open) this.commitGroup(open);
+    this.setSynchronous(fsync);
+    this.db.exec('BEGIN');
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const committed = handled(
+      new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      }),
+    );
+    const g: OpenGroup = { fsync, changes: [], writes: 0, committed, resolve, reject };
+    this.group = g;
+    setImmediate(() => this.commitGroup(g));
+    return g;
+  }
+
+  private runInGroup<T>(g: OpenGroup, fn: (writer: GroupWriter) => T): GroupWritten<T> {
+    const headBefore = this.heads.get(this.selfId);
+    const added: { entry: LogEntry; version: VersionedDoc | undefined }[] = [];
+    const writer: GroupWriter = {
+      append: <B>(change: NewChange<B>, text?: string): LogEntry<B> => {
+        if (!g.fsync && this.baseFsync && this.policyOf(change.kind) !== 'add-only') throw NEEDS_FSYNC;
+        const written = this.appendOne(change, text);
+        added.push(written);
+        return written.entry;
+      },
+    };
+    this.groupDepth++;
+    try {
+      const result = this.inSavepoint(() => fn(writer)) as T;
+      for (const a of added) g.changes.push(a);
+      g.writes++;
+      return { result, committed: g.committed };
+    } catch (err) {
+      // the savepoint is undone: so are the seqs it took
+      if (headBefore === undefined) this.heads.delete(this.selfId);
+      else this.heads.set(this.selfId, headBefore);
+      throw err;
+    } finally {
+      this.groupDepth--;
+    }
+  }
+
+  /** Commits the group (if it is still the open one), then tells the waiters, the tails, the views and the listeners. */
+  private commitGroup(g: OpenGroup | undefined = this.group): void {
+    if (!g || this.group !== g || this.groupDepth > 0) return;
+    this.group = undefined;
+    if (g.writes === 0) {
+      // nothing was kept in it (its only write moved to an fsync'd group): no commit to tell anyone of
+      this.db.exec('ROLLBACK');
+      g.resolve();
+      return;
+    }
+    try {
+      this.db.exec('COMMIT');
+    } catch (err) {
+      try {
+        this.db.exec('ROLLBACK');
+      } catch {
+        // the failed COMMIT ended the transaction already
+      }
+      // nothing of the group is kept: its seqs are taken again by the next writes
+      this.heads.clear();
+      g.reject(err);
+      return;
+    }
+    g.resolve();
+    this.committed();
+    if (g.changes.length) this.handOver(g.changes);
+  }
+
+  /** Every method but a group write works on committed state: the open group commits first. */
+  private outsideGroup(): void {
+    if (this.group && this.groupDepth === 0) this.commitGroup(this.group);
+  }
+
+  private setSynchronous(full: boolean): void {
+    if (this.synchronousFull === full) return;
+    this.db.pragma(`synchronous = ${full ? 'FULL' : 'NORMAL'}`);
+    this.synchronousFull = full;
+  }
+
+  override after<B = unknown>(origin: string, seq: number, limit: number): LogEntry<B>[] {
+    this.outsideGroup();
+    return super.after<B>(origin, seq, limit);
+  }
+
+  override head(): SinceVector {
+    this.outsideGroup();
+    return super.head();
   }
 
   // --- writing ------------------------------------------------------------------------------
@@ -242,6 +470,12 @@ export class ChangeLog extends LogQueries {
    */
   appendMany<B>(changes: readonly NewChange<B>[]): Appended<B>[] {
     this.assertOpen();
+    if (this.groupDepth > 0) {
+      // inside a group write: the changes join the group, and are handed over after its commit
+      const { result, committed } = this.write((w) => changes.map((c) => w.append(c)));
+      return result.map((entry) => ({ entry, version: this.versionAfter(entry), applied: committed }));
+    }
+    this.outsideGroup();
     const joined = this.db.inTransaction;
     if (joined) {
       const viewed = changes.find((c) => this.viewsByKind.has(c.kind));
@@ -264,14 +498,21 @@ export class ChangeLog extends LogQueries {
     return written.map(({ entry, version }) => ({ entry, version, applied: this.handToViews(entry, version) }));
   }
 
-  private appendOne<B>(change: NewChange<B>): { entry: LogEntry<B>; version: VersionedDoc<B> | undefined } {
+  /** The version an entry of this turn made (add-only: the entry itself). */
+  private versionAfter<B>(entry: LogEntry<B>): VersionedDoc<B> | undefined {
+    if (this.policyOf(entry.kind) === 'add-only') return { kind: entry.kind, key: entry.key, hlc: entry.hlc, origin: entry.origin, tombstone: false, body: entry.body };
+    const row = this.stmt.selectDoc.get(entry.kind, entry.key) as DocRow | undefined;
+    return row && row.hlc === entry.hlc ? this.versionOf<B>(entry.kind, entry.key, row) : undefined;
+  }
+
+  private appendOne<B>(change: NewChange<B>, bodyText?: string): { entry: LogEntry<B>; version: VersionedDoc<B> | undefined } {
     if (typeof change.kind !== 'string' || change.kind === '' || typeof change.key !== 'string' || change.key === '') throw new Error('change log: a change needs a kind and a key');
     const policy = this.policyOf(change.kind);
     if (change.body === null && policy === 'add-only') throw new Error(`change log: ${change.kind} is add-only; its records are not deleted through the log`);
     const seq = this.headOf(this.selfId) + 1;
     const hlc = encodeHlc(this.clock.now());
     const entry: LogEntry<B> = { origin: this.origin, seq, hlc, kind: change.kind, key: change.key, body: change.body };
-    const text = change.body === null ? null : JSON.stringify(change.body);
+    const text = change.body === null ? null : (bodyText ?? JSON.stringify(change.body));
     this.stmt.insertEntry.run(this.selfId, seq, hlc, change.kind, change.key, text);
     this.heads.set(this.selfId, seq);
     return { entry, version: this.mergeLocal(entry, text, policy) };
@@ -300,6 +541,7 @@ export class ChangeLog extends LogQueries {
    */
   receive(entries: readonly LogEntry[]): { accepted: number; applied: Promise<void> } {
     this.assertOpen();
+    this.outsideGroup();
     if (this.db.inTransaction) throw new Error('change log: received entries are applied in a transaction of their own');
     let fresh: { entry: LogEntry; version: VersionedDoc | undefined }[];
     try {
@@ -372,12 +614,14 @@ export class ChangeLog extends LogQueries {
 
   /** The version a document kind holds for a key (tombstones included). */
   document<B = unknown>(kind: string, key: string): VersionedDoc<B> | undefined {
+    this.outsideGroup();
     const row = this.stmt.selectDoc.get(kind, key) as DocRow | undefined;
     return row ? this.versionOf<B>(kind, key, row) : undefined;
   }
 
   /** Every version of a kind, tombstones included. */
   documents<B = unknown>(kind: string): VersionedDoc<B>[] {
+    this.outsideGroup();
     return (this.stmt.docsOfKind.all(kind) as (DocRow & { key: string })[]).map((r) => this.versionOf<B>(kind, r.key, r));
   }
 
@@ -395,6 +639,7 @@ export class ChangeLog extends LogQueries {
    */
   async attachView(view: WriteAheadView, opts: AttachOptions): Promise<AttachResult> {
     this.assertOpen();
+    this.outsideGroup();
     if (this.views.has(view.name)) throw new Error(`change log: a store named ${view.name} is attached already`);
     const attached: AttachedView = { view, chain: Promise.resolve(), inFlight: new Map(), failedAt: new Map(), changed: false };
     const saved = new Map((this.stmt.positionsOf.all(view.name) as { origin: number; seq: number }[]).map((r) => [r.origin, r.seq]));
@@ -463,6 +708,14 @@ export class ChangeLog extends LogQueries {
   }
 
   private handToViews(entry: LogEntry | undefined, version: VersionedDoc | undefined): Promise<void> {
+    return this.handOver([{ entry, version }]);
+  }
+
+  /**
+   * Hands committed changes to the write-ahead views of their kinds, in order; the listeners are
+   * told once every view has applied them (and everything before them). One promise for all.
+   */
+  private handOver(items: readonly { entry: LogEntry | undefined; version: VersionedDoc | undefined }[]): Promise<void> {
     let resolve!: () => void;
     let reject!: (err: unknown) => void;
     const settled = new Promise<void>((res, rej) => {
@@ -470,33 +723,39 @@ export class ChangeLog extends LogQueries {
       reject = rej;
     });
     handled(settled);
-    const p: Pending = { entry, version, done: false, resolve, reject };
+    const p: Pending = { changes: [], done: false, resolve, reject };
     this.pending.push(p);
-    const views = version ? (this.viewsByKind.get(version.kind) ?? []) : [];
-    if (views.length === 0 || !version) {
+    const applies: Promise<void>[] = [];
+    for (const { entry, version } of items) {
+      if (!version) continue;
+      if (entry) p.changes.push({ entry, version });
+      const views = this.viewsByKind.get(version.kind);
+      if (!views) continue;
+      const originId = this.originId(version.origin) as number;
+      const seq = entry?.seq;
+      for (const v of views) {
+        if (seq !== undefined) v.inFlight.set(originId, [...(v.inFlight.get(originId) ?? []), seq]);
+        const run = v.chain.then(() => v.view.apply(version));
+        v.chain = run.then(
+          () => {
+            if (seq !== undefined) v.inFlight.get(originId)?.shift();
+            v.changed = true;
+          },
+          () => {
+            if (seq !== undefined) {
+              v.inFlight.get(originId)?.shift();
+              if (!v.failedAt.has(originId)) v.failedAt.set(originId, seq);
+            }
+          },
+        );
+        applies.push(run);
+      }
+    }
+    if (applies.length === 0) {
       p.done = true;
       this.release();
       return settled;
     }
-    const originId = this.originId(version.origin) as number;
-    const seq = entry?.seq;
-    const applies = views.map((v) => {
-      if (seq !== undefined) v.inFlight.set(originId, [...(v.inFlight.get(originId) ?? []), seq]);
-      const run = v.chain.then(() => v.view.apply(version));
-      v.chain = run.then(
-        () => {
-          if (seq !== undefined) v.inFlight.get(originId)?.shift();
-          v.changed = true;
-        },
-        () => {
-          if (seq !== undefined) {
-            v.inFlight.get(originId)?.shift();
-            if (!v.failedAt.has(originId)) v.failedAt.set(originId, seq);
-          }
-        },
-      );
-      return run;
-    });
     Promise.all(applies).then(
       () => {
         p.done = true;
@@ -520,10 +779,10 @@ export class ChangeLog extends LogQueries {
         continue;
       }
       let listenerError: unknown;
-      if (p.version && p.entry) {
+      for (const change of p.changes) {
         for (const l of this.appliedListeners) {
           try {
-            l({ entry: p.entry, version: p.version });
+            l(change);
           } catch (err) {
             listenerError ??= err;
           }
@@ -559,6 +818,7 @@ export class ChangeLog extends LogQueries {
   /** Saves every store's position once the store has made what it applied durable. */
   savePositions(): Promise<void> {
     if (this.saving) return this.saving;
+    this.outsideGroup();
     const due = [...this.views.values()].filter((v) => v.changed);
     if (due.length === 0 || this.closed) return Promise.resolve();
     this.saving = (async () => {
@@ -605,7 +865,7 @@ export class ChangeLog extends LogQueries {
 
   /** An unpaired peer no longer holds entries back. */
   removePeer(peer: string): void {
-    this.stmt.deletePeer.run(peer);
+    this.transaction(() => this.stmt.deletePeer.run(peer));
   }
 
   /**
@@ -615,6 +875,7 @@ export class ChangeLog extends LogQueries {
    */
   compact(opts: CompactOptions): { removed: number; base: SinceVector } {
     this.assertOpen();
+    this.outsideGroup();
     const now = opts.now ?? Date.now();
     const batch = opts.batch ?? 10_000;
     const ageCut = encodeHlc({ wall: Math.max(0, now - opts.minAgeMs), counter: 0 });
@@ -669,6 +930,7 @@ export class ChangeLog extends LogQueries {
    */
   applySnapshot(snapshot: LogSnapshot): { applied: Promise<void> } {
     this.assertOpen();
+    this.outsideGroup();
     let changed: VersionedDoc[];
     try {
       changed = this.transaction(() => {
@@ -704,12 +966,27 @@ export class ChangeLog extends LogQueries {
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.positionTimer);
+    await this.flush().catch(() => undefined);
     await this.drained();
     await this.saving;
     for (const v of this.views.values()) v.changed = true;
     await this.savePositions();
+    this.outsideGroup();
     this.closed = true;
+    await this.stopCheckpointer();
     this.db.close();
+  }
+
+  private async stopCheckpointer(): Promise<void> {
+    const worker = this.checkpointer;
+    if (!worker || this.checkpointerExited) return;
+    const done = new Promise<void>((resolve) => {
+      worker.once('message', () => resolve());
+      worker.once('exit', () => resolve());
+    });
+    worker.postMessage({ type: 'close' });
+    await done;
+    await worker.terminate();
   }
 
   private assertOpen(): void {
