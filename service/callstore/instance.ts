@@ -11,14 +11,15 @@ import type { KnownDialog } from './core/resync.js';
 import { CallTable, type CallBucket } from './core/table.js';
 import type { CallJournal, Durability, OpenCallJournal } from './journal.js';
 import type { CallstoreMetrics } from './metrics.js';
-import { RecordWriter, type CdrWriter } from './record-writer.js';
+import { RecordWriter, type CdrRecords } from './record-writer.js';
 
-export type { CdrWriter } from './record-writer.js';
+export type { CdrRecords } from './record-writer.js';
 
 export interface CallstoreDeps {
   siteId: string;
   dataDir: string;
-  cdrs: CdrWriter;
+  /** the CDR store, a view of the change log's `cdr` entries */
+  cdrs: CdrRecords;
   feed: ChangeFeed;
   metrics: CallstoreMetrics;
   /** opens the instance's raw event journal (the change log's, in the service) */
@@ -64,8 +65,6 @@ const RECENTLY_FINISHED_MS = 10 * 60_000;
 const PURGE_INTERVAL_MS = 60 * 60_000;
 /** the longest the settle loop runs before it lets I/O in */
 const SETTLE_SLICE_MS = 5;
-/** how long a stop waits for records the CDR store cannot take; what is left is written at the next start */
-const STOP_RECORDS_GRACE_MS = 3000;
 
 /**
  * A callstore role instance on this site: the repository of active calls of the domains its
@@ -96,11 +95,10 @@ export class CallstoreInstance implements RoleRuntime {
     this.tunables = tunablesOf(instance);
     this.records = new RecordWriter({
       cdrs: deps.cdrs,
-      finish: (callIds) => void this.journal?.finish(callIds),
+      finish: (callIds, also) => void this.requireJournal().finish(callIds, also),
       written: (cdr) => this.recordWritten(cdr),
       queued: () => this.settling.size,
       running: () => this.journal !== undefined,
-      durable: () => this.settings.stateSave === 'transactional',
       component: `callstore ${instance.name}`,
       health: deps.health,
       log,
@@ -151,7 +149,7 @@ export class CallstoreInstance implements RoleRuntime {
   }
 
   async stop(): Promise<void> {
-    await this.records.close(STOP_RECORDS_GRACE_MS);
+    this.records.close();
     clearTimeout(this.sweepTimer);
     clearInterval(this.purgeTimer);
     clearTimeout(this.settleTimer);
@@ -204,10 +202,9 @@ export class CallstoreInstance implements RoleRuntime {
       retired.push(...retiredIds);
       changed.add(bucket);
     });
-    // A straggler's dialog leaves the active set now only if its call's record is committed;
-    // otherwise the record writer frees it once it is (a crash before that replays the call).
-    const freed = late.filter((id) => !this.records.holds(id));
-    if (freed.length) void journal.finish(freed);
+    // A straggler's dialog leaves the active set again: its call's record and finish are in the
+    // log already (committed before, or earlier in this same transaction).
+    if (late.length) void journal.finish(late);
     for (const id of retired) this.publishCallGone(id);
     for (const bucket of changed) this.afterChange(bucket);
     this.deps.metrics.active.set({ instance: this.name }, this.table.size);

@@ -63,14 +63,19 @@ async function checkStored(svc: RunningTestService, token: string, load: CallLoa
 }
 
 /** What the change log of a data directory holds, read as the next start reads it (a kill -9 leaves committed transactions in the WAL). */
-function logOnDisk(dataDir: string): { events: Set<string>; journal: Set<string> } {
+function logOnDisk(dataDir: string): { events: Set<string>; journal: Set<string>; cdrs: Set<string>; stored: string[] } {
   const db = new Database(join(dataDir, 'changelog.sqlite'), { readonly: true });
+  const index = new Database(join(dataDir, 'cdr', 'COPM3_dialogs', 'index.sqlite'), { readonly: true });
   try {
     return {
       events: new Set(db.prepare("SELECT key FROM entries WHERE kind = 'event'").pluck().all() as string[]),
       journal: new Set(db.prepare('SELECT id FROM journal_events').pluck().all() as string[]),
+      cdrs: new Set(db.prepare("SELECT key FROM entries WHERE kind = 'cdr'").pluck().all() as string[]),
+      // the store's index is written after the month rows: every record it names is stored
+      stored: index.prepare('SELECT id FROM cdr_month').pluck().all() as string[],
     };
   } finally {
+    index.close();
     db.close();
   }
 }
@@ -107,6 +112,7 @@ async function crashRun(mode: 'async' | 'transactional', seed: number): Promise<
     const source = new ResendingSource(load.messages, WINDOW);
     const killPoints = KILL_RANGES.map(([a, b]) => Math.floor(load.messages.length * (a + random() * (b - a))));
 
+    let storedAtKills = 0;
     for (const [n, killAt] of killPoints.entries()) {
       let killed: Promise<void> | undefined;
       const outcome = await source.run(svc.url, token, (acked) => {
@@ -120,7 +126,11 @@ async function crashRun(mode: 'async' | 'transactional', seed: number): Promise<
       expect(acked.filter((e) => !disk.events.has(e.id)).map((e) => e.id).slice(0, 20), `acknowledged events not in the log after kill ${n + 1}`).toEqual([]);
       expect([...disk.journal].filter((id) => !disk.events.has(id)).slice(0, 20), `journal rows without their entry after kill ${n + 1}`).toEqual([]);
       expect(disk.events.size).toBe(disk.journal.size);
-      const replayDir = n === 0 ? logOnlyCopy(dataDir) : undefined;
+      // Every record the CDR store holds is an entry of the log (the store is a view of it).
+      expect(disk.stored.filter((id) => !disk.cdrs.has(id)).slice(0, 20), `stored records not in the log after kill ${n + 1}`).toEqual([]);
+      storedAtKills += disk.stored.length;
+      // After the last kill, a data directory holding only the log must start as the whole one does.
+      const replayDir = n === killPoints.length - 1 ? logOnlyCopy(dataDir) : undefined;
 
       svc = await startService({ dataDir, env });
       const check = await checkStored(svc, await login(svc), load, acked);
@@ -134,6 +144,8 @@ async function crashRun(mode: 'async' | 'transactional', seed: number): Promise<
       expect(check.duplicateRecords, `records written twice after kill ${n + 1}`).toEqual([]);
       if (replayDir) await compareReplay(svc, replayDir, env);
     }
+
+    expect(storedAtKills, 'records in the store at some kill (else the check above checked nothing)').toBeGreaterThan(0);
 
     // The rest of the traffic; then every call is finished and has exactly one record.
     expect(await source.run(svc.url, token)).toBe('done');
@@ -165,7 +177,8 @@ async function crashRun(mode: 'async' | 'transactional', seed: number): Promise<
 
 /**
  * Starts a service on a data directory that holds only the change log taken after a kill, and
- * waits until it holds the same active calls as the service restarted on the whole directory.
+ * waits until it holds the same active calls and the same records as the service restarted on
+ * the whole directory.
  */
 async function compareReplay(original: RunningTestService, replayDir: string, env: Record<string, string>): Promise<void> {
   const replay = await startService({ dataDir: replayDir, env });
@@ -173,13 +186,15 @@ async function compareReplay(original: RunningTestService, replayDir: string, en
     const deadline = Date.now() + 20_000;
     let want = await comparable(original);
     let got = await comparable(replay);
-    while (JSON.stringify(got.active) !== JSON.stringify(want.active) && Date.now() < deadline) {
+    while (JSON.stringify(got) !== JSON.stringify(want) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 200));
       want = await comparable(original);
       got = await comparable(replay);
     }
     expect(got.active.length).toBeGreaterThan(0);
+    expect(got.cdrIds.length).toBeGreaterThan(0);
     expect(got.active).toEqual(want.active);
+    expect(got.cdrIds).toEqual(want.cdrIds);
   } finally {
     await replay.stop();
     rmSync(dirname(replayDir), { recursive: true, force: true });

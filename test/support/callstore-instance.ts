@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { Cdr } from '../../shared/api/cdr.js';
-import { CallstoreInstance, type CdrWriter } from '../../service/callstore/instance.js';
+import { CallstoreInstance } from '../../service/callstore/instance.js';
+import { CdrStoreView, type CdrInserter } from '../../service/storage/cdr/view.js';
 import { CallstoreMetrics } from '../../service/callstore/metrics.js';
 import { createLogger } from '../../service/logger.js';
 import { ChangeFeed } from '../../service/storage/changes.js';
@@ -17,7 +18,7 @@ import { callstoreDefinition, openTestLog } from './callstore-harness.js';
  * of the same call even though the store would have refused it. The real store has its own tests
  * (cdr-store.test.ts, the integration tests); here the subject is the instance's record logic.
  */
-export class CdrCollector implements CdrWriter {
+export class CdrCollector implements CdrInserter {
   readonly records = new Map<string, Cdr>();
   readonly attempts = new Map<string, number>();
   /** always available: the thread that can die is the real store's (cdr-writer-restart.test.ts) */
@@ -59,7 +60,10 @@ export async function startTestInstance(ext: Record<string, unknown> = {}, opts:
   const feed = new ChangeFeed();
   const metrics = new CallstoreMetrics(new Registry());
   const log = openTestLog(dataDir, 'site-a');
-  const instance = new CallstoreInstance(callstoreDefinition('async', ext), { siteId: 'site-a', dataDir, cdrs, feed, metrics, journals: journalsIn(log, dataDir) }, createLogger('silent'));
+  // the records reach the collector as they reach the CDR store: through the log, after the commit
+  const view = new CdrStoreView(cdrs);
+  await log.attachView(view, { fresh: opts.cdrs === undefined });
+  const instance = new CallstoreInstance(callstoreDefinition('async', ext), { siteId: 'site-a', dataDir, cdrs: view, feed, metrics, journals: journalsIn(log, dataDir) }, createLogger('silent'));
   await instance.start();
   return {
     instance,
@@ -70,6 +74,7 @@ export async function startTestInstance(ext: Record<string, unknown> = {}, opts:
     log,
     async close() {
       await instance.stop();
+      view.stop();
       await log.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

@@ -102,6 +102,11 @@ export class CdrWriterThread {
     return msg.type === 'inserted' ? msg.ids : [];
   }
 
+  /** Makes every insert so far survive a power loss (see CdrStore.sync). */
+  async sync(): Promise<void> {
+    await this.request({ type: 'sync', id: 0 });
+  }
+
   async get(id: string): Promise<Cdr | undefined> {
     const msg = await this.request({ type: 'get', id: 0, cdrId: id });
     return msg.type === 'got' ? msg.cdr : undefined;

@@ -24,9 +24,13 @@ export type DocumentKind = keyof typeof DOCUMENT_KINDS;
  * - `event`: a raw call event, keyed by its id, the body `{ instance, receivedAt, tsMs, event }`;
  *   appended by the callstore's journal (storage/journal.ts) in the same group transaction of the
  *   log's connection as the journal's own rows, so an acknowledged event is always an entry.
+ * - `cdr`: a finished call's record, keyed by its id, the body the record; appended by the
+ *   callstore's record writer in the same transaction as the journal's finish of the call's
+ *   dialogs. The CDR store (storage/cdr/) is a write-ahead view of these entries.
  */
 export const RECORD_KINDS = {
   event: 'add-only',
+  cdr: 'add-only',
 } as const satisfies Record<string, MergePolicy>;
 
 export const LOGGED_COLLECTIONS: readonly string[] = Object.keys(DOCUMENT_KINDS);

@@ -74,6 +74,13 @@ export interface WriteAheadView {
   readonly kinds: readonly string[];
   /** makes the store hold this version of its key: the body, or nothing for a tombstone */
   apply(version: VersionedDoc): Promise<void>;
+  /**
+   * applies several versions at once, in order (a group's, or a catch-up page): when present it
+   * is used instead of `apply`, so a store can write them in one transaction
+   */
+  applyMany?(versions: readonly VersionedDoc[]): Promise<void>;
+  /** told, as they are handed over, how many versions now wait for it (before its apply runs) */
+  queued?(count: number): void;
   /** replaces everything the store holds with these live documents (a rebuild) */
   load(versions: readonly VersionedDoc[]): Promise<void>;
   /** what the store holds now, for adopting a store written before the log existed */
@@ -85,11 +92,17 @@ export interface WriteAheadView {
 export interface AttachOptions {
   /** the store's files were just created (an empty data directory): rebuild it from the log */
   fresh: boolean;
+  /**
+   * a store of add-only kinds is caught up in the background: attachView returns at once, the
+   * entries appended meanwhile queue behind the catch-up, and its position stays before it until
+   * it is done (`drained()` resolves then). Otherwise attachView waits for it.
+   */
+  background?: boolean;
 }
 
 export interface AttachResult {
-  /** how the store was brought up to date */
-  how: 'current' | 'caught-up' | 'rebuilt' | 'adopted';
+  /** how the store was brought up to date; `catching-up`: in the background (AttachOptions.background) */
+  how: 'current' | 'caught-up' | 'rebuilt' | 'adopted' | 'catching-up';
   /** documents applied or loaded */
   documents: number;
 }
@@ -124,7 +137,7 @@ interface AttachedView {
   view: WriteAheadView;
   /** applies run one after another, in log order */
   chain: Promise<void>;
-  /** per origin id, the seqs handed to the store and not applied yet, oldest first */
+  /** per origin id, the first seq of each batch handed to the store and not applied yet, oldest first */
   inFlight: Map<number, number[]>;
   /** per origin id, the first seq the store failed to apply: its position stays before it */
   failedAt: Map<number, number>;
@@ -217,6 +230,7 @@ export class ChangeLog extends LogQueries {
     positionsOf: Database.Statement;
     upsertPosition: Database.Statement;
     kindsAfter: Database.Statement;
+    recordsAfter: Database.Statement;
     setBase: Database.Statement;
     deleteRange: Database.Statement;
     peerMin: Database.Statement;
@@ -247,6 +261,7 @@ export class ChangeLog extends LogQueries {
       positionsOf: db.prepare('SELECT origin, seq FROM positions WHERE store = ?'),
       upsertPosition: db.prepare('INSERT INTO positions (store, origin, seq) VALUES (?, ?, ?) ON CONFLICT (store, origin) DO UPDATE SET seq = excluded.seq'),
       kindsAfter: db.prepare('SELECT kind, key FROM entries WHERE origin = ? AND seq > ?'),
+      recordsAfter: db.prepare('SELECT seq, hlc, kind, key, body FROM entries WHERE origin = ? AND seq > ? AND kind IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?'),
       setBase: db.prepare('UPDATE origins SET base = ?, base_hlc = ? WHERE id = ?'),
       deleteRange: db.prepare('DELETE FROM entries WHERE origin = ? AND seq > ? AND seq <= ?'),
       peerMin: db.prepare('SELECT min(coalesce((SELECT seq FROM peers p2 WHERE p2.peer = p.peer AND p2.origin = ?), 0)) AS seq FROM (SELECT DISTINCT peer FROM peers) p'),
@@ -643,9 +658,42 @@ export class ChangeLog extends LogQueries {
     if (this.views.has(view.name)) throw new Error(`change log: a store named ${view.name} is attached already`);
     const attached: AttachedView = { view, chain: Promise.resolve(), inFlight: new Map(), failedAt: new Map(), changed: false };
     const saved = new Map((this.stmt.positionsOf.all(view.name) as { origin: number; seq: number }[]).map((r) => [r.origin, r.seq]));
-    const versions = view.kinds.flatMap((k) => this.documents(k));
+    const addOnly = view.kinds.filter((k) => this.policyOf(k) === 'add-only');
+    if (addOnly.length > 0 && addOnly.length !== view.kinds.length) throw new Error(`change log: the store ${view.name} mixes add-only kinds and documents`);
+    const versions = addOnly.length ? [] : view.kinds.flatMap((k) => this.documents(k));
     let result: AttachResult;
-    if (opts.fresh) {
+    if (addOnly.length) {
+      // Records have no merged version to load: the store gets the entries themselves, from its
+      // position on (from the first one the log holds when it is new or has no position yet).
+      // Records a store held before the log are not adopted: they stay in it as they are. The
+      // catch-up is the first batch of the store's chain: what is appended meanwhile is handed
+      // over behind it, and the position stays before it until it is done.
+      const from = opts.fresh ? new Map<number, number>() : saved;
+      for (const name of Object.keys(this.head())) {
+        const id = this.originId(name) as number;
+        attached.inFlight.set(id, [(from.get(id) ?? 0) + 1]);
+      }
+      const replay = this.replayRecords(view, from);
+      attached.chain = replay.then(
+        () => {
+          for (const queue of attached.inFlight.values()) queue.shift();
+          attached.changed = true;
+        },
+        () => {
+          // a caller that waits is told through `replay`; the chain itself goes on
+          for (const [id, queue] of attached.inFlight) {
+            const first = queue.shift();
+            if (first !== undefined && !attached.failedAt.has(id)) attached.failedAt.set(id, first);
+          }
+        },
+      );
+      this.views.set(view.name, attached);
+      for (const kind of view.kinds) this.viewsByKind.set(kind, [...(this.viewsByKind.get(kind) ?? []), attached]);
+      this.savePositionsOf(attached);
+      this.positionTimer ??= setInterval(() => void this.savePositions(), POSITION_SAVE_MS).unref();
+      if (opts.background) return { how: 'catching-up', documents: 0 };
+      return await replay;
+    } else if (opts.fresh) {
       const live = versions.filter((v) => !v.tombstone);
       await view.load(live);
       result = { how: 'rebuilt', documents: live.length };
@@ -663,6 +711,29 @@ export class ChangeLog extends LogQueries {
     this.savePositionsOf(attached);
     this.positionTimer ??= setInterval(() => void this.savePositions(), POSITION_SAVE_MS).unref();
     return result;
+  }
+
+  /** Applies the entries of a record store's kinds after `from` (per origin), page by page. */
+  private async replayRecords(view: WriteAheadView, from: Map<number, number>): Promise<AttachResult> {
+    const kinds = new Set(view.kinds);
+    let applied = 0;
+    for (const name of Object.keys(this.head())) {
+      let after = from.get(this.originId(name) as number) ?? 0;
+      const base = (this.stmt.originRow.get(name) as { base: number }).base;
+      // entries compacted away are held by no one here: what is left is applied
+      if (after < base) after = base;
+      const originId = this.originId(name) as number;
+      for (;;) {
+        const rows = this.stmt.recordsAfter.all(originId, after, JSON.stringify([...kinds]), 1000) as { seq: number; hlc: string; kind: string; key: string; body: string }[];
+        if (rows.length === 0) break;
+        after = (rows.at(-1) as { seq: number }).seq;
+        const records = rows.map((r): VersionedDoc => ({ kind: r.kind, key: r.key, hlc: r.hlc, origin: name, tombstone: false, body: JSON.parse(r.body) }));
+        if (view.applyMany) await view.applyMany(records);
+        else for (const r of records) await view.apply(r);
+        applied += records.length;
+      }
+    }
+    return { how: applied ? (from.size ? 'caught-up' : 'rebuilt') : 'current', documents: applied };
   }
 
   private async catchUp(view: WriteAheadView, saved: Map<number, number>, versions: VersionedDoc[]): Promise<AttachResult> {
@@ -725,31 +796,49 @@ export class ChangeLog extends LogQueries {
     handled(settled);
     const p: Pending = { changes: [], done: false, resolve, reject };
     this.pending.push(p);
-    const applies: Promise<void>[] = [];
+    // per view, the versions of these items it holds, in order, applied as one batch
+    const batches = new Map<AttachedView, { versions: VersionedDoc[]; firstSeq: Map<number, number> }>();
     for (const { entry, version } of items) {
       if (!version) continue;
       if (entry) p.changes.push({ entry, version });
       const views = this.viewsByKind.get(version.kind);
       if (!views) continue;
-      const originId = this.originId(version.origin) as number;
-      const seq = entry?.seq;
       for (const v of views) {
-        if (seq !== undefined) v.inFlight.set(originId, [...(v.inFlight.get(originId) ?? []), seq]);
-        const run = v.chain.then(() => v.view.apply(version));
-        v.chain = run.then(
-          () => {
-            if (seq !== undefined) v.inFlight.get(originId)?.shift();
-            v.changed = true;
-          },
-          () => {
-            if (seq !== undefined) {
-              v.inFlight.get(originId)?.shift();
-              if (!v.failedAt.has(originId)) v.failedAt.set(originId, seq);
-            }
-          },
-        );
-        applies.push(run);
+        let batch = batches.get(v);
+        if (!batch) batches.set(v, (batch = { versions: [], firstSeq: new Map() }));
+        batch.versions.push(version);
+        if (entry) {
+          const originId = this.originId(entry.origin) as number;
+          if (!batch.firstSeq.has(originId)) batch.firstSeq.set(originId, entry.seq);
+        }
       }
+    }
+    const applies: Promise<void>[] = [];
+    for (const [v, { versions, firstSeq }] of batches) {
+      for (const [originId, seq] of firstSeq) {
+        const queue = v.inFlight.get(originId);
+        if (queue) queue.push(seq);
+        else v.inFlight.set(originId, [seq]);
+      }
+      v.view.queued?.(versions.length);
+      const view = v.view;
+      const run = v.chain.then(async () => {
+        if (view.applyMany) await view.applyMany(versions);
+        else for (const version of versions) await view.apply(version);
+      });
+      v.chain = run.then(
+        () => {
+          for (const originId of firstSeq.keys()) v.inFlight.get(originId)?.shift();
+          v.changed = true;
+        },
+        () => {
+          for (const [originId, seq] of firstSeq) {
+            v.inFlight.get(originId)?.shift();
+            if (!v.failedAt.has(originId)) v.failedAt.set(originId, seq);
+          }
+        },
+      );
+      applies.push(run);
     }
     if (applies.length === 0) {
       p.done = true;
