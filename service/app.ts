@@ -155,7 +155,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     site.id,
     {
       callstore: (instance, roleLog) => {
-        const runtime = new CallstoreInstance(instance, { siteId: site.id, dataDir: settings.dataDir, cdrs: cdrView, feed, metrics: callstoreMetrics, health, journals }, roleLog);
+        const runtime = new CallstoreInstance(instance, { siteId: site.id, cdrs: cdrView, feed, metrics: callstoreMetrics, health, journals }, roleLog);
         return {
           async start() {
             await runtime.start();
@@ -245,6 +245,8 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         await cdrReader.close();
         // what the store has not written yet stays after its saved position: written at the next start
         cdrView.stop();
+        await changeLog.drained();
+        await changeLog.savePositions();
         await cdrStore.close();
         process.off('SIGUSR2', onTestSignal);
         await documents.flush();

@@ -17,7 +17,6 @@ export type { CdrRecords } from './record-writer.js';
 
 export interface CallstoreDeps {
   siteId: string;
-  dataDir: string;
   /** the CDR store, a view of the change log's `cdr` entries */
   cdrs: CdrRecords;
   feed: ChangeFeed;

@@ -118,7 +118,7 @@ export async function startHarness(dataDir: string, definition: ResolvedInstance
   await changeLog.attachView(view, { fresh: false, background: true });
   const instance = new CallstoreInstance(
     definition,
-    { siteId: 'site-test', dataDir, cdrs: view, feed: new ChangeFeed(), metrics: new CallstoreMetrics(new Registry()), journals: journalsIn(changeLog, dataDir), health },
+    { siteId: 'site-test', cdrs: view, feed: new ChangeFeed(), metrics: new CallstoreMetrics(new Registry()), journals: journalsIn(changeLog, dataDir), health },
     log,
   );
   await instance.start();

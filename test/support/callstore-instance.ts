@@ -63,7 +63,7 @@ export async function startTestInstance(ext: Record<string, unknown> = {}, opts:
   // the records reach the collector as they reach the CDR store: through the log, after the commit
   const view = new CdrStoreView(cdrs);
   await log.attachView(view, { fresh: opts.cdrs === undefined });
-  const instance = new CallstoreInstance(callstoreDefinition('async', ext), { siteId: 'site-a', dataDir, cdrs: view, feed, metrics, journals: journalsIn(log, dataDir) }, createLogger('silent'));
+  const instance = new CallstoreInstance(callstoreDefinition('async', ext), { siteId: 'site-a', cdrs: view, feed, metrics, journals: journalsIn(log, dataDir) }, createLogger('silent'));
   await instance.start();
   return {
     instance,

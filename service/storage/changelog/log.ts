@@ -142,6 +142,20 @@ interface AttachedView {
   /** per origin id, the first seq the store failed to apply: its position stays before it */
   failedAt: Map<number, number>;
   changed: boolean;
+  /**
+   * the batch waiting behind the one being applied, not started yet: for a store with
+   * applyMany, what is handed over meanwhile joins it, so under load the batches grow instead of
+   * queueing one per commit
+   */
+  waiting: ViewBatch | undefined;
+}
+
+interface ViewBatch {
+  versions: VersionedDoc[];
+  /** per origin id, the first seq of the batch */
+  firstSeq: Map<number, number>;
+  /** settles once the store applied the batch */
+  run: Promise<void>;
 }
 
 interface Pending {
@@ -656,7 +670,7 @@ export class ChangeLog extends LogQueries {
     this.assertOpen();
     this.outsideGroup();
     if (this.views.has(view.name)) throw new Error(`change log: a store named ${view.name} is attached already`);
-    const attached: AttachedView = { view, chain: Promise.resolve(), inFlight: new Map(), failedAt: new Map(), changed: false };
+    const attached: AttachedView = { view, chain: Promise.resolve(), inFlight: new Map(), failedAt: new Map(), changed: false, waiting: undefined };
     const saved = new Map((this.stmt.positionsOf.all(view.name) as { origin: number; seq: number }[]).map((r) => [r.origin, r.seq]));
     const addOnly = view.kinds.filter((k) => this.policyOf(k) === 'add-only');
     if (addOnly.length > 0 && addOnly.length !== view.kinds.length) throw new Error(`change log: the store ${view.name} mixes add-only kinds and documents`);
@@ -761,7 +775,9 @@ export class ChangeLog extends LogQueries {
 
   /**
    * Listens to committed changes in log order, each once every write-ahead store of its kind has
-   * applied it (the change feed's source). Entries that changed no document are not reported.
+   * applied it (the change feed's source). Entries that changed no document are not reported,
+   * nor are add-only records (raw events, CDRs): their own stores tell of them, and a stream of
+   * thousands of events a second must not queue behind the CDR store's writes.
    */
   onApplied(listener: (change: AppliedChange) => void): () => void {
     this.appliedListeners.add(listener);
@@ -795,12 +811,12 @@ export class ChangeLog extends LogQueries {
     });
     handled(settled);
     const p: Pending = { changes: [], done: false, resolve, reject };
-    this.pending.push(p);
     // per view, the versions of these items it holds, in order, applied as one batch
     const batches = new Map<AttachedView, { versions: VersionedDoc[]; firstSeq: Map<number, number> }>();
     for (const { entry, version } of items) {
       if (!version) continue;
-      if (entry) p.changes.push({ entry, version });
+      // add-only records change no document: their stores tell of them (the CDR store's onWritten)
+      if (entry && this.policyOf(version.kind) !== 'add-only') p.changes.push({ entry, version });
       const views = this.viewsByKind.get(version.kind);
       if (!views) continue;
       for (const v of views) {
@@ -815,31 +831,49 @@ export class ChangeLog extends LogQueries {
     }
     const applies: Promise<void>[] = [];
     for (const [v, { versions, firstSeq }] of batches) {
-      for (const [originId, seq] of firstSeq) {
-        const queue = v.inFlight.get(originId);
-        if (queue) queue.push(seq);
-        else v.inFlight.set(originId, [seq]);
-      }
       v.view.queued?.(versions.length);
+      // only a store that takes batches has them grow (one applying versions one by one is told in step)
+      const joined = v.view.applyMany ? v.waiting : undefined;
+      if (joined) {
+        for (const version of versions) joined.versions.push(version);
+        for (const [originId, seq] of firstSeq) {
+          if (joined.firstSeq.has(originId)) continue;
+          joined.firstSeq.set(originId, seq);
+          this.pushInFlight(v, originId, seq);
+        }
+        applies.push(joined.run);
+        continue;
+      }
+      for (const [originId, seq] of firstSeq) this.pushInFlight(v, originId, seq);
       const view = v.view;
-      const run = v.chain.then(async () => {
-        if (view.applyMany) await view.applyMany(versions);
-        else for (const version of versions) await view.apply(version);
+      const batch: ViewBatch = { versions, firstSeq, run: Promise.resolve() };
+      v.waiting = batch;
+      batch.run = v.chain.then(async () => {
+        if (v.waiting === batch) v.waiting = undefined;
+        if (view.applyMany) await view.applyMany(batch.versions);
+        else for (const version of batch.versions) await view.apply(version);
       });
-      v.chain = run.then(
+      v.chain = batch.run.then(
         () => {
-          for (const originId of firstSeq.keys()) v.inFlight.get(originId)?.shift();
+          for (const originId of batch.firstSeq.keys()) v.inFlight.get(originId)?.shift();
           v.changed = true;
         },
         () => {
-          for (const [originId, seq] of firstSeq) {
+          for (const [originId, seq] of batch.firstSeq) {
             v.inFlight.get(originId)?.shift();
             if (!v.failedAt.has(originId)) v.failedAt.set(originId, seq);
           }
         },
       );
-      applies.push(run);
+      applies.push(batch.run);
     }
+    if (p.changes.length === 0) {
+      // nothing to report: nothing waits behind it, and it waits behind nothing
+      if (applies.length === 0) resolve();
+      else Promise.all(applies).then(() => resolve(), reject);
+      return settled;
+    }
+    this.pending.push(p);
     if (applies.length === 0) {
       p.done = true;
       this.release();
@@ -857,6 +891,12 @@ export class ChangeLog extends LogQueries {
       },
     );
     return settled;
+  }
+
+  private pushInFlight(v: AttachedView, originId: number, seq: number): void {
+    const queue = v.inFlight.get(originId);
+    if (queue) queue.push(seq);
+    else v.inFlight.set(originId, [seq]);
   }
 
   /** Reports applied changes from the oldest on, stopping at the first still being applied. */
