@@ -190,6 +190,8 @@ describe('change log: group commit', () => {
     await log.attachView(view, { fresh: true });
     const reported: [number, string][] = [];
     log.onApplied(({ entry }) => reported.push([entry.seq, entry.key]));
+    const withRecords: [number, string][] = [];
+    log.onApplied(({ entry }) => withRecords.push([entry.seq, entry.key]), { records: true });
     const g = log.write((w) => {
       w.append({ kind: 'viewed', key: 'g1', body: {} });
       w.append({ kind: 'config', key: 'g2', body: {} });
@@ -212,10 +214,18 @@ describe('change log: group commit', () => {
     await plainDoc.applied;
     await log.drained();
     expect(view.applied).toEqual(['g1', 'g3', 'p1']);
-    // documents are reported in log order; add-only records are not (their stores tell of them)
+    // documents are reported in log order; add-only records only to a listener that asked for them
     expect(reported).toEqual([
       [2, 'g2'],
       [4, 'g3'],
+      [6, 'p2'],
+    ]);
+    expect(withRecords).toEqual([
+      [1, 'g1'],
+      [2, 'g2'],
+      [3, 'g3'],
+      [4, 'g3'],
+      [5, 'p1'],
       [6, 'p2'],
     ]);
   });

@@ -215,6 +215,8 @@ export class ChangeLog extends LogQueries {
   private readonly viewsByKind = new Map<string, AttachedView[]>();
   private readonly pending: Pending[] = [];
   private readonly appliedListeners = new Set<(change: AppliedChange) => void>();
+  /** the listeners that asked for add-only records too (onApplied with `records`) */
+  private readonly recordListeners = new Set<(change: AppliedChange) => void>();
   private readonly commitListeners = new Set<() => void>();
   private positionTimer: NodeJS.Timeout | undefined;
   private saving: Promise<void> | undefined;
@@ -776,12 +778,20 @@ export class ChangeLog extends LogQueries {
   /**
    * Listens to committed changes in log order, each once every write-ahead store of its kind has
    * applied it (the change feed's source). Entries that changed no document are not reported,
-   * nor are add-only records (raw events, CDRs): their own stores tell of them, and a stream of
-   * thousands of events a second must not queue behind the CDR store's writes.
+   * and add-only records (raw events, CDRs) only to a listener that asks for them (`records`):
+   * while one does, every record is queued in log order behind the stores' writes (thousands of
+   * events a second behind the CDR store's inserts), which nothing in the service needs today.
    */
-  onApplied(listener: (change: AppliedChange) => void): () => void {
-    this.appliedListeners.add(listener);
-    return () => this.appliedListeners.delete(listener);
+  onApplied(listener: (change: AppliedChange) => void, opts: { records?: boolean } = {}): () => void {
+    const wrapped = opts.records ? listener : (change: AppliedChange) => {
+      if (this.policyOf(change.version.kind) !== 'add-only') listener(change);
+    };
+    this.appliedListeners.add(wrapped);
+    if (opts.records) this.recordListeners.add(wrapped);
+    return () => {
+      this.appliedListeners.delete(wrapped);
+      this.recordListeners.delete(wrapped);
+    };
   }
 
   /** Called after each commit of this connection (tails wake up on it instead of polling). */
@@ -815,8 +825,8 @@ export class ChangeLog extends LogQueries {
     const batches = new Map<AttachedView, { versions: VersionedDoc[]; firstSeq: Map<number, number> }>();
     for (const { entry, version } of items) {
       if (!version) continue;
-      // add-only records change no document: their stores tell of them (the CDR store's onWritten)
-      if (entry && this.policyOf(version.kind) !== 'add-only') p.changes.push({ entry, version });
+      // add-only records change no document: reported only to a listener that asked for them
+      if (entry && (this.recordListeners.size > 0 || this.policyOf(version.kind) !== 'add-only')) p.changes.push({ entry, version });
       const views = this.viewsByKind.get(version.kind);
       if (!views) continue;
       for (const v of views) {
@@ -938,8 +948,16 @@ export class ChangeLog extends LogQueries {
   }
 
   private savePositionsOf(v: AttachedView): void {
-    const positions = this.positionOf(v);
-    this.transaction(() => {
+    this.writePositions(v, this.positionOf(v));
+  }
+
+  /**
+   * A position joins the group commit, without fsync of its own: lost to a power loss, it only
+   * means re-applying from an older one (the stores' writes are idempotent); it is never ahead of
+   * what the store made durable, since it is written after the store's sync.
+   */
+  private writePositions(v: AttachedView, positions: Map<number, number>): void {
+    this.write(() => {
       for (const [origin, seq] of positions) this.stmt.upsertPosition.run(v.view.name, origin, seq);
     });
   }
@@ -958,9 +976,7 @@ export class ChangeLog extends LogQueries {
           const positions = this.positionOf(v);
           await v.view.sync();
           if (this.closed) return;
-          this.transaction(() => {
-            for (const [origin, seq] of positions) this.stmt.upsertPosition.run(v.view.name, origin, seq);
-          });
+          this.writePositions(v, positions);
         }
       } catch {
         for (const v of due) v.changed = true; // tried again on the next round; the log holds everything meanwhile
