@@ -28,6 +28,9 @@ export const EVENT_KIND = 'event';
 /** What an old journal file is renamed to once its active calls are in the log. */
 export const LEGACY_SUFFIX = '.pre-log';
 
+/** the logs whose entries the journal holds from compaction already */
+const HELD = new WeakSet<ChangeLog>();
+
 export interface EventJournalOptions<E extends JournalEvent> {
   /** the callstore instance whose events these are */
   instance: string;
@@ -41,14 +44,17 @@ export interface EventJournalOptions<E extends JournalEvent> {
   legacyFile?: string;
 }
 
+// journal_events is an index of the log's `event` entries (by origin and seq, as `entries` stores
+// them: a log replayed into another data directory keeps its origin ids): the body is stored
+// once, in the entry.
 const SCHEMA = `
   CREATE TABLE IF NOT EXISTS journal_events (
     instance TEXT NOT NULL,
     id TEXT NOT NULL,
     received_at INTEGER NOT NULL,
-    ts INTEGER NOT NULL,
     call_id TEXT NOT NULL,
-    body TEXT NOT NULL,
+    origin INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
     PRIMARY KEY (instance, id)
   ) WITHOUT ROWID;
   CREATE INDEX IF NOT EXISTS journal_events_call ON journal_events(instance, call_id);
@@ -62,11 +68,14 @@ const SCHEMA = `
 
 /**
  * The raw event journal of one callstore instance, in the change log's own database: every event
- * is an `event` entry of the log and a row of `journal_events`, written in the same group
- * transaction of the log's connection, so neither holds an event the other lacks. The journal's
- * rows answer what the log cannot answer cheaply (the events of a dialog, whether a dialog was
- * seen) and are kept for the retention period whatever the log's compaction does; `journal_active`
- * names the dialogs of calls not finished yet, whose events restore the active calls at a start.
+ * is an `event` entry of the log and a row of `journal_events` that indexes it (by id, dialog and
+ * time received, pointing at the entry's seq), written in the same group transaction of the log's
+ * connection, so neither holds an event the other lacks; the body is stored once, in the entry.
+ * The index answers what the log cannot answer cheaply (the events of a dialog, whether a dialog
+ * was seen); its rows are purged by the raw-event retention on their own schedule, and the log's
+ * compaction keeps every entry from the lowest one the index still names (holdEntries).
+ * `journal_active` names the dialogs of calls not finished yet, whose events restore the active
+ * calls at a start.
  *
  * Writes join the log's group transaction, which commits on the next turn of the event loop
  * (group commit). `flush()` resolves once it committed: a kill of the process keeps it; with
@@ -76,6 +85,8 @@ export class EventJournal<E extends JournalEvent> {
   readonly instance: string;
   private fsync: boolean;
   private readonly dialogsOf: (event: E) => readonly string[];
+  /** this site's origin id in `entries`: the origin of the entries it appends */
+  private readonly origin: number;
   /** the start of every entry body's text: `{"instance":"<name>","receivedAt":` */
   private readonly bodyPrefix: string;
   private readonly db: Database.Database;
@@ -97,19 +108,27 @@ export class EventJournal<E extends JournalEvent> {
     this.dialogsOf = opts.dialogsOf;
     this.bodyPrefix = `{"instance":${JSON.stringify(opts.instance)},"receivedAt":`;
     this.db = log.database;
-    this.insertEvent = this.db.prepare('INSERT OR IGNORE INTO journal_events (instance, id, received_at, ts, call_id, body) VALUES (?, ?, ?, ?, ?, ?)');
+    this.origin = log.localOriginId;
+    this.insertEvent = this.db.prepare('INSERT OR IGNORE INTO journal_events (instance, id, received_at, call_id, origin, seq) VALUES (?, ?, ?, ?, ?, ?)');
     this.insertActive = this.db.prepare('INSERT OR IGNORE INTO journal_active (instance, call_id) VALUES (?, ?)');
     this.deleteActive = this.db.prepare('DELETE FROM journal_active WHERE instance = ? AND call_id = ?');
-    this.selectByCall = this.db.prepare('SELECT ts, body FROM journal_events WHERE instance = ? AND call_id = ?');
+    this.selectByCall = this.db.prepare('SELECT e.body AS body FROM journal_events j JOIN entries e ON e.origin = j.origin AND e.seq = j.seq WHERE j.instance = ? AND j.call_id = ?');
     this.selectAnyOfCall = this.db.prepare('SELECT 1 FROM journal_events WHERE instance = ? AND call_id = ? LIMIT 1');
-    this.selectActive = this.db.prepare('SELECT e.ts AS ts, e.body AS body FROM journal_active a JOIN journal_events e ON e.instance = a.instance AND e.call_id = a.call_id WHERE a.instance = ?');
+    this.selectActive = this.db.prepare(
+      'SELECT e.body AS body FROM journal_active a JOIN journal_events j ON j.instance = a.instance AND j.call_id = a.call_id JOIN entries e ON e.origin = j.origin AND e.seq = j.seq WHERE a.instance = ?',
+    );
     this.purge = this.db.prepare('DELETE FROM journal_events WHERE instance = ? AND received_at < ? AND call_id NOT IN (SELECT call_id FROM journal_active WHERE instance = ?)');
     this.countAll = this.db.prepare('SELECT count(*) AS n FROM journal_events WHERE instance = ?');
   }
 
-  /** Creates the journal's tables in the log's database if need be. */
+  /** Creates the journal's tables in the log's database if need be, and holds the entries they index from compaction. */
   static createSchema(log: ChangeLog): void {
     log.transaction(() => log.database.exec(SCHEMA));
+    if (HELD.has(log)) return;
+    HELD.add(log);
+    // a scan of the index, run at compaction only (at start and every few hours)
+    const lowest = log.database.prepare('SELECT min(seq) AS seq FROM journal_events WHERE origin = ?');
+    log.holdEntries((originId) => (lowest.get(originId) as { seq: number | null }).seq ?? undefined);
   }
 
   /** Opens the journal of an instance, adopting the active calls of its journal file from before the log. */
@@ -136,8 +155,8 @@ export class EventJournal<E extends JournalEvent> {
       (w) =>
         events.map((e) => {
           const { tsMs, ...rest } = e;
+          if (this.insertEvent.run(this.instance, e.id, receivedAt, e.callId, this.origin, w.nextSeq()).changes !== 1) return false;
           const text = JSON.stringify(rest);
-          if (this.insertEvent.run(this.instance, e.id, receivedAt, tsMs, e.callId, text).changes !== 1) return false;
           for (const id of this.dialogsOf(e)) this.insertActive.run(this.instance, id);
           const body: EventEntryBody<E> = { instance: this.instance, receivedAt, tsMs, event: rest };
           w.append({ kind: EVENT_KIND, key: e.id, body }, `${this.bodyPrefix}${receivedAt},"tsMs":${tsMs},"event":${text}}`);
@@ -168,7 +187,7 @@ export class EventJournal<E extends JournalEvent> {
 
   /** The events of every dialog still active: what a restart folds back into active calls. */
   activeEvents(): E[] {
-    return (this.selectActive.all(this.instance) as { ts: number; body: string }[]).map((r) => this.eventOf(r));
+    return (this.selectActive.all(this.instance) as { body: string }[]).map((r) => this.eventOf(r.body));
   }
 
   /** Whether any event of this dialog is stored. */
@@ -178,7 +197,7 @@ export class EventJournal<E extends JournalEvent> {
 
   eventsOf(callIds: Iterable<string>): E[] {
     const out: E[] = [];
-    for (const id of callIds) for (const row of this.selectByCall.all(this.instance, id) as { ts: number; body: string }[]) out.push(this.eventOf(row));
+    for (const id of callIds) for (const row of this.selectByCall.all(this.instance, id) as { body: string }[]) out.push(this.eventOf(row.body));
     return out;
   }
 
@@ -196,8 +215,9 @@ export class EventJournal<E extends JournalEvent> {
     await this.log.flush();
   }
 
-  private eventOf(row: { ts: number; body: string }): E {
-    return { ...(JSON.parse(row.body) as Omit<E, 'tsMs'>), tsMs: row.ts } as E;
+  private eventOf(entryBody: string): E {
+    const { event, tsMs } = JSON.parse(entryBody) as EventEntryBody<E>;
+    return { ...event, tsMs } as E;
   }
 
   /**
@@ -222,7 +242,7 @@ export class EventJournal<E extends JournalEvent> {
     const { committed } = this.log.write(
       (w) => {
         for (const r of rows) {
-          if (this.insertEvent.run(this.instance, r.id, r.received_at, r.ts, r.call_id, r.body).changes !== 1) continue;
+          if (this.insertEvent.run(this.instance, r.id, r.received_at, r.call_id, this.origin, w.nextSeq()).changes !== 1) continue;
           const body: EventEntryBody<E> = { instance: this.instance, receivedAt: r.received_at, tsMs: r.ts, event: JSON.parse(r.body) as Omit<E, 'tsMs'> };
           w.append({ kind: EVENT_KIND, key: r.id, body }, `${this.bodyPrefix}${r.received_at},"tsMs":${r.ts},"event":${r.body}}`);
         }

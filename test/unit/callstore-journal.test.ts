@@ -68,6 +68,21 @@ describe('the journal in the change log', () => {
     expect(disk.active).toEqual(['c1']);
   });
 
+  it('keeps the entries its index names through the log’s compaction, and lets them go once purged', async () => {
+    const dataDir = tempDir();
+    const t = await start(dataDir);
+    const s = new CallScript('pbx1', Date.now()).invite(0, 'k1', '101', '102').answer(1000, 'k1');
+    await t.instance.ingest(s.events.map(toCore)).stored;
+    t.log.append({ kind: 'config', key: 'roles', body: { revision: 1 } });
+    // every entry is old enough and no peer holds any back: only the journal's index does
+    const far = Date.now() + 365 * 86_400_000;
+    expect(t.log.compact({ minAgeMs: 0, now: far }).removed).toBe(0);
+    expect(t.instance.rawEvents(['k1']).map((e) => e.id).sort()).toEqual(s.events.map((e) => e.id).sort());
+    // once the index no longer names them (as after the retention purge of a finished call), the log lets them go
+    t.log.database.prepare('DELETE FROM journal_events').run();
+    expect(t.log.compact({ minAgeMs: 0, now: far }).removed).toBe(3);
+  });
+
   it('adopts the active calls of a journal file from before the log, committed ones in its WAL too, once', async () => {
     const dataDir = tempDir();
     const t0 = Date.now() - 60_000;

@@ -51,6 +51,8 @@ export interface GroupWriter {
    * after the group's COMMIT.
    */
   append<B>(change: NewChange<B>, text?: string): LogEntry<B>;
+  /** the seq the next append here gets (for a row that names its entry, written before it) */
+  nextSeq(): number;
 }
 
 export interface GroupWriteOptions {
@@ -215,6 +217,8 @@ export class ChangeLog extends LogQueries {
   private readonly viewsByKind = new Map<string, AttachedView[]>();
   private readonly pending: Pending[] = [];
   private readonly appliedListeners = new Set<(change: AppliedChange) => void>();
+  /** stores that index entries of this site: compaction keeps every entry from the lowest seq they still need */
+  private readonly holds = new Set<(originId: number) => number | undefined>();
   /** the listeners that asked for add-only records too (onApplied with `records`) */
   private readonly recordListeners = new Set<(change: AppliedChange) => void>();
   private readonly commitListeners = new Set<() => void>();
@@ -330,6 +334,21 @@ export class ChangeLog extends LogQueries {
     }
   }
 
+  /** This site's origin as the `entries` table stores it (for a store whose rows point at entries). */
+  get localOriginId(): number {
+    return this.selfId;
+  }
+
+  /**
+   * Registers a store that points into the entries (the journal's index): `lowest` answers, for
+   * an origin (as `entries` stores it), the lowest seq it still needs, and compaction never drops
+   * that entry or any after it.
+   */
+  holdEntries(lowest: (originId: number) => number | undefined): () => void {
+    this.holds.add(lowest);
+    return () => this.holds.delete(lowest);
+  }
+
   /** The connection, for state that lives in the same file and commits with its entries. */
   get database(): Database.Database {
     return this.db;
@@ -421,6 +440,7 @@ export class ChangeLog extends LogQueries {
         added.push(written);
         return written.entry;
       },
+      nextSeq: () => this.headOf(this.selfId) + 1,
     };
     this.groupDepth++;
     try {
@@ -1034,6 +1054,10 @@ export class ChangeLog extends LogQueries {
       // Within an origin the stamps grow with seq: the last entry older than the cut is found by bisection.
       let lo = row.base;
       let hi = Math.min(head, peersHave);
+      for (const lowest of this.holds) {
+        const needed = lowest(id);
+        if (needed !== undefined) hi = Math.min(hi, needed - 1);
+      }
       while (lo < hi) {
         const mid = Math.ceil((lo + hi) / 2);
         const hlc = (this.stmt.hlcAt.get(id, mid) as { hlc: string } | undefined)?.hlc;
