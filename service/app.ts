@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import { Gauge } from 'prom-client';
-import { rmSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Health, ServiceStatus } from '../shared/api/status.js';
@@ -14,6 +14,7 @@ import { configRoutes } from './api/routes/config.js';
 import { systemRoutes } from './api/routes/system.js';
 import type { RouteDef } from './api/route.js';
 import { CallstoreInstance } from './callstore/instance.js';
+import { journalsIn } from './callstore/journal.js';
 import { CallstoreMetrics } from './callstore/metrics.js';
 import { CallstoreService } from './callstore/service.js';
 import { SourceRegistry } from './callstore/sources.js';
@@ -23,6 +24,8 @@ import { callstoreRoutes } from './api/routes/events.js';
 import { cdrRoutes } from './api/routes/cdrs.js';
 import { attachWebSockets } from './api/ws.js';
 import { CdrReader } from './storage/cdr/index.js';
+import { collectionDir, INDEX_FILE } from './storage/cdr/schema.js';
+import { CdrStoreView } from './storage/cdr/view.js';
 import { CdrWriterThread } from './storage/cdr/writer.js';
 import { ConfigService } from './config/service.js';
 import { RolesConfigStore } from './config/roles-store.js';
@@ -109,7 +112,12 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   // Test hooks (SITECALL_TEST_HOOKS=1, never set by an installation): SIGUSR2 ends the CDR writer
   // thread as a crash would. A signal needs the rights that kill -9 needs anyway; no request can do it.
   const testHooks = process.env['SITECALL_TEST_HOOKS'] === '1';
+  // A CDR store that does not exist yet is rebuilt from the log's records (a data directory that holds only the log).
+  const cdrStoreIsNew = !existsSync(join(collectionDir(settings.dataDir), INDEX_FILE));
   const cdrStore = new CdrWriterThread(settings.dataDir, {}, { log: log.child({ part: 'cdr-writer' }), testHooks });
+  // The CDR store is a view of the log's `cdr` entries: caught up in the background (the thread may be down).
+  const cdrView = new CdrStoreView(cdrStore, log.child({ part: 'cdr-store' }));
+  await changeLog.attachView(cdrView, { fresh: cdrStoreIsNew, background: true });
   cdrStore.onStateChange((state) => {
     if (state.up) health.recover('cdr-writer');
     else health.degrade('cdr-writer', `${state.reason}; it is being restarted, and call records and acknowledgements wait for it`);
@@ -137,6 +145,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   }
   const cdrReader = new CdrReader(settings.dataDir);
   const callstoreMetrics = new CallstoreMetrics(metrics.registry);
+  const journals = journalsIn(changeLog, settings.dataDir);
   const callstore = new CallstoreService((domain) => config.lookup('callstore', domain), callstoreMetrics);
   const sources = await SourceRegistry.open(documents, callstore.sourceEvents());
   callstore.attachSources(sources);
@@ -146,7 +155,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     site.id,
     {
       callstore: (instance, roleLog) => {
-        const runtime = new CallstoreInstance(instance, { siteId: site.id, dataDir: settings.dataDir, cdrs: cdrStore, feed, metrics: callstoreMetrics, health }, roleLog);
+        const runtime = new CallstoreInstance(instance, { siteId: site.id, cdrs: cdrView, feed, metrics: callstoreMetrics, health, journals }, roleLog);
         return {
           async start() {
             await runtime.start();
@@ -234,6 +243,10 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         await vmail.stop();
         await sources.close();
         await cdrReader.close();
+        // what the store has not written yet stays after its saved position: written at the next start
+        cdrView.stop();
+        await changeLog.drained();
+        await changeLog.savePositions();
         await cdrStore.close();
         process.off('SIGUSR2', onTestSignal);
         await documents.flush();

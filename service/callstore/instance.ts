@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import type { ActiveCall, Cdr, EndReason } from '../../shared/api/cdr.js';
 import type { SyncDialog } from '../../shared/api/sources.js';
 import type { ResolvedInstance } from '../config/roles.js';
@@ -6,24 +5,24 @@ import type { HealthReporter } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { RoleRuntime } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
-import { EventJournal, type Durability, type WorkerShim } from '../storage/journal.js';
 import { buildCdr, callSummaryOf, hasInvite, isFinished, isFlagged, toActiveCall, type CallFold, type CallSummary, type CoreEvent } from './core/call.js';
 import { SourceClocks } from './core/clock.js';
 import type { KnownDialog } from './core/resync.js';
 import { CallTable, type CallBucket } from './core/table.js';
+import type { CallJournal, Durability, OpenCallJournal } from './journal.js';
 import type { CallstoreMetrics } from './metrics.js';
-import { RecordWriter, type CdrWriter } from './record-writer.js';
+import { RecordWriter, type CdrRecords } from './record-writer.js';
 
-export type { CdrWriter } from './record-writer.js';
+export type { CdrRecords } from './record-writer.js';
 
 export interface CallstoreDeps {
   siteId: string;
-  dataDir: string;
-  cdrs: CdrWriter;
+  /** the CDR store, a view of the change log's `cdr` entries */
+  cdrs: CdrRecords;
   feed: ChangeFeed;
   metrics: CallstoreMetrics;
-  /** where the journal's checkpoint thread comes from (tests: the TypeScript sources) */
-  journalWorker?: WorkerShim;
+  /** opens the instance's raw event journal (the change log's, in the service) */
+  journals: OpenCallJournal;
   /** told when the instance's records cannot be written */
   health?: HealthReporter;
 }
@@ -65,8 +64,6 @@ const RECENTLY_FINISHED_MS = 10 * 60_000;
 const PURGE_INTERVAL_MS = 60 * 60_000;
 /** the longest the settle loop runs before it lets I/O in */
 const SETTLE_SLICE_MS = 5;
-/** how long a stop waits for records the CDR store cannot take; what is left is written at the next start */
-const STOP_RECORDS_GRACE_MS = 3000;
 
 /**
  * A callstore role instance on this site: the repository of active calls of the domains its
@@ -76,7 +73,7 @@ const STOP_RECORDS_GRACE_MS = 3000;
  */
 export class CallstoreInstance implements RoleRuntime {
   private readonly table = new CallTable();
-  private journal: EventJournal | undefined;
+  private journal: CallJournal | undefined;
   private tunables: CallstoreTunables;
   /** finished calls waiting out the settle delay, oldest first (the delay is the same for all) */
   private readonly settling = new Map<number, { bucket: CallBucket; dueMs: number; endedAt: number }>();
@@ -97,11 +94,10 @@ export class CallstoreInstance implements RoleRuntime {
     this.tunables = tunablesOf(instance);
     this.records = new RecordWriter({
       cdrs: deps.cdrs,
-      finish: (callIds) => this.journal?.finish(callIds),
+      finish: (callIds, also) => void this.requireJournal().finish(callIds, also),
       written: (cdr) => this.recordWritten(cdr),
       queued: () => this.settling.size,
       running: () => this.journal !== undefined,
-      durable: () => this.settings.stateSave === 'transactional',
       component: `callstore ${instance.name}`,
       health: deps.health,
       log,
@@ -125,8 +121,7 @@ export class CallstoreInstance implements RoleRuntime {
   }
 
   async start(): Promise<void> {
-    const file = join(this.deps.dataDir, 'callstore', this.instance.name, 'journal.sqlite');
-    this.journal = new EventJournal(file, durabilityOf(this.settings.stateSave), this.deps.journalWorker);
+    this.journal = await this.deps.journals(this.instance.name, durabilityOf(this.settings.stateSave));
     if (this.settings.stateSave === 'none') {
       // Without saved state the calls of before the restart are unknown here; the sources resync
       // them. A call that had finished is not one of them: its record is owed, and written now.
@@ -136,7 +131,7 @@ export class CallstoreInstance implements RoleRuntime {
         if (isFinished(bucket.fold) && hasInvite(bucket.fold)) this.afterChange(bucket);
         else {
           this.table.remove(bucket);
-          this.journal.finish(bucket.callIds);
+          void this.journal.finish(bucket.callIds);
         }
       }
     } else {
@@ -153,7 +148,7 @@ export class CallstoreInstance implements RoleRuntime {
   }
 
   async stop(): Promise<void> {
-    await this.records.close(STOP_RECORDS_GRACE_MS);
+    this.records.close();
     clearTimeout(this.sweepTimer);
     clearInterval(this.purgeTimer);
     clearTimeout(this.settleTimer);
@@ -206,10 +201,9 @@ export class CallstoreInstance implements RoleRuntime {
       retired.push(...retiredIds);
       changed.add(bucket);
     });
-    // A straggler's dialog leaves the active set now only if its call's record is committed;
-    // otherwise the record writer frees it once it is (a crash before that replays the call).
-    const freed = late.filter((id) => !this.records.holds(id));
-    if (freed.length) journal.finish(freed);
+    // A straggler's dialog leaves the active set again: its call's record and finish are in the
+    // log already (committed before, or earlier in this same transaction).
+    if (late.length) void journal.finish(late);
     for (const id of retired) this.publishCallGone(id);
     for (const bucket of changed) this.afterChange(bucket);
     this.deps.metrics.active.set({ instance: this.name }, this.table.size);
@@ -472,7 +466,7 @@ export class CallstoreInstance implements RoleRuntime {
       if (now - bucket.lastActivityMs < this.tunables.callTimeoutMs) continue;
       if (!hasInvite(bucket.fold)) {
         this.table.remove(bucket);
-        this.journal.finish(bucket.callIds);
+        void this.journal.finish(bucket.callIds);
         this.publishCallGone(bucket.id);
         this.deps.metrics.orphansDropped.inc({ instance: this.name });
         this.log.warn({ callIds: [...bucket.callIds], events: bucket.events.length }, 'orphan events dropped: their invite never came');
@@ -491,7 +485,7 @@ export class CallstoreInstance implements RoleRuntime {
     if (removed) this.log.info({ removed }, 'raw events past their retention removed');
   }
 
-  private requireJournal(): EventJournal {
+  private requireJournal(): CallJournal {
     if (!this.journal) throw new Error(`callstore instance ${this.name} is not running`);
     return this.journal;
   }

@@ -1,196 +1,257 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { existsSync, renameSync } from 'node:fs';
 import Database from 'better-sqlite3';
-import type { CoreEvent } from '../callstore/core/call.js';
+import type { ChangeLog, GroupWriter } from './changelog/log.js';
 
 export type Durability = 'fsync' | 'os';
 
-/** How to start the checkpoint thread from elsewhere (tests run it from the TypeScript sources). */
-export interface WorkerShim {
-  workerUrl?: URL;
-  /** extra workerData for such a shim */
-  workerData?: Record<string, unknown>;
+/** What the journal needs to know of an event; the rest of it is stored as it is. */
+export interface JournalEvent {
+  /** unique per instance: a second event with the same id is a duplicate */
+  id: string;
+  callId: string;
+  /** the event's time, kept beside its body (the body is stored without it) */
+  tsMs: number;
 }
 
-const CHECKPOINT_INTERVAL_MS = 1000;
+/** The body of an `event` entry of the change log. */
+export interface EventEntryBody<E> {
+  instance: string;
+  receivedAt: number;
+  tsMs: number;
+  /** the event without `tsMs` */
+  event: Omit<E, 'tsMs'>;
+}
+
+/** The kind of the change log's entries that carry raw events (kinds.ts). */
+export const EVENT_KIND = 'event';
+
+/** What an old journal file is renamed to once its active calls are in the log. */
+export const LEGACY_SUFFIX = '.pre-log';
+
+/** the logs whose entries the journal holds from compaction already */
+const HELD = new WeakSet<ChangeLog>();
+
+export interface EventJournalOptions<E extends JournalEvent> {
+  /** the callstore instance whose events these are */
+  instance: string;
+  durability: Durability;
+  /** the dialogs an event makes active (its own, and the other one of a link) */
+  dialogsOf(event: E): readonly string[];
+  /**
+   * a journal file of this instance from before the change log (`callstore/<name>/journal.sqlite`):
+   * the events of its active calls are adopted at open, then it is renamed (LEGACY_SUFFIX)
+   */
+  legacyFile?: string;
+}
+
+// journal_events is an index of the log's `event` entries (by origin and seq, as `entries` stores
+// them: a log replayed into another data directory keeps its origin ids): the body is stored
+// once, in the entry.
+const SCHEMA = `
+  CREATE TABLE IF NOT EXISTS journal_events (
+    instance TEXT NOT NULL,
+    id TEXT NOT NULL,
+    received_at INTEGER NOT NULL,
+    call_id TEXT NOT NULL,
+    origin INTEGER NOT NULL,
+    seq INTEGER NOT NULL,
+    PRIMARY KEY (instance, id)
+  ) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS journal_events_call ON journal_events(instance, call_id);
+  CREATE INDEX IF NOT EXISTS journal_events_received ON journal_events(received_at);
+  CREATE TABLE IF NOT EXISTS journal_active (
+    instance TEXT NOT NULL,
+    call_id TEXT NOT NULL,
+    PRIMARY KEY (instance, call_id)
+  ) WITHOUT ROWID;
+`;
 
 /**
- * The raw event journal of one callstore instance, in SQLite (WAL). Every event is kept (for the
- * retention period) so a record can be rebuilt; the `active` table names the dialogs of calls not
- * finished yet, whose events restore the active calls after a restart.
+ * The raw event journal of one callstore instance, in the change log's own database: every event
+ * is an `event` entry of the log and a row of `journal_events` that indexes it (by id, dialog and
+ * time received, pointing at the entry's seq), written in the same group transaction of the log's
+ * connection, so neither holds an event the other lacks; the body is stored once, in the entry.
+ * The index answers what the log cannot answer cheaply (the events of a dialog, whether a dialog
+ * was seen); its rows are purged by the raw-event retention on their own schedule, and the log's
+ * compaction keeps every entry from the lowest one the index still names (holdEntries).
+ * `journal_active` names the dialogs of calls not finished yet, whose events restore the active
+ * calls at a start.
  *
- * Writes go into a transaction that stays open for the rest of the event-loop turn and commits on
- * the next one: everything that arrived meanwhile shares one commit (group commit). `flush()`
- * resolves once that commit is done, in every durability: a committed transaction survives a kill
- * of the process; with durability `fsync` (state_save `transactional`) it is also on disk (fsync'd),
- * so it survives a power loss.
+ * Writes join the log's group transaction, which commits on the next turn of the event loop
+ * (group commit). `flush()` resolves once it committed: a kill of the process keeps it; with
+ * durability `fsync` (state_save `transactional`) the commit is fsync'd, so a power loss does too.
  */
-export class EventJournal {
+export class EventJournal<E extends JournalEvent> {
+  readonly instance: string;
+  private fsync: boolean;
+  private readonly dialogsOf: (event: E) => readonly string[];
+  /** this site's origin id in `entries`: the origin of the entries it appends */
+  private readonly origin: number;
+  /** the start of every entry body's text: `{"instance":"<name>","receivedAt":` */
+  private readonly bodyPrefix: string;
   private readonly db: Database.Database;
   private readonly insertEvent: Database.Statement;
   private readonly insertActive: Database.Statement;
   private readonly deleteActive: Database.Statement;
   private readonly selectByCall: Database.Statement;
   private readonly selectAnyOfCall: Database.Statement;
-  private inTransaction = false;
-  private commitWaiters: { resolve: () => void; reject: (err: unknown) => void }[] = [];
-  private commitScheduled = false;
-  private readonly checkpointer: Worker;
+  private readonly selectActive: Database.Statement;
+  private readonly purge: Database.Statement;
+  private readonly countAll: Database.Statement;
 
-  constructor(
-    readonly file: string,
-    durability: Durability,
-    checkpointWorker: WorkerShim = {},
+  private constructor(
+    private readonly log: ChangeLog,
+    opts: EventJournalOptions<E>,
   ) {
-    mkdirSync(dirname(file), { recursive: true });
-    this.db = new Database(file);
-    this.db.pragma('journal_mode = WAL');
-    this.db.pragma(`synchronous = ${durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
-    // Checkpoints run on their own thread (checkpoint-thread.ts), never in a commit on this one.
-    this.db.pragma('wal_autocheckpoint = 0');
-    this.db.exec(`
-      CREATE TABLE IF NOT EXISTS events (
-        id TEXT PRIMARY KEY,
-        received_at INTEGER NOT NULL,
-        ts INTEGER NOT NULL,
-        source TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        call_id TEXT NOT NULL,
-        body TEXT NOT NULL
-      ) WITHOUT ROWID;
-      CREATE INDEX IF NOT EXISTS events_call ON events(call_id);
-      CREATE INDEX IF NOT EXISTS events_received ON events(received_at);
-      CREATE TABLE IF NOT EXISTS active (call_id TEXT PRIMARY KEY) WITHOUT ROWID;
-    `);
-    this.insertEvent = this.db.prepare('INSERT OR IGNORE INTO events (id, received_at, ts, source, seq, call_id, body) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.insertActive = this.db.prepare('INSERT OR IGNORE INTO active (call_id) VALUES (?)');
-    this.deleteActive = this.db.prepare('DELETE FROM active WHERE call_id = ?');
-    this.selectByCall = this.db.prepare('SELECT body FROM events WHERE call_id = ?');
-    this.selectAnyOfCall = this.db.prepare('SELECT 1 FROM events WHERE call_id = ? LIMIT 1');
-    this.checkpointer = new Worker(checkpointWorker.workerUrl ?? new URL('./checkpoint-thread.js', import.meta.url), {
-      workerData: { ...checkpointWorker.workerData, file, intervalMs: CHECKPOINT_INTERVAL_MS },
-    });
-    this.checkpointer.unref();
+    this.instance = opts.instance;
+    this.fsync = opts.durability === 'fsync';
+    this.dialogsOf = opts.dialogsOf;
+    this.bodyPrefix = `{"instance":${JSON.stringify(opts.instance)},"receivedAt":`;
+    this.db = log.database;
+    this.origin = log.localOriginId;
+    this.insertEvent = this.db.prepare('INSERT OR IGNORE INTO journal_events (instance, id, received_at, call_id, origin, seq) VALUES (?, ?, ?, ?, ?, ?)');
+    this.insertActive = this.db.prepare('INSERT OR IGNORE INTO journal_active (instance, call_id) VALUES (?, ?)');
+    this.deleteActive = this.db.prepare('DELETE FROM journal_active WHERE instance = ? AND call_id = ?');
+    this.selectByCall = this.db.prepare('SELECT e.body AS body FROM journal_events j JOIN entries e ON e.origin = j.origin AND e.seq = j.seq WHERE j.instance = ? AND j.call_id = ?');
+    this.selectAnyOfCall = this.db.prepare('SELECT 1 FROM journal_events WHERE instance = ? AND call_id = ? LIMIT 1');
+    this.selectActive = this.db.prepare(
+      'SELECT e.body AS body FROM journal_active a JOIN journal_events j ON j.instance = a.instance AND j.call_id = a.call_id JOIN entries e ON e.origin = j.origin AND e.seq = j.seq WHERE a.instance = ?',
+    );
+    this.purge = this.db.prepare('DELETE FROM journal_events WHERE instance = ? AND received_at < ? AND call_id NOT IN (SELECT call_id FROM journal_active WHERE instance = ?)');
+    this.countAll = this.db.prepare('SELECT count(*) AS n FROM journal_events WHERE instance = ?');
   }
 
-  /** The durability the connection commits with now (SQLite's synchronous setting: FULL fsyncs each commit). */
+  /** Creates the journal's tables in the log's database if need be, and holds the entries they index from compaction. */
+  static createSchema(log: ChangeLog): void {
+    log.transaction(() => log.database.exec(SCHEMA));
+    if (HELD.has(log)) return;
+    HELD.add(log);
+    // a scan of the index, run at compaction only (at start and every few hours)
+    const lowest = log.database.prepare('SELECT min(seq) AS seq FROM journal_events WHERE origin = ?');
+    log.holdEntries((originId) => (lowest.get(originId) as { seq: number | null }).seq ?? undefined);
+  }
+
+  /** Opens the journal of an instance, adopting the active calls of its journal file from before the log. */
+  static async open<E extends JournalEvent>(log: ChangeLog, opts: EventJournalOptions<E>): Promise<EventJournal<E>> {
+    EventJournal.createSchema(log);
+    const journal = new EventJournal<E>(log, opts);
+    if (opts.legacyFile && existsSync(opts.legacyFile)) await journal.adopt(opts.legacyFile);
+    return journal;
+  }
+
+  /** The durability its commits get now: `fsync` for state_save transactional. */
   get durability(): Durability {
-    return (this.db.pragma('synchronous', { simple: true }) as number) >= 2 ? 'fsync' : 'os';
+    return this.fsync ? 'fsync' : 'os';
+  }
+
+  /** From the next write on, commits are fsync'd (or not) as this says. */
+  setDurability(durability: Durability): void {
+    this.fsync = durability === 'fsync';
+  }
+
+  /** Stores the events not stored yet, each with its entry in the log; returns, per event, whether it was new. */
+  append(events: readonly E[], receivedAt: number): boolean[] {
+    return this.log.write(
+      (w) =>
+        events.map((e) => {
+          const { tsMs, ...rest } = e;
+          if (this.insertEvent.run(this.instance, e.id, receivedAt, e.callId, this.origin, w.nextSeq()).changes !== 1) return false;
+          const text = JSON.stringify(rest);
+          for (const id of this.dialogsOf(e)) this.insertActive.run(this.instance, id);
+          const body: EventEntryBody<E> = { instance: this.instance, receivedAt, tsMs, event: rest };
+          w.append({ kind: EVENT_KIND, key: e.id, body }, `${this.bodyPrefix}${receivedAt},"tsMs":${tsMs},"event":${text}}`);
+          return true;
+        }),
+      { fsync: this.fsync },
+    ).result;
   }
 
   /**
-   * Commits from the next transaction on with this durability (the one open now commits first,
-   * with the durability it was opened under: SQLite cannot change it inside a transaction).
+   * The dialogs of a finished call leave the active set (their events stay until retention), in
+   * the open group; `also` runs in the same transaction (the call's record, appended to the log).
    */
-  setDurability(durability: Durability): void {
-    if (durability === this.durability) return;
-    this.commitNow();
-    this.db.pragma(`synchronous = ${durability === 'fsync' ? 'FULL' : 'NORMAL'}`);
-  }
-
-  /** Stores the events not stored yet; returns, per event, whether it was new. */
-  append(events: readonly CoreEvent[], receivedAt: number): boolean[] {
-    this.begin();
-    return events.map((e) => {
-      const { tsMs, ...body } = e;
-      const fresh = this.insertEvent.run(e.id, receivedAt, tsMs, e.source, e.seq, e.callId, JSON.stringify(body)).changes === 1;
-      if (fresh) {
-        this.insertActive.run(e.callId);
-        if (e.type === 'link' && e.otherCallId) this.insertActive.run(e.otherCallId);
-      }
-      return fresh;
-    });
-  }
-
-  /** The dialogs of a finished call leave the active set (their events stay until retention). */
-  finish(callIds: Iterable<string>): void {
-    this.begin();
-    for (const id of callIds) this.deleteActive.run(id);
+  finish(callIds: Iterable<string>, also?: (writer: GroupWriter) => void): Promise<void> {
+    return this.log.write(
+      (w) => {
+        for (const id of callIds) this.deleteActive.run(this.instance, id);
+        also?.(w);
+      },
+      { fsync: this.fsync },
+    ).committed;
   }
 
   /** Resolves once everything written so far is committed (and fsync'd, with durability `fsync`). */
   flush(): Promise<void> {
-    if (!this.inTransaction) return Promise.resolve();
-    return new Promise((resolve, reject) => this.commitWaiters.push({ resolve, reject }));
+    return this.log.whenCommitted();
   }
 
   /** The events of every dialog still active: what a restart folds back into active calls. */
-  activeEvents(): CoreEvent[] {
-    this.commitNow();
-    const rows = this.db.prepare('SELECT e.ts AS ts, e.body AS body FROM events e JOIN active a ON e.call_id = a.call_id').all() as { ts: number; body: string }[];
-    return rows.map((r) => ({ ...(JSON.parse(r.body) as Omit<CoreEvent, 'tsMs'>), tsMs: r.ts }));
+  activeEvents(): E[] {
+    return (this.selectActive.all(this.instance) as { body: string }[]).map((r) => this.eventOf(r.body));
   }
 
   /** Whether any event of this dialog is stored. */
   knows(callId: string): boolean {
-    return this.selectAnyOfCall.get(callId) !== undefined;
+    return this.selectAnyOfCall.get(this.instance, callId) !== undefined;
   }
 
-  eventsOf(callIds: Iterable<string>): CoreEvent[] {
-    const out: CoreEvent[] = [];
-    for (const id of callIds) {
-      for (const row of this.selectByCall.all(id) as { body: string }[]) {
-        const e = JSON.parse(row.body) as Omit<CoreEvent, 'tsMs'>;
-        out.push({ ...e, tsMs: Date.parse(e.ts) });
-      }
-    }
+  eventsOf(callIds: Iterable<string>): E[] {
+    const out: E[] = [];
+    for (const id of callIds) for (const row of this.selectByCall.all(this.instance, id) as { body: string }[]) out.push(this.eventOf(row.body));
     return out;
   }
 
-  /** Deletes events received before the cut-off, except those of active dialogs. */
+  /** Deletes events received before the cut-off, except those of active dialogs (the log's entries are compacted on their own). */
   purgeReceivedBefore(cutoffMs: number): number {
-    this.commitNow();
-    return this.db.prepare('DELETE FROM events WHERE received_at < ? AND call_id NOT IN (SELECT call_id FROM active)').run(cutoffMs).changes;
+    return this.log.write(() => this.purge.run(this.instance, cutoffMs, this.instance).changes).result;
   }
 
   count(): number {
-    this.commitNow();
-    return (this.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+    return (this.countAll.get(this.instance) as { n: number }).n;
   }
 
+  /** Commits what is written; the log itself stays open (its owner closes it). */
   async close(): Promise<void> {
-    this.commitNow();
-    const closed = new Promise<void>((resolve) => {
-      this.checkpointer.once('message', () => resolve());
-      this.checkpointer.once('exit', () => resolve());
-    });
-    this.checkpointer.postMessage({ type: 'close' });
-    await closed;
-    await this.checkpointer.terminate();
-    this.db.close();
+    await this.log.flush();
   }
 
-  private begin(): void {
-    if (this.inTransaction) return;
-    this.db.exec('BEGIN');
-    this.inTransaction = true;
-    if (!this.commitScheduled) {
-      this.commitScheduled = true;
-      setImmediate(() => {
-        this.commitScheduled = false;
-        this.commitNow();
-      });
-    }
+  private eventOf(entryBody: string): E {
+    const { event, tsMs } = JSON.parse(entryBody) as EventEntryBody<E>;
+    return { ...event, tsMs } as E;
   }
 
-  /** Commits the open transaction and settles everyone waiting for it. */
-  commitNow(): void {
-    if (!this.inTransaction) return;
-    const waiters = this.commitWaiters;
-    this.commitWaiters = [];
+  /**
+   * Takes in the active calls of a journal file from before the change log: their events become
+   * entries of the log and rows here (by id: an event adopted before is not adopted twice), in one
+   * fsync'd commit, and only then is the file renamed. A crash in between adopts it again at the
+   * next start, and finds everything there already. The events of finished calls are not adopted:
+   * their records are written, and the renamed file keeps them for whoever wants to look.
+   */
+  private async adopt(file: string): Promise<void> {
+    // Opened for writing, so that what a kill -9 left in its WAL is read back (and checkpointed on close).
+    const old = new Database(file);
+    let rows: { id: string; received_at: number; ts: number; call_id: string; body: string }[];
+    let active: string[];
     try {
-      this.db.exec('COMMIT');
-      this.inTransaction = false;
-      for (const w of waiters) w.resolve();
-    } catch (err) {
-      this.inTransaction = false;
-      try {
-        this.db.exec('ROLLBACK');
-      } catch {
-        // the failed COMMIT already ended the transaction
-      }
-      for (const w of waiters) w.reject(err);
+      const hasTables = old.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table' AND name IN ('events', 'active')").get() as { n: number };
+      rows = hasTables.n === 2 ? (old.prepare('SELECT e.id, e.received_at, e.ts, e.call_id, e.body FROM events e JOIN active a ON e.call_id = a.call_id').all() as typeof rows) : [];
+      active = hasTables.n === 2 ? (old.prepare('SELECT call_id FROM active').pluck().all() as string[]) : [];
+    } finally {
+      old.close();
     }
+    const { committed } = this.log.write(
+      (w) => {
+        for (const r of rows) {
+          if (this.insertEvent.run(this.instance, r.id, r.received_at, r.call_id, this.origin, w.nextSeq()).changes !== 1) continue;
+          const body: EventEntryBody<E> = { instance: this.instance, receivedAt: r.received_at, tsMs: r.ts, event: JSON.parse(r.body) as Omit<E, 'tsMs'> };
+          w.append({ kind: EVENT_KIND, key: r.id, body }, `${this.bodyPrefix}${r.received_at},"tsMs":${r.ts},"event":${r.body}}`);
+        }
+        for (const id of active) this.insertActive.run(this.instance, id);
+      },
+      { fsync: true },
+    );
+    await this.log.flush();
+    await committed;
+    for (const suffix of ['', '-wal', '-shm']) if (existsSync(file + suffix)) renameSync(file + suffix, `${file}${LEGACY_SUFFIX}${suffix}`);
   }
 }

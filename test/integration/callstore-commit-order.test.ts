@@ -38,7 +38,7 @@ describe('callstore commit order', () => {
     });
   }
 
-  it("keeps a straggler's dialog active until the record of its call is committed", async () => {
+  it("commits a finished call's record in the log with the finish of its dialogs, before the store has it; a straggler does not hold the dialog", async () => {
     const h = await start('async', { finish_settle_ms: 20 });
     const s = new CallScript('pbx1', Date.now() - 60_000);
     s.invite(0, 'c1', '101', '102').answer(2000, 'c1').end(9000, 'c1');
@@ -46,28 +46,46 @@ describe('callstore commit order', () => {
     await h.ingest(s.events);
     // The call settles and its record goes to the store, which is slow today.
     await eventually(async () => h.writer.held === 1, 20_000, 'the record on its way to the store');
+    // A crash now keeps the record: it is an entry of the log, committed with the finish.
+    let onDisk = journalOnDisk(h.journalFile);
+    expect([...onDisk.cdrEntries]).toEqual(['c1']);
+    expect([...onDisk.active]).toEqual([]);
 
     // A straggler of the call arrives meanwhile (a provisional reply stamped before the answer).
     const late = new CallScript('pbx1', Date.now() - 60_000);
     late.add(500, 'progress', 'c1', { toTag: 'tt1', code: 183, id: 'pbx1-late-183' });
     await h.ingest(late.events);
-    const onDisk = journalOnDisk(h.journalFile);
+    onDisk = journalOnDisk(h.journalFile);
     expect(onDisk.events.has('pbx1-late-183')).toBe(true);
-    // A crash now must replay the call on restart, or its record is lost for good.
-    expect([...onDisk.active]).toEqual(['c1']);
+    expect([...onDisk.active]).toEqual([]);
+    expect(h.instance.recordBacklog).toBe(1);
 
     h.writer.open();
     await eventually(async () => (await h.cdrThread.get('c1')) !== undefined, 20_000, 'the record of c1');
-    await eventually(async () => journalOnDisk(h.journalFile).active.size === 0, 20_000, 'the dialog to leave the active set');
+    await eventually(async () => h.instance.recordBacklog === 0, 20_000, 'the backlog to empty');
   });
 
-  it('in transactional, asks the store for a durable (fsynced) record before the dialog leaves the active set', async () => {
+  /** The connection's synchronous setting (2: FULL, fsync'd) at the commit that brought the record's entry. */
+  function syncOfCommitHolding(h: Harness, cdrId: string): () => number | undefined {
+    let seen: number | undefined;
+    const has = h.log.database.prepare("SELECT 1 FROM entries WHERE kind = 'cdr' AND key = ?");
+    h.log.onCommit(() => {
+      if (seen === undefined && has.get(cdrId)) seen = h.log.database.pragma('synchronous', { simple: true }) as number;
+    });
+    return () => seen;
+  }
+
+  it('in transactional, fsyncs the commit of the record and the finish; the store is a view, synced before its position is saved', async () => {
     const h = await start('transactional', { finish_settle_ms: 20 });
+    const syncOf = syncOfCommitHolding(h, 'c1');
     const s = new CallScript('pbx1', Date.now() - 60_000);
     s.invite(0, 'c1', '101', '102').answer(2000, 'c1').end(9000, 'c1');
     await h.ingest(s.events);
-    await eventually(async () => journalOnDisk(h.journalFile).active.size === 0, 20_000, 'the dialog to leave the active set');
-    expect(h.writer.inserts).toEqual([{ ids: ['c1'], opts: { durable: true } }]);
+    await eventually(async () => journalOnDisk(h.journalFile).cdrEntries.has('c1'), 20_000, 'the record in the log');
+    expect(syncOf()).toBe(2);
+    expect(journalOnDisk(h.journalFile).active.size).toBe(0);
+    await eventually(async () => (await h.cdrThread.get('c1')) !== undefined, 20_000, 'the record in the store');
+    expect(h.writer.inserts.map((i) => i.ids)).toEqual([['c1']]);
   });
 
   it('with state_save none, writes at start the record of a call that had finished before a crash', async () => {
@@ -103,13 +121,19 @@ describe('callstore commit order', () => {
     h.instance.reconfigure(callstoreDefinition('transactional', { finish_settle_ms: 20 }));
     expect(h.instance.journalDurability).toBe('fsync');
 
+    const syncOf1 = syncOfCommitHolding(h, 'c1');
     const s = new CallScript('pbx1', Date.now() - 60_000);
     s.invite(0, 'c1', '101', '102').answer(2000, 'c1').end(9000, 'c1');
     await h.ingest(s.events);
-    await eventually(async () => journalOnDisk(h.journalFile).active.size === 0, 20_000, 'the dialog to leave the active set');
-    expect(h.writer.inserts.map((i) => i.opts)).toEqual([{ durable: true }]);
+    await eventually(async () => journalOnDisk(h.journalFile).cdrEntries.has('c1'), 20_000, 'the record in the log');
+    expect(syncOf1()).toBe(2);
 
     h.instance.reconfigure(callstoreDefinition('async', { finish_settle_ms: 20 }));
     expect(h.instance.journalDurability).toBe('os');
+    const syncOf2 = syncOfCommitHolding(h, 'c2');
+    s.invite(10_000, 'c2', '101', '102').answer(12_000, 'c2').end(19_000, 'c2');
+    await h.ingest(s.events.slice(3));
+    await eventually(async () => journalOnDisk(h.journalFile).cdrEntries.has('c2'), 20_000, 'the second record in the log');
+    expect(syncOf2()).toBe(1);
   });
 });

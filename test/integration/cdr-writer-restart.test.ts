@@ -38,10 +38,12 @@ describe('the CDR writer thread dies', () => {
       const restartsThen = h.cdrThread.restarts;
       await eventually(async () => h.cdrThread.restarts >= restartsThen + 2, 20_000, 'two more restarts that fail');
 
-      // Down all this while: the record waits (not dropped), the call stays active, the acks wait.
+      // Down all this while: the record waits (not dropped: it is an entry of the log, committed
+      // with the finish of its call), and the acks wait.
       expect(h.cdrThread.unavailable).toMatch(/exited with code/);
       expect(h.instance.recordBacklog).toBe(1);
-      expect([...journalOnDisk(h.journalFile).active]).toEqual(['c1']);
+      expect([...journalOnDisk(h.journalFile).cdrEntries]).toEqual(['c1']);
+      expect([...journalOnDisk(h.journalFile).active]).toEqual([]);
       expect(held.settled).toBe(false);
       expect(h.health.reasons()).toEqual([{ component: 'callstore callstore1', message: expect.stringMatching(/1 call records wait for the CDR store/), since: expect.any(String) }]);
 

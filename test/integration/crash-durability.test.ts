@@ -1,11 +1,12 @@
-import { rmSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import type { CallEvent, StoredEvent } from '../../shared/api/events.js';
 import { apiClient } from '../support/api.js';
 import { cs, vm } from '../support/config-cases.js';
 import { callLoad, inParallel, ResendingSource, seededRandom, storedState, type CallLoad } from '../support/crash-source.js';
-import { login, startService, type RunningTestService } from '../support/service.js';
+import { login, startService, tempDir, type RunningTestService } from '../support/service.js';
 
 /**
  * kill -9 under load, several times, in `async` and in `transactional`: a real service process, a
@@ -61,6 +62,43 @@ async function checkStored(svc: RunningTestService, token: string, load: CallLoa
   }
 }
 
+/** What the change log of a data directory holds, read as the next start reads it (a kill -9 leaves committed transactions in the WAL). */
+function logOnDisk(dataDir: string): { events: Set<string>; journal: Set<string>; cdrs: Set<string>; stored: string[] } {
+  const db = new Database(join(dataDir, 'changelog.sqlite'), { readonly: true });
+  const index = new Database(join(dataDir, 'cdr', 'COPM3_dialogs', 'index.sqlite'), { readonly: true });
+  try {
+    return {
+      events: new Set(db.prepare("SELECT key FROM entries WHERE kind = 'event'").pluck().all() as string[]),
+      journal: new Set(db.prepare('SELECT id FROM journal_events').pluck().all() as string[]),
+      cdrs: new Set(db.prepare("SELECT key FROM entries WHERE kind = 'cdr'").pluck().all() as string[]),
+      // the store's index is written after the month rows: every record it names is stored
+      stored: index.prepare('SELECT id FROM cdr_month').pluck().all() as string[],
+    };
+  } finally {
+    index.close();
+    db.close();
+  }
+}
+
+/** A new data directory holding only the change log of `dataDir` (one consistent file, its WAL folded in). */
+function logOnlyCopy(dataDir: string): string {
+  const target = join(tempDir('sitecall-replay-'), 'data');
+  mkdirSync(target, { recursive: true });
+  const db = new Database(join(dataDir, 'changelog.sqlite'));
+  try {
+    db.prepare('VACUUM INTO ?').run(join(target, 'changelog.sqlite'));
+  } finally {
+    db.close();
+  }
+  return target;
+}
+
+/** The active calls (with their events) and the records of a service, comparable across services. */
+async function comparable(svc: RunningTestService): Promise<{ cdrIds: string[]; active: [string, string[]][] }> {
+  const state = await storedState(svc.url, await login(svc));
+  return { cdrIds: [...state.cdrIds].sort(), active: [...state.activeEvents].map(([id, events]) => [id, [...events].sort()] as [string, string[]]).sort((a, b) => a[0].localeCompare(b[0])) };
+}
+
 async function crashRun(mode: 'async' | 'transactional', seed: number): Promise<void> {
   const random = seededRandom(seed);
   const env = { SITECALL_LOG_LEVEL: 'warn' };
@@ -74,6 +112,7 @@ async function crashRun(mode: 'async' | 'transactional', seed: number): Promise<
     const source = new ResendingSource(load.messages, WINDOW);
     const killPoints = KILL_RANGES.map(([a, b]) => Math.floor(load.messages.length * (a + random() * (b - a))));
 
+    let storedAtKills = 0;
     for (const [n, killAt] of killPoints.entries()) {
       let killed: Promise<void> | undefined;
       const outcome = await source.run(svc.url, token, (acked) => {
@@ -82,6 +121,16 @@ async function crashRun(mode: 'async' | 'transactional', seed: number): Promise<
       await killed;
       expect(outcome, `the source was still sending when kill ${n + 1} came`).toBe('lost');
       const acked = source.ackedEvents();
+      // Every acknowledged event is an entry of the log, and a row of the journal beside it.
+      const disk = logOnDisk(dataDir);
+      expect(acked.filter((e) => !disk.events.has(e.id)).map((e) => e.id).slice(0, 20), `acknowledged events not in the log after kill ${n + 1}`).toEqual([]);
+      expect([...disk.journal].filter((id) => !disk.events.has(id)).slice(0, 20), `journal rows without their entry after kill ${n + 1}`).toEqual([]);
+      expect(disk.events.size).toBe(disk.journal.size);
+      // Every record the CDR store holds is an entry of the log (the store is a view of it).
+      expect(disk.stored.filter((id) => !disk.cdrs.has(id)).slice(0, 20), `stored records not in the log after kill ${n + 1}`).toEqual([]);
+      storedAtKills += disk.stored.length;
+      // After the last kill, a data directory holding only the log must start as the whole one does.
+      const replayDir = n === killPoints.length - 1 ? logOnlyCopy(dataDir) : undefined;
 
       svc = await startService({ dataDir, env });
       const check = await checkStored(svc, await login(svc), load, acked);
@@ -93,7 +142,10 @@ async function crashRun(mode: 'async' | 'transactional', seed: number): Promise<
       expect(check.missing.slice(0, 20), `acknowledged events lost by kill ${n + 1}`).toEqual([]);
       expect(check.unrecorded.slice(0, 20), `finished calls without a record after kill ${n + 1}`).toEqual([]);
       expect(check.duplicateRecords, `records written twice after kill ${n + 1}`).toEqual([]);
+      if (replayDir) await compareReplay(svc, replayDir, env);
     }
+
+    expect(storedAtKills, 'records in the store at some kill (else the check above checked nothing)').toBeGreaterThan(0);
 
     // The rest of the traffic; then every call is finished and has exactly one record.
     expect(await source.run(svc.url, token)).toBe('done');
@@ -120,6 +172,32 @@ async function crashRun(mode: 'async' | 'transactional', seed: number): Promise<
   } finally {
     await svc.stop();
     rmSync(dirname(dataDir), { recursive: true, force: true });
+  }
+}
+
+/**
+ * Starts a service on a data directory that holds only the change log taken after a kill, and
+ * waits until it holds the same active calls and the same records as the service restarted on
+ * the whole directory.
+ */
+async function compareReplay(original: RunningTestService, replayDir: string, env: Record<string, string>): Promise<void> {
+  const replay = await startService({ dataDir: replayDir, env });
+  try {
+    const deadline = Date.now() + 20_000;
+    let want = await comparable(original);
+    let got = await comparable(replay);
+    while (JSON.stringify(got) !== JSON.stringify(want) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 200));
+      want = await comparable(original);
+      got = await comparable(replay);
+    }
+    expect(got.active.length).toBeGreaterThan(0);
+    expect(got.cdrIds.length).toBeGreaterThan(0);
+    expect(got.active).toEqual(want.active);
+    expect(got.cdrIds).toEqual(want.cdrIds);
+  } finally {
+    await replay.stop();
+    rmSync(dirname(replayDir), { recursive: true, force: true });
   }
 }
 

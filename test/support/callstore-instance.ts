@@ -3,11 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import type { Cdr } from '../../shared/api/cdr.js';
-import { CallstoreInstance, type CdrWriter } from '../../service/callstore/instance.js';
+import { CallstoreInstance } from '../../service/callstore/instance.js';
+import { CdrStoreView, type CdrInserter } from '../../service/storage/cdr/view.js';
 import { CallstoreMetrics } from '../../service/callstore/metrics.js';
 import { createLogger } from '../../service/logger.js';
 import { ChangeFeed } from '../../service/storage/changes.js';
-import { callstoreDefinition, checkpointWorker } from './callstore-harness.js';
+import { journalsIn } from '../../service/callstore/journal.js';
+import type { ChangeLog } from '../../service/storage/changelog/log.js';
+import { callstoreDefinition, openTestLog } from './callstore-harness.js';
 
 /**
  * Collects the records a callstore instance writes, answering as the CDR store does (idempotent per
@@ -15,7 +18,7 @@ import { callstoreDefinition, checkpointWorker } from './callstore-harness.js';
  * of the same call even though the store would have refused it. The real store has its own tests
  * (cdr-store.test.ts, the integration tests); here the subject is the instance's record logic.
  */
-export class CdrCollector implements CdrWriter {
+export class CdrCollector implements CdrInserter {
   readonly records = new Map<string, Cdr>();
   readonly attempts = new Map<string, number>();
   /** always available: the thread that can die is the real store's (cdr-writer-restart.test.ts) */
@@ -44,6 +47,8 @@ export interface TestInstance {
   feed: ChangeFeed;
   metrics: CallstoreMetrics;
   dataDir: string;
+  /** the data directory's change log, which holds the journal */
+  log: ChangeLog;
   /** stops the instance and removes its data */
   close(): Promise<void>;
 }
@@ -54,8 +59,11 @@ export async function startTestInstance(ext: Record<string, unknown> = {}, opts:
   const cdrs = opts.cdrs ?? new CdrCollector();
   const feed = new ChangeFeed();
   const metrics = new CallstoreMetrics(new Registry());
-  const journalWorker = checkpointWorker();
-  const instance = new CallstoreInstance(callstoreDefinition('async', ext), { siteId: 'site-a', dataDir, cdrs, feed, metrics, journalWorker }, createLogger('silent'));
+  const log = openTestLog(dataDir, 'site-a');
+  // the records reach the collector as they reach the CDR store: through the log, after the commit
+  const view = new CdrStoreView(cdrs);
+  await log.attachView(view, { fresh: opts.cdrs === undefined });
+  const instance = new CallstoreInstance(callstoreDefinition('async', ext), { siteId: 'site-a', cdrs: view, feed, metrics, journals: journalsIn(log, dataDir) }, createLogger('silent'));
   await instance.start();
   return {
     instance,
@@ -63,8 +71,11 @@ export async function startTestInstance(ext: Record<string, unknown> = {}, opts:
     feed,
     metrics,
     dataDir,
+    log,
     async close() {
       await instance.stop();
+      view.stop();
+      await log.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

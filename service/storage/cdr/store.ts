@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Cdr } from '../../../shared/api/cdr.js';
@@ -61,13 +61,17 @@ export class CdrStore {
   private readonly indexGet: Database.Statement<[string], { month: string }>;
   private readonly indexPut: Database.Statement<[string, string]>;
   private closed = false;
+  /** the files written without fsync since the last sync() */
+  private readonly unsynced = new Set<string>();
+  private readonly indexFile: string;
 
   constructor(dataDir: string, opts: CdrStoreOptions = {}) {
     this.dir = collectionDir(dataDir);
     this.maxOpen = Math.max(1, opts.maxOpenMonths ?? 3);
     this.cacheKiB = opts.cacheKiB ?? 8192;
     mkdirSync(this.dir, { recursive: true, mode: 0o700 });
-    this.index = new Database(join(this.dir, INDEX_FILE));
+    this.indexFile = join(this.dir, INDEX_FILE);
+    this.index = new Database(this.indexFile);
     tuneWriter(this.index, 4096);
     this.index.exec(INDEX_DDL);
     this.indexGet = this.index.prepare('SELECT month FROM cdr_month WHERE id = ?');
@@ -107,6 +111,7 @@ export class CdrStore {
     const toIndex: [string, string][] = [];
     for (const [month, rows] of byMonth) {
       const w = this.writer(month);
+      if (!durable) this.unsynced.add(monthPath(this.dir, month));
       writeTransaction(w.db, durable, () => {
         for (const row of rows) {
           const res = w.insert.run(row);
@@ -122,6 +127,7 @@ export class CdrStore {
       this.maybeAnalyze(w);
     }
     if (toIndex.length) {
+      if (!durable) this.unsynced.add(this.indexFile);
       writeTransaction(this.index, durable, () => {
         for (const [id, month] of toIndex) this.indexPut.run(id, month);
       });
@@ -131,6 +137,29 @@ export class CdrStore {
       if (written.delete(id)) ids.push(id);
     }
     return ids;
+  }
+
+  /**
+   * Makes every insert so far survive a power loss: the WAL of each file written since the last
+   * sync is fsync'd (what synchronous=FULL does at each commit, here once for many commits). A
+   * month closed meanwhile was checkpointed into its file, which SQLite syncs.
+   */
+  sync(): void {
+    this.assertOpen();
+    for (const file of this.unsynced) {
+      let fd: number;
+      try {
+        fd = openSync(`${file}-wal`, 'r');
+      } catch {
+        continue; // no WAL: everything is in the database file, synced by its checkpoint
+      }
+      try {
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
+    this.unsynced.clear();
   }
 
   get(id: string): Cdr | undefined {

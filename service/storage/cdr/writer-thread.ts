@@ -13,6 +13,8 @@ export interface WriterThreadData {
 export type ToWriter =
   | { type: 'insert'; id: number; cdrs: Cdr[]; durable: boolean }
   | { type: 'get'; id: number; cdrId: string }
+  /** fsync what was inserted without `durable` (CdrStore.sync) */
+  | { type: 'sync'; id: number }
   | { type: 'close'; id: number }
   /** the thread ends at once, as if it had crashed (test hook; ignored unless testHooks) */
   | { type: 'exit-for-test'; id: number };
@@ -21,6 +23,7 @@ export type FromWriter =
   | { type: 'ready'; id: 0 }
   | { type: 'inserted'; id: number; ids: string[] }
   | { type: 'got'; id: number; cdr: Cdr | undefined }
+  | { type: 'synced'; id: number }
   | { type: 'closed'; id: number }
   /** `name` is the error's class: ValidationError means the request can never succeed */
   | { type: 'error'; id: number; name: string; message: string };
@@ -36,6 +39,10 @@ if (parentPort) {
       switch (msg.type) {
         case 'insert':
           port.postMessage({ type: 'inserted', id: msg.id, ids: store.insert(msg.cdrs, { durable: msg.durable }) } satisfies FromWriter);
+          break;
+        case 'sync':
+          store.sync();
+          port.postMessage({ type: 'synced', id: msg.id } satisfies FromWriter);
           break;
         case 'get':
           port.postMessage({ type: 'got', id: msg.id, cdr: store.get(msg.cdrId) } satisfies FromWriter);

@@ -2,7 +2,7 @@ import { Worker } from 'node:worker_threads';
 import type { Cdr } from '../../../shared/api/cdr.js';
 import { UnavailableError } from '../../errors.js';
 import type { Logger } from '../../logger.js';
-import type { WorkerShim } from '../journal.js';
+import type { WorkerShim } from '../worker-shim.js';
 import type { FromWriter, ToWriter, WriterThreadData } from './writer-thread.js';
 
 type Pending = { resolve: (msg: FromWriter) => void; reject: (err: Error) => void };
@@ -100,6 +100,11 @@ export class CdrWriterThread {
   async insert(cdrs: Cdr[], opts: { durable: boolean } = { durable: false }): Promise<string[]> {
     const msg = await this.request({ type: 'insert', id: 0, cdrs, durable: opts.durable });
     return msg.type === 'inserted' ? msg.ids : [];
+  }
+
+  /** Makes every insert so far survive a power loss (see CdrStore.sync). */
+  async sync(): Promise<void> {
+    await this.request({ type: 'sync', id: 0 });
   }
 
   async get(id: string): Promise<Cdr | undefined> {

@@ -1,7 +1,7 @@
-export { ChangeLog, LogGapError, type Appended, type AppliedChange, type AttachResult, type ChangeLogOptions, type LogDurability, type LogSnapshot, type NewChange, type WriteAheadView } from './log.js';
+export { ChangeLog, LogGapError, type Appended, type AppliedChange, type AttachResult, type ChangeLogOptions, type GroupWriteOptions, type GroupWriter, type GroupWritten, type LogDurability, type LogSnapshot, type NewChange, type WriteAheadView } from './log.js';
 export { advance, ChangeLogReader, LogCompactedError, type LogEntry, type SinceVector } from './reader.js';
 export { LogTail, type TailSource } from './tail.js';
 export { ClockDriftError, DEFAULT_MAX_DRIFT_MS, decodeHlc, encodeHlc, type Hlc } from './core/hlc.js';
 export { applyVersion, mergeVersions, type MergePolicy, type PolicyOf, type VersionedDoc } from './core/merge.js';
 export { changeLogFile } from './files.js';
-export { policyOf, DOCUMENT_KINDS, LOGGED_COLLECTIONS } from './kinds.js';
+export { policyOf, DOCUMENT_KINDS, LOGGED_COLLECTIONS, RECORD_KINDS } from './kinds.js';

@@ -7,8 +7,8 @@ import type { MergePolicy } from './core/merge.js';
  *
  * The document kinds are nedb collections that are write-ahead views of the log
  * (storage/documents.ts): their writes go to the log first and the collection is rebuilt from
- * it. The record kinds are planned (issue 16): CDRs and raw call events will append inside their
- * own SQLite transactions.
+ * it. The record kinds are add-only: each entry is a record written once, appended in the same
+ * transaction as the state that holds it (RECORD_KINDS).
  */
 export const DOCUMENT_KINDS = {
   config: 'last-writer-wins',
@@ -23,6 +23,20 @@ export const DOCUMENT_KINDS = {
 
 export type DocumentKind = keyof typeof DOCUMENT_KINDS;
 
+/**
+ * Add-only kinds: records appended once, never changed or deleted through the log.
+ * - `event`: a raw call event, keyed by its id, the body `{ instance, receivedAt, tsMs, event }`;
+ *   appended by the callstore's journal (storage/journal.ts) in the same group transaction of the
+ *   log's connection as the journal's own rows, so an acknowledged event is always an entry.
+ * - `cdr`: a finished call's record, keyed by its id, the body the record; appended by the
+ *   callstore's record writer in the same transaction as the journal's finish of the call's
+ *   dialogs. The CDR store (storage/cdr/) is a write-ahead view of these entries.
+ */
+export const RECORD_KINDS = {
+  event: 'add-only',
+  cdr: 'add-only',
+} as const satisfies Record<string, MergePolicy>;
+
 export const LOGGED_COLLECTIONS: readonly string[] = Object.keys(DOCUMENT_KINDS);
 
 /**
@@ -35,7 +49,11 @@ export const STORE_KINDS = {
   vmail_messages: 'delete-wins',
 } as const satisfies Record<string, MergePolicy>;
 
-const POLICIES: ReadonlyMap<string, MergePolicy> = new Map([...Object.entries(DOCUMENT_KINDS), ...Object.entries(STORE_KINDS)]);
+const POLICIES: ReadonlyMap<string, MergePolicy> = new Map<string, MergePolicy>([
+  ...Object.entries(DOCUMENT_KINDS),
+  ...Object.entries(STORE_KINDS),
+  ...Object.entries(RECORD_KINDS),
+]);
 
 export function policyOf(kind: string): MergePolicy {
   const policy = POLICIES.get(kind);

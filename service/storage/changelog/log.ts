@@ -1,6 +1,8 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
+import type { WorkerShim } from '../worker-shim.js';
 import { decodeHlc, encodeHlc, HybridClock, isEncodedHlc } from './core/hlc.js';
 import { mergeVersions, type MergePolicy, type PolicyOf, type VersionedDoc } from './core/merge.js';
 import { LogQueries, type LogEntry, type SinceVector } from './reader.js';
@@ -19,6 +21,8 @@ export interface ChangeLogOptions {
   physicalNow?: () => number;
   /** how far ahead a received stamp may be (core/hlc.ts DEFAULT_MAX_DRIFT_MS) */
   maxDriftMs?: number;
+  /** where the WAL checkpoint thread comes from (tests: the TypeScript sources); default the built checkpoint-thread.js */
+  checkpointWorker?: WorkerShim;
 }
 
 /** A change to append: the whole document after it, or null for a delete. */
@@ -39,6 +43,29 @@ export interface Appended<B = unknown> {
   applied: Promise<void>;
 }
 
+/** What a write in the open group can do besides its own statements on `database`. */
+export interface GroupWriter {
+  /**
+   * Appends a local change to the open group; `text` is its body already serialized (JSON of
+   * `body`), for a caller that has the text anyway. Its write-ahead views and listeners see it
+   * after the group's COMMIT.
+   */
+  append<B>(change: NewChange<B>, text?: string): LogEntry<B>;
+  /** the seq the next append here gets (for a row that names its entry, written before it) */
+  nextSeq(): number;
+}
+
+export interface GroupWriteOptions {
+  /** this write must survive a power loss: its commit is fsync'd (synchronous FULL) */
+  fsync?: boolean;
+}
+
+export interface GroupWritten<T> {
+  result: T;
+  /** resolves once the group holding the write committed (fsync'd when anything in it asked for it); rejects if it rolled back */
+  committed: Promise<void>;
+}
+
 /**
  * A store outside this SQLite file that holds documents of some kinds (the nedb files): the log
  * is written first, then the store is told; its position is saved only after `sync`, and at start
@@ -49,6 +76,13 @@ export interface WriteAheadView {
   readonly kinds: readonly string[];
   /** makes the store hold this version of its key: the body, or nothing for a tombstone */
   apply(version: VersionedDoc): Promise<void>;
+  /**
+   * applies several versions at once, in order (a group's, or a catch-up page): when present it
+   * is used instead of `apply`, so a store can write them in one transaction
+   */
+  applyMany?(versions: readonly VersionedDoc[]): Promise<void>;
+  /** told, as they are handed over, how many versions now wait for it (before its apply runs) */
+  queued?(count: number): void;
   /** replaces everything the store holds with these live documents (a rebuild) */
   load(versions: readonly VersionedDoc[]): Promise<void>;
   /** what the store holds now, for adopting a store written before the log existed */
@@ -60,11 +94,17 @@ export interface WriteAheadView {
 export interface AttachOptions {
   /** the store's files were just created (an empty data directory): rebuild it from the log */
   fresh: boolean;
+  /**
+   * a store of add-only kinds is caught up in the background: attachView returns at once, the
+   * entries appended meanwhile queue behind the catch-up, and its position stays before it until
+   * it is done (`drained()` resolves then). Otherwise attachView waits for it.
+   */
+  background?: boolean;
 }
 
 export interface AttachResult {
-  /** how the store was brought up to date */
-  how: 'current' | 'caught-up' | 'rebuilt' | 'adopted';
+  /** how the store was brought up to date; `catching-up`: in the background (AttachOptions.background) */
+  how: 'current' | 'caught-up' | 'rebuilt' | 'adopted' | 'catching-up';
   /** documents applied or loaded */
   documents: number;
 }
@@ -99,16 +139,30 @@ interface AttachedView {
   view: WriteAheadView;
   /** applies run one after another, in log order */
   chain: Promise<void>;
-  /** per origin id, the seqs handed to the store and not applied yet, oldest first */
+  /** per origin id, the first seq of each batch handed to the store and not applied yet, oldest first */
   inFlight: Map<number, number[]>;
   /** per origin id, the first seq the store failed to apply: its position stays before it */
   failedAt: Map<number, number>;
   changed: boolean;
+  /**
+   * the batch waiting behind the one being applied, not started yet: for a store with
+   * applyMany, what is handed over meanwhile joins it, so under load the batches grow instead of
+   * queueing one per commit
+   */
+  waiting: ViewBatch | undefined;
+}
+
+interface ViewBatch {
+  versions: VersionedDoc[];
+  /** per origin id, the first seq of the batch */
+  firstSeq: Map<number, number>;
+  /** settles once the store applied the batch */
+  run: Promise<void>;
 }
 
 interface Pending {
-  entry: LogEntry | undefined;
-  version: VersionedDoc | undefined;
+  /** the changes to report to the listeners, in log order */
+  changes: AppliedChange[];
   done: boolean;
   error?: unknown;
   resolve: () => void;
@@ -122,6 +176,23 @@ interface DocRow {
 }
 
 const POSITION_SAVE_MS = 1_000;
+const CHECKPOINT_INTERVAL_MS = 1_000;
+
+/** The group transaction open on the connection: it commits on the next turn of the event loop. */
+interface OpenGroup {
+  /** opened with synchronous FULL */
+  fsync: boolean;
+  /** what it appended, for the views and listeners once it committed */
+  changes: { entry: LogEntry; version: VersionedDoc | undefined }[];
+  /** writes that ran in it and were kept */
+  writes: number;
+  committed: Promise<void>;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+/** Thrown inside a group write that needs an fsync'd commit while the open group has none: it runs again in a new group. */
+const NEEDS_FSYNC = Symbol('needs fsync');
 
 /**
  * The per-origin change log (design section 7): every change of replicated state, in one SQLite
@@ -146,10 +217,24 @@ export class ChangeLog extends LogQueries {
   private readonly viewsByKind = new Map<string, AttachedView[]>();
   private readonly pending: Pending[] = [];
   private readonly appliedListeners = new Set<(change: AppliedChange) => void>();
+  /** stores that index entries of this site: compaction keeps every entry from the lowest seq they still need */
+  private readonly holds = new Set<(originId: number) => number | undefined>();
+  /** the listeners that asked for add-only records too (onApplied with `records`) */
+  private readonly recordListeners = new Set<(change: AppliedChange) => void>();
   private readonly commitListeners = new Set<() => void>();
   private positionTimer: NodeJS.Timeout | undefined;
   private saving: Promise<void> | undefined;
   private closed = false;
+  /** the log's own durability: commits of documents and of everything outside a group are fsync'd with `fsync` */
+  private readonly baseFsync: boolean;
+  /** the connection's synchronous setting now (FULL: true); changed only between transactions */
+  private synchronousFull: boolean;
+  private group: OpenGroup | undefined;
+  /** group writes running now (a write may nest another): the group cannot commit in the middle of one */
+  private groupDepth = 0;
+  private readonly inSavepoint: (fn: () => unknown) => unknown;
+  private readonly checkpointer: Worker | undefined;
+  private checkpointerExited = false;
 
   private readonly stmt: {
     insertEntry: Database.Statement;
@@ -165,6 +250,7 @@ export class ChangeLog extends LogQueries {
     positionsOf: Database.Statement;
     upsertPosition: Database.Statement;
     kindsAfter: Database.Statement;
+    recordsAfter: Database.Statement;
     setBase: Database.Statement;
     deleteRange: Database.Statement;
     peerMin: Database.Statement;
@@ -173,9 +259,12 @@ export class ChangeLog extends LogQueries {
     deletePeer: Database.Statement;
   };
 
-  private constructor(db: Database.Database, opts: ChangeLogOptions) {
+  private constructor(db: Database.Database, file: string, opts: ChangeLogOptions) {
     super(db);
     this.origin = opts.origin;
+    this.baseFsync = opts.durability !== 'os';
+    this.synchronousFull = this.baseFsync;
+    this.inSavepoint = db.transaction((fn: () => unknown) => fn());
     this.policyOf = opts.policyOf;
     this.clock = new HybridClock({ physicalNow: opts.physicalNow ?? Date.now, ...(opts.maxDriftMs !== undefined ? { maxDriftMs: opts.maxDriftMs } : {}) });
     this.stmt = {
@@ -192,6 +281,7 @@ export class ChangeLog extends LogQueries {
       positionsOf: db.prepare('SELECT origin, seq FROM positions WHERE store = ?'),
       upsertPosition: db.prepare('INSERT INTO positions (store, origin, seq) VALUES (?, ?, ?) ON CONFLICT (store, origin) DO UPDATE SET seq = excluded.seq'),
       kindsAfter: db.prepare('SELECT kind, key FROM entries WHERE origin = ? AND seq > ?'),
+      recordsAfter: db.prepare('SELECT seq, hlc, kind, key, body FROM entries WHERE origin = ? AND seq > ? AND kind IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?'),
       setBase: db.prepare('UPDATE origins SET base = ?, base_hlc = ? WHERE id = ?'),
       deleteRange: db.prepare('DELETE FROM entries WHERE origin = ? AND seq > ? AND seq <= ?'),
       peerMin: db.prepare('SELECT min(coalesce((SELECT seq FROM peers p2 WHERE p2.peer = p.peer AND p2.origin = ?), 0)) AS seq FROM (SELECT DISTINCT peer FROM peers) p'),
@@ -201,6 +291,30 @@ export class ChangeLog extends LogQueries {
     };
     this.selfId = this.ensureOrigin(opts.origin);
     for (const row of this.stmt.lastHlc.all() as { hlc: string | null }[]) if (row.hlc) this.clock.seed(decodeHlc(row.hlc));
+    this.checkpointer = this.startCheckpointer(file, opts.checkpointWorker ?? {});
+  }
+
+  /**
+   * Checkpoints run on a thread of their own (checkpoint-thread.ts), never inside a commit here:
+   * a checkpoint copies pages back and fsyncs the database, tens of milliseconds that would hold
+   * up every write. If the thread cannot start, the connection checkpoints itself as SQLite does
+   * by default, so the WAL never grows without bound.
+   */
+  private startCheckpointer(file: string, shim: WorkerShim): Worker | undefined {
+    this.db.pragma('wal_autocheckpoint = 0');
+    let worker: Worker;
+    try {
+      worker = new Worker(shim.workerUrl ?? new URL('../checkpoint-thread.js', import.meta.url), { workerData: { ...shim.workerData, file, intervalMs: CHECKPOINT_INTERVAL_MS } });
+    } catch {
+      this.db.pragma('wal_autocheckpoint = 1000');
+      return undefined;
+    }
+    worker.on('error', () => {
+      if (!this.closed) this.db.pragma('wal_autocheckpoint = 1000');
+    });
+    worker.on('exit', () => (this.checkpointerExited = true));
+    worker.unref();
+    return worker;
   }
 
   /** Opens (or creates) the log in `file`. */
@@ -210,12 +324,29 @@ export class ChangeLog extends LogQueries {
     try {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${opts.durability === 'os' ? 'NORMAL' : 'FULL'}`);
+      // another connection on the file (the checkpoint thread, a reader) holds a lock only briefly
+      db.pragma('busy_timeout = 5000');
       createSchema(db);
-      return new ChangeLog(db, opts);
+      return new ChangeLog(db, file, opts);
     } catch (err) {
       db.close();
       throw err;
     }
+  }
+
+  /** This site's origin as the `entries` table stores it (for a store whose rows point at entries). */
+  get localOriginId(): number {
+    return this.selfId;
+  }
+
+  /**
+   * Registers a store that points into the entries (the journal's index): `lowest` answers, for
+   * an origin (as `entries` stores it), the lowest seq it still needs, and compaction never drops
+   * that entry or any after it.
+   */
+  holdEntries(lowest: (originId: number) => number | undefined): () => void {
+    this.holds.add(lowest);
+    return () => this.holds.delete(lowest);
   }
 
   /** The connection, for state that lives in the same file and commits with its entries. */
@@ -223,9 +354,157 @@ export class ChangeLog extends LogQueries {
     return this.db;
   }
 
-  /** Runs `fn` in one transaction of the log's connection (a savepoint inside an open one). */
+  /**
+   * Runs `fn` in one transaction of the log's connection (a savepoint inside an open one), with
+   * the log's own durability. The open group, if any, commits first.
+   */
   transaction<T>(fn: () => T): T {
+    this.outsideGroup();
+    if (!this.db.inTransaction) this.setSynchronous(this.baseFsync);
     return this.db.transaction(fn)();
+  }
+
+  // --- group commit ---------------------------------------------------------------------------
+
+  /**
+   * Runs `fn` in the group transaction open on the connection (opening one if need be): its own
+   * statements on `database` and the changes it appends through the writer commit together, with
+   * everything else written in this turn of the event loop, at the start of the next one (group
+   * commit). `committed` resolves after that COMMIT. A commit is fsync'd (synchronous FULL) when
+   * a write in it asked for it (`fsync`), or appended a document kind while the log's durability
+   * is `fsync`; otherwise it survives a kill of the process, not a power loss.
+   *
+   * `fn` runs in a savepoint: if it throws, what it wrote is undone and the rest of the group
+   * stays. It may run twice (when it appends a document kind to a group opened without fsync,
+   * it is undone and run again in a new group): keep it to writes on the connection. Views and
+   * listeners see the group's entries after its COMMIT, in log order; a group that rolls back
+   * leaves no seq used.
+   */
+  write<T>(fn: (writer: GroupWriter) => T, opts: GroupWriteOptions = {}): GroupWritten<T> {
+    this.assertOpen();
+    if (this.groupDepth > 0) return this.runInGroup(this.group as OpenGroup, fn);
+    if (this.db.inTransaction && !this.group) throw new Error('change log: a group write cannot run inside another transaction');
+    try {
+      return this.runInGroup(this.openGroup(opts.fsync === true), fn);
+    } catch (err) {
+      if (err !== NEEDS_FSYNC) throw err;
+      return this.runInGroup(this.openGroup(true), fn);
+    }
+  }
+
+  /** Commits the open group now (rather than on the next turn); resolves once it did. */
+  flush(): Promise<void> {
+    const g = this.group;
+    if (!g) return Promise.resolve();
+    if (this.groupDepth === 0) this.commitGroup(g);
+    return g.committed;
+  }
+
+  /** Resolves once the group open now has committed, on its own turn (at once when none is open). */
+  whenCommitted(): Promise<void> {
+    return this.group?.committed ?? Promise.resolve();
+  }
+
+  /** Whether a group transaction is open now, and whether it commits with fsync. */
+  get openGroupFsync(): boolean | undefined {
+    return this.group?.fsync;
+  }
+
+  private openGroup(fsync: boolean): OpenGroup {
+    const open = this.group;
+    if (open && (open.fsync || !fsync)) return open;
+    if (open) this.commitGroup(open);
+    this.setSynchronous(fsync);
+    this.db.exec('BEGIN');
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const committed = handled(
+      new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      }),
+    );
+    const g: OpenGroup = { fsync, changes: [], writes: 0, committed, resolve, reject };
+    this.group = g;
+    setImmediate(() => this.commitGroup(g));
+    return g;
+  }
+
+  private runInGroup<T>(g: OpenGroup, fn: (writer: GroupWriter) => T): GroupWritten<T> {
+    const headBefore = this.heads.get(this.selfId);
+    const added: { entry: LogEntry; version: VersionedDoc | undefined }[] = [];
+    const writer: GroupWriter = {
+      append: <B>(change: NewChange<B>, text?: string): LogEntry<B> => {
+        if (!g.fsync && this.baseFsync && this.policyOf(change.kind) !== 'add-only') throw NEEDS_FSYNC;
+        const written = this.appendOne(change, text);
+        added.push(written);
+        return written.entry;
+      },
+      nextSeq: () => this.headOf(this.selfId) + 1,
+    };
+    this.groupDepth++;
+    try {
+      const result = this.inSavepoint(() => fn(writer)) as T;
+      for (const a of added) g.changes.push(a);
+      g.writes++;
+      return { result, committed: g.committed };
+    } catch (err) {
+      // the savepoint is undone: so are the seqs it took
+      if (headBefore === undefined) this.heads.delete(this.selfId);
+      else this.heads.set(this.selfId, headBefore);
+      throw err;
+    } finally {
+      this.groupDepth--;
+    }
+  }
+
+  /** Commits the group (if it is still the open one), then tells the waiters, the tails, the views and the listeners. */
+  private commitGroup(g: OpenGroup | undefined = this.group): void {
+    if (!g || this.group !== g || this.groupDepth > 0) return;
+    this.group = undefined;
+    if (g.writes === 0) {
+      // nothing was kept in it (its only write moved to an fsync'd group): no commit to tell anyone of
+      this.db.exec('ROLLBACK');
+      g.resolve();
+      return;
+    }
+    try {
+      this.db.exec('COMMIT');
+    } catch (err) {
+      try {
+        this.db.exec('ROLLBACK');
+      } catch {
+        // the failed COMMIT ended the transaction already
+      }
+      // nothing of the group is kept: its seqs are taken again by the next writes
+      this.heads.clear();
+      g.reject(err);
+      return;
+    }
+    g.resolve();
+    this.committed();
+    if (g.changes.length) this.handOver(g.changes);
+  }
+
+  /** Every method but a group write works on committed state: the open group commits first. */
+  private outsideGroup(): void {
+    if (this.group && this.groupDepth === 0) this.commitGroup(this.group);
+  }
+
+  private setSynchronous(full: boolean): void {
+    if (this.synchronousFull === full) return;
+    this.db.pragma(`synchronous = ${full ? 'FULL' : 'NORMAL'}`);
+    this.synchronousFull = full;
+  }
+
+  override after<B = unknown>(origin: string, seq: number, limit: number): LogEntry<B>[] {
+    this.outsideGroup();
+    return super.after<B>(origin, seq, limit);
+  }
+
+  override head(): SinceVector {
+    this.outsideGroup();
+    return super.head();
   }
 
   // --- writing ------------------------------------------------------------------------------
@@ -242,6 +521,12 @@ export class ChangeLog extends LogQueries {
    */
   appendMany<B>(changes: readonly NewChange<B>[]): Appended<B>[] {
     this.assertOpen();
+    if (this.groupDepth > 0) {
+      // inside a group write: the changes join the group, and are handed over after its commit
+      const { result, committed } = this.write((w) => changes.map((c) => w.append(c)));
+      return result.map((entry) => ({ entry, version: this.versionAfter(entry), applied: committed }));
+    }
+    this.outsideGroup();
     const joined = this.db.inTransaction;
     if (joined) {
       const viewed = changes.find((c) => this.viewsByKind.has(c.kind));
@@ -264,14 +549,21 @@ export class ChangeLog extends LogQueries {
     return written.map(({ entry, version }) => ({ entry, version, applied: this.handToViews(entry, version) }));
   }
 
-  private appendOne<B>(change: NewChange<B>): { entry: LogEntry<B>; version: VersionedDoc<B> | undefined } {
+  /** The version an entry of this turn made (add-only: the entry itself). */
+  private versionAfter<B>(entry: LogEntry<B>): VersionedDoc<B> | undefined {
+    if (this.policyOf(entry.kind) === 'add-only') return { kind: entry.kind, key: entry.key, hlc: entry.hlc, origin: entry.origin, tombstone: false, body: entry.body };
+    const row = this.stmt.selectDoc.get(entry.kind, entry.key) as DocRow | undefined;
+    return row && row.hlc === entry.hlc ? this.versionOf<B>(entry.kind, entry.key, row) : undefined;
+  }
+
+  private appendOne<B>(change: NewChange<B>, bodyText?: string): { entry: LogEntry<B>; version: VersionedDoc<B> | undefined } {
     if (typeof change.kind !== 'string' || change.kind === '' || typeof change.key !== 'string' || change.key === '') throw new Error('change log: a change needs a kind and a key');
     const policy = this.policyOf(change.kind);
     if (change.body === null && policy === 'add-only') throw new Error(`change log: ${change.kind} is add-only; its records are not deleted through the log`);
     const seq = this.headOf(this.selfId) + 1;
     const hlc = encodeHlc(this.clock.now());
     const entry: LogEntry<B> = { origin: this.origin, seq, hlc, kind: change.kind, key: change.key, body: change.body };
-    const text = change.body === null ? null : JSON.stringify(change.body);
+    const text = change.body === null ? null : (bodyText ?? JSON.stringify(change.body));
     this.stmt.insertEntry.run(this.selfId, seq, hlc, change.kind, change.key, text);
     this.heads.set(this.selfId, seq);
     return { entry, version: this.mergeLocal(entry, text, policy) };
@@ -300,6 +592,7 @@ export class ChangeLog extends LogQueries {
    */
   receive(entries: readonly LogEntry[]): { accepted: number; applied: Promise<void> } {
     this.assertOpen();
+    this.outsideGroup();
     if (this.db.inTransaction) throw new Error('change log: received entries are applied in a transaction of their own');
     let fresh: { entry: LogEntry; version: VersionedDoc | undefined }[];
     try {
@@ -372,12 +665,14 @@ export class ChangeLog extends LogQueries {
 
   /** The version a document kind holds for a key (tombstones included). */
   document<B = unknown>(kind: string, key: string): VersionedDoc<B> | undefined {
+    this.outsideGroup();
     const row = this.stmt.selectDoc.get(kind, key) as DocRow | undefined;
     return row ? this.versionOf<B>(kind, key, row) : undefined;
   }
 
   /** Every version of a kind, tombstones included. */
   documents<B = unknown>(kind: string): VersionedDoc<B>[] {
+    this.outsideGroup();
     return (this.stmt.docsOfKind.all(kind) as (DocRow & { key: string })[]).map((r) => this.versionOf<B>(kind, r.key, r));
   }
 
@@ -395,12 +690,46 @@ export class ChangeLog extends LogQueries {
    */
   async attachView(view: WriteAheadView, opts: AttachOptions): Promise<AttachResult> {
     this.assertOpen();
+    this.outsideGroup();
     if (this.views.has(view.name)) throw new Error(`change log: a store named ${view.name} is attached already`);
-    const attached: AttachedView = { view, chain: Promise.resolve(), inFlight: new Map(), failedAt: new Map(), changed: false };
+    const attached: AttachedView = { view, chain: Promise.resolve(), inFlight: new Map(), failedAt: new Map(), changed: false, waiting: undefined };
     const saved = new Map((this.stmt.positionsOf.all(view.name) as { origin: number; seq: number }[]).map((r) => [r.origin, r.seq]));
-    const versions = view.kinds.flatMap((k) => this.documents(k));
+    const addOnly = view.kinds.filter((k) => this.policyOf(k) === 'add-only');
+    if (addOnly.length > 0 && addOnly.length !== view.kinds.length) throw new Error(`change log: the store ${view.name} mixes add-only kinds and documents`);
+    const versions = addOnly.length ? [] : view.kinds.flatMap((k) => this.documents(k));
     let result: AttachResult;
-    if (opts.fresh) {
+    if (addOnly.length) {
+      // Records have no merged version to load: the store gets the entries themselves, from its
+      // position on (from the first one the log holds when it is new or has no position yet).
+      // Records a store held before the log are not adopted: they stay in it as they are. The
+      // catch-up is the first batch of the store's chain: what is appended meanwhile is handed
+      // over behind it, and the position stays before it until it is done.
+      const from = opts.fresh ? new Map<number, number>() : saved;
+      for (const name of Object.keys(this.head())) {
+        const id = this.originId(name) as number;
+        attached.inFlight.set(id, [(from.get(id) ?? 0) + 1]);
+      }
+      const replay = this.replayRecords(view, from);
+      attached.chain = replay.then(
+        () => {
+          for (const queue of attached.inFlight.values()) queue.shift();
+          attached.changed = true;
+        },
+        () => {
+          // a caller that waits is told through `replay`; the chain itself goes on
+          for (const [id, queue] of attached.inFlight) {
+            const first = queue.shift();
+            if (first !== undefined && !attached.failedAt.has(id)) attached.failedAt.set(id, first);
+          }
+        },
+      );
+      this.views.set(view.name, attached);
+      for (const kind of view.kinds) this.viewsByKind.set(kind, [...(this.viewsByKind.get(kind) ?? []), attached]);
+      this.savePositionsOf(attached);
+      this.positionTimer ??= setInterval(() => void this.savePositions(), POSITION_SAVE_MS).unref();
+      if (opts.background) return { how: 'catching-up', documents: 0 };
+      return await replay;
+    } else if (opts.fresh) {
       const live = versions.filter((v) => !v.tombstone);
       await view.load(live);
       result = { how: 'rebuilt', documents: live.length };
@@ -418,6 +747,29 @@ export class ChangeLog extends LogQueries {
     this.savePositionsOf(attached);
     this.positionTimer ??= setInterval(() => void this.savePositions(), POSITION_SAVE_MS).unref();
     return result;
+  }
+
+  /** Applies the entries of a record store's kinds after `from` (per origin), page by page. */
+  private async replayRecords(view: WriteAheadView, from: Map<number, number>): Promise<AttachResult> {
+    const kinds = new Set(view.kinds);
+    let applied = 0;
+    for (const name of Object.keys(this.head())) {
+      let after = from.get(this.originId(name) as number) ?? 0;
+      const base = (this.stmt.originRow.get(name) as { base: number }).base;
+      // entries compacted away are held by no one here: what is left is applied
+      if (after < base) after = base;
+      const originId = this.originId(name) as number;
+      for (;;) {
+        const rows = this.stmt.recordsAfter.all(originId, after, JSON.stringify([...kinds]), 1000) as { seq: number; hlc: string; kind: string; key: string; body: string }[];
+        if (rows.length === 0) break;
+        after = (rows.at(-1) as { seq: number }).seq;
+        const records = rows.map((r): VersionedDoc => ({ kind: r.kind, key: r.key, hlc: r.hlc, origin: name, tombstone: false, body: JSON.parse(r.body) }));
+        if (view.applyMany) await view.applyMany(records);
+        else for (const r of records) await view.apply(r);
+        applied += records.length;
+      }
+    }
+    return { how: applied ? (from.size ? 'caught-up' : 'rebuilt') : 'current', documents: applied };
   }
 
   private async catchUp(view: WriteAheadView, saved: Map<number, number>, versions: VersionedDoc[]): Promise<AttachResult> {
@@ -445,11 +797,21 @@ export class ChangeLog extends LogQueries {
 
   /**
    * Listens to committed changes in log order, each once every write-ahead store of its kind has
-   * applied it (the change feed's source). Entries that changed no document are not reported.
+   * applied it (the change feed's source). Entries that changed no document are not reported,
+   * and add-only records (raw events, CDRs) only to a listener that asks for them (`records`):
+   * while one does, every record is queued in log order behind the stores' writes (thousands of
+   * events a second behind the CDR store's inserts), which nothing in the service needs today.
    */
-  onApplied(listener: (change: AppliedChange) => void): () => void {
-    this.appliedListeners.add(listener);
-    return () => this.appliedListeners.delete(listener);
+  onApplied(listener: (change: AppliedChange) => void, opts: { records?: boolean } = {}): () => void {
+    const wrapped = opts.records ? listener : (change: AppliedChange) => {
+      if (this.policyOf(change.version.kind) !== 'add-only') listener(change);
+    };
+    this.appliedListeners.add(wrapped);
+    if (opts.records) this.recordListeners.add(wrapped);
+    return () => {
+      this.appliedListeners.delete(wrapped);
+      this.recordListeners.delete(wrapped);
+    };
   }
 
   /** Called after each commit of this connection (tails wake up on it instead of polling). */
@@ -463,6 +825,14 @@ export class ChangeLog extends LogQueries {
   }
 
   private handToViews(entry: LogEntry | undefined, version: VersionedDoc | undefined): Promise<void> {
+    return this.handOver([{ entry, version }]);
+  }
+
+  /**
+   * Hands committed changes to the write-ahead views of their kinds, in order; the listeners are
+   * told once every view has applied them (and everything before them). One promise for all.
+   */
+  private handOver(items: readonly { entry: LogEntry | undefined; version: VersionedDoc | undefined }[]): Promise<void> {
     let resolve!: () => void;
     let reject!: (err: unknown) => void;
     const settled = new Promise<void>((res, rej) => {
@@ -470,33 +840,75 @@ export class ChangeLog extends LogQueries {
       reject = rej;
     });
     handled(settled);
-    const p: Pending = { entry, version, done: false, resolve, reject };
-    this.pending.push(p);
-    const views = version ? (this.viewsByKind.get(version.kind) ?? []) : [];
-    if (views.length === 0 || !version) {
-      p.done = true;
-      this.release();
-      return settled;
+    const p: Pending = { changes: [], done: false, resolve, reject };
+    // per view, the versions of these items it holds, in order, applied as one batch
+    const batches = new Map<AttachedView, { versions: VersionedDoc[]; firstSeq: Map<number, number> }>();
+    for (const { entry, version } of items) {
+      if (!version) continue;
+      // add-only records change no document: reported only to a listener that asked for them
+      if (entry && (this.recordListeners.size > 0 || this.policyOf(version.kind) !== 'add-only')) p.changes.push({ entry, version });
+      const views = this.viewsByKind.get(version.kind);
+      if (!views) continue;
+      for (const v of views) {
+        let batch = batches.get(v);
+        if (!batch) batches.set(v, (batch = { versions: [], firstSeq: new Map() }));
+        batch.versions.push(version);
+        if (entry) {
+          const originId = this.originId(entry.origin) as number;
+          if (!batch.firstSeq.has(originId)) batch.firstSeq.set(originId, entry.seq);
+        }
+      }
     }
-    const originId = this.originId(version.origin) as number;
-    const seq = entry?.seq;
-    const applies = views.map((v) => {
-      if (seq !== undefined) v.inFlight.set(originId, [...(v.inFlight.get(originId) ?? []), seq]);
-      const run = v.chain.then(() => v.view.apply(version));
-      v.chain = run.then(
+    const applies: Promise<void>[] = [];
+    for (const [v, { versions, firstSeq }] of batches) {
+      v.view.queued?.(versions.length);
+      // only a store that takes batches has them grow (one applying versions one by one is told in step)
+      const joined = v.view.applyMany ? v.waiting : undefined;
+      if (joined) {
+        for (const version of versions) joined.versions.push(version);
+        for (const [originId, seq] of firstSeq) {
+          if (joined.firstSeq.has(originId)) continue;
+          joined.firstSeq.set(originId, seq);
+          this.pushInFlight(v, originId, seq);
+        }
+        applies.push(joined.run);
+        continue;
+      }
+      for (const [originId, seq] of firstSeq) this.pushInFlight(v, originId, seq);
+      const view = v.view;
+      const batch: ViewBatch = { versions, firstSeq, run: Promise.resolve() };
+      v.waiting = batch;
+      batch.run = v.chain.then(async () => {
+        if (v.waiting === batch) v.waiting = undefined;
+        if (view.applyMany) await view.applyMany(batch.versions);
+        else for (const version of batch.versions) await view.apply(version);
+      });
+      v.chain = batch.run.then(
         () => {
-          if (seq !== undefined) v.inFlight.get(originId)?.shift();
+          for (const originId of batch.firstSeq.keys()) v.inFlight.get(originId)?.shift();
           v.changed = true;
         },
         () => {
-          if (seq !== undefined) {
+          for (const [originId, seq] of batch.firstSeq) {
             v.inFlight.get(originId)?.shift();
             if (!v.failedAt.has(originId)) v.failedAt.set(originId, seq);
           }
         },
       );
-      return run;
-    });
+      applies.push(batch.run);
+    }
+    if (p.changes.length === 0) {
+      // nothing to report: nothing waits behind it, and it waits behind nothing
+      if (applies.length === 0) resolve();
+      else Promise.all(applies).then(() => resolve(), reject);
+      return settled;
+    }
+    this.pending.push(p);
+    if (applies.length === 0) {
+      p.done = true;
+      this.release();
+      return settled;
+    }
     Promise.all(applies).then(
       () => {
         p.done = true;
@@ -511,6 +923,12 @@ export class ChangeLog extends LogQueries {
     return settled;
   }
 
+  private pushInFlight(v: AttachedView, originId: number, seq: number): void {
+    const queue = v.inFlight.get(originId);
+    if (queue) queue.push(seq);
+    else v.inFlight.set(originId, [seq]);
+  }
+
   /** Reports applied changes from the oldest on, stopping at the first still being applied. */
   private release(): void {
     while (this.pending.length && (this.pending[0] as Pending).done) {
@@ -520,10 +938,10 @@ export class ChangeLog extends LogQueries {
         continue;
       }
       let listenerError: unknown;
-      if (p.version && p.entry) {
+      for (const change of p.changes) {
         for (const l of this.appliedListeners) {
           try {
-            l({ entry: p.entry, version: p.version });
+            l(change);
           } catch (err) {
             listenerError ??= err;
           }
@@ -550,8 +968,16 @@ export class ChangeLog extends LogQueries {
   }
 
   private savePositionsOf(v: AttachedView): void {
-    const positions = this.positionOf(v);
-    this.transaction(() => {
+    this.writePositions(v, this.positionOf(v));
+  }
+
+  /**
+   * A position joins the group commit, without fsync of its own: lost to a power loss, it only
+   * means re-applying from an older one (the stores' writes are idempotent); it is never ahead of
+   * what the store made durable, since it is written after the store's sync.
+   */
+  private writePositions(v: AttachedView, positions: Map<number, number>): void {
+    this.write(() => {
       for (const [origin, seq] of positions) this.stmt.upsertPosition.run(v.view.name, origin, seq);
     });
   }
@@ -559,6 +985,7 @@ export class ChangeLog extends LogQueries {
   /** Saves every store's position once the store has made what it applied durable. */
   savePositions(): Promise<void> {
     if (this.saving) return this.saving;
+    this.outsideGroup();
     const due = [...this.views.values()].filter((v) => v.changed);
     if (due.length === 0 || this.closed) return Promise.resolve();
     this.saving = (async () => {
@@ -569,9 +996,7 @@ export class ChangeLog extends LogQueries {
           const positions = this.positionOf(v);
           await v.view.sync();
           if (this.closed) return;
-          this.transaction(() => {
-            for (const [origin, seq] of positions) this.stmt.upsertPosition.run(v.view.name, origin, seq);
-          });
+          this.writePositions(v, positions);
         }
       } catch {
         for (const v of due) v.changed = true; // tried again on the next round; the log holds everything meanwhile
@@ -605,7 +1030,7 @@ export class ChangeLog extends LogQueries {
 
   /** An unpaired peer no longer holds entries back. */
   removePeer(peer: string): void {
-    this.stmt.deletePeer.run(peer);
+    this.transaction(() => this.stmt.deletePeer.run(peer));
   }
 
   /**
@@ -615,6 +1040,7 @@ export class ChangeLog extends LogQueries {
    */
   compact(opts: CompactOptions): { removed: number; base: SinceVector } {
     this.assertOpen();
+    this.outsideGroup();
     const now = opts.now ?? Date.now();
     const batch = opts.batch ?? 10_000;
     const ageCut = encodeHlc({ wall: Math.max(0, now - opts.minAgeMs), counter: 0 });
@@ -628,6 +1054,10 @@ export class ChangeLog extends LogQueries {
       // Within an origin the stamps grow with seq: the last entry older than the cut is found by bisection.
       let lo = row.base;
       let hi = Math.min(head, peersHave);
+      for (const lowest of this.holds) {
+        const needed = lowest(id);
+        if (needed !== undefined) hi = Math.min(hi, needed - 1);
+      }
       while (lo < hi) {
         const mid = Math.ceil((lo + hi) / 2);
         const hlc = (this.stmt.hlcAt.get(id, mid) as { hlc: string } | undefined)?.hlc;
@@ -669,6 +1099,7 @@ export class ChangeLog extends LogQueries {
    */
   applySnapshot(snapshot: LogSnapshot): { applied: Promise<void> } {
     this.assertOpen();
+    this.outsideGroup();
     let changed: VersionedDoc[];
     try {
       changed = this.transaction(() => {
@@ -704,12 +1135,27 @@ export class ChangeLog extends LogQueries {
   async close(): Promise<void> {
     if (this.closed) return;
     clearInterval(this.positionTimer);
+    await this.flush().catch(() => undefined);
     await this.drained();
     await this.saving;
     for (const v of this.views.values()) v.changed = true;
     await this.savePositions();
+    this.outsideGroup();
     this.closed = true;
+    await this.stopCheckpointer();
     this.db.close();
+  }
+
+  private async stopCheckpointer(): Promise<void> {
+    const worker = this.checkpointer;
+    if (!worker || this.checkpointerExited) return;
+    const done = new Promise<void>((resolve) => {
+      worker.once('message', () => resolve());
+      worker.once('exit', () => resolve());
+    });
+    worker.postMessage({ type: 'close' });
+    await done;
+    await worker.terminate();
   }
 
   private assertOpen(): void {
