@@ -131,9 +131,50 @@ export class EventJournal<E extends JournalEvent> {
     log.holdEntries((originId) => (lowest.get(originId) as { seq: number | null }).seq ?? undefined);
   }
 
+  /**
+   * Indexes the log's `event` entries the index does not name yet, of every instance: those a log
+   * took in without writing them here (a log replayed into an empty data directory, a peer's
+   * entries). A local append indexes its entry in the same transaction, so per origin only the
+   * entries after the highest seq the index names can be missing, and this is a range read of the
+   * log's primary key that finds nothing on an ordinary start. The dialogs of the events indexed
+   * here are made active: a call that had finished folds again from its events at the instance's
+   * start and finishes again, and its record, already stored, is not stored twice (records are
+   * add-only by id); one that had not is an active call again, as it was.
+   */
+  static indexLoggedEvents<E extends JournalEvent>(log: ChangeLog, dialogsOf: (event: E) => readonly string[]): number {
+    const db = log.database;
+    const origins = db.prepare('SELECT id FROM origins').pluck().all() as number[];
+    const highest = db.prepare('SELECT max(seq) AS seq FROM journal_events WHERE origin = ?').pluck();
+    const page = db.prepare(`SELECT seq, key, body FROM entries WHERE origin = ? AND seq > ? AND kind = '${EVENT_KIND}' ORDER BY seq LIMIT 2000`);
+    const insertEvent = db.prepare('INSERT OR IGNORE INTO journal_events (instance, id, received_at, call_id, origin, seq) VALUES (?, ?, ?, ?, ?, ?)');
+    const insertActive = db.prepare('INSERT OR IGNORE INTO journal_active (instance, call_id) VALUES (?, ?)');
+    let indexed = 0;
+    for (const origin of origins) {
+      let after = (highest.get(origin) as number | null) ?? 0;
+      for (;;) {
+        const rows = page.all(origin, after) as { seq: number; key: string; body: string | null }[];
+        if (rows.length === 0) break;
+        log.transaction(() => {
+          for (const row of rows) {
+            if (row.body === null) continue;
+            const { instance, receivedAt, tsMs, event } = JSON.parse(row.body) as EventEntryBody<E>;
+            const full = { ...event, tsMs } as E;
+            if (insertEvent.run(instance, full.id ?? row.key, receivedAt, full.callId, origin, row.seq).changes !== 1) continue;
+            for (const id of dialogsOf(full)) insertActive.run(instance, id);
+            indexed++;
+          }
+        });
+        after = (rows[rows.length - 1] as { seq: number }).seq;
+      }
+    }
+    return indexed;
+  }
+
   /** Opens the journal of an instance, adopting the active calls of its journal file from before the log. */
   static async open<E extends JournalEvent>(log: ChangeLog, opts: EventJournalOptions<E>): Promise<EventJournal<E>> {
+    const first = !HELD.has(log);
     EventJournal.createSchema(log);
+    if (first) EventJournal.indexLoggedEvents(log, opts.dialogsOf);
     const journal = new EventJournal<E>(log, opts);
     if (opts.legacyFile && existsSync(opts.legacyFile)) await journal.adopt(opts.legacyFile);
     return journal;

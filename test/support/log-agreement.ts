@@ -165,7 +165,7 @@ export const READERS: readonly KindReader[] = [
     fromLog: (key, body) => [String(body['id'] ?? lastSegment(key)), pick(body, CDR_FIELDS)],
   },
   {
-    kinds: ['events', 'call_events', 'raw_events', 'journal'],
+    kinds: ['event', 'events', 'call_events', 'raw_events', 'journal'],
     what: 'the raw call events (GET /api/v1/cdrs/{id}/events and /api/v1/calls/{id})',
     async served(ctx) {
       const api = apiClient(ctx.url, ctx.adminToken);
@@ -187,7 +187,11 @@ export const READERS: readonly KindReader[] = [
       });
       return out;
     },
-    fromLog: (key, body) => [String(body['id'] ?? lastSegment(key)), pick(body, EVENT_FIELDS)],
+    // the journal's entry is { instance, receivedAt, tsMs, event }: the raw event as it came
+    fromLog: (key, body) => {
+      const event = (typeof body['event'] === 'object' && body['event'] !== null ? body['event'] : body) as Body;
+      return [String(event['id'] ?? lastSegment(key)), pick(event, EVENT_FIELDS)];
+    },
   },
 ];
 

@@ -7,6 +7,7 @@ import { legacyJournalFile } from '../../service/callstore/journal.js';
 import { LEGACY_SUFFIX } from '../../service/storage/journal.js';
 import { CallScript, toCore } from '../support/call-events.js';
 import { startTestInstance, type TestInstance } from '../support/callstore-instance.js';
+import { openTestLog } from '../support/callstore-harness.js';
 
 /**
  * The callstore's journal in the change log's database: each event is a row of the journal and an
@@ -128,5 +129,33 @@ describe('the journal in the change log', () => {
     disk = onDisk(dataDir);
     expect(disk.entries.map((e) => e.key).sort()).toEqual(upEvents);
     expect(disk.rows).toEqual(upEvents);
+  });
+
+  it('indexes at start the event entries a log took in without its journal rows (a replay into an empty data directory)', async () => {
+    const first = tempDir();
+    const t = await start(first);
+    const s = new CallScript('pbx1', Date.now()).invite(0, 'live', '101', '102').answer(1000, 'live').invite(10, 'gone', '103', '104').answer(1000, 'gone').end(5000, 'gone');
+    await t.instance.ingest(s.events.map(toCore)).stored;
+    await expect.poll(() => t.instance.list().map((c) => c.id)).toEqual(['live']);
+    await t.log.flush();
+    const entries = t.log.after('site-a', 0, 10_000);
+    await t.instance.stop();
+    await t.log.close();
+    opened.splice(opened.indexOf(t), 1);
+
+    // only the entries, taken in by an empty log: no journal table came with them
+    const second = tempDir();
+    const log = openTestLog(second, 'site-a');
+    log.receive(entries);
+    const tables = log.database.prepare("SELECT name FROM sqlite_master WHERE name LIKE 'journal%'").pluck().all();
+    await log.close();
+    expect(tables).toEqual([]);
+
+    const replayed = await start(second);
+    const disk = onDisk(second);
+    expect(disk.rows).toEqual(s.events.map((e) => e.id).sort());
+    // the finished call folds again and finishes again; the call still up is active, as it was
+    await expect.poll(() => replayed.instance.list().map((c) => c.id)).toEqual(['live']);
+    expect(replayed.instance.rawEvents(['gone']).map((e) => e.id).sort()).toEqual(s.events.filter((e) => e.callId === 'gone').map((e) => e.id).sort());
   });
 });
