@@ -239,6 +239,7 @@ export class ChangeLog extends LogQueries {
   private readonly stmt: {
     insertEntry: Database.Statement;
     selectDoc: Database.Statement;
+    anyDocument: Database.Statement;
     upsertDoc: Database.Statement;
     maxSeq: Database.Statement;
     originRow: Database.Statement;
@@ -270,6 +271,7 @@ export class ChangeLog extends LogQueries {
     this.stmt = {
       insertEntry: db.prepare('INSERT INTO entries (origin, seq, hlc, kind, key, body) VALUES (?, ?, ?, ?, ?, ?)'),
       selectDoc: db.prepare('SELECT hlc, origin, body FROM documents WHERE kind = ? AND key = ?'),
+      anyDocument: db.prepare('SELECT 1 FROM documents WHERE kind = ? LIMIT 1'),
       upsertDoc: db.prepare('INSERT INTO documents (kind, key, hlc, origin, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET hlc = excluded.hlc, origin = excluded.origin, body = excluded.body'),
       maxSeq: db.prepare('SELECT max(o.base, coalesce((SELECT max(seq) FROM entries WHERE origin = o.id), 0)) AS head FROM origins o WHERE o.id = ?'),
       originRow: db.prepare('SELECT id, base, base_hlc AS baseHlc FROM origins WHERE name = ?'),
@@ -696,7 +698,11 @@ export class ChangeLog extends LogQueries {
     const saved = new Map((this.stmt.positionsOf.all(view.name) as { origin: number; seq: number }[]).map((r) => [r.origin, r.seq]));
     const addOnly = view.kinds.filter((k) => this.policyOf(k) === 'add-only');
     if (addOnly.length > 0 && addOnly.length !== view.kinds.length) throw new Error(`change log: the store ${view.name} mixes add-only kinds and documents`);
-    const versions = addOnly.length ? [] : view.kinds.flatMap((k) => this.documents(k));
+    // The documents are read only for a rebuild: an ordinary start catches up from the position,
+    // and holding every document of a large kind (100,000 voicemail messages) costs ~150 MB.
+    let cached: VersionedDoc[] | undefined;
+    const versions = (): VersionedDoc[] => (cached ??= addOnly.length ? [] : view.kinds.flatMap((k) => this.documents(k)));
+    const hasDocuments = !addOnly.length && view.kinds.some((k) => this.stmt.anyDocument.get(k) !== undefined);
     let result: AttachResult;
     if (addOnly.length) {
       // Records have no merged version to load: the store gets the entries themselves, from its
@@ -730,10 +736,10 @@ export class ChangeLog extends LogQueries {
       if (opts.background) return { how: 'catching-up', documents: 0 };
       return await replay;
     } else if (opts.fresh) {
-      const live = versions.filter((v) => !v.tombstone);
+      const live = versions().filter((v) => !v.tombstone);
       await view.load(live);
       result = { how: 'rebuilt', documents: live.length };
-    } else if (saved.size === 0 && versions.length === 0) {
+    } else if (saved.size === 0 && !hasDocuments) {
       // A store written before the change log existed: its documents become the log's first entries.
       const contents = await view.contents();
       if (contents.length) this.appendMany(contents.map((c) => ({ kind: c.kind, key: c.key, body: c.body })));
@@ -772,7 +778,7 @@ export class ChangeLog extends LogQueries {
     return { how: applied ? (from.size ? 'caught-up' : 'rebuilt') : 'current', documents: applied };
   }
 
-  private async catchUp(view: WriteAheadView, saved: Map<number, number>, versions: VersionedDoc[]): Promise<AttachResult> {
+  private async catchUp(view: WriteAheadView, saved: Map<number, number>, versions: () => VersionedDoc[]): Promise<AttachResult> {
     const kinds = new Set(view.kinds);
     const keys = new Set<string>();
     for (const [name, head] of Object.entries(this.head())) {
@@ -781,7 +787,7 @@ export class ChangeLog extends LogQueries {
       if (from >= head) continue;
       const base = (this.stmt.originRow.get(name) as { base: number }).base;
       if (from < base) {
-        const live = versions.filter((v) => !v.tombstone);
+        const live = versions().filter((v) => !v.tombstone);
         await view.load(live);
         return { how: 'rebuilt', documents: live.length };
       }
