@@ -226,7 +226,7 @@ export class LiveFeeds {
       helloSent = true;
       if (start.reload) send({ type: 'reload', reason: start.reload, position });
       for (;;) {
-        tail = new LogTail(source, { from: position, pageSize: LIVE_PAGE_ENTRIES });
+        tail = new LogTail(source, { from: position, pageSize: LIVE_PAGE_ENTRIES, kinds: this.positioned });
         try {
           for (;;) {
             await socketDrained();

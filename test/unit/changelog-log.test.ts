@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ClockDriftError, encodeHlc } from '../../service/storage/changelog/core/hlc.js';
 import type { MergePolicy, VersionedDoc } from '../../service/storage/changelog/core/merge.js';
 import { ChangeLog, LogGapError, type ChangeLogOptions, type WriteAheadView } from '../../service/storage/changelog/log.js';
-import { ChangeLogReader, LogCompactedError, type LogEntry, type SinceVector } from '../../service/storage/changelog/reader.js';
+import { ChangeLogReader, KIND_SCAN_STEP, LogCompactedError, type LogEntry, type SinceVector } from '../../service/storage/changelog/reader.js';
 import { LogTail } from '../../service/storage/changelog/tail.js';
 import { prng } from '../support/cdr-factory.js';
 
@@ -423,3 +423,40 @@ describe('change log: a reader that restarts', () => {
     expect(reopens).toBeGreaterThan(0);
   });
 });
+
+describe('a tail of some kinds only', () => {
+  it('takes every entry of its kinds once, in order, and moves past the others in bounded steps', async () => {
+    const log = open(tempFile());
+    const expected: string[] = [];
+    // runs of records between configuration changes, one run longer than a scan step
+    const runs = [3, KIND_SCAN_STEP + 7, 0, 150, 1];
+    let n = 0;
+    for (const run of runs) {
+      log.appendMany(Array.from({ length: run }, () => ({ kind: 'cdrs', key: `r${n++}`, body: { n } })));
+      const key = `c${expected.length}`;
+      log.append({ kind: 'config', key, body: { at: n } });
+      expected.push(key);
+    }
+    log.appendMany(Array.from({ length: 40 }, () => ({ kind: 'cdrs', key: `r${n++}`, body: { n } })));
+    const tail = new LogTail(log, { from: {}, pageSize: 2, pollMs: 10, kinds: ['config'] });
+    const seen: string[] = [];
+    while (seen.length < expected.length) {
+      const page = await tail.next();
+      for (const e of page) expect(e.kind).toBe('config');
+      seen.push(...page.map((e) => e.key));
+    }
+    expect(seen).toEqual(expected);
+    // the reads passed over the records in steps, never a read as long as the whole backlog
+    const first = log.sinceOfKinds({}, 10, ['users']);
+    expect(first.entries).toEqual([]);
+    expect(first.through['site-a']).toBe(KIND_SCAN_STEP);
+    // a reader resuming from the tail's position gets what comes after it, and nothing before
+    log.append({ kind: 'config', key: 'after', body: {} });
+    const resumed = new LogTail(log, { from: tail.position, pageSize: 5, pollMs: 10, kinds: ['config'] });
+    expect((await resumed.next()).map((e) => e.key)).toEqual(['after']);
+    expect(resumed.position['site-a']).toBe(log.head()['site-a']);
+    tail.close();
+    resumed.close();
+  });
+});
+

@@ -509,6 +509,11 @@ export class ChangeLog extends LogQueries {
     return super.head();
   }
 
+  override sinceOfKinds(vector: SinceVector, limit: number, kinds: readonly string[]): { entries: LogEntry[]; through: SinceVector } {
+    this.outsideGroup();
+    return super.sinceOfKinds(vector, limit, kinds);
+  }
+
   // --- writing ------------------------------------------------------------------------------
 
   append<B>(change: NewChange<B>): Appended<B> {

@@ -48,11 +48,13 @@ export class LogQueries {
   private readonly selectAfter: Database.Statement;
   private readonly selectBase: Database.Statement;
   private readonly selectHeads: Database.Statement;
+  private readonly selectKindsAfter: Database.Statement;
 
   constructor(protected readonly db: Database.Database) {
     this.selectOrigins = db.prepare('SELECT id, name FROM origins');
     this.selectAfter = db.prepare('SELECT seq, hlc, kind, key, body FROM entries WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?');
     this.selectBase = db.prepare('SELECT base FROM origins WHERE id = ?');
+    this.selectKindsAfter = db.prepare('SELECT seq, hlc, kind, key, body FROM entries WHERE origin = ? AND seq > ? AND seq <= ? AND kind IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?');
     this.selectHeads = db.prepare('SELECT o.name AS name, max(o.base, coalesce((SELECT max(e.seq) FROM entries e WHERE e.origin = o.id), 0)) AS head FROM origins o');
   }
 
@@ -121,7 +123,48 @@ export class LogQueries {
     }
     return out;
   }
+
+  /**
+   * Like `since`, for a reader of some kinds only: up to `limit` of their entries that the holder
+   * of `vector` lacks, and `through`, how far the read went (the entries of other kinds up to it
+   * were passed over): the position such a reader resumes from. Without an index by kind the
+   * entries in between are read, so each origin is read at most KIND_SCAN_STEP entries further.
+   */
+  sinceOfKinds(vector: SinceVector, limit: number, kinds: readonly string[]): { entries: LogEntry[]; through: SinceVector } {
+    if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`change log: a page holds at least one entry, not ${limit}`);
+    const entries: LogEntry[] = [];
+    const through: SinceVector = { ...vector };
+    const head = this.head();
+    const wanted = JSON.stringify(kinds);
+    for (const origin of Object.keys(head).sort()) {
+      const have = vector[origin] ?? 0;
+      const top = head[origin] ?? 0;
+      if (top <= have) continue;
+      const id = this.originId(origin);
+      if (id === undefined) continue;
+      const base = (this.selectBase.get(id) as { base: number }).base;
+      if (have < base) throw new LogCompactedError(origin, have, base);
+      const upTo = Math.min(top, have + KIND_SCAN_STEP);
+      const room = limit - entries.length;
+      const rows = this.selectKindsAfter.all(id, have, upTo, wanted, room) as EntryRow[];
+      for (const r of rows) entries.push({ origin, seq: r.seq, hlc: r.hlc, kind: r.kind, key: r.key, body: r.body === null ? null : JSON.parse(r.body) });
+      if (rows.length < room) {
+        through[origin] = upTo;
+        continue;
+      }
+      through[origin] = (rows[rows.length - 1] as EntryRow).seq;
+      break;
+    }
+    return { entries, through };
+  }
 }
+
+/**
+ * The most entries one `sinceOfKinds` call passes over per origin: a reader of a few kinds (the
+ * console's live feed reads configuration, not the raw events) that is far behind moves through
+ * the others in steps of this many, each a short read, instead of one read as long as the backlog.
+ */
+export const KIND_SCAN_STEP = 20_000;
 
 /** A read-only connection to a change log file, for a reader outside the writing service's thread. */
 export class ChangeLogReader extends LogQueries {
