@@ -11,7 +11,9 @@ export const description =
   'Event ingestion into a real service process: sustained events/s over the WebSocket and over HTTP batches for each state_save mode, ack latency at a fixed 1,000 events/s, peak RSS; baseline: the same events appended raw as NDJSON to a file (fsync per batch for transactional)';
 
 type Mode = 'none' | 'async' | 'transactional';
-const MODES: Mode[] = ['none', 'async', 'transactional'];
+const ALL_MODES: Mode[] = ['none', 'async', 'transactional'];
+/** BENCH_INGEST_MODES=async,transactional runs only those phases (to compare two builds on one figure). */
+const MODES: Mode[] = process.env['BENCH_INGEST_MODES'] ? ALL_MODES.filter((m) => (process.env['BENCH_INGEST_MODES'] ?? '').split(',').includes(m)) : ALL_MODES;
 const WS_BATCH = 100;
 const WS_IN_FLIGHT = 16;
 const HTTP_BATCH = 500;
