@@ -66,6 +66,10 @@ const SCHEMA = `
   ) WITHOUT ROWID;
 `;
 
+/** an event's row, pointing at its entry; a duplicate id changes nothing */
+const INSERT_EVENT = 'INSERT OR IGNORE INTO journal_events (instance, id, received_at, call_id, origin, seq) VALUES (?, ?, ?, ?, ?, ?)';
+const INSERT_ACTIVE = 'INSERT OR IGNORE INTO journal_active (instance, call_id) VALUES (?, ?)';
+
 /**
  * The raw event journal of one callstore instance, in the change log's own database: every event
  * is an `event` entry of the log and a row of `journal_events` that indexes it (by id, dialog and
@@ -109,8 +113,8 @@ export class EventJournal<E extends JournalEvent> {
     this.bodyPrefix = `{"instance":${JSON.stringify(opts.instance)},"receivedAt":`;
     this.db = log.database;
     this.origin = log.localOriginId;
-    this.insertEvent = this.db.prepare('INSERT OR IGNORE INTO journal_events (instance, id, received_at, call_id, origin, seq) VALUES (?, ?, ?, ?, ?, ?)');
-    this.insertActive = this.db.prepare('INSERT OR IGNORE INTO journal_active (instance, call_id) VALUES (?, ?)');
+    this.insertEvent = this.db.prepare(INSERT_EVENT);
+    this.insertActive = this.db.prepare(INSERT_ACTIVE);
     this.deleteActive = this.db.prepare('DELETE FROM journal_active WHERE instance = ? AND call_id = ?');
     this.selectByCall = this.db.prepare('SELECT e.body AS body FROM journal_events j JOIN entries e ON e.origin = j.origin AND e.seq = j.seq WHERE j.instance = ? AND j.call_id = ?');
     this.selectAnyOfCall = this.db.prepare('SELECT 1 FROM journal_events WHERE instance = ? AND call_id = ? LIMIT 1');
@@ -146,8 +150,8 @@ export class EventJournal<E extends JournalEvent> {
     const origins = db.prepare('SELECT id FROM origins').pluck().all() as number[];
     const highest = db.prepare('SELECT max(seq) AS seq FROM journal_events WHERE origin = ?').pluck();
     const page = db.prepare(`SELECT seq, key, body FROM entries WHERE origin = ? AND seq > ? AND kind = '${EVENT_KIND}' ORDER BY seq LIMIT 2000`);
-    const insertEvent = db.prepare('INSERT OR IGNORE INTO journal_events (instance, id, received_at, call_id, origin, seq) VALUES (?, ?, ?, ?, ?, ?)');
-    const insertActive = db.prepare('INSERT OR IGNORE INTO journal_active (instance, call_id) VALUES (?, ?)');
+    const insertEvent = db.prepare(INSERT_EVENT);
+    const insertActive = db.prepare(INSERT_ACTIVE);
     let indexed = 0;
     for (const origin of origins) {
       let after = (highest.get(origin) as number | null) ?? 0;
