@@ -1,6 +1,7 @@
 import { decodeHlc } from '../../storage/changelog/core/hlc.js';
 import { LogCompactedError, type HeldRange, type LogEntry, type SinceVector } from '../../storage/changelog/reader.js';
-import type { ServedDomains } from '../../../shared/sync/replication.js';
+import type { AckMessage, RefusedMessage, ServedDomains } from '../../../shared/sync/replication.js';
+import { REPLICATION_TOPIC } from '../../../shared/sync/replication.js';
 
 /*
  * The replication protocol's core (design section 7), free of I/O: what to send a peer next, read
@@ -299,5 +300,26 @@ export class RateCounter {
     let n = 0;
     for (const [k, v] of this.buckets) if (k > s - this.seconds) n += v;
     return n / this.seconds;
+  }
+}
+
+/** What the receiver writes into: the change log. */
+export interface ReplicationTarget {
+  receive(items: readonly BatchItem[]): { accepted: number; applied: Promise<void> };
+  head(): SinceVector;
+}
+
+/**
+ * Takes a batch into the log (one transaction: committed when this returns, or nothing of it) and
+ * answers it: an ack with the log's head, or, when the log refuses it (a gap after a lost batch,
+ * a stamp too far ahead), `refused` with the head, from which the sender goes on.
+ */
+export function receiveBatch(target: ReplicationTarget, id: number, items: readonly BatchItem[]): { reply: AckMessage | RefusedMessage; accepted: number; applied: Promise<void> | undefined } {
+  try {
+    const { accepted, applied } = target.receive(items);
+    return { reply: { topic: REPLICATION_TOPIC, type: 'ack', batch: id, have: target.head() }, accepted, applied };
+  } catch (err) {
+    const reason = (err instanceof Error ? err.message : String(err)).slice(0, 500);
+    return { reply: { topic: REPLICATION_TOPIC, type: 'refused', batch: id, have: target.head(), reason }, accepted: 0, applied: undefined };
   }
 }

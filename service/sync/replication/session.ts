@@ -13,7 +13,7 @@ import {
   type SnapshotDocsMessage,
   type SnapshotEndMessage,
 } from '../../../shared/sync/replication.js';
-import { ageOf, DEFAULT_LIMITS, isHeld, lagOf, RateCounter, readBatch, SenderState, serves, snapshotPositions, type BatchLimits, type DomainOf } from './core.js';
+import { ageOf, DEFAULT_LIMITS, lagOf, RateCounter, readBatch, receiveBatch, SenderState, serves, snapshotPositions, type BatchLimits, type DomainOf } from './core.js';
 
 export interface ReplicationDeps {
   log: ChangeLog;
@@ -352,18 +352,27 @@ class Session implements ReplicationSession {
   }
 
   private async takeBatch(message: BatchMessage): Promise<void> {
-    const items = message.items as (LogEntry | HeldRange)[];
-    let entries = 0;
-    for (const item of items) if (!isHeld(item)) entries++;
-    await this.apply(message.id, () => this.log.receive(items).applied, true);
-    this.receivedRate.add(entries, this.now());
+    const { reply, accepted, applied } = receiveBatch(this.log, message.id, message.items as (LogEntry | HeldRange)[]);
+    if (reply.type === 'refused') this.lastError = `a batch of the peer was refused: ${reply.reason}`;
+    if (applied) await this.holdBehindStores(applied);
+    this.receivedRate.add(accepted, this.now());
+    await this.send(reply);
+  }
+
+  /** Past MAX_PENDING_APPLIES writes whose stores have not applied yet, waits for the oldest. */
+  private async holdBehindStores(applied: Promise<void>): Promise<void> {
+    applied.catch((err: unknown) => this.fail(err));
+    this.pendingApplies.push(applied);
+    void applied.finally(() => {
+      const i = this.pendingApplies.indexOf(applied);
+      if (i >= 0) this.pendingApplies.splice(i, 1);
+    }).catch(() => undefined);
+    if (this.pendingApplies.length > MAX_PENDING_APPLIES) await Promise.allSettled([this.pendingApplies[0]]);
   }
 
   /**
-   * Runs one write into the log and acknowledges it with the log's head once it committed (the
-   * receive is one transaction of its own: on disk when it returns). The stores' applies run
-   * behind; past MAX_PENDING_APPLIES the receiver waits for the oldest, so a slow store slows the
-   * peer's sender (its window fills) instead of queueing versions in memory.
+   * A snapshot's part, merged into the log (one transaction); its end is acknowledged with the
+   * log's head like a batch. The stores' applies run behind (holdBehindStores).
    */
   private async apply(batch: number, write: () => Promise<void>, ack = false): Promise<void> {
     let applied: Promise<void>;
@@ -375,13 +384,7 @@ class Session implements ReplicationSession {
       await this.send({ topic: REPLICATION_TOPIC, type: 'refused', batch, have: this.log.head(), reason: reason.slice(0, 500) });
       return;
     }
-    applied.catch((err: unknown) => this.fail(err));
-    this.pendingApplies.push(applied);
-    void applied.finally(() => {
-      const i = this.pendingApplies.indexOf(applied);
-      if (i >= 0) this.pendingApplies.splice(i, 1);
-    });
-    if (this.pendingApplies.length > MAX_PENDING_APPLIES) await Promise.allSettled([this.pendingApplies[0]]);
+    await this.holdBehindStores(applied);
     if (ack) await this.send({ topic: REPLICATION_TOPIC, type: 'ack', batch, have: this.log.head() });
   }
 }
