@@ -140,8 +140,8 @@ export class EventJournal<E extends JournalEvent> {
    * took in without writing them here (a log replayed into an empty data directory, a peer's
    * entries). A local append indexes its entry in the same transaction, so per origin only the
    * entries after the highest seq the index names can be missing, and this is a range read of the
-   * log's primary key that finds nothing on an ordinary start. The dialogs of the events indexed
-   * here are made active: a call that had finished folds again from its events at the instance's
+   * log's primary key that finds nothing on an ordinary start. The dialogs of this site's own
+   * events indexed here are made active: a call that had finished folds again from its events at the instance's
    * start and finishes again, and its record, already stored, is not stored twice (records are
    * add-only by id); one that had not is an active call again, as it was.
    */
@@ -164,7 +164,8 @@ export class EventJournal<E extends JournalEvent> {
             const { instance, receivedAt, tsMs, event } = JSON.parse(row.body) as EventEntryBody<E>;
             const full = { ...event, tsMs } as E;
             if (insertEvent.run(instance, full.id ?? row.key, receivedAt, full.callId, origin, row.seq).changes !== 1) continue;
-            for (const id of dialogsOf(full)) insertActive.run(instance, id);
+            // a peer's calls are not made active (indexReceivedEvents says why)
+            if (origin === log.localOriginId) for (const id of dialogsOf(full)) insertActive.run(instance, id);
             indexed++;
           }
         });
@@ -174,11 +175,32 @@ export class EventJournal<E extends JournalEvent> {
     return indexed;
   }
 
+  /**
+   * Indexes each `event` entry a peer sends, in the transaction of `receive` that takes it in, as
+   * the start does for entries taken in without their rows. A peer's event is not made active
+   * here: the finish of a call is not in the log (only its record is), so a peer's call would
+   * never leave the active set (held from purge and compaction for ever); which of a peer's calls
+   * a passive instance folds is the Active-Passive part's to decide (planned). Entries of this
+   * site's own origin (a replay) are made active, as at start.
+   */
+  static indexReceivedEvents<E extends JournalEvent>(log: ChangeLog, dialogsOf: (event: E) => readonly string[]): () => void {
+    const insertEvent = log.database.prepare(INSERT_EVENT);
+    const insertActive = log.database.prepare(INSERT_ACTIVE);
+    return log.onReceive((entry, originId) => {
+      if (entry.kind !== EVENT_KIND || entry.body === null) return;
+      const { instance, receivedAt, tsMs, event } = entry.body as EventEntryBody<E>;
+      const full = { ...event, tsMs } as E;
+      if (insertEvent.run(instance, full.id ?? entry.key, receivedAt, full.callId, originId, entry.seq).changes !== 1) return;
+      if (originId === log.localOriginId) for (const id of dialogsOf(full)) insertActive.run(instance, id);
+    });
+  }
+
   /** Opens the journal of an instance, adopting the active calls of its journal file from before the log. */
   static async open<E extends JournalEvent>(log: ChangeLog, opts: EventJournalOptions<E>): Promise<EventJournal<E>> {
     const first = !HELD.has(log);
     EventJournal.createSchema(log);
     if (first) EventJournal.indexLoggedEvents(log, opts.dialogsOf);
+    if (first) EventJournal.indexReceivedEvents(log, opts.dialogsOf);
     const journal = new EventJournal<E>(log, opts);
     if (opts.legacyFile && existsSync(opts.legacyFile)) await journal.adopt(opts.legacyFile);
     return journal;

@@ -5,7 +5,7 @@ import Database from 'better-sqlite3';
 import type { WorkerShim } from '../worker-shim.js';
 import { decodeHlc, encodeHlc, HybridClock, isEncodedHlc } from './core/hlc.js';
 import { mergeVersions, type MergePolicy, type PolicyOf, type VersionedDoc } from './core/merge.js';
-import { LogQueries, type LogEntry, type SinceVector } from './reader.js';
+import { LogQueries, type HeldRange, type LogEntry, type SinceVector } from './reader.js';
 import { createSchema } from './schema.js';
 
 export type LogDurability = 'fsync' | 'os';
@@ -222,6 +222,8 @@ export class ChangeLog extends LogQueries {
   /** the listeners that asked for add-only records too (onApplied with `records`) */
   private readonly recordListeners = new Set<(change: AppliedChange) => void>();
   private readonly commitListeners = new Set<() => void>();
+  /** run inside `receive`'s transaction for each entry taken in (the journal's index of a peer's events) */
+  private readonly receiveHooks = new Set<(entry: LogEntry, originId: number) => void>();
   private positionTimer: NodeJS.Timeout | undefined;
   private saving: Promise<void> | undefined;
   private closed = false;
@@ -258,6 +260,8 @@ export class ChangeLog extends LogQueries {
     peerCount: Database.Statement;
     upsertPeer: Database.Statement;
     deletePeer: Database.Statement;
+    insertHeld: Database.Statement;
+    lastHlcUpTo: Database.Statement;
   };
 
   private constructor(db: Database.Database, file: string, opts: ChangeLogOptions) {
@@ -273,7 +277,9 @@ export class ChangeLog extends LogQueries {
       selectDoc: db.prepare('SELECT hlc, origin, body FROM documents WHERE kind = ? AND key = ?'),
       anyDocument: db.prepare('SELECT 1 FROM documents WHERE kind = ? LIMIT 1'),
       upsertDoc: db.prepare('INSERT INTO documents (kind, key, hlc, origin, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET hlc = excluded.hlc, origin = excluded.origin, body = excluded.body'),
-      maxSeq: db.prepare('SELECT max(o.base, coalesce((SELECT max(seq) FROM entries WHERE origin = o.id), 0)) AS head FROM origins o WHERE o.id = ?'),
+      maxSeq: db.prepare(
+        'SELECT max(o.base, coalesce((SELECT max(seq) FROM entries WHERE origin = o.id), 0), coalesce((SELECT max(last) FROM held_elsewhere WHERE origin = o.id), 0)) AS head FROM origins o WHERE o.id = ?',
+      ),
       originRow: db.prepare('SELECT id, base, base_hlc AS baseHlc FROM origins WHERE name = ?'),
       insertOrigin: db.prepare('INSERT INTO origins (name) VALUES (?)'),
       lastHlc: db.prepare('SELECT coalesce((SELECT hlc FROM entries WHERE origin = o.id ORDER BY seq DESC LIMIT 1), o.base_hlc) AS hlc FROM origins o'),
@@ -290,6 +296,8 @@ export class ChangeLog extends LogQueries {
       peerCount: db.prepare('SELECT count(DISTINCT peer) AS n FROM peers'),
       upsertPeer: db.prepare('INSERT INTO peers (peer, origin, seq) VALUES (?, ?, ?) ON CONFLICT (peer, origin) DO UPDATE SET seq = max(seq, excluded.seq)'),
       deletePeer: db.prepare('DELETE FROM peers WHERE peer = ?'),
+      insertHeld: db.prepare('INSERT INTO held_elsewhere (origin, first, last) VALUES (?, ?, ?)'),
+      lastHlcUpTo: db.prepare('SELECT hlc FROM entries WHERE origin = ? AND seq <= ? ORDER BY seq DESC LIMIT 1'),
     };
     this.selfId = this.ensureOrigin(opts.origin);
     for (const row of this.stmt.lastHlc.all() as { hlc: string | null }[]) if (row.hlc) this.clock.seed(decodeHlc(row.hlc));
@@ -593,11 +601,25 @@ export class ChangeLog extends LogQueries {
   }
 
   /**
+   * Runs `hook` inside `receive`'s transaction for each entry taken in (not for one held
+   * already): a store in this file that indexes entries (the journal) writes its rows with them,
+   * and if it throws the whole receive rolls back.
+   */
+  onReceive(hook: (entry: LogEntry, originId: number) => void): () => void {
+    this.receiveHooks.add(hook);
+    return () => this.receiveHooks.delete(hook);
+  }
+
+  /**
    * Takes in entries of other sites (or of this one, replayed into an empty data directory), in
    * order per origin: idempotent by (origin, seq); an entry that skips a seq is refused
    * (LogGapError), and so is one stamped too far ahead (ClockDriftError). All or nothing.
+   *
+   * A `HeldRange` among them says the sender filtered out those seqs (domains this site does not
+   * serve): the origin's head moves past them without rows, so the entry after them follows. It
+   * obeys the same order (it starts right after the head, or is held already).
    */
-  receive(entries: readonly LogEntry[]): { accepted: number; applied: Promise<void> } {
+  receive(entries: readonly (LogEntry | HeldRange)[]): { accepted: number; applied: Promise<void> } {
     this.assertOpen();
     this.outsideGroup();
     if (this.db.inTransaction) throw new Error('change log: received entries are applied in a transaction of their own');
@@ -605,7 +627,12 @@ export class ChangeLog extends LogQueries {
     try {
       fresh = this.transaction(() => {
         const out: { entry: LogEntry; version: VersionedDoc | undefined }[] = [];
-        for (const e of entries) {
+        for (const item of entries) {
+          if ('first' in item) {
+            this.receiveHeld(item);
+            continue;
+          }
+          const e = item;
           checkEntry(e);
           const originId = this.ensureOrigin(e.origin);
           const head = this.headOf(originId);
@@ -616,6 +643,7 @@ export class ChangeLog extends LogQueries {
           this.clock.receive(decodeHlc(e.hlc));
           this.stmt.insertEntry.run(originId, e.seq, e.hlc, e.kind, e.key, e.body === null ? null : JSON.stringify(e.body));
           this.heads.set(originId, e.seq);
+          for (const hook of this.receiveHooks) hook(e, originId);
           out.push({ entry: e, version: this.mergeDocument(e, originId, policy) });
         }
         return out;
@@ -626,6 +654,17 @@ export class ChangeLog extends LogQueries {
     }
     if (fresh.length) this.committed();
     return { accepted: fresh.length, applied: handled(Promise.all(fresh.map((f) => this.handToViews(f.entry, f.version))).then(() => undefined)) };
+  }
+
+  private receiveHeld(range: HeldRange): void {
+    const ok = typeof range.origin === 'string' && range.origin !== '' && Number.isInteger(range.first) && Number.isInteger(range.last) && range.first >= 1 && range.last >= range.first;
+    if (!ok) throw new Error(`change log: a malformed held range (${JSON.stringify(range)})`);
+    const originId = this.ensureOrigin(range.origin);
+    const head = this.headOf(originId);
+    if (range.last <= head) return;
+    if (range.first > head + 1) throw new LogGapError(`change log: the range ${range.origin}#${range.first}-${range.last} does not follow ${head}; entries of an origin come in order`);
+    this.stmt.insertHeld.run(originId, head + 1, range.last);
+    this.heads.set(originId, range.last);
   }
 
   /** Merges an entry into `documents`; the version the key now holds if the entry changed it. */
@@ -1078,7 +1117,8 @@ export class ChangeLog extends LogQueries {
       const cut = lo;
       for (let from = row.base; from < cut; from += batch) {
         const to = Math.min(cut, from + batch);
-        const hlcAtTo = (this.stmt.hlcAt.get(id, to) as { hlc: string }).hlc;
+        // `to` may be a seq held elsewhere (no row): the stamp of the last entry up to it
+        const hlcAtTo = (this.stmt.lastHlcUpTo.get(id, to) as { hlc: string } | undefined)?.hlc ?? (this.stmt.originRow.get(name) as { baseHlc: string | null }).baseHlc;
         this.transaction(() => {
           removed += this.stmt.deleteRange.run(id, from, to).changes;
           this.stmt.setBase.run(to, hlcAtTo, id);
@@ -1096,7 +1136,7 @@ export class ChangeLog extends LogQueries {
       const vector: LogSnapshot['vector'] = {};
       for (const [name, seq] of Object.entries(this.head())) {
         const id = this.originId(name) as number;
-        const hlc = (this.stmt.hlcAt.get(id, seq) as { hlc: string } | undefined)?.hlc ?? (this.stmt.originRow.get(name) as { baseHlc: string | null }).baseHlc;
+        const hlc = (this.stmt.lastHlcUpTo.get(id, seq) as { hlc: string } | undefined)?.hlc ?? (this.stmt.originRow.get(name) as { baseHlc: string | null }).baseHlc;
         vector[name] = { seq, hlc };
       }
       const documents = (this.stmt.allDocs.all() as (DocRow & { kind: string; key: string })[]).map((r) => this.versionOf(r.kind, r.key, r));

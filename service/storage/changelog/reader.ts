@@ -16,6 +16,17 @@ export interface LogEntry<B = unknown> {
 /** What a reader (or a peer) has: per origin, the last seq it holds. */
 export type SinceVector = Record<string, number>;
 
+/**
+ * Seqs `first..last` of an origin that this log holds no entries for: the peer that sent the
+ * origin's entries filtered them out (sync/replication: domains this site does not serve). The
+ * origin's head moves past them; `after` passes over them (its seqs jump the range).
+ */
+export interface HeldRange {
+  origin: string;
+  first: number;
+  last: number;
+}
+
 /** The entries a reader asked for were compacted away: it must start again from a snapshot. */
 export class LogCompactedError extends Error {
   override name = 'LogCompactedError';
@@ -49,13 +60,17 @@ export class LogQueries {
   private readonly selectBase: Database.Statement;
   private readonly selectHeads: Database.Statement;
   private readonly selectKindsAfter: Database.Statement;
+  private readonly selectHeld: Database.Statement;
 
   constructor(protected readonly db: Database.Database) {
     this.selectOrigins = db.prepare('SELECT id, name FROM origins');
     this.selectAfter = db.prepare('SELECT seq, hlc, kind, key, body FROM entries WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?');
     this.selectBase = db.prepare('SELECT base FROM origins WHERE id = ?');
     this.selectKindsAfter = db.prepare('SELECT seq, hlc, kind, key, body FROM entries WHERE origin = ? AND seq > ? AND seq <= ? AND kind IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?');
-    this.selectHeads = db.prepare('SELECT o.name AS name, max(o.base, coalesce((SELECT max(e.seq) FROM entries e WHERE e.origin = o.id), 0)) AS head FROM origins o');
+    this.selectHeads = db.prepare(
+      'SELECT o.name AS name, max(o.base, coalesce((SELECT max(e.seq) FROM entries e WHERE e.origin = o.id), 0), coalesce((SELECT max(h.last) FROM held_elsewhere h WHERE h.origin = o.id), 0)) AS head FROM origins o',
+    );
+    this.selectHeld = db.prepare('SELECT first, last FROM held_elsewhere WHERE origin = ? AND last > ? ORDER BY first LIMIT ?');
   }
 
   /** The id of an origin, or undefined when the log has nothing of it. */
@@ -99,6 +114,13 @@ export class LogQueries {
     const base = (this.selectBase.get(id) as { base: number }).base;
     if (seq < base) throw new LogCompactedError(origin, seq, base);
     return (this.selectAfter.all(id, seq, limit) as EntryRow[]).map((r) => ({ origin, seq: r.seq, hlc: r.hlc, kind: r.kind, key: r.key, body: r.body === null ? null : (JSON.parse(r.body) as B) }));
+  }
+
+  /** Up to `limit` ranges of `origin` held elsewhere (not here) that end after `seq`, in order. */
+  heldElsewhere(origin: string, seq: number, limit: number): HeldRange[] {
+    const id = this.originId(origin);
+    if (id === undefined) return [];
+    return (this.selectHeld.all(id, seq, limit) as { first: number; last: number }[]).map((r) => ({ origin, first: r.first, last: r.last }));
   }
 
   /** The last seq of every origin the log knows. */

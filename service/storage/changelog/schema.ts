@@ -13,6 +13,9 @@ import type Database from 'better-sqlite3';
  * - `positions`: per write-ahead store, up to which seq of each origin its own files hold.
  * - `peers`: per paired peer, its since-vector (what it has of each origin): retention keeps what
  *   any of them still lacks.
+ * - `held_elsewhere`: ranges of an origin's seqs this log took no entries for because the peer
+ *   that sent them filtered them out (domains this site does not serve, sync/replication): the
+ *   origin's head moves past them, so the next entry follows without a gap, and no row is kept.
  */
 export const SCHEMA_VERSION = 1;
 
@@ -53,6 +56,12 @@ export function createSchema(db: Database.Database): void {
       origin INTEGER NOT NULL,
       seq INTEGER NOT NULL,
       PRIMARY KEY (peer, origin)
+    ) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS held_elsewhere (
+      origin INTEGER NOT NULL,
+      first INTEGER NOT NULL,
+      last INTEGER NOT NULL,
+      PRIMARY KEY (origin, first)
     ) WITHOUT ROWID;
   `);
   const row = db.prepare("SELECT value FROM meta WHERE name = 'schema'").get() as { value: string } | undefined;
