@@ -13,6 +13,12 @@ import { validator } from '../validation.js';
 
 /** The collections the console may watch; users, tokens and sessions never leave the service. */
 export const LIVE_COLLECTIONS: readonly string[] = ['calls', 'cdrs', 'config', 'mwi', 'sites'];
+/** Where a collection's name on the feed is not the kind of its entries in the change log: the call records are `cdr` entries. */
+const LOG_KIND_OF_COLLECTION: Readonly<Record<string, string>> = { cdrs: 'cdr' };
+/** The change log's kind of the entries of a live collection. */
+export function logKindOf(collection: string): string {
+  return LOG_KIND_OF_COLLECTION[collection] ?? collection;
+}
 /** Changes without a position are gathered this long and sent together, the last state of each document only. */
 export const LIVE_BATCH_MS = 200;
 /**
@@ -23,6 +29,14 @@ export const LIVE_BATCH_MS = 200;
 export const LIVE_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** Log entries read at a time per connection. */
 export const LIVE_PAGE_ENTRIES = 100;
+/**
+ * The most records (add-only kinds: the call records) a connection that resumes is sent of what
+ * was written before it connected. A console away for an hour of a busy site would be sent
+ * hundreds of thousands, none coalesced (each is a record of its own) and most never shown; past
+ * this many the feed passes over the rest of that backlog (reading the other kinds on) and then
+ * says `resync` for those collections: the console loads them again over REST, as after a resync.
+ */
+export const LIVE_MAX_CATCHUP_RECORDS = 500;
 
 /** What the feed reads the log through: the service's ChangeLog. */
 export interface LiveLog extends TailSource {
@@ -33,7 +47,7 @@ export interface LiveLog extends TailSource {
   drained(): Promise<void>;
 }
 
-/** Whether the change log carries a kind: the collections it carries are read from it by position. */
+/** Whether the change log carries a kind: the collections whose kind it carries are read from it by position. */
 function logCarries(kind: string): boolean {
   try {
     policyOf(kind);
@@ -84,15 +98,20 @@ export interface LiveFeedDeps {
 }
 
 /**
- * The console's live feed: the positioned collections (those the change log carries) are read
- * from the log after the client's position, a page at a time, coalesced to the last version of
- * each document, and then followed; the others come from the ChangeFeed as they happen, gathered
- * for 200 ms. Every message carries the client's new position.
+ * The console's live feed: the positioned collections (those the change log carries: the
+ * configuration and the call records) are read from the log after the client's position, a page
+ * at a time, coalesced to the last version of each document, and then followed; the others come
+ * from the ChangeFeed as they happen, gathered for 200 ms. Every message carries the client's new
+ * position.
  */
 export class LiveFeeds {
-  readonly positioned: readonly string[] = LIVE_COLLECTIONS.filter(logCarries);
-  private readonly visibleKinds = new Set(this.positioned);
-  private readonly unpositioned = new Set(LIVE_COLLECTIONS.filter((c) => !this.visibleKinds.has(c)));
+  readonly positioned: readonly string[] = LIVE_COLLECTIONS.filter((c) => logCarries(logKindOf(c)));
+  /** the log's kinds the feed reads, and the collection each is sent as */
+  private readonly collectionOfKind = new Map(this.positioned.map((c) => [logKindOf(c), c]));
+  private readonly kinds: readonly string[] = [...this.collectionOfKind.keys()];
+  /** the add-only ones: capped when a connection catches up (LIVE_MAX_CATCHUP_RECORDS) */
+  private readonly recordKinds = new Set(this.kinds.filter(addOnly));
+  private readonly unpositioned = new Set(LIVE_COLLECTIONS.filter((c) => !this.positioned.includes(c)));
   private readonly connections = new Set<Connection>();
   private readonly droppedChanges: Counter | undefined;
 
@@ -182,7 +201,7 @@ export class LiveFeeds {
         void socketDrained().then(() => {
           if (closed) return;
           dropped = false;
-          send({ type: 'resync', reason: 'the console fell behind and changes of calls, counts or sites were dropped; reload them', position });
+          send({ type: 'resync', reason: 'the console fell behind and changes of calls, counts or sites were dropped; reload them', collections: [...this.unpositioned], position });
         });
         return;
       }
@@ -225,14 +244,56 @@ export class LiveFeeds {
       send({ type: 'hello', collections: [...LIVE_COLLECTIONS], positioned: [...this.positioned], position });
       helloSent = true;
       if (start.reload) send({ type: 'reload', reason: start.reload, position });
+      /** what the log held when the connection began: records up to it are its backlog, capped */
+      const backlogEnd = this.deps.log.head();
+      let backlogRecords = 0;
+      const inBacklog = (e: LogEntry) => e.seq <= (backlogEnd[e.origin] ?? 0);
+      /**
+       * Reads on to `upTo` (at least) the entries of the kinds other than records, sending them
+       * as usual; the records up to where it stops are passed over. Reads the log itself rather
+       * than through a tail, which would wait at the end for an entry of those kinds.
+       */
+      const passOverRecords = async (upTo: SinceVector) => {
+        const others = this.kinds.filter((k) => !this.recordKinds.has(k));
+        while (!covers(position, upTo)) {
+          if (others.length === 0) {
+            position = { ...position, ...Object.fromEntries(Object.entries(upTo).filter(([o, seq]) => seq > (position[o] ?? 0))) };
+            return;
+          }
+          await socketDrained();
+          if (closed) return;
+          const { entries, through } = source.sinceOfKinds(position, LIVE_PAGE_ENTRIES, others);
+          const moved = Object.keys(through).some((o) => through[o] !== position[o]);
+          position = through;
+          const changes = this.coalesce(entries);
+          if (changes.length) send({ type: 'changes', changes, position });
+          if (!moved) return; // at the end of the log (it held upTo when it began: only a restored log could stop short)
+          await new Promise<void>((resolve) => setImmediate(resolve));
+        }
+      };
       for (;;) {
-        tail = new LogTail(source, { from: position, pageSize: LIVE_PAGE_ENTRIES, kinds: this.positioned });
+        tail = new LogTail(source, { from: position, pageSize: LIVE_PAGE_ENTRIES, kinds: this.kinds });
         try {
           for (;;) {
             await socketDrained();
             if (closed) return;
             const page = await tail.next();
             if (page.length === 0) return; // closed
+            backlogRecords += page.filter((e) => this.recordKinds.has(e.kind) && inBacklog(e)).length;
+            if (backlogRecords > LIVE_MAX_CATCHUP_RECORDS) {
+              // Too many records missed: pass over the rest of the backlog's (position stays before this page).
+              tail.close();
+              await passOverRecords(backlogEnd);
+              if (closed) return;
+              backlogRecords = 0;
+              for (const k of Object.keys(backlogEnd)) delete backlogEnd[k];
+              // What was passed over is in the stores once they drained: a reload over REST then sees it.
+              await Promise.race([this.deps.log.drained(), closedNow]);
+              if (closed) return;
+              const collections = [...this.recordKinds].map((k) => this.collectionOfKind.get(k) as string);
+              send({ type: 'resync', reason: `More than ${LIVE_MAX_CATCHUP_RECORDS} call records were written while the console was away; they are not sent one by one: reload them`, collections, position });
+              break;
+            }
             position = tail.position;
             const changes = this.coalesce(page);
             if (changes.length) send({ type: 'changes', changes, position });
@@ -288,7 +349,7 @@ export class LiveFeeds {
   private coalesce(page: readonly LogEntry[]): LiveChange[] {
     const last = new Map<string, LogEntry>();
     for (const e of page) {
-      if (!this.visibleKinds.has(e.kind)) continue;
+      if (!this.collectionOfKind.has(e.kind)) continue;
       const id = `${e.kind}\u0000${e.key}`;
       last.delete(id);
       last.set(id, e);
@@ -299,9 +360,15 @@ export class LiveFeeds {
       const current = addOnly(e.kind) ? undefined : this.deps.log.document(e.kind, e.key);
       const deleted = current ? current.tombstone : e.body === null;
       const doc = current ? current.body : e.body;
-      return { collection: e.kind, op: deleted ? 'delete' : 'put', id: e.key, doc: deleted ? null : redactSecrets(doc), origin: e.origin, seq: e.seq };
+      const collection = this.collectionOfKind.get(e.kind) as string;
+      return { collection, op: deleted ? 'delete' : 'put', id: e.key, doc: deleted ? null : redactSecrets(doc), origin: e.origin, seq: e.seq };
     });
   }
+}
+
+/** Whether a position holds everything up to another, origin by origin. */
+function covers(position: SinceVector, upTo: SinceVector): boolean {
+  return Object.entries(upTo).every(([origin, seq]) => (position[origin] ?? 0) >= seq);
 }
 
 function delay(ms: number): Promise<void> {

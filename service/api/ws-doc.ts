@@ -53,12 +53,14 @@ export const WEBSOCKET_DOCS: readonly WebSocketDoc[] = [
     summary: 'The console’s live feed: changes of calls, call records, configuration, MWI counts and sites',
     description:
       'The service sends `hello` first, naming the collections it sends, those of them that are positioned (read from the change log by position: ' +
-      'today the configuration) and the position the connection starts from. Then `changes`, each with the last state of each document only: ' +
+      'today the configuration and the call records) and the position the connection starts from. Then `changes`, each with the last state of each document only: ' +
       'positioned changes a page of log entries at a time, then as they are written, and the others gathered for up to 200 ms. ' +
       'Every message carries the client’s `position` (per origin, the last seq of the change log it has been sent). A client that reconnects with ' +
       '`?after=<position as JSON>` is sent exactly the positioned changes after it, nothing missed and nothing twice, also after a restart of the service; ' +
       'without `after` it starts from now and loads what it shows over REST. The collections without a position are loaded again after a reconnect, ' +
-      'and after `resync` (the client fell behind and their changes were dropped). A client that does not read is not buffered: the service stops ' +
+      'and after a `resync` naming them (the client fell behind and their changes were dropped). Call records are many and add-only: a client that resumes ' +
+      'after more than 500 were written is sent 500, then the rest of that backlog is passed over and a `resync` naming `cdrs` says to load them over REST; ' +
+      'the other positioned changes are sent as usual. A client that does not read is not buffered: the service stops ' +
       'reading the log for it until its socket drains and then goes on from its position. `reload` says the feed cannot go on from the client’s position ' +
       '(the log was compacted past it, or it is not of this log): reload everything shown, then go on from the `position` it gives. ' +
       'A malformed `after` refuses the upgrade with 400; an origin the log does not know is fine. The client sends nothing; what it sends is ignored.',

@@ -9,11 +9,14 @@ import { Mwi } from './vmail.js';
  * - **positioned** collections are read from the change log, by position: each message carries
  *   the client's new `position` (a since-vector: per origin, the last seq the client has been
  *   sent), and a client that reconnects with `?after=<position>` is sent exactly the entries after
- *   it, nothing missed and nothing twice, across a restart of the service too. Today that is
- *   `config`; a collection becomes positioned when the log carries it (the call records and the
- *   voicemail metadata are moving there): `hello.positioned` says which are, for this service.
- * - the others (`calls`, `mwi`, `sites`, and `cdrs` until the log carries them) are derived or
- *   site-local state with no position: after a reconnect or a `resync` a client loads them again.
+ *   it, nothing missed and nothing twice, across a restart of the service too. Today those are
+ *   `config` and `cdrs` (the call records, the log's `cdr` entries); a collection becomes
+ *   positioned when the log carries it: `hello.positioned` says which are, for this service.
+ *   One bound: a client that resumes after more than LIVE_MAX_CATCHUP_RECORDS (500) call records
+ *   were written is sent that many, then a `resync` naming `cdrs` (it loads them over REST) while
+ *   the rest of the positioned changes follow as usual.
+ * - the others (`calls`, `mwi`, `sites`) are derived or site-local state with no position:
+ *   after a reconnect or a `resync` naming them a client loads them again.
  */
 
 /**
@@ -40,8 +43,11 @@ export type LiveMessage =
   /** first; `position` is where this connection starts (the client's `after` when it can go on from there) */
   | { type: 'hello'; collections: string[]; positioned: string[]; position: LivePosition }
   | { type: 'changes'; changes: LiveChange[]; position: LivePosition }
-  /** changes of the collections without a position were dropped (the client fell behind): reload those */
-  | { type: 'resync'; reason: string; position: LivePosition }
+  /**
+   * changes of `collections` were not sent: those without a position were dropped (the client
+   * fell behind), or call records past the bound of a resumed connection were passed over: reload those
+   */
+  | { type: 'resync'; reason: string; collections: string[]; position: LivePosition }
   /** the feed cannot go on from the client's position (compacted away, or not this log's): reload everything, then go on from `position` */
   | { type: 'reload'; reason: string; position: LivePosition };
 
@@ -85,8 +91,12 @@ export const LiveChanges = Type.Object({
 });
 export const LiveResync = Type.Object({
   type: Type.Literal('resync'),
-  reason: Type.String({ description: 'the client fell behind and changes of the collections without a position were dropped: reload those' }),
-  position: position('unchanged: positioned changes are never dropped, they wait until the client reads'),
+  reason: Type.String({ description: 'why changes of `collections` were not sent: reload those' }),
+  collections: Type.Array(Type.String(), {
+    description:
+      'the collections to load again: those without a position when the client fell behind and their changes were dropped, or `cdrs` when more than 500 call records were written before a resumed connection began (they are passed over, not sent one by one)',
+  }),
+  position: position('where the feed goes on from: the positioned changes of the other collections are never dropped, they wait until the client reads'),
 });
 export const LiveReload = Type.Object({
   type: Type.Literal('reload'),

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LiveMessage, LivePosition } from '../../shared/api/live.js';
-import { LIVE_MAX_BUFFERED_BYTES, LIVE_PAGE_ENTRIES } from '../../service/api/live-feed.js';
+import { LIVE_MAX_BUFFERED_BYTES, LIVE_MAX_CATCHUP_RECORDS, LIVE_PAGE_ENTRIES, logKindOf } from '../../service/api/live-feed.js';
 import { changeLogFile } from '../../service/storage/changelog/files.js';
 import { policyOf } from '../../service/storage/changelog/kinds.js';
 import { ChangeLog } from '../../service/storage/changelog/log.js';
@@ -96,7 +96,7 @@ function checkAgainstLog(file: string, sessions: LiveSession[], startedAt: LiveP
       const hello = s.messages[0];
       if (hello?.type !== 'hello') throw new Error(`a session began with ${JSON.stringify(hello)?.slice(0, 100)}`);
       expect(hello.position).toEqual(from);
-      const visible = new Set(hello.positioned);
+      const visible = new Set(hello.positioned.map(logKindOf));
       for (const m of s.messages.slice(1)) {
         expect(m.type, JSON.stringify(m).slice(0, 200)).toBe('changes');
         if (m.type !== 'changes') continue;
@@ -115,8 +115,8 @@ function checkAgainstLog(file: string, sessions: LiveSession[], startedAt: LiveP
         for (const c of m.changes) {
           expect(hello.collections).toContain(c.collection);
           expect(['users', 'tokens', 'sessions']).not.toContain(c.collection);
-          if (!visible.has(c.collection)) continue;
-          const id = `${c.collection}/${c.id}`;
+          if (!visible.has(logKindOf(c.collection))) continue;
+          const id = `${logKindOf(c.collection)}/${c.id}`;
           expect(got.has(id), `${id} twice in one message`).toBe(false);
           got.set(id, c.seq as number);
           const once = `${id}#${c.origin}:${c.seq}`;
@@ -222,7 +222,7 @@ describe('the live feed reads the change log by position', () => {
     const head = logHead(dataDir);
     const live = await openLive(svc.url, readToken, { 'some-other-site': 12, ...head });
     await eventually(async () => live.messages.length >= 1, 10_000, 'hello');
-    expect(live.messages[0]).toMatchObject({ type: 'hello', positioned: ['config'], position: { 'some-other-site': 12, ...head } });
+    expect(live.messages[0]).toMatchObject({ type: 'hello', positioned: ['cdrs', 'config'], position: { 'some-other-site': 12, ...head } });
     live.stop();
   });
 
@@ -398,5 +398,115 @@ describe('a live reader that does not read', () => {
     expect(took).toBeLessThan(15_000);
     expect(svc.logs()).not.toMatch(/reading the change log|"level":50|"level":60/);
     live.ws.terminate();
+  }, 120_000);
+});
+
+describe('call records on the live feed', () => {
+  let svc: RunningTestService;
+  let readToken: string;
+  let eventsToken: string;
+  let adminToken: string;
+  const t0 = Date.now() - 60_000;
+
+  beforeAll(async () => {
+    svc = await startService();
+    adminToken = await login(svc);
+    const api = apiClient(svc.url, adminToken);
+    readToken = (await api.post('/api/v1/tokens', { name: 'console', scopes: ['read'] })).body.token;
+    eventsToken = (await api.post('/api/v1/tokens', { name: 'pbx', scopes: ['events'] })).body.token;
+  }, 60_000);
+
+  afterAll(async () => {
+    await svc?.stop();
+  });
+
+  /** Calls answered and ended; resolves once the CDR store serves the record of each. */
+  const finishCalls = async (source: string, ids: string[]): Promise<Map<string, unknown>> => {
+    const script = new CallScript(source, t0);
+    for (const id of ids) script.invite(0, id, '100', '200').answer(1000, id).end(11_000, id);
+    const posted = await postEvents(svc.url, eventsToken, script.events);
+    expect(posted.status, posted.text).toBe(200);
+    const api = apiClient(svc.url, adminToken);
+    const stored = new Map<string, unknown>();
+    await eventually(
+      async () => {
+        for (const id of ids.filter((i) => !stored.has(i))) {
+          const r = await api.get(`/api/v1/cdrs/${encodeURIComponent(id)}`);
+          if (r.status === 200) stored.set(id, r.body);
+        }
+        return stored.size === ids.length;
+      },
+      30_000,
+      `the CDRs of ${source}`,
+    );
+    return stored;
+  };
+  const cdrChanges = (s: LiveSession) => s.messages.flatMap((m) => (m.type === 'changes' ? m.changes : [])).filter((c) => c.collection === 'cdrs');
+
+  it('a console that reconnects with its position is sent the call records finished while it was away, each once', async () => {
+    const first = await openLive(svc.url, readToken);
+    await eventually(async () => first.messages.length >= 1, 10_000, 'hello');
+    expect(first.messages[0]).toMatchObject({ type: 'hello' });
+    await finishCalls('live-cdr-a', ['live-cdr-before']);
+    await eventually(async () => cdrChanges(first).some((c) => c.id === 'live-cdr-before'), 10_000, 'the record finished while connected');
+    const resumeFrom = lastPosition(first);
+    first.stop();
+    await first.closed;
+
+    // While the console is away: more calls than a page of the feed holds.
+    const awayIds = Array.from({ length: LIVE_PAGE_ENTRIES * 2 + 50 }, (_, i) => `live-cdr-away-${i}`);
+    const stored = await finishCalls('live-cdr-b', awayIds);
+
+    const second = await openLive(svc.url, readToken, resumeFrom);
+    await eventually(async () => awayIds.every((id) => cdrChanges(second).some((c) => c.id === id)), 30_000, 'the records finished while the console was away');
+    second.stop();
+    expect(second.messages[0]).toMatchObject({ type: 'hello', position: resumeFrom });
+    const got = cdrChanges(second);
+    // nothing twice, nothing of before the position
+    expect(new Set(got.map((c) => c.id)).size).toBe(got.length);
+    expect(got.some((c) => c.id === 'live-cdr-before')).toBe(false);
+    for (const c of got) {
+      expect(c.op).toBe('put');
+      expect(c.doc).toEqual(stored.get(c.id));
+      expect(typeof c.seq).toBe('number');
+    }
+    // the records are read from the change log by position
+    expect((second.messages[0] as Extract<LiveMessage, { type: 'hello' }>).positioned).toContain('cdrs');
+    // a page of log entries at a time: no message larger than a page
+    for (const m of second.messages) if (m.type === 'changes') expect(m.changes.length).toBeLessThanOrEqual(LIVE_PAGE_ENTRIES);
+  }, 90_000);
+
+  it('a console away while more records were written than it is sent is sent that many, told to reload them, and goes on live', async () => {
+    const first = await openLive(svc.url, readToken);
+    await eventually(async () => first.messages.length >= 1, 10_000, 'hello');
+    const resumeFrom = lastPosition(first);
+    first.stop();
+    await first.closed;
+
+    const awayIds = Array.from({ length: LIVE_MAX_CATCHUP_RECORDS + 150 }, (_, i) => `live-cdr-many-${i}`);
+    await finishCalls('live-cdr-c', awayIds);
+    // a configuration change among them: positioned changes of other collections are not passed over
+    const api = apiClient(svc.url, adminToken);
+    const roles = (await api.get('/api/v1/config/roles')).body;
+    expect((await api.put('/api/v1/config/roles', { revision: roles.revision, instances: roles.instances })).status).toBe(200);
+    await finishCalls('live-cdr-d', ['live-cdr-many-last']);
+
+    const second = await openLive(svc.url, readToken, resumeFrom);
+    await eventually(async () => second.messages.some((m) => m.type === 'resync'), 30_000, 'the resync of the records');
+    const resyncAt = second.messages.findIndex((m) => m.type === 'resync');
+    const resync = second.messages[resyncAt] as Extract<LiveMessage, { type: 'resync' }>;
+    expect(resync.collections).toEqual(['cdrs']);
+    expect(resync.reason).toMatch(/reload/);
+    const sent = cdrChanges(second);
+    expect(sent.length).toBeLessThanOrEqual(LIVE_MAX_CATCHUP_RECORDS);
+    expect(new Set(sent.map((c) => c.id)).size).toBe(sent.length);
+    expect(second.messages.some((m) => m.type === 'changes' && m.changes.some((c) => c.collection === 'config' && c.id === 'roles'))).toBe(true);
+    // what it was not sent, it can load: the store serves every record before the resync
+    expect((await api.get('/api/v1/cdrs/live-cdr-many-last')).status).toBe(200);
+
+    // and then the records come live again
+    await finishCalls('live-cdr-e', ['live-cdr-after-resync']);
+    await eventually(async () => second.messages.some((m, i) => i > resyncAt && m.type === 'changes' && m.changes.some((c) => c.collection === 'cdrs' && c.id === 'live-cdr-after-resync')), 10_000, 'a record after the resync');
+    second.stop();
   }, 120_000);
 });

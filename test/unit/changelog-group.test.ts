@@ -1,11 +1,9 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MergePolicy, VersionedDoc } from '../../service/storage/changelog/core/merge.js';
-import { ChangeLog, type ChangeLogOptions, type WriteAheadView } from '../../service/storage/changelog/log.js';
+import type { ChangeLog, WriteAheadView } from '../../service/storage/changelog/log.js';
 import { ChangeLogReader } from '../../service/storage/changelog/reader.js';
 import { checkpointWorker } from '../support/callstore-harness.js';
+import { changeLogSandbox } from '../support/changelog-sandbox.js';
 
 /**
  * The change log's group commit (ChangeLog.write): writes of one turn of the event loop share one
@@ -21,24 +19,7 @@ const policyOf = (kind: string): MergePolicy => {
   return p;
 };
 
-const dirs: string[] = [];
-const opened: ChangeLog[] = [];
-afterEach(async () => {
-  for (const log of opened.splice(0)) await log.close().catch(() => undefined);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sitecall-group-'));
-  dirs.push(dir);
-  return join(dir, 'changelog.sqlite');
-}
-
-function open(file: string, opts: Partial<ChangeLogOptions> = {}): ChangeLog {
-  const log = ChangeLog.open(file, { origin: 'site-a', policyOf, checkpointWorker: checkpointWorker(), ...opts });
-  opened.push(log);
-  return log;
-}
+const { tempFile, open } = changeLogSandbox('sitecall-group-', () => ({ origin: 'site-a', policyOf, checkpointWorker: checkpointWorker() }));
 
 /** The synchronous setting of the connection at each commit: 2 is FULL (fsync'd), 1 NORMAL. */
 function commitsSeen(log: ChangeLog): number[] {

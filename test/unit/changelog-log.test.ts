@@ -1,35 +1,16 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ClockDriftError, encodeHlc } from '../../service/storage/changelog/core/hlc.js';
 import type { MergePolicy, VersionedDoc } from '../../service/storage/changelog/core/merge.js';
-import { ChangeLog, LogGapError, type ChangeLogOptions, type WriteAheadView } from '../../service/storage/changelog/log.js';
+import { type ChangeLog, LogGapError, type WriteAheadView } from '../../service/storage/changelog/log.js';
 import { ChangeLogReader, KIND_SCAN_STEP, LogCompactedError, type LogEntry, type SinceVector } from '../../service/storage/changelog/reader.js';
 import { LogTail } from '../../service/storage/changelog/tail.js';
 import { prng } from '../support/cdr-factory.js';
+import { changeLogSandbox } from '../support/changelog-sandbox.js';
 
 const POLICIES: Record<string, MergePolicy> = { config: 'last-writer-wins', users: 'last-writer-wins', tokens: 'delete-wins', cdrs: 'add-only' };
 const policyOf = (kind: string): MergePolicy => POLICIES[kind] ?? 'last-writer-wins';
 
-const dirs: string[] = [];
-const opened: ChangeLog[] = [];
-afterEach(async () => {
-  for (const log of opened.splice(0)) await log.close().catch(() => undefined);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function tempFile(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'sitecall-changelog-'));
-  dirs.push(dir);
-  return join(dir, 'changelog.sqlite');
-}
-
-function open(file: string, opts: Partial<ChangeLogOptions> = {}): ChangeLog {
-  const log = ChangeLog.open(file, { origin: 'site-a', policyOf, durability: 'os', ...opts });
-  opened.push(log);
-  return log;
-}
+const { tempFile, open, opened } = changeLogSandbox('sitecall-changelog-', () => ({ origin: 'site-a', policyOf, durability: 'os' }));
 
 /**
  * A store outside SQLite as the write-ahead path sees one: what it holds now, and what it had at

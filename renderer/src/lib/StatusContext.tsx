@@ -11,7 +11,7 @@ const StatusContext = createContext<Resource<ServiceStatus> | null>(null);
 
 /** One status poll for the whole signed-in console: header, dashboard and configuration read it. */
 export function StatusProvider({ children }: { children: ReactNode }) {
-  const status = useResource(getStatus, STATUS_INTERVAL_MS);
+  const status = useResource(getStatus, [], { intervalMs: STATUS_INTERVAL_MS });
   const { data, updatedAt } = status;
   useEffect(() => {
     if (data && updatedAt !== undefined) observeServerClock(Date.parse(data.startedAt) + data.uptimeSec * 1000, updatedAt);

@@ -8,7 +8,9 @@
  *
  * A subscriber gets `onSync` whenever what it shows may have missed changes: when it joins (once
  * the connection is up), after every reconnection if it watches a collection without a position,
- * when the service says `resync` (the same ones), and for everyone when it says `reload` (the
+ * when the service says `resync` naming a collection it watches (changes of it were not sent:
+ * dropped while the console fell behind, or call records past the bound of a resumed
+ * connection), and for everyone when it says `reload` (the
  * position could not be resumed). It reloads then; changes that arrive while it reloads are its to
  * buffer (see activeCalls.ts).
  */
@@ -132,7 +134,9 @@ class LiveFeed {
         this.sync((s) => !resuming || this.joined.has(s) || this.watchesUnpositioned(s));
         this.joined.clear();
       } else if (msg.type === 'resync') {
-        this.sync((s) => this.watchesUnpositioned(s));
+        // (a service that names none means the collections without a position)
+        const named = Array.isArray(msg.collections) ? new Set(msg.collections) : undefined;
+        this.sync((s) => (named ? s.collections.some((c) => named.has(c)) : this.watchesUnpositioned(s)));
       } else if (msg.type === 'reload') {
         this.sync(() => true);
       } else if (msg.type === 'changes') {

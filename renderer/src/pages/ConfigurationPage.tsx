@@ -2,17 +2,15 @@
  * The role configuration editor (design section 3): the instances of every site as a local draft,
  * checked by the service as it is edited, saved with the revision it started from.
  */
-import { useCallback, useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
-import type { ConfigProblem, RoleInstance, RolesConfig, RoleType, SavedRolesConfig } from '../../../shared/api/roles.js';
-import { toApiError, type ApiError } from '../api/client.js';
+import { useCallback, useEffect, useMemo, useReducer, useRef, type ReactNode } from 'react';
+import type { ConfigProblem, RoleInstance, RoleType, SavedRolesConfig } from '../../../shared/api/roles.js';
+import { toApiError } from '../api/client.js';
 import { getInterfaces, getRolesConfig, saveRolesConfig } from '../api/endpoints.js';
 import { useAuth } from '../auth/AuthContext.js';
 import { Icon } from '../components/icons.js';
 import { Alert, ConfirmDialog, EmptyState, ErrorPanel, ErrorText, LoadingRegion, Modal, PageHeader, Panel, SkeletonTable } from '../components/ui.js';
 import {
   applyInstance,
-  draftFrom,
-  groupDomains,
   groupDraft,
   mapProblems,
   newKey,
@@ -22,8 +20,6 @@ import {
   summarizeDraft,
   type DraftGroup,
   type DraftInstance,
-  type FieldProblem,
-  type MappedProblems,
 } from '../lib/configDraft.js';
 import { clearStoredDraft, draftFromStored, readStoredDraft, storeDraft } from '../lib/draftStorage.js';
 import { useStatus } from '../lib/StatusContext.js';
@@ -32,38 +28,10 @@ import { useResource } from '../lib/useResource.js';
 import { useTitle } from '../lib/useTitle.js';
 import { ConflictDialog } from './configuration/ConflictDialog.js';
 import { formFrom, InstanceForm, readForm, type FormState } from './configuration/InstanceForm.js';
+import { INITIAL_PAGE_STATE, pageReducer } from './configuration/pageState.js';
 import { InstanceTables } from './configuration/InstanceTables.js';
 import { PartitionPreview } from './configuration/PartitionPreview.js';
-
-interface EditorState {
-  key: string;
-  origName: string | null;
-  isNew: boolean;
-  /** the instance as it was when the form opened */
-  base: RoleInstance;
-  form: FormState;
-  /** the domains were typed in this form: a change of group no longer fills them in */
-  domainsTouched: boolean;
-  /** the name is still the one the console suggested: a change of role type suggests another */
-  nameSuggested: boolean;
-}
-
-interface SavedNotice {
-  revision: number;
-  /** how many warnings the saved configuration has (they stay listed in the problem summary) */
-  warnings: number;
-  kind: 'saved' | 'reloaded' | 'refreshed' | 'restored';
-  /** restored: the revision the restored draft was made from */
-  base?: number;
-}
-
-/** Keeps the draft keys of `sent` for the instances the service saved (same order, same names). */
-function adoptKeys(sent: readonly DraftInstance[], saved: readonly RoleInstance[]): DraftInstance[] {
-  return saved.map((value, i) => {
-    const before = sent[i];
-    return { key: before && before.value.name === value.name ? before.key : newKey(), origName: value.name, value };
-  });
-}
+import { ProblemSummary } from './configuration/ProblemSummary.js';
 
 function ConfigSkeleton() {
   return (
@@ -75,69 +43,6 @@ function ConfigSkeleton() {
   );
 }
 
-function ProblemSummary({
-  mapped,
-  refused,
-  nameOf,
-  onShow,
-}: {
-  mapped: MappedProblems;
-  refused: string | null;
-  nameOf: (key: string) => string | undefined;
-  onShow: (key: string) => void;
-}) {
-  const instancesWithProblems = [...mapped.byKey.entries()].filter(([key]) => nameOf(key) !== undefined);
-  if (mapped.errors === 0 && mapped.warnings === 0 && !refused) return null;
-  const mixed = new Set(mapped.general.map((p) => p.severity)).size > 1;
-  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
-  const title = refused
-    ? `Not saved: ${refused}`
-    : mapped.errors > 0
-      ? `${count(mapped.errors, 'error')}${mapped.warnings > 0 ? ` and ${count(mapped.warnings, 'warning')}` : ''}: the configuration cannot be saved until the errors are fixed`
-      : count(mapped.warnings, 'warning');
-  return (
-    <div className="problem-summary" data-testid="problem-summary">
-      <Alert tone={mapped.errors > 0 || refused ? 'danger' : 'warning'} title={title}>
-        {mapped.general.length > 0 ? (
-          <ul className="problem-list">
-            {mapped.general.map((p) => (
-              <li key={`${p.path}:${p.message}`}>
-                {!mixed ? null : p.severity === 'warning' ? (
-                  <span className="problem-list__tag">Warning </span>
-                ) : (
-                  <span className="problem-list__tag problem-list__tag--error">Error </span>
-                )}
-                {p.message}
-                {p.path !== '/instances' && p.path !== '/' ? <code className="problem-list__path">{p.path}</code> : null}
-              </li>
-            ))}
-          </ul>
-        ) : null}
-        {instancesWithProblems.length > 0 ? (
-          <p className="problem-summary__instances">
-            Marked below:{' '}
-            {instancesWithProblems.map(([key, list], i) => (
-              <span key={key}>
-                {i > 0 ? ', ' : ''}
-                <button type="button" className="link-button" onClick={() => onShow(key)}>
-                  {nameOf(key) || '(no name)'}
-                </button>{' '}
-                <span className="muted">({describeCount(list)})</span>
-              </span>
-            ))}
-          </p>
-        ) : null}
-      </Alert>
-    </div>
-  );
-}
-
-function describeCount(list: readonly FieldProblem[]): string {
-  const errors = list.filter((p) => p.severity === 'error').length;
-  const warnings = list.length - errors;
-  return [errors ? `${errors} error${errors === 1 ? '' : 's'}` : '', warnings ? `${warnings} warning${warnings === 1 ? '' : 's'}` : ''].filter(Boolean).join(', ');
-}
-
 export function ConfigurationPage() {
   useTitle('Configuration');
   const { session } = useAuth();
@@ -146,54 +51,28 @@ export function ConfigurationPage() {
   const initial = useResource(getRolesConfig);
   const interfaces = useResource(getInterfaces);
 
-  const [saved, setSaved] = useState<RolesConfig | null>(null);
-  const [draft, setDraftState] = useState<DraftInstance[]>([]);
-  /** the revision the draft was made from: sent with a save, so a newer one answers 409 */
-  const [baseRevision, setBaseRevision] = useState(0);
-  const [editor, setEditor] = useState<EditorState | null>(null);
-  const [saving, setSaving] = useState(false);
-  const [saveError, setSaveError] = useState<ApiError | null>(null);
-  const [refused, setRefused] = useState<string | null>(null);
-  const [notice, setNotice] = useState<SavedNotice | null>(null);
-  const [conflict, setConflict] = useState<{ theirs: RolesConfig } | null>(null);
-  const [conflictBusy, setConflictBusy] = useState<'reload' | 'overwrite' | null>(null);
-  const [conflictError, setConflictError] = useState<ApiError | null>(null);
-  const [removed, setRemoved] = useState<{ item: DraftInstance; index: number } | null>(null);
-  const [confirmDiscard, setConfirmDiscard] = useState(false);
-  const [flashKey, setFlashKey] = useState<string | null>(null);
+  const [state, dispatch] = useReducer(pageReducer, INITIAL_PAGE_STATE);
+  const { saved, draft, baseRevision, editor, saving, saveError, refused, notice, conflict, conflictBusy, conflictError, removed, confirmDiscard, flashKey } = state;
   const nameRef = useRef<HTMLInputElement>(null);
   const undoRef = useRef<HTMLButtonElement>(null);
 
   const selfSite = status.data?.site.id ?? interfaces.data?.site ?? '';
   const siteName = status.data?.site.name ?? 'This site';
 
-  /** Every change to the draft goes through here: a refused save's message no longer applies. */
-  const setDraft = useCallback((next: DraftInstance[] | ((d: DraftInstance[]) => DraftInstance[])) => {
-    setDraftState(next);
-    setRefused(null);
-  }, []);
-
-  const adopt = useCallback(
-    (config: RolesConfig, keys?: readonly DraftInstance[]) => {
-      setSaved({ revision: config.revision, instances: config.instances, ...(config.ifaceAliases ? { ifaceAliases: config.ifaceAliases } : {}) });
-      setBaseRevision(config.revision);
-      setDraft(keys ? adoptKeys(keys, config.instances) : draftFrom(config.instances));
-      setRemoved(null);
-    },
-    [setDraft],
-  );
-
   // The first answer becomes the saved configuration and the draft, unless this tab kept an unsaved draft.
   useEffect(() => {
     if (!initial.data || saved !== null) return;
-    adopt(initial.data);
+    dispatch({ type: 'adopt', config: initial.data });
     const stored = readStoredDraft();
     if (stored && summarizeDraft(draftFromStored(stored), initial.data.instances, selfSite).dirty) {
-      setDraft(draftFromStored(stored));
-      setBaseRevision(stored.baseRevision);
-      setNotice({ revision: initial.data.revision, warnings: 0, kind: 'restored', base: stored.baseRevision });
+      dispatch({
+        type: 'restoreDraft',
+        draft: draftFromStored(stored),
+        baseRevision: stored.baseRevision,
+        notice: { revision: initial.data.revision, warnings: 0, kind: 'restored', base: stored.baseRevision },
+      });
     }
-  }, [initial.data, saved, adopt, setDraft, selfSite]);
+  }, [initial.data, saved, selfSite]);
 
   const summary = useMemo(() => summarizeDraft(draft, saved?.instances ?? [], selfSite), [draft, saved, selfSite]);
   const dirty = saved !== null && summary.dirty;
@@ -204,7 +83,7 @@ export function ConfigurationPage() {
     if (dirty) storeDraft(baseRevision, draft);
     else {
       clearStoredDraft();
-      if (baseRevision !== saved.revision) setBaseRevision(saved.revision);
+      dispatch({ type: 'rebase' });
     }
   }, [draft, saved, dirty, baseRevision]);
 
@@ -243,19 +122,18 @@ export function ConfigurationPage() {
     getRolesConfig().then(
       (config) => {
         refreshing.current = false;
-        adopt(config);
+        dispatch({ type: 'refreshed', config });
         forgetChecks();
-        setNotice({ revision: config.revision, warnings: 0, kind: 'refreshed' });
       },
       () => {
         refreshing.current = false;
       },
     );
-  }, [newerRevision, dirty, editor, saving, conflict, adopt, forgetChecks]);
+  }, [newerRevision, dirty, editor, saving, conflict, forgetChecks]);
 
   useEffect(() => {
     if (flashKey === null) return undefined;
-    const timer = window.setTimeout(() => setFlashKey(null), 2000);
+    const timer = window.setTimeout(() => dispatch({ type: 'flashOver' }), 2000);
     return () => window.clearTimeout(timer);
   }, [flashKey]);
 
@@ -291,31 +169,16 @@ export function ConfigurationPage() {
       site: selfSite,
       ext: {},
     };
-    setEditor({ key: newKey(), origName: null, isNew: true, base, form: formFrom(base, selfSite), domainsTouched: group !== undefined, nameSuggested: true });
+    dispatch({ type: 'openEditor', editor: { key: newKey(), origName: null, isNew: true, base, form: formFrom(base, selfSite), domainsTouched: group !== undefined, nameSuggested: true } });
   };
 
   const openEdit = (key: string) => {
     const d = draft.find((x) => x.key === key);
     if (!d) return;
-    setEditor({ key, origName: d.origName, isNew: false, base: d.value, form: formFrom(d.value, selfSite), domainsTouched: false, nameSuggested: false });
+    dispatch({ type: 'openEditor', editor: { key, origName: d.origName, isNew: false, base: d.value, form: formFrom(d.value, selfSite), domainsTouched: false, nameSuggested: false } });
   };
 
-  const changeForm = (patch: Partial<FormState>) => {
-    setEditor((e) => {
-      if (!e) return e;
-      const form = { ...e.form, ...patch };
-      let { domainsTouched, nameSuggested } = e;
-      if (patch.domains !== undefined) domainsTouched = true;
-      if (patch.name !== undefined) nameSuggested = false;
-      // A new group number: take that group's domains (they are shared) unless some were typed.
-      if (patch.group !== undefined && !domainsTouched && /^\d+$/.test(patch.group.trim())) {
-        const target = groupDomains(draft, Number(patch.group), e.key);
-        form.domains = (target ? target.domains : (e.base.include_domains ?? [])).join('\n');
-      }
-      if (patch.roletype !== undefined && nameSuggested) form.name = suggestName(draft, patch.roletype);
-      return { ...e, form, domainsTouched, nameSuggested };
-    });
-  };
+  const changeForm = (patch: Partial<FormState>) => dispatch({ type: 'changeForm', patch });
 
   const applyEdit = () => {
     if (!editor || !formRead) return;
@@ -326,46 +189,29 @@ export function ConfigurationPage() {
       invalid?.closest('.field')?.scrollIntoView({ block: 'nearest' });
       return;
     }
-    setDraft((d) => applyInstance(d, { key: editor.key, origName: editor.origName, value: formRead.value }));
-    setEditor(null);
-    setNotice(null);
-    setFlashKey(editor.key);
+    dispatch({ type: 'applyEdit', value: formRead.value });
   };
 
   const remove = (key: string) => {
-    const index = draft.findIndex((d) => d.key === key);
-    const item = draft[index];
-    if (!item) return;
-    setDraft(draft.filter((d) => d.key !== key));
-    setRemoved({ item, index });
-    setNotice(null);
+    if (!draft.some((d) => d.key === key)) return;
+    dispatch({ type: 'remove', key });
     // The row and its button are gone: keyboard focus goes to the way back.
     window.requestAnimationFrame(() => undoRef.current?.focus());
   };
 
   const undoRemove = () => {
     if (!removed) return;
-    const { item, index } = removed;
-    setDraft((d) => [...d.slice(0, index), item, ...d.slice(index)]);
-    setRemoved(null);
-    focusRow(item.key);
+    dispatch({ type: 'undoRemove' });
+    focusRow(removed.item.key);
   };
 
-  const discard = () => {
-    if (!saved) return;
-    setDraft(draftFrom(saved.instances));
-    setRemoved(null);
-    setConfirmDiscard(false);
-    setSaveError(null);
-  };
+  const discard = () => dispatch({ type: 'discard' });
 
   // ---------- Saving ----------
 
   const afterSave = (res: SavedRolesConfig, sent: readonly DraftInstance[]) => {
-    adopt(res, sent);
+    dispatch({ type: 'saved', config: res, sent, warnings: res.warnings.length });
     live.forget();
-    setNotice({ revision: res.revision, warnings: res.warnings.length, kind: 'saved' });
-    setSaveError(null);
     status.reload();
     // The notice is at the top: bring it (and the page's heading, for keyboard users) into view.
     document.querySelector<HTMLElement>('main h1')?.focus();
@@ -386,10 +232,9 @@ export function ConfigurationPage() {
       if (e.code === 'conflict') {
         try {
           const theirs = await getRolesConfig();
-          setConflict({ theirs });
-          setConflictError(null);
+          dispatch({ type: 'conflict', theirs });
         } catch (loadErr) {
-          setSaveError(toApiError(loadErr));
+          dispatch({ type: 'saveFailed', error: toApiError(loadErr) });
         }
         return 'conflict';
       }
@@ -398,48 +243,42 @@ export function ConfigurationPage() {
         const warnings = (live.snapshot?.problems ?? []).filter((p) => p.severity === 'warning');
         const errors: ConfigProblem[] = e.details.map((d) => ({ severity: 'error', path: d.path, message: d.message }));
         live.remember(instances, aliases, [...errors, ...warnings], sent.map((d) => d.key));
-        setRefused(e.message);
-        setSaveError(null);
+        dispatch({ type: 'saveRefused', message: e.message });
         return 'failed';
       }
-      setSaveError(e);
+      dispatch({ type: 'saveFailed', error: e });
       return 'failed';
     }
   };
 
   const save = async () => {
     if (!saved || saving) return;
-    setSaving(true);
-    setNotice(null);
-    setSaveError(null);
+    dispatch({ type: 'saveStarted' });
     await send(baseRevision);
-    setSaving(false);
+    dispatch({ type: 'saveEnded' });
   };
 
   const reloadTheirs = async () => {
-    setConflictBusy('reload');
+    dispatch({ type: 'conflictBusy', busy: 'reload' });
     try {
       const config = await getRolesConfig();
-      adopt(config);
+      dispatch({ type: 'reloaded', config });
       live.forget();
-      setConflict(null);
-      setNotice({ revision: config.revision, warnings: 0, kind: 'reloaded' });
       status.reload();
     } catch (err) {
-      setConflictError(toApiError(err));
+      dispatch({ type: 'conflictFailed', error: toApiError(err) });
     } finally {
-      setConflictBusy(null);
+      dispatch({ type: 'conflictBusy', busy: null });
     }
   };
 
   const overwrite = async () => {
     if (!conflict) return;
-    setConflictBusy('overwrite');
-    setConflictError(null);
+    dispatch({ type: 'conflictBusy', busy: 'overwrite' });
     const outcome = await send(conflict.theirs.revision);
-    setConflictBusy(null);
+    dispatch({ type: 'conflictBusy', busy: null });
     // A new conflict (yet another save) replaced `conflict` and keeps the dialog open.
-    if (outcome !== 'conflict') setConflict(null);
+    if (outcome !== 'conflict') dispatch({ type: 'conflictClosed' });
   };
 
   // ---------- Rendering ----------
@@ -509,7 +348,7 @@ export function ConfigurationPage() {
               {checkState}
             </div>
             <div className="config-bar__actions">
-              <button type="button" className="button" onClick={() => setConfirmDiscard(true)} disabled={!dirty || saving}>
+              <button type="button" className="button" onClick={() => dispatch({ type: 'askDiscard', open: true })} disabled={!dirty || saving}>
                 <Icon name="undo" />
                 Discard
               </button>
@@ -545,7 +384,7 @@ export function ConfigurationPage() {
               )
             }
             actions={
-              <button type="button" className="button button--small button--ghost" onClick={() => setNotice(null)}>
+              <button type="button" className="button button--small button--ghost" onClick={() => dispatch({ type: 'dismissNotice' })}>
                 Dismiss
               </button>
             }
@@ -582,7 +421,7 @@ export function ConfigurationPage() {
                   <Icon name="undo" />
                   Undo
                 </button>
-                <button type="button" className="button button--small button--ghost" onClick={() => setRemoved(null)}>
+                <button type="button" className="button button--small button--ghost" onClick={() => dispatch({ type: 'dismissRemoved' })}>
                   Dismiss
                 </button>
               </>
@@ -651,7 +490,7 @@ export function ConfigurationPage() {
           error={conflictError}
           onReload={() => void reloadTheirs()}
           onOverwrite={() => void overwrite()}
-          onClose={() => setConflict(null)}
+          onClose={() => dispatch({ type: 'conflictClosed' })}
         />
       </>
     );
@@ -679,7 +518,7 @@ export function ConfigurationPage() {
         size="large"
         title={editor?.isNew ? 'Add instance' : `Edit “${editor?.base.name ?? ''}”`}
         description="Checked by the service as you type. Nothing is saved until you press Save configuration."
-        onClose={() => setEditor(null)}
+        onClose={() => dispatch({ type: 'closeEditor' })}
         initialFocus={nameRef}
         onSubmit={applyEdit}
         testId="instance-dialog"
@@ -688,7 +527,7 @@ export function ConfigurationPage() {
             <span className="modal__footer-note">
               {live.pending ? 'Checking…' : editorProblems.some((p) => p.severity === 'error') ? 'This instance has errors; you can fix them later, but not save them.' : ''}
             </span>
-            <button type="button" className="button" onClick={() => setEditor(null)}>
+            <button type="button" className="button" onClick={() => dispatch({ type: 'closeEditor' })}>
               Cancel
             </button>
             <button type="submit" className="button button--primary">
@@ -721,7 +560,7 @@ export function ConfigurationPage() {
         busyLabel="Discarding…"
         busy={false}
         onConfirm={discard}
-        onCancel={() => setConfirmDiscard(false)}
+        onCancel={() => dispatch({ type: 'askDiscard', open: false })}
       >
         <p>The draft goes back to revision {saved?.revision ?? ''}, as saved. This cannot be undone.</p>
       </ConfirmDialog>

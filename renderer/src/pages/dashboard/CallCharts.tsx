@@ -3,7 +3,7 @@
  * window, calls per hour by disposition (stacked bars), the busiest domains, and the number of
  * calls up now, which follows the live feed between two loads.
  */
-import { useEffect, useMemo, useRef, useState, type ReactNode } from 'react';
+import { useMemo, useState, type ReactNode } from 'react';
 import { Link } from 'react-router';
 import uPlot from 'uplot';
 import type { Disposition } from '../../../../shared/api/cdr.js';
@@ -267,16 +267,7 @@ export function CallCharts() {
   const { timeZone } = useTimeZone();
   const [windowKey, setWindowKey] = useState<WindowKey>('24h');
   const win = WINDOWS[windowKey];
-  const stats = useResource((signal) => getCallStats({ hours: win.hours, bucketMinutes: win.bucketMinutes, tz: timeZone }, signal), STATS_INTERVAL_MS);
-  const { reload } = stats;
-  const first = useRef(true);
-  useEffect(() => {
-    if (first.current) {
-      first.current = false;
-      return;
-    }
-    reload();
-  }, [windowKey, timeZone, reload]);
+  const stats = useResource((signal) => getCallStats({ hours: win.hours, bucketMinutes: win.bucketMinutes, tz: timeZone }, signal), [windowKey, timeZone], { intervalMs: STATS_INTERVAL_MS });
   const live = useActiveCallCount();
   const liveState = useLiveState();
   const data = stats.data;

@@ -6,14 +6,16 @@
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import type { Folder, Mailbox, Message, MessageCounts } from '../../../../shared/api/vmail.js';
 import { FOLDERS } from './limits.js';
-import { isAbort, toApiError, type ApiError } from '../../api/client.js';
+import { toApiError, type ApiError } from '../../api/client.js';
 import { deleteMessage, forwardMessage, getMessage, listMessages, undeleteMessage, updateMessage } from '../../api/vmail.js';
 import { Icon } from '../../components/icons.js';
-import { Alert, Badge, ConfirmDialog, EmptyState, ErrorPanel, ErrorText, LoadingRegion, Modal, Skeleton } from '../../components/ui.js';
+import { Alert, Badge, ConfirmDialog, EmptyState, ErrorPanel, ErrorText, LoadingRegion, Skeleton } from '../../components/ui.js';
 import { formatInZone, zoneOffsetLabel } from '../../lib/timeZone.js';
 import { AudioPlayer } from './AudioPlayer.js';
 import { boxLabel, callerSub, callerTitle, FOLDER_LABEL, formatWhen, lengthOf, messageFileName, nf } from './format.js';
 import { VmIcon } from './icons.js';
+import { MailboxPickerDialog } from './MailboxPickerDialog.js';
+import { useResource } from '../../lib/useResource.js';
 
 const PAGE = 50;
 
@@ -52,42 +54,31 @@ export function MessagesPanel({
   timeZone: string;
   onNotice: (notice: Notice) => void;
 }) {
-  const [list, setList] = useState<ListState | undefined>(undefined);
-  const [error, setError] = useState<ApiError | undefined>(undefined);
-  const [loading, setLoading] = useState(true);
   const [offset, setOffset] = useState(0);
-  const [generation, setGeneration] = useState(0);
+  // Another mailbox or folder: its first page, and nothing of the last one on screen meanwhile.
+  const {
+    data: list,
+    error,
+    loading,
+    reload,
+    update: setList,
+  } = useResource<ListState>(
+    async (signal) => {
+      const answer = await listMessages(domain, box.number, folder, { limit: PAGE, offset }, signal);
+      return { items: answer.items, total: answer.total, counts: answer.counts };
+    },
+    [domain, box.number, folder, offset, liveTick],
+    { clearOn: [domain, box.number, folder] },
+  );
   const [actionError, setActionError] = useState<ApiError | undefined>(undefined);
   const [busy, setBusy] = useState(false);
   const [forwardOpen, setForwardOpen] = useState(false);
   const [purgeOpen, setPurgeOpen] = useState(false);
   const listRef = useRef<HTMLUListElement>(null);
-  const reload = () => setGeneration((g) => g + 1);
 
   useEffect(() => {
     setOffset(0);
-    setList(undefined);
-    setError(undefined);
   }, [domain, box.number, folder]);
-
-  useEffect(() => {
-    const controller = new AbortController();
-    setLoading(true);
-    listMessages(domain, box.number, folder, { limit: PAGE, offset }, controller.signal).then(
-      (answer) => {
-        if (controller.signal.aborted) return;
-        setList({ items: answer.items, total: answer.total, counts: answer.counts });
-        setError(undefined);
-        setLoading(false);
-      },
-      (err: unknown) => {
-        if (controller.signal.aborted || isAbort(err)) return;
-        setError(toApiError(err));
-        setLoading(false);
-      },
-    );
-    return () => controller.abort();
-  }, [domain, box.number, folder, offset, generation, liveTick]);
 
   const selected = useMemo(() => list?.items.find((m) => m.id === selectedId) ?? null, [list, selectedId]);
 
@@ -326,12 +317,16 @@ export function MessagesPanel({
 
       {selected ? (
         <>
-          <ForwardDialog
+          <MailboxPickerDialog
             open={forwardOpen}
-            message={selected}
-            others={others}
+            id="vm-forward"
+            title="Forward the message"
+            description={`A copy of the message from ${callerTitle(selected)} goes to the new messages of the mailbox you pick; this one stays where it is.`}
+            mailboxes={others}
+            action={{ icon: <VmIcon name="forward" />, label: 'Forward', busyLabel: 'Forwarding…' }}
+            missing="Pick the mailbox to forward the message to."
             onClose={() => setForwardOpen(false)}
-            onForward={async (to) => {
+            onPick={async (to) => {
               const copy = await forwardMessage(domain, box.number, selected.id, { mailbox: to.number });
               setForwardOpen(false);
               onNotice({ text: `The message from ${callerTitle(selected)} was forwarded to ${boxLabel(to)}.` });
@@ -466,83 +461,5 @@ function MessageDetail({
         </Alert>
       ) : null}
     </section>
-  );
-}
-
-function ForwardDialog({
-  open,
-  message,
-  others,
-  onClose,
-  onForward,
-}: {
-  open: boolean;
-  message: Message;
-  others: readonly Mailbox[];
-  onClose: () => void;
-  onForward: (to: Mailbox) => Promise<Message>;
-}) {
-  const [to, setTo] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | undefined>(undefined);
-  useEffect(() => {
-    if (open) {
-      setTo('');
-      setError(undefined);
-    }
-  }, [open]);
-  const target = others.find((b) => b.number === to);
-  const submit = async () => {
-    if (!target) {
-      setError(toApiError(new Error('Pick the mailbox to forward the message to.')));
-      return;
-    }
-    setBusy(true);
-    setError(undefined);
-    try {
-      await onForward(target);
-    } catch (err) {
-      setError(toApiError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <Modal
-      open={open}
-      title="Forward the message"
-      description={`A copy of the message from ${callerTitle(message)} goes to the new messages of the mailbox you pick; this one stays where it is.`}
-      onClose={onClose}
-      busy={busy}
-      onSubmit={() => void submit()}
-      testId="vm-forward-dialog"
-      footer={
-        <>
-          <button type="button" className="button" onClick={onClose} disabled={busy}>
-            Cancel
-          </button>
-          <button type="submit" className="button button--primary" disabled={busy || !target}>
-            <VmIcon name="forward" /> {busy ? 'Forwarding…' : 'Forward'}
-          </button>
-        </>
-      }
-    >
-      <div className="field">
-        <label htmlFor="vm-forward-to">Mailbox</label>
-        <select id="vm-forward-to" className="input select" value={to} onChange={(e) => setTo(e.target.value)} disabled={busy}>
-          <option value="">Choose a mailbox…</option>
-          {others.map((b) => (
-            <option key={b.number} value={b.number}>
-              {boxLabel(b)}
-            </option>
-          ))}
-        </select>
-      </div>
-      {error ? (
-        <Alert tone="danger">
-          <ErrorText error={error} />
-        </Alert>
-      ) : null}
-    </Modal>
   );
 }

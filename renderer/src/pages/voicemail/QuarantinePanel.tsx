@@ -4,16 +4,17 @@
  * mailbox as a message (when it is audio a deposit would take) or deletes it for good; and the
  * messages whose recording the check did not find.
  */
-import { useEffect, useState } from 'react';
+import { useState } from 'react';
 import type { Mailbox, Message, QuarantineEntry } from '../../../../shared/api/vmail.js';
 import { toApiError, type ApiError } from '../../api/client.js';
 import { deleteQuarantined, restoreQuarantined } from '../../api/vmail.js';
 import { Icon } from '../../components/icons.js';
-import { Alert, Badge, ConfirmDialog, EmptyState, ErrorPanel, ErrorText, LoadingRegion, Modal, Skeleton } from '../../components/ui.js';
+import { Alert, Badge, ConfirmDialog, EmptyState, ErrorPanel, ErrorText, LoadingRegion, Skeleton } from '../../components/ui.js';
 import { formatInZone, zoneOffsetLabel } from '../../lib/timeZone.js';
 import { audioFormatLabel, boxLabel, callerTitle, fileSize, lengthOf } from './format.js';
 import type { Notice } from './MessagesPanel.js';
 import type { QuarantineState } from './useQuarantine.js';
+import { MailboxPickerDialog } from './MailboxPickerDialog.js';
 
 const REASON_LABEL: Record<QuarantineEntry['reason'], string> = {
   no_metadata: 'Not recorded',
@@ -213,17 +214,37 @@ export function QuarantinePanel({
       ) : null}
       <div className="vm-pad">{body}</div>
 
-      <RestoreDialog
-        entry={restoring}
+      <MailboxPickerDialog
+        open={restoring !== null}
+        id="vm-restore"
+        title="Restore the recording as a message"
+        description={
+          restoring
+            ? `${restoring.fileName}${restoring.audio ? ` (${lengthOf(restoring.audio.durationMs)})` : ''} becomes a new message, dated when it was written, without caller details. The file leaves the quarantine.`
+            : undefined
+        }
         mailboxes={mailboxes}
+        // where it was found, when that mailbox still exists
+        initial={mailboxes.find((b) => b.number === restoring?.mailbox)?.number ?? ''}
+        optionNote={(b) => (restoring && b.number === restoring.mailbox ? ' (where it was found)' : '')}
+        help={
+          mailboxes.length === 0 ? (
+            <p className="field__help">There is no mailbox in this domain yet: create one first.</p>
+          ) : restoring && !mailboxes.some((b) => b.number === restoring.mailbox) ? (
+            <p className="field__help">Mailbox {restoring.mailbox}, where it was found, no longer exists.</p>
+          ) : null
+        }
+        action={{ icon: <Icon name="undo" />, label: 'Restore', busyLabel: 'Restoring…' }}
+        missing="Pick the mailbox to restore the recording into."
         onClose={() => setRestoring(null)}
-        onRestore={async (entry, to) => {
-          const message = await restoreQuarantined(domain, entry.id, to.number);
+        onPick={async (to) => {
+          if (!restoring) return;
+          const entry = restoring;
+          await restoreQuarantined(domain, entry.id, to.number);
           setRestoring(null);
           onNotice({ text: `${entry.fileName} was restored as a new message of ${boxLabel(to)}.` });
           state.reload();
           onRestored();
-          return message;
         }}
       />
       <ConfirmDialog
@@ -244,89 +265,5 @@ export function QuarantinePanel({
         </p>
       </ConfirmDialog>
     </div>
-  );
-}
-
-function RestoreDialog({
-  entry,
-  mailboxes,
-  onClose,
-  onRestore,
-}: {
-  entry: QuarantineEntry | null;
-  mailboxes: readonly Mailbox[];
-  onClose: () => void;
-  onRestore: (entry: QuarantineEntry, to: Mailbox) => Promise<Message>;
-}) {
-  const [to, setTo] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<ApiError | undefined>(undefined);
-  useEffect(() => {
-    if (!entry) return;
-    // where it was found, when that mailbox still exists
-    setTo(mailboxes.find((b) => b.number === entry.mailbox)?.number ?? '');
-    setError(undefined);
-  }, [entry, mailboxes]);
-  const target = mailboxes.find((b) => b.number === to);
-  const submit = async () => {
-    if (!entry) return;
-    if (!target) {
-      setError(toApiError(new Error('Pick the mailbox to restore the recording into.')));
-      return;
-    }
-    setBusy(true);
-    setError(undefined);
-    try {
-      await onRestore(entry, target);
-    } catch (err) {
-      setError(toApiError(err));
-    } finally {
-      setBusy(false);
-    }
-  };
-  return (
-    <Modal
-      open={entry !== null}
-      title="Restore the recording as a message"
-      description={
-        entry
-          ? `${entry.fileName}${entry.audio ? ` (${lengthOf(entry.audio.durationMs)})` : ''} becomes a new message, dated when it was written, without caller details. The file leaves the quarantine.`
-          : undefined
-      }
-      onClose={onClose}
-      busy={busy}
-      onSubmit={() => void submit()}
-      testId="vm-restore-dialog"
-      footer={
-        <>
-          <button type="button" className="button" onClick={onClose} disabled={busy}>
-            Cancel
-          </button>
-          <button type="submit" className="button button--primary" disabled={busy || !target}>
-            <Icon name="undo" /> {busy ? 'Restoring…' : 'Restore'}
-          </button>
-        </>
-      }
-    >
-      <div className="field">
-        <label htmlFor="vm-restore-to">Mailbox</label>
-        <select id="vm-restore-to" className="input select" value={to} onChange={(e) => setTo(e.target.value)} disabled={busy}>
-          <option value="">Choose a mailbox…</option>
-          {mailboxes.map((b) => (
-            <option key={b.number} value={b.number}>
-              {boxLabel(b)}
-              {entry && b.number === entry.mailbox ? ' (where it was found)' : ''}
-            </option>
-          ))}
-        </select>
-        {entry && !mailboxes.some((b) => b.number === entry.mailbox) ? <p className="field__help">Mailbox {entry.mailbox}, where it was found, no longer exists.</p> : null}
-      </div>
-      {mailboxes.length === 0 ? <p className="field__help">There is no mailbox in this domain yet: create one first.</p> : null}
-      {error ? (
-        <Alert tone="danger">
-          <ErrorText error={error} />
-        </Alert>
-      ) : null}
-    </Modal>
   );
 }

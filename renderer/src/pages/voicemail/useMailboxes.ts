@@ -5,9 +5,10 @@
  */
 import { useCallback, useEffect, useRef, useState } from 'react';
 import type { Mailbox, Mwi } from '../../../../shared/api/vmail.js';
-import { isAbort, toApiError, type ApiError } from '../../api/client.js';
+import type { ApiError } from '../../api/client.js';
 import { listMailboxes } from '../../api/vmail.js';
 import { liveFeed } from '../../lib/live.js';
+import { useResource } from '../../lib/useResource.js';
 
 export interface MailboxesState {
   items: Mailbox[] | undefined;
@@ -28,43 +29,17 @@ function isMwi(doc: unknown): doc is Mwi {
 const byNumber = (a: Mailbox, b: Mailbox) => a.number.localeCompare(b.number, 'en', { numeric: true });
 
 export function useMailboxes(domain: string): MailboxesState {
-  const [items, setItems] = useState<Mailbox[] | undefined>(undefined);
-  const [error, setError] = useState<ApiError | undefined>(undefined);
-  const [loading, setLoading] = useState(true);
-  const [generation, setGeneration] = useState(0);
+  // Another domain: nothing of the last one stays on screen.
+  const {
+    data: items,
+    error,
+    loading,
+    reload,
+    update: setItems,
+  } = useResource(async (signal) => [...(await listMailboxes(domain, signal)).items].sort(byNumber), [domain], { enabled: Boolean(domain), clearOn: [domain] });
   const [changed, setChanged] = useState<ReadonlyMap<string, number>>(new Map());
-  const reload = useCallback(() => setGeneration((g) => g + 1), []);
   const domainRef = useRef(domain);
   domainRef.current = domain;
-
-  // Another domain: nothing of the last one stays on screen.
-  useEffect(() => {
-    setItems(undefined);
-    setError(undefined);
-  }, [domain]);
-
-  useEffect(() => {
-    if (!domain) {
-      setLoading(false);
-      return undefined;
-    }
-    const controller = new AbortController();
-    setLoading(true);
-    listMailboxes(domain, controller.signal).then(
-      (list) => {
-        if (controller.signal.aborted) return;
-        setItems([...list.items].sort(byNumber));
-        setError(undefined);
-        setLoading(false);
-      },
-      (err: unknown) => {
-        if (controller.signal.aborted || isAbort(err)) return;
-        setError(toApiError(err));
-        setLoading(false);
-      },
-    );
-    return () => controller.abort();
-  }, [domain, generation]);
 
   useEffect(() => {
     if (!domain) return undefined;
@@ -110,10 +85,10 @@ export function useMailboxes(domain: string): MailboxesState {
 
   const replace = useCallback((box: Mailbox) => {
     setItems((list) => (list ? [...list.filter((b) => b.number !== box.number), box].sort(byNumber) : [box]));
-  }, []);
+  }, [setItems]);
   const remove = useCallback((number: string) => {
     setItems((list) => list?.filter((b) => b.number !== number));
-  }, []);
+  }, [setItems]);
 
   return { items, error, loading, reload, replace, remove, changed };
 }
