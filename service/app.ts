@@ -30,7 +30,7 @@ import { CdrWriterThread } from './storage/cdr/writer.js';
 import { ConfigService } from './config/service.js';
 import { RolesConfigStore } from './config/roles-store.js';
 import type { Settings } from './config/settings.js';
-import { loadSiteIdentity } from './config/site.js';
+import { loadSiteIdentity, type SiteIdentity } from './config/site.js';
 import { StartupError } from './errors.js';
 import { HealthBoard } from './health.js';
 import type { Logger } from './logger.js';
@@ -41,6 +41,8 @@ import { policyOf } from './storage/changelog/kinds.js';
 import { ChangeLog } from './storage/changelog/log.js';
 import { lockDataDir, prepareDataDir } from './storage/data-dir.js';
 import { DocumentStore } from './storage/documents.js';
+import { loadOrCreateSiteCertificate, type SiteCertificate } from './sync/identity.js';
+import { moveFormerSiteIds } from './sync/upgrade.js';
 import { VERSION } from './version.js';
 import { createVmail } from './vmail/index.js';
 
@@ -106,6 +108,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     peers: () => new Map(),
     isUp: isSiteUp,
   });
+  await moveFormerSiteIds({ site, config, changeLog, log });
 
   const metrics = new Metrics();
   const health = new HealthBoard();
@@ -265,10 +268,19 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
  * in the log: it names the log's origin), then the log, which the replicated collections write
  * through. The service and the offline CLI open them the same way, so nothing writes around the log.
  */
-export async function openDocuments(dataDir: string, feed: ChangeFeed, siteName?: string): Promise<{ documents: DocumentStore; site: Awaited<ReturnType<typeof loadSiteIdentity>>; changeLog: ChangeLog }> {
+export async function openDocuments(dataDir: string, feed: ChangeFeed, siteName?: string): Promise<{ documents: DocumentStore; site: SiteIdentity; certificate: SiteCertificate; changeLog: ChangeLog }> {
   const documents = new DocumentStore(DocumentStore.directoryFor(dataDir), feed);
-  const site = await loadSiteIdentity(documents, siteName);
   const file = changeLogFile(dataDir);
+  // The site id is the certificate's fingerprint; a data directory from before certificates
+  // renames its log origin from the old random id (one row) before it stores the new id.
+  const certificate = await loadOrCreateSiteCertificate(dataDir);
+  const site = await loadSiteIdentity(documents, siteName, certificate.id, (from, to) => {
+    try {
+      ChangeLog.renameOrigin(file, from, to);
+    } catch (err) {
+      throw new StartupError(`Cannot move the change log ${file} to the site id ${to}: ${(err as Error).message}. Restore it from a backup.`);
+    }
+  });
   let changeLog: ChangeLog;
   try {
     changeLog = ChangeLog.open(file, { origin: site.id, policyOf });
@@ -276,7 +288,7 @@ export async function openDocuments(dataDir: string, feed: ChangeFeed, siteName?
     throw new StartupError(`Cannot open the change log ${file}: ${(err as Error).message}. Restore it from a backup.`);
   }
   documents.attachLog(changeLog);
-  return { documents, site, changeLog };
+  return { documents, site, certificate, changeLog };
 }
 
 async function ensureAdmin(auth: AuthService, settings: Settings, log: Logger, opts: ServiceOptions): Promise<void> {
