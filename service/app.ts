@@ -20,6 +20,7 @@ import { CallstoreService } from './callstore/service.js';
 import { SourceRegistry } from './callstore/sources.js';
 import { sourceRoutes } from './api/routes/sources.js';
 import { statsRoutes } from './api/routes/stats.js';
+import { siteRoutes } from './api/routes/sites.js';
 import { callstoreRoutes } from './api/routes/events.js';
 import { cdrRoutes } from './api/routes/cdrs.js';
 import { attachWebSockets } from './api/ws.js';
@@ -42,6 +43,7 @@ import { ChangeLog } from './storage/changelog/log.js';
 import { lockDataDir, prepareDataDir } from './storage/data-dir.js';
 import { DocumentStore } from './storage/documents.js';
 import { loadOrCreateSiteCertificate, type SiteCertificate } from './sync/identity.js';
+import { SiteService } from './sync/sites.js';
 import { moveFormerSiteIds } from './sync/upgrade.js';
 import { VERSION } from './version.js';
 import { createVmail } from './vmail/index.js';
@@ -86,7 +88,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   let lifecycle: Exclude<Health['status'], 'degraded'> = 'starting';
 
   const feed = new ChangeFeed();
-  const { documents, site, changeLog } = await openDocuments(settings.dataDir, feed, settings.siteName);
+  const { documents, site, certificate, changeLog } = await openDocuments(settings.dataDir, feed, settings.siteName);
   // Retention (settings.logRetentionDays): with no peer paired, entries older than this are compacted.
   const logMinAgeMs = settings.logRetentionDays * 24 * 60 * 60_000;
   const compactLog = () => {
@@ -112,6 +114,19 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
 
   const metrics = new Metrics();
   const health = new HealthBoard();
+  // Sites (design section 7): the peer listener (mutual TLS, a port of its own), pairing, the links.
+  const sites = await SiteService.open({
+    documents,
+    changeLog,
+    site,
+    certificate,
+    registry: metrics.registry,
+    log: log.child({ part: 'sites' }),
+    publicUrl: settings.publicUrl,
+    peerHost: settings.peerHost ?? settings.host,
+    peerPort: settings.peerPort,
+    pairingCodeTtlSec: settings.pairingCodeTtlSec,
+  });
   // Test hooks (SITECALL_TEST_HOOKS=1, never set by an installation): SIGUSR2 ends the CDR writer
   // thread as a crash would. A signal needs the rights that kill -9 needs anyway; no request can do it.
   const testHooks = process.env['SITECALL_TEST_HOOKS'] === '1';
@@ -206,6 +221,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     ...vmail.routes,
     ...sourceRoutes(callstore),
     ...statsRoutes(cdrReader, callstore),
+    ...siteRoutes(sites),
   );
 
   const consoleDir = opts.consoleDir ?? fileURLToPath(new URL('../renderer', import.meta.url));
@@ -214,6 +230,13 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   server.keepAliveTimeout = 65_000;
   const sockets = attachWebSockets(server, { auth, callstore, feed, changeLog, log, registry: metrics.registry });
   await listen(server, settings.host, settings.port);
+  try {
+    await sites.start();
+  } catch (err) {
+    server.close();
+    sockets.close();
+    throw err;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : settings.port;
   const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
@@ -236,6 +259,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         log.info('stopping: no new connections');
         clearInterval(purge);
         clearInterval(compaction);
+        await sites.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         sockets.close();
         server.closeIdleConnections();
