@@ -28,6 +28,8 @@ interface LinkState {
   peer: PeerRecord;
   state: PeerState;
   channel: PeerChannel | undefined;
+  /** who opened the current link */
+  dialer: 'self' | 'peer' | undefined;
   rttMs: number | null;
   lastError: string | null;
   connectedSince: string | null;
@@ -46,10 +48,17 @@ export interface LinkEvents {
 
 /**
  * Keeps one mutual-TLS WebSocket per paired peer up and hands each new one, as a PeerChannel, to
- * the listeners (`onPeerChannel`): replication, voicemail and the rest plug in there. The site that
- * entered the pairing code dials (with backoff); the other accepts (PeerListener hands the sockets
- * in through `accept`). Heartbeats on topic `heartbeat` measure the round trip and close a link
- * whose peer has not been heard for HEARTBEAT_LOSS_MS; the dialer then dials again.
+ * the listeners (`onPeerChannel`): replication, voicemail and the rest plug in there.
+ *
+ * Both sides dial (with backoff) while they have no link, so either one finds out at its next
+ * attempt that the other unpaired it, and a site whose address the other cannot reach (NAT) is
+ * still linked from its own side; the listener hands the inbound sockets in through `accept`. Two
+ * links may open at once (both dialed): both sides keep the same one, the one dialed by the lower
+ * site id, and close the other; two links dialed by the same side, the newer one (the older is
+ * likely dead without its owner knowing yet).
+ *
+ * Heartbeats on topic `heartbeat` measure the round trip; a link on which nothing at all was
+ * received for HEARTBEAT_LOSS_MS is closed as lost, and dialing starts again.
  */
 export class LinkManager {
   private readonly links = new Map<string, LinkState>();
@@ -68,8 +77,13 @@ export class LinkManager {
     return () => this.listeners.delete(listener);
   }
 
-  /** Brings the links in line with the paired peers: new ones start, removed ones stop. */
-  sync(peers: readonly PeerRecord[]): void {
+  /**
+   * Brings the links in line with the paired peers: new ones start, removed ones stop. `notYet`
+   * is a peer just pinned whose pairing is not finished: its inbound link is taken, but this site
+   * dials it only on `dialNow` (before, the peer may not have pinned this site yet and would
+   * refuse the link as from a site it is not paired with).
+   */
+  sync(peers: readonly PeerRecord[], opts: { notYet?: string } = {}): void {
     const ids = new Set(peers.map((p) => p._id));
     for (const [id, l] of this.links) if (!ids.has(id)) this.stop(l, 'unpaired');
     for (const peer of peers) {
@@ -79,10 +93,16 @@ export class LinkManager {
         if (peer.unpairedByPeer && !known.stopped) this.stop(known, 'unpaired by the peer', false);
         continue;
       }
-      const l: LinkState = { peer, state: peer.unpairedByPeer ? 'refused' : 'unreachable', channel: undefined, rttMs: null, lastError: peer.unpairedByPeer ? unpairedText(peer) : null, connectedSince: null, attempt: 0, timer: undefined, dialing: undefined, stopped: Boolean(peer.unpairedByPeer) };
+      const l: LinkState = { peer, state: peer.unpairedByPeer ? 'refused' : 'unreachable', channel: undefined, rttMs: null, lastError: peer.unpairedByPeer ? unpairedText(peer) : null, connectedSince: null, dialer: undefined, attempt: 0, timer: undefined, dialing: undefined, stopped: Boolean(peer.unpairedByPeer) };
       this.links.set(peer._id, l);
-      if (peer.dials && !l.stopped) this.dial(l);
+      if (!l.stopped && opts.notYet !== peer._id) this.dial(l);
     }
+  }
+
+  /** Starts dialing a peer held back by `sync`'s `notYet`. */
+  dialNow(peerId: string): void {
+    const l = this.links.get(peerId);
+    if (l && !l.stopped) this.dial(l);
   }
 
   status(peerId: string): { state: PeerState; rttMs: number | null; lastError: string | null; connectedSince: string | null } {
@@ -98,9 +118,7 @@ export class LinkManager {
       ws.close(4403, 'not paired');
       return;
     }
-    // A new link from the peer replaces a stale one (it may not have seen the old one die yet).
-    l.channel?.close('replaced by a new link');
-    this.open(l, ws);
+    this.open(l, ws, 'peer');
   }
 
   /** Tells a connected peer that this site unpaired it, then drops the link. */
@@ -126,7 +144,7 @@ export class LinkManager {
   }
 
   private dial(l: LinkState): void {
-    if (l.stopped || this.closed) return;
+    if (l.stopped || this.closed || l.dialing || l.channel?.isOpen || !l.peer.url) return;
     const peer = l.peer;
     let mismatch: string | undefined;
     const tlsOptions: ConnectionOptions = {
@@ -191,12 +209,12 @@ export class LinkManager {
       l.dialing = undefined;
       ws.removeAllListeners('close');
       ws.removeAllListeners('error');
-      this.open(l, ws);
+      this.open(l, ws, 'self');
     });
   }
 
   private retry(l: LinkState): void {
-    if (l.stopped || this.closed || !l.peer.dials) return;
+    if (l.stopped || this.closed || l.channel?.isOpen) return;
     clearTimeout(l.timer);
     const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** Math.min(l.attempt, 10));
     l.attempt++;
@@ -204,9 +222,19 @@ export class LinkManager {
     l.timer.unref();
   }
 
-  private open(l: LinkState, ws: WebSocket): void {
+  private open(l: LinkState, ws: WebSocket, dialer: 'self' | 'peer'): void {
+    const old = l.channel?.isOpen ? l.channel : undefined;
+    const oldDialer = l.dialer;
+    if (old && oldDialer !== dialer && oldDialer === (this.identity.id < l.peer._id ? 'self' : 'peer')) {
+      ws.close(1000, 'duplicate link');
+      return;
+    }
+    clearTimeout(l.timer);
     const channel = channelOverWebSocket(ws, l.peer._id);
     l.channel = channel;
+    l.dialer = dialer;
+    // closed after the new one is in place, so its end is not taken for a lost link
+    old?.close(oldDialer === dialer ? 'replaced by a newer link' : 'duplicate link');
     l.state = 'connected';
     l.attempt = 0;
     l.lastError = null;
@@ -222,8 +250,9 @@ export class LinkManager {
       channel.send({ topic: 'heartbeat', type: 'ping', id: ++pingId, at: Date.now() }).catch(() => undefined);
     }, HEARTBEAT_INTERVAL_MS);
     beat.unref();
+    // Any frame shows the peer alive: a heartbeat may wait behind a large batch of another topic.
+    ws.on('message', () => (lastHeard = Date.now()));
     channel.onMessage('heartbeat', (m: PeerMessage) => {
-      lastHeard = Date.now();
       if (m.type === 'ping') channel.send({ topic: 'heartbeat', type: 'pong', id: m['id'], at: m['at'] }).catch(() => undefined);
       else if (m.type === 'pong' && typeof m['at'] === 'number') l.rttMs = Math.max(0, Date.now() - m['at']);
     });
@@ -234,6 +263,7 @@ export class LinkManager {
       clearInterval(beat);
       if (l.channel !== channel) return;
       l.channel = undefined;
+      l.dialer = undefined;
       l.rttMs = null;
       l.connectedSince = null;
       if (l.stopped) {

@@ -8,13 +8,13 @@ import type { Collection, DocumentStore } from '../storage/documents.js';
 export interface PeerRecord {
   _id: string;
   name: string;
-  /** where this site dials it (the address entered with the code), or the address it advertised */
+  /** where this site dials it: the address entered with the code, or the one it advertised; '' when that was not a peer address */
   url: string;
   /** the pinned certificate */
   certPem: string;
   pairedAt: string;
-  /** true on the site that entered the code: it opens the link; the other accepts it */
-  dials: boolean;
+  /** true on the site that entered the code (it joined the peer) */
+  joined: boolean;
   /** set when the peer said it unpaired this site: shown, and not dialed any more */
   unpairedByPeer?: string;
 }

@@ -132,11 +132,12 @@ export class SiteService {
       if (holder.id === this.opts.site.id) throw new ValidationError('That address is this site itself.', [{ path: '/url', message: 'is this site' }]);
       if (this.peers.get(holder.id)) throw new ConflictError('This site is paired with that site already: unpair it first to pair again.', [{ path: '/url', message: 'is a paired site' }]);
       const joined = await joinPairing(ws, { selfId: this.opts.site.id, self: { name: this.opts.site.name, publicUrl: this.publicUrl }, holderId: holder.id, code, timeoutMs: PAIR_TIMEOUT_MS });
-      const peer: PeerRecord = { _id: holder.id, name: joined.info.name, url, certPem: holder.certPem, pairedAt: new Date().toISOString(), dials: true };
+      const peer: PeerRecord = { _id: holder.id, name: joined.info.name, url, certPem: holder.certPem, pairedAt: new Date().toISOString(), joined: true };
+      // pinned and listening for A's links before A hears that B is done (A then dials B too)
       await this.peers.put(peer);
-      joined.done();
       this.listener.repin();
       this.links.sync(this.peers.all());
+      joined.done();
       this.opts.log.info({ peer: peer._id, name: peer.name, url }, 'paired with a site (this site joined it)');
       return this.view(peer);
     } catch (err) {
@@ -168,11 +169,12 @@ export class SiteService {
       isPaired: (id) => this.peers.get(id) !== undefined,
       refused: (reason) => this.refuse(reason, { joiner: joinerId }),
       pin: async (p) => {
-        await this.peers.put({ _id: p.id, name: p.name.slice(0, 100), url: p.url, certPem: cert, pairedAt: new Date().toISOString(), dials: false });
+        await this.peers.put({ _id: p.id, name: p.name.slice(0, 100), url: peerUrl(p.url), certPem: cert, pairedAt: new Date().toISOString(), joined: false });
         this.listener.repin();
-        this.links.sync(this.peers.all());
+        this.links.sync(this.peers.all(), { notYet: p.id });
         this.opts.log.info({ peer: p.id, name: p.name }, 'paired with a site (it joined this site)');
       },
+      finished: (peerId) => this.links.dialNow(peerId),
     });
   }
 
@@ -199,7 +201,7 @@ export class SiteService {
       id: p._id,
       name: p.name,
       url: p.url,
-      dials: p.dials,
+      joined: p.joined,
       state: refusedByPeer ? 'refused' : s.state,
       rttMs: s.rttMs,
       lastError: refusedByPeer ? unpairedText(p) : s.lastError,
@@ -207,6 +209,15 @@ export class SiteService {
       connectedSince: s.connectedSince,
       lag: { entries: null, ms: null },
     };
+  }
+}
+
+/** The address a joining site advertised, if it is a peer address ('' otherwise: this site then only accepts its links). */
+function peerUrl(advertised: string): string {
+  try {
+    return checkPublicUrl(advertised, 'publicUrl');
+  } catch {
+    return '';
   }
 }
 

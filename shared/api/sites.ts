@@ -4,7 +4,7 @@ import { Type, type Static } from '@sinclair/typebox';
 export const SiteId = Type.String({ pattern: '^[0-9a-f]{64}$', description: 'SHA-256 fingerprint of the site certificate, lowercase hex' });
 
 export const PeerState = Type.Union([Type.Literal('connected'), Type.Literal('unreachable'), Type.Literal('refused')], {
-  description: 'connected: the link is up; unreachable: no link now (being retried when this site dials); refused: one side refused the other (unpaired, or a certificate that is not the pinned one)',
+  description: 'connected: the link is up; unreachable: no link now (both sides keep dialing); refused: one side refused the other (unpaired, or a certificate that is not the pinned one)',
 });
 export type PeerState = Static<typeof PeerState>;
 
@@ -18,8 +18,8 @@ export type SelfSite = Static<typeof SelfSite>;
 export const PeerSite = Type.Object({
   id: SiteId,
   name: Type.String(),
-  url: Type.String({ description: 'the peer’s address: the one entered when this site joined it, or the one it advertised' }),
-  dials: Type.Boolean({ description: 'whether this site opens the link (the site that entered the code dials; the other accepts)' }),
+  url: Type.String({ description: 'where this site dials the peer: the address entered when this site joined it, or the one the peer advertised (empty when that was not a wss:// address; then only the peer dials)' }),
+  joined: Type.Boolean({ description: 'true when this site entered the code (it joined the peer), false when the peer joined this site' }),
   state: PeerState,
   rttMs: Type.Union([Type.Number(), Type.Null()], { description: 'round-trip time of the last heartbeat, while connected' }),
   lastError: Type.Union([Type.String(), Type.Null()]),

@@ -15,7 +15,9 @@ import { CPaceParty } from '../../service/sync/pairing/cpace.js';
 import { normalizePairingCode } from '../../service/sync/pairing/code.js';
 import { channelIdentifier, messageReader, PAIRING_PATH } from '../../service/sync/pairing/protocol.js';
 import { apiClient } from '../support/api.js';
-import { login, startService, type RunningTestService } from '../support/service.js';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { freePort, login, runCli, startService, tempDir } from '../support/service.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 
 const running: { stop(): Promise<unknown> }[] = [];
@@ -23,19 +25,23 @@ afterEach(async () => {
   for (const r of running.splice(0).reverse()) await r.stop().catch(() => undefined);
 });
 
+/**
+ * A service with a TCP proxy in front of its peer port; the address it gives peers
+ * (SITECALL_PUBLIC_URL) is the proxy's, so every link to it, in either direction, passes there.
+ */
 async function site(env: Record<string, string> = {}) {
-  const service = await startService({ env: { SITECALL_SITE_NAME: `site-${running.length}`, ...env } });
+  const peerPort = await freePort();
+  const proxy = await TcpProxy.start(peerPort);
+  running.push(proxy);
+  const publicUrl = `wss://127.0.0.1:${proxy.port}`;
+  const service = await startService({ peerPort, env: { SITECALL_SITE_NAME: `site-${running.length}`, SITECALL_PUBLIC_URL: publicUrl, ...env } });
   running.push(service);
   const api = apiClient(service.url, await login(service));
-  return { service, api };
+  const self = (await api.get('/api/v1/sites')).body.self as { id: string; name: string; publicUrl: string };
+  expect(self.publicUrl).toBe(publicUrl);
+  return { service, api, proxy, self };
 }
 type Site = Awaited<ReturnType<typeof site>>;
-
-async function proxyTo(service: RunningTestService): Promise<TcpProxy> {
-  const proxy = await TcpProxy.start(service.peerPort);
-  running.push(proxy);
-  return proxy;
-}
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -75,19 +81,17 @@ function wrong(c: string, i = 0): string {
 }
 
 describe('sites: pairing and the link', () => {
-  it('pairs two sites, keeps a heartbeat link with its round trip, detects a black-holed link within 3 s, reconnects, and unpairs', async () => {
+  it('pairs two sites, keeps a heartbeat link with its round trip, detects a black-holed link within 3 s, reconnects, and unpairs from either side', async () => {
     const a = await site();
     const b = await site();
-    const proxy = await proxyTo(a.service);
-    const selfA = (await a.api.get('/api/v1/sites')).body.self;
-    const selfB = (await b.api.get('/api/v1/sites')).body.self;
+    const selfA = a.self;
+    const selfB = b.self;
     expect(selfA.id).toMatch(/^[0-9a-f]{64}$/);
-    expect(selfA.publicUrl).toBe(`wss://127.0.0.1:${a.service.peerPort}`);
 
     const shown = await code(a);
-    const paired = await b.api.post('/api/v1/sites', { url: `wss://127.0.0.1:${proxy.port}`, code: shown.toLowerCase() });
+    const paired = await b.api.post('/api/v1/sites', { url: selfA.publicUrl, code: shown.toLowerCase() });
     expect(paired.status, paired.text).toBe(201);
-    expect(paired.body).toMatchObject({ id: selfA.id, name: selfA.name, dials: true, lag: { entries: null, ms: null } });
+    expect(paired.body).toMatchObject({ id: selfA.id, name: selfA.name, joined: true, url: selfA.publicUrl, lag: { entries: null, ms: null } });
     // both pinned the other; the link comes up, with a round trip measured on each side
     const onB = await waitFor('B connected with an RTT', async () => {
       const p = await peerOf(b, selfA.id);
@@ -98,13 +102,15 @@ describe('sites: pairing and the link', () => {
       const p = await peerOf(a, selfB.id);
       return p?.state === 'connected' && p.rttMs !== null ? p : undefined;
     });
-    expect(onA).toMatchObject({ id: selfB.id, name: selfB.name, dials: false });
-    // the code was used: a second pairing with it is refused
-    const again = await b.api.post('/api/v1/sites', { url: `wss://127.0.0.1:${proxy.port}`, code: shown });
+    expect(onA).toMatchObject({ id: selfB.id, name: selfB.name, joined: false, url: selfB.publicUrl });
+    // the two sites paired already: a second pairing is refused
+    const again = await b.api.post('/api/v1/sites', { url: selfA.publicUrl, code: shown });
     expect(again.status).toBe(409);
+    expect(again.body.error.details).toEqual([{ path: '/url', message: 'is a paired site' }]);
 
-    // a black hole: the sockets stay open, nothing passes; both sides see it within 3 s
-    proxy.blackhole();
+    // a black hole both ways: the sockets stay open, nothing passes; both sides see it within 3 s
+    a.proxy.blackhole();
+    b.proxy.blackhole();
     const cutAt = Date.now();
     await Promise.all([
       waitFor('B to see A lost', async () => ((await peerOf(b, selfA.id))?.state === 'unreachable' ? true : undefined), 5_000),
@@ -112,7 +118,8 @@ describe('sites: pairing and the link', () => {
     ]);
     expect(Date.now() - cutAt).toBeLessThan(3_000);
     expect((await peerOf(b, selfA.id))?.lastError).toMatch(/heartbeat/);
-    proxy.heal();
+    a.proxy.heal();
+    b.proxy.heal();
     await waitFor('the link back', async () => ((await peerOf(b, selfA.id))?.state === 'connected' && (await peerOf(a, selfB.id))?.state === 'connected' ? true : undefined), 20_000);
 
     // unpair on A while connected: B learns it at once
@@ -123,17 +130,32 @@ describe('sites: pairing and the link', () => {
       return p?.state === 'refused' ? p : undefined;
     });
     expect(told.lastError).toMatch(/unpaired this site/);
-    // B unpairs too; then both are free to pair again
+    // B unpairs too; then the two pair again
     expect((await b.api.delete(`/api/v1/sites/${selfA.id}`)).status).toBe(204);
     expect((await b.api.delete(`/api/v1/sites/${selfA.id}`)).status).toBe(404);
-    const repaired = await b.api.post('/api/v1/sites', { url: `wss://127.0.0.1:${proxy.port}`, code: await code(a) });
+    const repaired = await b.api.post('/api/v1/sites', { url: selfA.publicUrl, code: await code(a) });
     expect(repaired.status, repaired.text).toBe(201);
+    await waitFor('the new link', async () => ((await peerOf(a, selfB.id))?.state === 'connected' ? true : undefined));
+
+    // B (the site that joined) unpairs A while they are apart: A learns it at its next attempt
+    a.proxy.cut();
+    b.proxy.cut();
+    await waitFor('A to see the cut', async () => ((await peerOf(a, selfB.id))?.state === 'unreachable' ? true : undefined));
+    expect((await b.api.delete(`/api/v1/sites/${selfA.id}`)).status).toBe(204);
+    a.proxy.heal();
+    b.proxy.heal();
+    const learned = await waitFor('A refused as unpaired', async () => {
+      const p = await peerOf(a, selfB.id);
+      return p?.state === 'refused' ? p : undefined;
+    }, 20_000);
+    expect(learned.lastError).toMatch(/no longer paired|unpaired this site/);
+    expect(await refusals(b, 'not_paired')).toBeGreaterThanOrEqual(1);
   });
 
   it('refuses and counts a wrong code, voids the code after 5 wrong tries, and says so without the code', async () => {
     const a = await site();
     const b = await site();
-    const url = `wss://127.0.0.1:${a.service.peerPort}`;
+    const url = a.self.publicUrl;
     const shown = await code(a);
     const first = await b.api.post('/api/v1/sites', { url, code: wrong(shown) });
     expect(first.status).toBe(400);
@@ -158,13 +180,13 @@ describe('sites: pairing and the link', () => {
 
   it('refuses a replayed proof, a proof made after the code expired, and a code already used (scripted joining site)', async () => {
     const a = await site({ SITECALL_PAIRING_CODE_TTL_SEC: '2' });
-    const selfA = (await a.api.get('/api/v1/sites')).body.self;
+    const selfA = a.self;
     const joiner = await makeSelfSignedCertificate();
     const joinerId = siteIdOf(joiner.certPem);
 
     /** Opens the pairing socket and runs hello → share; returns what a proof needs. */
-    const begin = async () => {
-      const ws = new WebSocket(`wss://127.0.0.1:${a.service.peerPort}${PAIRING_PATH}`, { key: joiner.keyPem, cert: joiner.certPem, rejectUnauthorized: false } as ClientOptions);
+    const begin = async (as = joiner) => {
+      const ws = new WebSocket(`${selfA.publicUrl}${PAIRING_PATH}`, { key: as.keyPem, cert: as.certPem, rejectUnauthorized: false } as ClientOptions);
       let holderCert = '';
       ws.once('upgrade', (res: IncomingMessage) => (holderCert = new X509Certificate((res.socket as TLSSocket).getPeerCertificate().raw).toString()));
       await new Promise((r, j) => (ws.once('open', r), ws.once('error', j)));
@@ -202,8 +224,12 @@ describe('sites: pairing and the link', () => {
     const good = proofFor(s3, shown);
     expect(await answer(s3, good)).toMatchObject({ type: 'confirm' });
     expect((await a.api.get('/api/v1/sites')).body.peers.map((p: { id: string }) => p.id)).toEqual([joinerId]);
-    const s4 = await begin();
+    const s4 = await begin(await makeSelfSignedCertificate());
     expect(s4.share).toMatchObject({ type: 'refused', reason: 'code_used' });
+    // and the paired joiner itself is told it is paired already
+    const s4b = await begin();
+    expect(s4b.share).toMatchObject({ type: 'refused', reason: 'already_paired' });
+    s4b.ws.terminate();
     s4.ws.terminate();
     expect((await a.api.delete(`/api/v1/sites/${joinerId}`)).status).toBe(204);
 
@@ -220,14 +246,14 @@ describe('sites: pairing and the link', () => {
     const a = await site();
     const b = await site();
     const c = await site();
-    const proxy = await proxyTo(a.service);
-    const selfA = (await a.api.get('/api/v1/sites')).body.self;
-    const selfB = (await b.api.get('/api/v1/sites')).body.self;
-    expect((await b.api.post('/api/v1/sites', { url: `wss://127.0.0.1:${proxy.port}`, code: await code(a) })).status).toBe(201);
+    const selfA = a.self;
+    const selfB = b.self;
+    expect((await b.api.post('/api/v1/sites', { url: selfA.publicUrl, code: await code(a) })).status).toBe(201);
     await waitFor('the link', async () => ((await peerOf(b, selfA.id))?.state === 'connected' ? true : undefined));
 
-    // a third process answers at A's address: B refuses its certificate, counts it, and says so
-    proxy.retarget(c.service.peerPort);
+    // a third process answers at A's address (and A cannot reach B): B refuses its certificate, counts it, says so
+    b.proxy.cut();
+    a.proxy.retarget(c.service.peerPort);
     const refused = await waitFor('B to refuse C', async () => {
       const p = await peerOf(b, selfA.id);
       return p?.state === 'refused' ? p : undefined;
@@ -237,19 +263,35 @@ describe('sites: pairing and the link', () => {
     expect((await c.api.get('/api/v1/sites')).body.peers).toEqual([]);
 
     // back to A: the link returns
-    proxy.retarget(a.service.peerPort);
+    a.proxy.retarget(a.service.peerPort);
+    b.proxy.heal();
     await waitFor('the link back', async () => ((await peerOf(b, selfA.id))?.state === 'connected' ? true : undefined), 20_000);
 
     // A unpairs B while the link is cut; B learns it on its next attempt, and A counts it
-    proxy.cut();
+    a.proxy.cut();
+    b.proxy.cut();
     await waitFor('B to see the cut', async () => ((await peerOf(b, selfA.id))?.state === 'unreachable' ? true : undefined));
     expect((await a.api.delete(`/api/v1/sites/${selfB.id}`)).status).toBe(204);
-    proxy.heal();
+    a.proxy.heal();
+    b.proxy.heal();
     const told = await waitFor('B refused as unpaired', async () => {
       const p = await peerOf(b, selfA.id);
       return p?.state === 'refused' ? p : undefined;
     }, 20_000);
     expect(told.lastError).toMatch(/unpaired this site|no longer paired/);
     expect(await refusals(a, 'not_paired')).toBeGreaterThanOrEqual(1);
+  });
+
+  it('stops the start with one sentence when the peer port is taken', async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    const taken = (blocker.address() as { port: number }).port;
+    try {
+      const run = await runCli(['start', '--host', '127.0.0.1', '--port', String(await freePort()), '--peer-port', String(taken), '--data-dir', join(tempDir(), 'data')], { SITECALL_ADMIN_PASSWORD: 'test-admin-password' });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`sitecall: The peer port ${taken} on 127.0.0.1 is already in use: choose another with --peer-port or SITECALL_PEER_PORT.`);
+    } finally {
+      blocker.close();
+    }
   });
 });

@@ -134,6 +134,8 @@ export interface HolderContext {
   /** pins the joining site (durably) before A confirms */
   pin(peer: { id: string; name: string; url: string }): Promise<void>;
   refused(reason: PairingRefusalReason): void;
+  /** the joining site said it pinned this site (or did not say so in time): the links may start */
+  finished(peerId: string): void;
   proofTimeoutMs?: number;
 }
 
@@ -202,6 +204,7 @@ export async function answerPairing(ws: WebSocket, ctx: HolderContext): Promise<
     send(ws, { type: 'confirm', tag: enc(ownTag as Uint8Array) });
     await reader.next(ctx.proofTimeoutMs ?? PROOF_TIMEOUT_MS).catch(() => undefined);
     ws.close(1000, 'paired');
+    ctx.finished(ctx.joinerId);
   } catch (err) {
     if (err instanceof PairingRefused) refuse(err.reason, err.message);
     else ws.close(1011, 'pairing failed');
