@@ -105,6 +105,13 @@ export class LinkManager {
     if (l && !l.stopped) this.dial(l);
   }
 
+  /** How many peers are in each state (for the gauge). */
+  counts(): Record<PeerState, number> {
+    const counts: Record<PeerState, number> = { connected: 0, unreachable: 0, refused: 0 };
+    for (const l of this.links.values()) counts[l.state]++;
+    return counts;
+  }
+
   status(peerId: string): { state: PeerState; rttMs: number | null; lastError: string | null; connectedSince: string | null } {
     const l = this.links.get(peerId);
     if (!l) return { state: 'unreachable', rttMs: null, lastError: null, connectedSince: null };
@@ -245,6 +252,8 @@ export class LinkManager {
     const beat = setInterval(() => {
       if (Date.now() - lastHeard > HEARTBEAT_LOSS_MS) {
         channel.close(`no heartbeat from site ${l.peer.name} for ${HEARTBEAT_LOSS_MS / 1000} s`);
+        // no closing handshake can pass a dead path: drop the socket now rather than after ws's 30 s
+        ws.terminate();
         return;
       }
       channel.send({ topic: 'heartbeat', type: 'ping', id: ++pingId, at: Date.now() }).catch(() => undefined);

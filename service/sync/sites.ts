@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { hostname } from 'node:os';
 import type { TLSSocket } from 'node:tls';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { WebSocket, type ClientOptions } from 'ws';
 import type { PairingCode, PeerSite, SitesList } from '../../shared/api/sites.js';
 import type { SiteIdentity } from '../config/site.js';
@@ -55,6 +55,16 @@ export class SiteService {
   ) {
     this.refusals = new Counter({ name: 'sitecall_site_refusals_total', help: 'Pairing attempts and peer links this site refused, by reason (wrong_code, code_void, code_expired, replayed_proof, expired_proof, certificate_mismatch, not_paired, ...)', labelNames: ['reason'], registers: [opts.registry] });
     this.codes = new PairingCodes(opts.pairingCodeTtlSec * 1000);
+    const links = () => this.links;
+    new Gauge({
+      name: 'sitecall_site_peers',
+      help: 'Paired sites by the state of the link to them (connected, unreachable, refused)',
+      labelNames: ['state'],
+      registers: [opts.registry],
+      collect() {
+        for (const [state, n] of Object.entries(links().counts())) this.set({ state }, n);
+      },
+    });
     this.links = new LinkManager(
       opts.certificate,
       {

@@ -103,6 +103,7 @@ describe('sites: pairing and the link', () => {
       return p?.state === 'connected' && p.rttMs !== null ? p : undefined;
     });
     expect(onA).toMatchObject({ id: selfB.id, name: selfB.name, joined: false, url: selfB.publicUrl });
+    expect((await a.api.get('/metrics')).text).toMatch(/^sitecall_site_peers\{[^}]*state="connected"[^}]*\} 1$/m);
     // the two sites paired already: a second pairing is refused
     const again = await b.api.post('/api/v1/sites', { url: selfA.publicUrl, code: shown });
     expect(again.status).toBe(409);
