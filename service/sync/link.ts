@@ -249,16 +249,16 @@ export class LinkManager {
     this.log.info({ peer: l.peer._id, name: l.peer.name }, 'site link up');
     let lastHeard = Date.now();
     let pingId = 0;
-    const beat = setInterval(() => {
-      if (Date.now() - lastHeard > HEARTBEAT_LOSS_MS) {
-        channel.close(`no heartbeat from site ${l.peer.name} for ${HEARTBEAT_LOSS_MS / 1000} s`);
-        // no closing handshake can pass a dead path: drop the socket now rather than after ws's 30 s
-        ws.terminate();
-        return;
-      }
-      channel.send({ topic: 'heartbeat', type: 'ping', id: ++pingId, at: Date.now() }).catch(() => undefined);
-    }, HEARTBEAT_INTERVAL_MS);
+    const beat = setInterval(() => channel.send({ topic: 'heartbeat', type: 'ping', id: ++pingId, at: Date.now() }).catch(() => undefined), HEARTBEAT_INTERVAL_MS);
     beat.unref();
+    // checked more often than pings are sent, so a loss is seen at most LOSS + 100 ms after the last frame
+    const watch = setInterval(() => {
+      if (Date.now() - lastHeard <= HEARTBEAT_LOSS_MS) return;
+      channel.close(`no heartbeat from site ${l.peer.name} for ${HEARTBEAT_LOSS_MS / 1000} s`);
+      // no closing handshake can pass a dead path: drop the socket now rather than after ws's 30 s
+      ws.terminate();
+    }, 100);
+    watch.unref();
     // Any frame shows the peer alive: a heartbeat may wait behind a large batch of another topic.
     ws.on('message', () => (lastHeard = Date.now()));
     channel.onMessage('heartbeat', (m: PeerMessage) => {
@@ -270,6 +270,7 @@ export class LinkManager {
     });
     channel.onClose((reason) => {
       clearInterval(beat);
+      clearInterval(watch);
       if (l.channel !== channel) return;
       l.channel = undefined;
       l.dialer = undefined;

@@ -20,19 +20,26 @@ export class TcpProxy {
         return;
       }
       const upstream = connect(this.target, '127.0.0.1');
+      client.setNoDelay(true);
+      upstream.setNoDelay(true);
       const pair = { client, upstream };
       this.pairs.add(pair);
       client.on('data', (d: Buffer) => this.mode === 'forward' && upstream.write(d));
       upstream.on('data', (d: Buffer) => this.mode === 'forward' && client.write(d));
-      const end = () => {
+      const end = (side: Socket) => () => {
+        // a dead path carries no FIN or RST either: while black-holed, an end stays on its side
+        if (this.mode === 'blackhole') {
+          side.destroy();
+          return;
+        }
         this.pairs.delete(pair);
         client.destroy();
         upstream.destroy();
       };
-      client.on('close', end);
-      upstream.on('close', end);
-      client.on('error', end);
-      upstream.on('error', end);
+      client.on('close', end(client));
+      upstream.on('close', end(upstream));
+      client.on('error', end(client));
+      upstream.on('error', end(upstream));
     });
   }
 
