@@ -128,6 +128,7 @@ export class SiteService {
       throw new ValidationError('The address is not a peer address: give wss://HOST[:PORT] of the other site.', [{ path: '/url', message: 'must be wss://HOST[:PORT]' }]);
     }
     const ws = new WebSocket(`${url}${PAIRING_PATH}`, { key: this.opts.certificate.keyPem, cert: this.opts.certificate.certPem, rejectUnauthorized: false, handshakeTimeout: PAIR_TIMEOUT_MS, maxPayload: 64 * 1024 } as ClientOptions);
+    let completed = false;
     try {
       const holder = await new Promise<{ id: string; certPem: string }>((resolve, reject) => {
         let cert: { id: string; certPem: string } | undefined;
@@ -147,7 +148,9 @@ export class SiteService {
       await this.peers.put(peer);
       this.listener.repin();
       this.links.sync(this.peers.all());
+      // `done` closes the socket cleanly, after its frame: A waits for it before it dials B
       joined.done();
+      completed = true;
       this.opts.log.info({ peer: peer._id, name: peer.name, url }, 'paired with a site (this site joined it)');
       return this.view(peer);
     } catch (err) {
@@ -155,7 +158,7 @@ export class SiteService {
       if (err instanceof AppError) throw err;
       throw new UnavailableError(`Pairing with the site at ${url} failed: ${(err as Error).message}.`, 5, [{ path: '/url', message: 'pairing did not complete' }]);
     } finally {
-      ws.terminate();
+      if (!completed) ws.terminate();
     }
   }
 

@@ -104,6 +104,8 @@ describe('sites: pairing and the link', () => {
     });
     expect(onA).toMatchObject({ id: selfB.id, name: selfB.name, joined: false, url: selfB.publicUrl });
     expect((await a.api.get('/metrics')).text).toMatch(/^sitecall_site_peers\{[^}]*state="connected"[^}]*\} 1$/m);
+    // both sides dial; one link stays (the pairing socket is closed, a duplicate link too)
+    await waitFor('a single link', async () => (a.proxy.connections + b.proxy.connections === 1 ? true : undefined));
     // the two sites paired already: a second pairing is refused
     const again = await b.api.post('/api/v1/sites', { url: selfA.publicUrl, code: shown });
     expect(again.status).toBe(409);
