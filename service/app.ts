@@ -20,6 +20,7 @@ import { CallstoreService } from './callstore/service.js';
 import { SourceRegistry } from './callstore/sources.js';
 import { sourceRoutes } from './api/routes/sources.js';
 import { statsRoutes } from './api/routes/stats.js';
+import { siteRoutes } from './api/routes/sites.js';
 import { callstoreRoutes } from './api/routes/events.js';
 import { cdrRoutes } from './api/routes/cdrs.js';
 import { attachWebSockets } from './api/ws.js';
@@ -30,7 +31,7 @@ import { CdrWriterThread } from './storage/cdr/writer.js';
 import { ConfigService } from './config/service.js';
 import { RolesConfigStore } from './config/roles-store.js';
 import type { Settings } from './config/settings.js';
-import { loadSiteIdentity } from './config/site.js';
+import { loadSiteIdentity, type SiteIdentity } from './config/site.js';
 import { StartupError } from './errors.js';
 import { HealthBoard } from './health.js';
 import type { Logger } from './logger.js';
@@ -41,6 +42,9 @@ import { policyOf } from './storage/changelog/kinds.js';
 import { ChangeLog } from './storage/changelog/log.js';
 import { lockDataDir, prepareDataDir } from './storage/data-dir.js';
 import { DocumentStore } from './storage/documents.js';
+import { loadOrCreateSiteCertificate, type SiteCertificate } from './sync/identity.js';
+import { SiteService } from './sync/sites.js';
+import { moveFormerSiteIds } from './sync/upgrade.js';
 import { VERSION } from './version.js';
 import { createVmail } from './vmail/index.js';
 
@@ -84,7 +88,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   let lifecycle: Exclude<Health['status'], 'degraded'> = 'starting';
 
   const feed = new ChangeFeed();
-  const { documents, site, changeLog } = await openDocuments(settings.dataDir, feed, settings.siteName);
+  const { documents, site, certificate, changeLog } = await openDocuments(settings.dataDir, feed, settings.siteName);
   // Retention (settings.logRetentionDays): with no peer paired, entries older than this are compacted.
   const logMinAgeMs = settings.logRetentionDays * 24 * 60 * 60_000;
   const compactLog = () => {
@@ -106,9 +110,23 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     peers: () => new Map(),
     isUp: isSiteUp,
   });
+  await moveFormerSiteIds({ site, config, changeLog, log });
 
   const metrics = new Metrics();
   const health = new HealthBoard();
+  // Sites (design section 7): the peer listener (mutual TLS, a port of its own), pairing, the links.
+  const sites = await SiteService.open({
+    documents,
+    changeLog,
+    site,
+    certificate,
+    registry: metrics.registry,
+    log: log.child({ part: 'sites' }),
+    publicUrl: settings.publicUrl,
+    peerHost: settings.peerHost ?? settings.host,
+    peerPort: settings.peerPort,
+    pairingCodeTtlSec: settings.pairingCodeTtlSec,
+  });
   // Test hooks (SITECALL_TEST_HOOKS=1, never set by an installation): SIGUSR2 ends the CDR writer
   // thread as a crash would. A signal needs the rights that kill -9 needs anyway; no request can do it.
   const testHooks = process.env['SITECALL_TEST_HOOKS'] === '1';
@@ -203,6 +221,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     ...vmail.routes,
     ...sourceRoutes(callstore),
     ...statsRoutes(cdrReader, callstore),
+    ...siteRoutes(sites),
   );
 
   const consoleDir = opts.consoleDir ?? fileURLToPath(new URL('../renderer', import.meta.url));
@@ -211,6 +230,13 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   server.keepAliveTimeout = 65_000;
   const sockets = attachWebSockets(server, { auth, callstore, feed, changeLog, log, registry: metrics.registry });
   await listen(server, settings.host, settings.port);
+  try {
+    await sites.start();
+  } catch (err) {
+    server.close();
+    sockets.close();
+    throw err;
+  }
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : settings.port;
   const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
@@ -233,6 +259,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         log.info('stopping: no new connections');
         clearInterval(purge);
         clearInterval(compaction);
+        await sites.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         sockets.close();
         server.closeIdleConnections();
@@ -265,10 +292,19 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
  * in the log: it names the log's origin), then the log, which the replicated collections write
  * through. The service and the offline CLI open them the same way, so nothing writes around the log.
  */
-export async function openDocuments(dataDir: string, feed: ChangeFeed, siteName?: string): Promise<{ documents: DocumentStore; site: Awaited<ReturnType<typeof loadSiteIdentity>>; changeLog: ChangeLog }> {
+export async function openDocuments(dataDir: string, feed: ChangeFeed, siteName?: string): Promise<{ documents: DocumentStore; site: SiteIdentity; certificate: SiteCertificate; changeLog: ChangeLog }> {
   const documents = new DocumentStore(DocumentStore.directoryFor(dataDir), feed);
-  const site = await loadSiteIdentity(documents, siteName);
   const file = changeLogFile(dataDir);
+  // The site id is the certificate's fingerprint; a data directory from before certificates
+  // renames its log origin from the old random id (one row) before it stores the new id.
+  const certificate = await loadOrCreateSiteCertificate(dataDir);
+  const site = await loadSiteIdentity(documents, siteName, certificate.id, (from, to) => {
+    try {
+      ChangeLog.renameOrigin(file, from, to);
+    } catch (err) {
+      throw new StartupError(`Cannot move the change log ${file} to the site id ${to}: ${(err as Error).message}. Restore it from a backup.`);
+    }
+  });
   let changeLog: ChangeLog;
   try {
     changeLog = ChangeLog.open(file, { origin: site.id, policyOf });
@@ -276,7 +312,7 @@ export async function openDocuments(dataDir: string, feed: ChangeFeed, siteName?
     throw new StartupError(`Cannot open the change log ${file}: ${(err as Error).message}. Restore it from a backup.`);
   }
   documents.attachLog(changeLog);
-  return { documents, site, changeLog };
+  return { documents, site, certificate, changeLog };
 }
 
 async function ensureAdmin(auth: AuthService, settings: Settings, log: Logger, opts: ServiceOptions): Promise<void> {

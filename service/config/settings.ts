@@ -16,6 +16,11 @@ export const DEFAULT_LOG_RETENTION_DAYS = 30;
 export const MIN_LOG_RETENTION_DAYS = 1;
 export const MAX_LOG_RETENTION_DAYS = 3660;
 
+/** The peer listener (mutual TLS, pairing and the links to paired sites), a port of its own beside the API. */
+export const DEFAULT_PEER_PORT = 7443;
+/** A pairing code lives 10 minutes (design section 7); shorter only so that tests can see one expire. */
+export const DEFAULT_PAIRING_CODE_TTL_SEC = 600;
+
 /**
  * Start-up settings (design section 8). Flags override the environment, the environment
  * overrides the config file. Every problem stops the start with one sentence.
@@ -29,6 +34,10 @@ export const SettingsFile = Type.Object(
     adminPassword: Type.Optional(Type.String({ minLength: 8, maxLength: 1024 })),
     logLevel: Type.Optional(Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)))),
     logRetentionDays: Type.Optional(Type.Integer({ minimum: MIN_LOG_RETENTION_DAYS, maximum: MAX_LOG_RETENTION_DAYS })),
+    publicUrl: Type.Optional(Type.String({ minLength: 1, maxLength: 2048 })),
+    peerHost: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })),
+    peerPort: Type.Optional(Type.Integer({ minimum: 0, maximum: 65535 })),
+    pairingCodeTtlSec: Type.Optional(Type.Integer({ minimum: 1, maximum: DEFAULT_PAIRING_CODE_TTL_SEC })),
   },
   { additionalProperties: false },
 );
@@ -46,6 +55,17 @@ export interface Settings {
   logLevel: (typeof LOG_LEVELS)[number];
   /** The change log keeps every entry at least this many days (and longer while a paired peer lacks it). */
   logRetentionDays: number;
+  /**
+   * The address a paired peer is given for this site's peer listener (`wss://host[:port]`), for a
+   * site behind NAT or a TCP proxy; default `wss://<peer host>:<peer port>` (the host name when the
+   * peer host is a wildcard address).
+   */
+  publicUrl: string | undefined;
+  /** where the peer listener listens (default: the API's host) */
+  peerHost: string | undefined;
+  peerPort: number;
+  /** how long a pairing code lives, in seconds (10 minutes; shorter only in tests) */
+  pairingCodeTtlSec: number;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -71,6 +91,10 @@ const FLAG_OPTIONS = {
   'admin-password': { type: 'string' },
   'log-level': { type: 'string' },
   'log-retention-days': { type: 'string' },
+  'public-url': { type: 'string' },
+  'peer-host': { type: 'string' },
+  'peer-port': { type: 'string' },
+  'pairing-code-ttl-sec': { type: 'string' },
   config: { type: 'string' },
 } as const;
 
@@ -83,8 +107,13 @@ export const SETTINGS_HELP = `Options (flags override SITECALL_* environment var
   --log-level LEVEL      ${LOG_LEVELS.join('|')}  SITECALL_LOG_LEVEL (default info)
   --log-retention-days N change log entries kept at least N days (${MIN_LOG_RETENTION_DAYS}-${MAX_LOG_RETENTION_DAYS})
                                                          SITECALL_LOG_RETENTION_DAYS (default ${DEFAULT_LOG_RETENTION_DAYS})
+  --public-url URL       the address peers are given     SITECALL_PUBLIC_URL     (wss://HOST[:PORT]; default wss://<peer host>:<peer port>)
+  --peer-host HOST       peer listener address           SITECALL_PEER_HOST      (default: --host)
+  --peer-port PORT       peer listener port (mutual TLS) SITECALL_PEER_PORT      (default ${DEFAULT_PEER_PORT})
+  --pairing-code-ttl-sec N  pairing code lifetime, 1-${DEFAULT_PAIRING_CODE_TTL_SEC} s (tests only)
+                                                         SITECALL_PAIRING_CODE_TTL_SEC (default ${DEFAULT_PAIRING_CODE_TTL_SEC})
   --config FILE          a JSON file with host, port, dataDir, siteName, adminPassword, logLevel,
-                         logRetentionDays
+                         logRetentionDays, publicUrl, peerHost, peerPort, pairingCodeTtlSec
                                                          SITECALL_CONFIG`;
 
 export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv): Settings {
@@ -108,6 +137,10 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv): S
     adminPassword: 'SITECALL_ADMIN_PASSWORD',
     logLevel: 'SITECALL_LOG_LEVEL',
     logRetentionDays: 'SITECALL_LOG_RETENTION_DAYS',
+    publicUrl: 'SITECALL_PUBLIC_URL',
+    peerHost: 'SITECALL_PEER_HOST',
+    peerPort: 'SITECALL_PEER_PORT',
+    pairingCodeTtlSec: 'SITECALL_PAIRING_CODE_TTL_SEC',
   };
   for (const [key, name] of Object.entries(envNames)) {
     const value = env[name];
@@ -122,6 +155,10 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv): S
     adminPassword: 'admin-password',
     logLevel: 'log-level',
     logRetentionDays: 'log-retention-days',
+    publicUrl: 'public-url',
+    peerHost: 'peer-host',
+    peerPort: 'peer-port',
+    pairingCodeTtlSec: 'pairing-code-ttl-sec',
   };
   for (const [key, flag] of Object.entries(flagNames)) {
     const value = flags[flag];
@@ -133,6 +170,7 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv): S
   const envs = check(fromEnv, 'the environment', (key) => envNames[key as keyof SettingsInput]);
   const flagged = check(fromFlags, 'the command line', (key) => `--${flagNames[key as keyof SettingsInput]}`);
   const merged: SettingsInput = { ...file, ...envs, ...flagged };
+  const publicUrlFrom = flagged.publicUrl !== undefined ? '--public-url' : envs.publicUrl !== undefined ? 'SITECALL_PUBLIC_URL' : 'publicUrl in the config file';
 
   return {
     host: merged.host ?? DEFAULT_HOST,
@@ -142,7 +180,29 @@ export function loadSettings(argv: readonly string[], env: NodeJS.ProcessEnv): S
     adminPassword: merged.adminPassword,
     logLevel: merged.logLevel ?? 'info',
     logRetentionDays: merged.logRetentionDays ?? DEFAULT_LOG_RETENTION_DAYS,
+    publicUrl: merged.publicUrl === undefined ? undefined : checkPublicUrl(merged.publicUrl, publicUrlFrom),
+    peerHost: merged.peerHost,
+    peerPort: merged.peerPort ?? DEFAULT_PEER_PORT,
+    pairingCodeTtlSec: merged.pairingCodeTtlSec ?? DEFAULT_PAIRING_CODE_TTL_SEC,
   };
+}
+
+/**
+ * A peer address is always TLS (the link is mutual TLS with pinned certificates, loopback tests
+ * included): `wss://host[:port]`, `https://` taken as the same; no path, query, or credentials, since
+ * what answers there must be this site's peer listener itself or a TCP proxy in front of it.
+ * Returned in its canonical form (`wss://host:port`).
+ */
+export function checkPublicUrl(value: string, where: string): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new StartupError(`Invalid setting ${where}: "${value}" is not a URL; give wss://HOST[:PORT].`);
+  }
+  if (url.protocol !== 'wss:' && url.protocol !== 'https:') throw new StartupError(`Invalid setting ${where}: the peer address must be wss:// (TLS), not ${url.protocol}//.`);
+  if (url.username || url.password || url.search || url.hash || (url.pathname !== '/' && url.pathname !== '')) throw new StartupError(`Invalid setting ${where}: give only wss://HOST[:PORT], without a path, query or credentials.`);
+  return `wss://${url.hostname}:${url.port || '443'}`;
 }
 
 function parseFlags(argv: readonly string[]) {

@@ -26,11 +26,14 @@ export interface StartOptions {
   /** reuse a data directory (a restart); default a new temporary one, removed on stop */
   dataDir?: string;
   port?: number;
+  /** the peer listener's port (mutual TLS between sites); default a free one, so that services started side by side never share one */
+  peerPort?: number;
 }
 
 export interface RunningTestService {
   url: string;
   port: number;
+  peerPort: number;
   dataDir: string;
   adminPassword: string;
   proc: ChildProcess;
@@ -80,6 +83,7 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
 /** Starts the real service (bin/sitecall.js, built code) on a free port and waits until it is healthy. */
 export async function startService(opts: StartOptions = {}): Promise<RunningTestService> {
   const port = opts.port ?? (await freePort());
+  const peerPort = opts.peerPort ?? (await freePort());
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? join(tempDir(), 'data');
   const adminPassword = opts.adminPassword === undefined ? DEFAULT_TEST_PASSWORD : opts.adminPassword;
@@ -87,7 +91,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningTest
   if (adminPassword !== null) env['SITECALL_ADMIN_PASSWORD'] = adminPassword;
   else delete env['SITECALL_ADMIN_PASSWORD'];
 
-  const proc = spawn(process.execPath, [CLI, 'start', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [CLI, 'start', '--host', '127.0.0.1', '--port', String(port), '--peer-port', String(peerPort), '--data-dir', dataDir, ...(opts.args ?? [])], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -119,6 +123,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningTest
   return {
     url,
     port,
+    peerPort,
     dataDir,
     adminPassword: adminPassword ?? generated ?? '',
     proc,

@@ -1,15 +1,38 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_HOST, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_PORT, defaultDataDir, loadSettings } from '../../service/config/settings.js';
+import { DEFAULT_HOST, DEFAULT_LOG_RETENTION_DAYS, DEFAULT_PAIRING_CODE_TTL_SEC, DEFAULT_PEER_PORT, DEFAULT_PORT, defaultDataDir, loadSettings } from '../../service/config/settings.js';
 import { StartupError } from '../../service/errors.js';
 import { tempDir } from '../support/service.js';
 
 describe('start-up settings', () => {
   it('has defaults for everything', () => {
     const s = loadSettings([], {});
-    expect(s).toEqual({ host: DEFAULT_HOST, port: DEFAULT_PORT, dataDir: defaultDataDir({}), siteName: undefined, adminPassword: undefined, logLevel: 'info', logRetentionDays: DEFAULT_LOG_RETENTION_DAYS });
+    expect(s).toEqual({
+      host: DEFAULT_HOST,
+      port: DEFAULT_PORT,
+      dataDir: defaultDataDir({}),
+      siteName: undefined,
+      adminPassword: undefined,
+      logLevel: 'info',
+      logRetentionDays: DEFAULT_LOG_RETENTION_DAYS,
+      publicUrl: undefined,
+      peerHost: undefined,
+      peerPort: DEFAULT_PEER_PORT,
+      pairingCodeTtlSec: DEFAULT_PAIRING_CODE_TTL_SEC,
+    });
+    expect(DEFAULT_PAIRING_CODE_TTL_SEC).toBe(600);
     expect(DEFAULT_LOG_RETENTION_DAYS).toBe(30);
+  });
+
+  it('takes the public URL of the peer listener as wss:// only, from a flag, the environment or the file', () => {
+    expect(loadSettings(['--public-url', 'wss://box.example:8443'], {}).publicUrl).toBe('wss://box.example:8443');
+    expect(loadSettings([], { SITECALL_PUBLIC_URL: 'https://box.example' }).publicUrl).toBe('wss://box.example:443');
+    expect(() => loadSettings([], { SITECALL_PUBLIC_URL: 'ws://box.example:7443' })).toThrow(/SITECALL_PUBLIC_URL: the peer address must be wss:\/\/ \(TLS\), not ws:\/\//);
+    expect(() => loadSettings(['--public-url', 'wss://box.example/sitecall'], {})).toThrow(/--public-url: give only wss:\/\/HOST\[:PORT\]/);
+    expect(() => loadSettings(['--public-url', 'not a url'], {})).toThrow(StartupError);
+    expect(loadSettings(['--peer-port', '9443', '--peer-host', '0.0.0.0'], {})).toMatchObject({ peerPort: 9443, peerHost: '0.0.0.0' });
+    expect(() => loadSettings([], { SITECALL_PAIRING_CODE_TTL_SEC: '601' })).toThrow(/SITECALL_PAIRING_CODE_TTL_SEC/);
   });
 
   it('lets flags override the environment and the environment override the file', () => {

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
@@ -341,6 +341,30 @@ export class ChangeLog extends LogQueries {
     } catch (err) {
       db.close();
       throw err;
+    }
+  }
+
+  /**
+   * Renames an origin in a log file that is not open (a site whose id changed: the upgrade from
+   * random ids to certificate fingerprints). Entries, documents and positions name origins by
+   * number, so it is one row, in one transaction. Idempotent: nothing to do when `from` is not
+   * there (renamed already, or a new log); refused when both names are there.
+   */
+  static renameOrigin(file: string, from: string, to: string): boolean {
+    if (!existsSync(file)) return false;
+    const db = new Database(file);
+    try {
+      db.pragma('busy_timeout = 5000');
+      db.pragma('synchronous = FULL');
+      return db.transaction(() => {
+        const has = db.prepare('SELECT id FROM origins WHERE name = ?');
+        if (!has.get(from)) return false;
+        if (has.get(to)) throw new Error(`the change log holds both origins ${from} and ${to}`);
+        db.prepare('UPDATE origins SET name = ? WHERE name = ?').run(to, from);
+        return true;
+      })();
+    } finally {
+      db.close();
     }
   }
 
