@@ -43,6 +43,7 @@ import { ChangeLog } from './storage/changelog/log.js';
 import { lockDataDir, prepareDataDir } from './storage/data-dir.js';
 import { DocumentStore } from './storage/documents.js';
 import { loadOrCreateSiteCertificate, type SiteCertificate } from './sync/identity.js';
+import { ReplicationHub } from './sync/replication/hub.js';
 import { SiteService } from './sync/sites.js';
 import { moveFormerSiteIds } from './sync/upgrade.js';
 import { VERSION } from './version.js';
@@ -115,8 +116,13 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   const metrics = new Metrics();
   const health = new HealthBoard();
   // Sites (design section 7): the peer listener (mutual TLS, a port of its own), pairing, the links.
+  // Every paired site gets this site's whole log for now: the domain filter of the protocol is
+  // built and tested (sync/replication), and is switched on by announcing the domains this site
+  // serves once Active-Passive across sites decides them (planned, design section 7).
+  const replication = new ReplicationHub({ log: changeLog, serves: () => 'all', domainOf: () => undefined, logger: log.child({ part: 'replication' }) });
   const sites = await SiteService.open({
     documents,
+    replication,
     changeLog,
     site,
     certificate,

@@ -10,11 +10,13 @@ import { AppError, ConflictError, NotFoundError, StartupError, UnavailableError,
 import type { Logger } from '../logger.js';
 import type { DocumentStore } from '../storage/documents.js';
 import type { ChangeLog } from '../storage/changelog/log.js';
+import type { ReplicationMetrics } from '../../shared/sync/replication.js';
 import type { PeerChannel } from './channel.js';
 import { siteIdOf, type SiteCertificate } from './identity.js';
 import { LinkManager, unpairedText, type LinkRefusal } from './link.js';
 import { PeerListener } from './listener.js';
 import { PeerStore, type PeerRecord } from './peers.js';
+import type { ReplicationHub } from './replication/hub.js';
 import { displayPairingCode, normalizePairingCode } from './pairing/code.js';
 import { MAX_WRONG_TRIES, PairingCodes } from './pairing/codes.js';
 import { answerPairing, joinPairing, PAIRING_PATH, PairingRefused, type PairingRefusalReason } from './pairing/protocol.js';
@@ -33,6 +35,8 @@ export interface SiteServiceOptions {
   peerHost: string;
   peerPort: number;
   pairingCodeTtlSec: number;
+  /** replicates the change log over each link (design section 7) */
+  replication: ReplicationHub;
 }
 
 const PAIR_TIMEOUT_MS = 15_000;
@@ -73,6 +77,7 @@ export class SiteService {
       },
       opts.log.child({ part: 'links' }),
     );
+    this.links.onPeerChannel((channel) => opts.replication.attach(channel));
     this.listener = new PeerListener(opts.certificate, {
       pinned: () => this.peers.all().filter((p) => !p.unpairedByPeer).map((p) => p.certPem),
       isPinned: (id) => {
@@ -99,6 +104,7 @@ export class SiteService {
 
   async stop(): Promise<void> {
     this.links.close();
+    await this.opts.replication.stop();
     await this.listener.close();
   }
 
@@ -166,6 +172,8 @@ export class SiteService {
     const peer = this.peers.get(id);
     if (!peer) throw new NotFoundError(`No paired site has the id ${id}.`);
     await this.links.unpair(id);
+    // the session's last checkpoint is written before the peer is forgotten, not after
+    await this.opts.replication.detach(id);
     await this.peers.remove(id);
     this.opts.changeLog.removePeer(id);
     this.listener.repin();
@@ -196,6 +204,7 @@ export class SiteService {
     if (!peer || peer.unpairedByPeer) return;
     const marked = { ...peer, unpairedByPeer: new Date().toISOString() };
     await this.peers.put(marked);
+    await this.opts.replication.detach(peerId);
     this.opts.changeLog.removePeer(peerId);
     this.listener.repin();
     this.links.sync(this.peers.all());
@@ -220,9 +229,14 @@ export class SiteService {
       lastError: refusedByPeer ? unpairedText(p) : s.lastError,
       pairedAt: p.pairedAt,
       connectedSince: s.connectedSince,
-      lag: { entries: null, ms: null },
+      lag: lagOf(this.opts.replication.metrics(p._id)),
     };
   }
+}
+
+/** The replication lag towards a peer; null while no session runs (no link). */
+function lagOf(m: ReplicationMetrics | undefined): PeerSite['lag'] {
+  return m ? { entries: m.lagEntries, ms: m.lagMs } : { entries: null, ms: null };
 }
 
 /** The address a joining site advertised, if it is a peer address ('' otherwise: this site then only accepts its links). */
