@@ -40,16 +40,21 @@ export async function adoptFromDonor(deps: AdoptDeps, donor: DonorState): Promis
   const merged = donor.documents.filter((d) => d.kind === 'users' || d.kind === 'tokens');
   // seq 0 moves no origin's position: the vector entry only has the clock see the donor's latest stamp
   const vector = latest ? { [donorOrigin(donor)]: { seq: 0, hlc: latest } } : {};
+  const ownUsers = new Map(log.documents<UserDoc>('users').filter((u) => !u.tombstone).map((u) => [u.key, JSON.stringify(u.body)]));
   await log.applySnapshot({ vector, documents: merged }).applied;
 
   const replacedUsers: string[] = [];
   for (const d of merged) {
     if (d.kind !== 'users' || d.tombstone || !isUser(d.body)) continue;
+    const body: UserDoc = { ...d.body, _id: d.key };
+    const own = ownUsers.get(d.key);
+    // replaced: this site had the user with another body (by the merge above, or by the write below)
+    if (own !== undefined && own !== JSON.stringify(body)) replacedUsers.push(d.key);
     const held = log.document<UserDoc>('users', d.key);
+    // the donor's version won the merge (it was later): nothing to write
     if (held && sameVersion(held, d)) continue;
-    if (held && !held.tombstone && JSON.stringify(held.body) === JSON.stringify({ ...d.body, _id: d.key })) continue;
-    await deps.auth.adoptUser({ ...d.body, _id: d.key });
-    replacedUsers.push(d.key);
+    if (held && !held.tombstone && JSON.stringify(held.body) === JSON.stringify(body)) continue;
+    await deps.auth.adoptUser(body);
   }
 
   const roles = donor.documents.find((d) => d.kind === 'config' && d.key === 'roles' && !d.tombstone && isRoles(d.body));

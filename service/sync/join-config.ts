@@ -11,9 +11,9 @@ import { normalizeDomain } from '../config/domains.js';
  *   site's short name appended (letters and digits of its name, else `s` + the first 8 hex digits
  *   of its id), then a number if that is taken too: instance names are letters and digits only.
  * - A group of the joining site whose roletype and domains equal those of an installation group
- *   joins that group as its standby: its orders are placed after the group's highest order, so
- *   the installation's active instance stays active (two fresh appliances both have a default
- *   callstore and vmail group). Another group keeps its number when it is free, else takes the
+ *   joins that group as its standby: where its orders clash with the group's, they are placed
+ *   after the group's highest order, so the installation's active instance stays active (two
+ *   fresh appliances both have a default callstore and vmail group, each at order 1). Another group keeps its number when it is free, else takes the
  *   next free number.
  * - The joining site's interface aliases are kept under its site id; the installation's others stay.
  *
@@ -34,7 +34,11 @@ export function mergeJoiningConfig(installation: RolesConfig, own: RolesConfig, 
     const same = instances.filter((i) => i.roletype === first.roletype && groupSignature(i) === signature);
     const target = same[0]?.group;
     if (target !== undefined && same.every((i) => i.group === target) && instances.filter((i) => i.group === target).every((i) => i.roletype === first.roletype)) {
-      groupTarget.set(group, { group: target, orderOffset: Math.max(...instances.filter((i) => i.group === target).map((i) => i.order)) });
+      const taken = new Set(instances.filter((i) => i.group === target).map((i) => i.order));
+      // orders that clash go after the group's highest, the whole group together (it keeps its own order);
+      // orders that clash with none stay (so adopting again moves nothing)
+      const clash = mine.some((i) => i.group === group && taken.has(i.order));
+      groupTarget.set(group, { group: target, orderOffset: clash ? Math.max(...taken) : 0 });
       continue;
     }
     let number = group;

@@ -1,6 +1,4 @@
-import type { Static } from '@sinclair/typebox';
 import { ADOPTED_KINDS, JOIN_TOPIC, JoinMessage, SITES_TOPIC, SiteAboutMessage } from '../../shared/sync/join.js';
-import type { WireVersion } from '../../shared/sync/replication.js';
 import type { VersionedDoc } from '../storage/changelog/core/merge.js';
 import type { ChangeLog } from '../storage/changelog/log.js';
 import type { SinceVector } from '../storage/changelog/reader.js';
@@ -58,10 +56,15 @@ export function answerJoins(channel: PeerChannel, log: ChangeLog, ready: () => v
   });
 }
 
-async function sendDocuments(channel: PeerChannel, log: ChangeLog, id: number): Promise<void> {
-  // read in one go, with the head of the same moment: every entry up to `have` is in the documents
+/** What a donor sends a joining site: its versions of the adopted kinds, and its head of the same moment (read together: every entry up to `have` is in them). */
+export function donorState(log: ChangeLog): DonorState {
   const have = log.head();
-  const documents: Static<typeof WireVersion>[] = ADOPTED_KINDS.flatMap((kind) => log.documents(kind)).map((d) => ({ kind: d.kind, key: d.key, hlc: d.hlc, origin: d.origin, tombstone: d.tombstone, body: d.body }));
+  const documents = ADOPTED_KINDS.flatMap((kind) => log.documents(kind)).map((d) => ({ kind: d.kind, key: d.key, hlc: d.hlc, origin: d.origin, tombstone: d.tombstone, body: d.body }));
+  return { documents, have };
+}
+
+async function sendDocuments(channel: PeerChannel, log: ChangeLog, id: number): Promise<void> {
+  const { documents, have } = donorState(log);
   for (let i = 0; i < documents.length; i += CHUNK) await channel.send({ topic: JOIN_TOPIC, type: 'documents', id, documents: documents.slice(i, i + CHUNK) });
   await channel.send({ topic: JOIN_TOPIC, type: 'end', id, have });
 }
@@ -89,7 +92,7 @@ export function requestJoin(channel: PeerChannel, timeoutMs = JOIN_TIMEOUT_MS): 
           finish(err as Error);
           return;
         }
-        if (m.type === 'documents' && m.id === id) for (const d of m.documents) documents.push(d as Static<typeof WireVersion> as VersionedDoc);
+        if (m.type === 'documents' && m.id === id) for (const d of m.documents) documents.push(d as VersionedDoc);
         else if (m.type === 'end' && m.id === id) finish(undefined, { documents, have: m.have });
       }),
     );
