@@ -8,7 +8,7 @@ export function siteRoutes(sites: SiteService): RouteDef[] {
       method: 'get',
       path: '/api/v1/sites',
       operationId: 'listSites',
-      summary: 'This site (id, name, public address) and its paired peers: state, round-trip time, last error; replication lag is null until replication reports it',
+      summary: 'This site (id, name, public address) and its paired peers: state, round-trip time, last error, replication lag (null until replication reports it), and on the site that joined, its join (joining with progress, then synced)',
       tag: 'sites',
       auth: 'read',
       response: SitesList,
