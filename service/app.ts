@@ -28,7 +28,7 @@ import { CdrReader } from './storage/cdr/index.js';
 import { collectionDir, INDEX_FILE } from './storage/cdr/schema.js';
 import { CdrStoreView } from './storage/cdr/view.js';
 import { CdrWriterThread } from './storage/cdr/writer.js';
-import { ConfigService } from './config/service.js';
+import { ConfigService, localInterfaces } from './config/service.js';
 import { RolesConfigStore } from './config/roles-store.js';
 import type { Settings } from './config/settings.js';
 import { loadSiteIdentity, type SiteIdentity } from './config/site.js';
@@ -43,6 +43,8 @@ import { ChangeLog } from './storage/changelog/log.js';
 import { lockDataDir, prepareDataDir } from './storage/data-dir.js';
 import { DocumentStore } from './storage/documents.js';
 import { loadOrCreateSiteCertificate, type SiteCertificate } from './sync/identity.js';
+import { ReplicationHub } from './sync/replication/hub.js';
+import { adoptFromDonor } from './sync/adopt.js';
 import { SiteService } from './sync/sites.js';
 import { moveFormerSiteIds } from './sync/upgrade.js';
 import { VERSION } from './version.js';
@@ -102,12 +104,14 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   compactLog();
   const auth = await AuthService.open(documents, { sessionTtlMs: SESSION_TTL_MS });
   await ensureAdmin(auth, settings, log, opts);
-  // Until sites pair (design section 7) this site is the only one, and it is up.
-  const isSiteUp = (siteId: string) => siteId === site.id;
+  // The paired sites (design section 7): their interfaces come from each of them over the link,
+  // and a paired site is up while its link is; before the site service exists, only this site is known.
+  let pairedSites: SiteService | undefined;
+  const isSiteUp = (siteId: string) => siteId === site.id || (pairedSites?.isUp(siteId) ?? false);
   const config = new ConfigService(await RolesConfigStore.open(documents, site.id), {
     selfId: site.id,
     selfName: site.name,
-    peers: () => new Map(),
+    peers: () => pairedSites?.siteInterfaces() ?? new Map(),
     isUp: isSiteUp,
   });
   await moveFormerSiteIds({ site, config, changeLog, log });
@@ -115,8 +119,16 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   const metrics = new Metrics();
   const health = new HealthBoard();
   // Sites (design section 7): the peer listener (mutual TLS, a port of its own), pairing, the links.
+  // Every paired site gets this site's whole log for now: the domain filter of the protocol is
+  // built and tested (sync/replication), and is switched on by announcing the domains this site
+  // serves once Active-Passive across sites decides them (planned, design section 7).
+  const replication = new ReplicationHub({ log: changeLog, serves: () => 'all', domainOf: () => undefined, logger: log.child({ part: 'replication' }) });
   const sites = await SiteService.open({
     documents,
+    replication,
+    interfaces: () => localInterfaces().map((i) => i.name),
+    // joining (design section 7): the installation's users, tokens and configuration, before replication
+    adopt: (donor) => adoptFromDonor({ log: changeLog, config, auth, self: { id: site.id, name: site.name } }, donor),
     changeLog,
     site,
     certificate,
@@ -127,6 +139,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     peerPort: settings.peerPort,
     pairingCodeTtlSec: settings.pairingCodeTtlSec,
   });
+  pairedSites = sites;
   // Test hooks (SITECALL_TEST_HOOKS=1, never set by an installation): SIGUSR2 ends the CDR writer
   // thread as a crash would. A signal needs the rights that kill -9 needs anyway; no request can do it.
   const testHooks = process.env['SITECALL_TEST_HOOKS'] === '1';

@@ -101,6 +101,16 @@ export class AuthService {
     await this.sessions.deleteWhere({ username });
   }
 
+  /**
+   * Puts a user as the installation has it (joining, design section 7: a site that joins another
+   * takes the installation's users). Its password and scopes are the installation's from now on,
+   * so this site's sessions of that user end, as at a password change.
+   */
+  async adoptUser(user: UserDoc): Promise<void> {
+    await this.users.put({ _id: user._id, passwordHash: user.passwordHash, scopes: [...user.scopes], createdAt: user.createdAt, passwordChangedAt: user.passwordChangedAt });
+    await this.sessions.deleteWhere({ username: user._id });
+  }
+
   /** Checks the credentials; the error never says which of the two was wrong. */
   async login(username: string, password: string): Promise<{ token: string; principal: Principal }> {
     const user = await this.users.get(username);

@@ -11,8 +11,9 @@ import { validateRolesConfig, type SiteInterfaces, type ValidationContext } from
 export interface SiteDirectory {
   selfId: string;
   selfName: string;
-  /** other paired sites and their interfaces (none until site sync exists) */
+  /** the other paired sites and their interfaces (each site tells its own on the link) */
   peers(): ReadonlyMap<string, SiteInterfaces>;
+  /** this site always; a paired site while the link to it is up */
   isUp(siteId: string): boolean;
 }
 
@@ -39,6 +40,15 @@ export class ConfigService {
     private readonly sites: SiteDirectory,
   ) {
     this.index(store.get());
+    // Another site's edit (replicated) is applied like a save here: indexed, then announced.
+    store.onReplicated(() => {
+      const run = this.saving.then(async () => {
+        const current = this.store.get();
+        this.index(current);
+        for (const l of this.listeners) await l(this.resolvedInstances, current);
+      });
+      this.saving = run.catch(() => undefined);
+    });
   }
 
   get(): RolesConfig {
@@ -90,6 +100,22 @@ export class ConfigService {
       this.index(saved);
       for (const l of this.listeners) await l(this.resolvedInstances, saved);
       return { ...saved, warnings: result.problems };
+    });
+    this.saving = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Stores the configuration a joining site adopts (the installation's, with this site's instances
+   * added: sync/join-config.ts) as a revision after both the installation's and this site's. It
+   * is not refused for problems: it is what the installation runs; its problems show at the next edit.
+   */
+  adopt(config: Omit<RolesConfig, 'revision'>, minRevision: number): Promise<RolesConfig> {
+    const run = this.saving.then(async () => {
+      const saved = await this.store.replace(config, { minRevision });
+      this.index(saved);
+      for (const l of this.listeners) await l(this.resolvedInstances, saved);
+      return saved;
     });
     this.saving = run.catch(() => undefined);
     return run;

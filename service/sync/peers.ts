@@ -17,6 +17,14 @@ export interface PeerRecord {
   joined: boolean;
   /** set when the peer said it unpaired this site: shown, and not dialed any more */
   unpairedByPeer?: string;
+  /** what the peer said of itself on its last link (topic `sites`): the configuration validates its instances against it */
+  about?: { name: string; interfaces: string[]; at: string };
+  /**
+   * On the joining site (`joined`): its adoption of the donor's installation (sync/adopt.ts) and
+   * the joining copy's target, the donor's log head when the join began (this site's origin left
+   * out), and this log's head of those origins then; synced once this log holds the target.
+   */
+  join?: { adoptedAt: string; target: Record<string, number>; from: Record<string, number>; replacedUsers: string[]; syncedAt?: string };
 }
 
 export class PeerStore {

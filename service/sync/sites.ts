@@ -4,17 +4,22 @@ import { hostname } from 'node:os';
 import type { TLSSocket } from 'node:tls';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { WebSocket, type ClientOptions } from 'ws';
-import type { PairingCode, PeerSite, SitesList } from '../../shared/api/sites.js';
+import type { PairedSite, PairingCode, PeerSite, SitesList } from '../../shared/api/sites.js';
+import type { SiteInterfaces } from '../config/validate.js';
 import type { SiteIdentity } from '../config/site.js';
 import { AppError, ConflictError, NotFoundError, StartupError, UnavailableError, ValidationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { DocumentStore } from '../storage/documents.js';
 import type { ChangeLog } from '../storage/changelog/log.js';
+import type { ReplicationMetrics } from '../../shared/sync/replication.js';
 import type { PeerChannel } from './channel.js';
 import { siteIdOf, type SiteCertificate } from './identity.js';
 import { LinkManager, unpairedText, type LinkRefusal } from './link.js';
 import { PeerListener } from './listener.js';
 import { PeerStore, type PeerRecord } from './peers.js';
+import type { AdoptResult } from './adopt.js';
+import { answerJoins, onAbout, requestJoin, sendAbout, sendReady, type DonorState } from './join.js';
+import type { ReplicationHub } from './replication/hub.js';
 import { displayPairingCode, normalizePairingCode } from './pairing/code.js';
 import { MAX_WRONG_TRIES, PairingCodes } from './pairing/codes.js';
 import { answerPairing, joinPairing, PAIRING_PATH, PairingRefused, type PairingRefusalReason } from './pairing/protocol.js';
@@ -33,9 +38,17 @@ export interface SiteServiceOptions {
   peerHost: string;
   peerPort: number;
   pairingCodeTtlSec: number;
+  /** replicates the change log over each link (design section 7) */
+  replication: ReplicationHub;
+  /** this machine's network interface names, told to each peer on the link */
+  interfaces: () => string[];
+  /** the joining site's adoption of the donor's users, tokens and configuration (sync/adopt.ts) */
+  adopt: (donor: DonorState) => Promise<AdoptResult>;
 }
 
 const PAIR_TIMEOUT_MS = 15_000;
+/** how long the pairing request waits for the adoption over the new link before it answers `pending` */
+const ADOPTION_WAIT_MS = 15_000;
 
 /**
  * Sites (design section 7): this site's identity as peers see it, the pairing code it shows,
@@ -48,6 +61,10 @@ export class SiteService {
   private readonly listener: PeerListener;
   private readonly refusals: Counter<'reason'>;
   private publicUrl = '';
+  /** per peer, the join running on its current link (one at a time: a replaced link's join ends with it) */
+  private readonly joins = new Map<string, Promise<void>>();
+  private readonly adoptedWaiters = new Map<string, Set<() => void>>();
+  private readonly syncedLogged = new Set<string>();
 
   private constructor(
     private readonly opts: SiteServiceOptions,
@@ -73,6 +90,7 @@ export class SiteService {
       },
       opts.log.child({ part: 'links' }),
     );
+    this.links.onPeerChannel((channel) => this.linked(channel));
     this.listener = new PeerListener(opts.certificate, {
       pinned: () => this.peers.all().filter((p) => !p.unpairedByPeer).map((p) => p.certPem),
       isPinned: (id) => {
@@ -99,11 +117,24 @@ export class SiteService {
 
   async stop(): Promise<void> {
     this.links.close();
+    await this.opts.replication.stop();
     await this.listener.close();
   }
 
   onPeerChannel(listener: (channel: PeerChannel) => void): () => void {
     return this.links.onPeerChannel(listener);
+  }
+
+  /** The paired sites as the configuration's validation and partitioning see them (ConfigService's SiteDirectory). */
+  siteInterfaces(): Map<string, SiteInterfaces> {
+    const out = new Map<string, SiteInterfaces>();
+    for (const p of this.peers.all()) if (!p.unpairedByPeer) out.set(p._id, { name: p.about?.name ?? p.name, interfaces: p.about?.interfaces ?? [] });
+    return out;
+  }
+
+  /** A paired site is up while the link to it is. */
+  isUp(siteId: string): boolean {
+    return siteId === this.opts.site.id || (this.peers.get(siteId) !== undefined && this.links.status(siteId).state === 'connected');
   }
 
   list(): SitesList {
@@ -117,7 +148,7 @@ export class SiteService {
   }
 
   /** This site joins the site at `url` with the code it shows; resolves with the new peer. */
-  async pair(urlInput: string, codeInput: string): Promise<PeerSite> {
+  async pair(urlInput: string, codeInput: string, sessionUser?: string): Promise<PairedSite> {
     const code = normalizePairingCode(codeInput);
     if (!code) throw new ValidationError('The code is not a pairing code: it has 8 letters and digits, like K7QW-2M9X.', [{ path: '/code', message: 'is not 8 characters of the code alphabet' }]);
     let url: string;
@@ -144,6 +175,7 @@ export class SiteService {
       if (this.peers.get(holder.id)) throw new ConflictError('This site is paired with that site already: unpair it first to pair again.', [{ path: '/url', message: 'is a paired site' }]);
       const joined = await joinPairing(ws, { selfId: this.opts.site.id, self: { name: this.opts.site.name, publicUrl: this.publicUrl }, holderId: holder.id, code, timeoutMs: PAIR_TIMEOUT_MS });
       const peer: PeerRecord = { _id: holder.id, name: joined.info.name, url, certPem: holder.certPem, pairedAt: new Date().toISOString(), joined: true };
+      const adopted = this.whenAdopted(peer._id, ADOPTION_WAIT_MS);
       // pinned and listening for A's links before A hears that B is done (A then dials B too)
       await this.peers.put(peer);
       this.listener.repin();
@@ -152,7 +184,21 @@ export class SiteService {
       joined.done();
       completed = true;
       this.opts.log.info({ peer: peer._id, name: peer.name, url }, 'paired with a site (this site joined it)');
-      return this.view(peer);
+      const done = await adopted;
+      const now = this.peers.get(peer._id) ?? peer;
+      const replacedUsers = now.join?.replacedUsers ?? [];
+      const sessionEnded = sessionUser !== undefined && replacedUsers.includes(sessionUser);
+      return {
+        ...this.view(now),
+        adoption: {
+          state: done ? 'adopted' : 'pending',
+          replacedUsers,
+          sessionEnded,
+          message: done
+            ? `This site now uses the installation's users, API tokens and configuration${replacedUsers.length ? `; ${replacedUsers.join(', ')} now ${replacedUsers.length === 1 ? 'has' : 'have'} the password of the other site${sessionEnded ? ': log in again with it' : ''}` : ''}.`
+            : "This site adopts the installation's users, API tokens and configuration when the link to the other site is up; a user that has another password there then logs in with that one.",
+        },
+      };
     } catch (err) {
       if (err instanceof PairingRefused) throw refusalError(err);
       if (err instanceof AppError) throw err;
@@ -166,6 +212,8 @@ export class SiteService {
     const peer = this.peers.get(id);
     if (!peer) throw new NotFoundError(`No paired site has the id ${id}.`);
     await this.links.unpair(id);
+    // the session's last checkpoint is written before the peer is forgotten, not after
+    await this.opts.replication.detach(id);
     await this.peers.remove(id);
     this.opts.changeLog.removePeer(id);
     this.listener.repin();
@@ -191,11 +239,103 @@ export class SiteService {
     });
   }
 
+  /**
+   * A new link. Each side says who it is (`sites`). On the joining site the first link adopts the
+   * donor's installation before replication starts, and every link then says `ready`; the donor
+   * starts replicating when it hears `ready`, so nothing of the joining site's reaches it before
+   * the adoption's writes do (design section 7, "Joining").
+   */
+  private linked(channel: PeerChannel): void {
+    const peerId = channel.peerId;
+    sendAbout(channel, { name: this.opts.site.name, interfaces: this.opts.interfaces() });
+    const offAbout = onAbout(channel, (about) => void this.heardAbout(peerId, about));
+    channel.onClose(() => offAbout());
+    const peer = this.peers.get(peerId);
+    if (!peer?.joined) {
+      let started = false;
+      const offJoins = answerJoins(channel, this.opts.changeLog, () => {
+        if (started || !channel.isOpen) return;
+        started = true;
+        this.opts.replication.attach(channel);
+      });
+      channel.onClose(() => offJoins());
+      return;
+    }
+    const run = (this.joins.get(peerId) ?? Promise.resolve()).then(() => this.joinOver(channel));
+    const tracked = run.catch((err: unknown) => this.opts.log.warn({ err, peer: peerId }, 'joining the installation failed on this link; it is tried again on the next'));
+    this.joins.set(peerId, tracked);
+  }
+
+  private async joinOver(channel: PeerChannel): Promise<void> {
+    const peerId = channel.peerId;
+    if (!channel.isOpen) return;
+    let peer = this.peers.get(peerId);
+    if (!peer || peer.unpairedByPeer) return;
+    if (!peer.join) {
+      const self = this.opts.site.id;
+      const before = this.opts.changeLog.head();
+      let donor: DonorState;
+      let result: AdoptResult;
+      try {
+        donor = await requestJoin(channel);
+        result = await this.opts.adopt(donor);
+      } catch (err) {
+        // the next link tries again: an adoption is idempotent (join-config.ts, adopt.ts)
+        channel.close(`joining failed: ${(err as Error).message}`.slice(0, 120));
+        throw err;
+      }
+      const target: Record<string, number> = {};
+      const from: Record<string, number> = {};
+      for (const [origin, seq] of Object.entries(donor.have)) {
+        if (origin === self) continue;
+        target[origin] = seq;
+        from[origin] = Math.min(before[origin] ?? 0, seq);
+      }
+      const current = this.peers.get(peerId);
+      if (!current) return;
+      peer = { ...current, join: { adoptedAt: new Date().toISOString(), target, from, replacedUsers: result.replacedUsers } };
+      await this.peers.put(peer);
+      this.opts.log.info({ peer: peerId, replacedUsers: result.replacedUsers, entries: progressOf(peer, this.opts.changeLog.head()).total }, 'adopted the installation of the site this site joined; copying what it holds');
+      for (const w of this.adoptedWaiters.get(peerId) ?? []) w();
+      this.adoptedWaiters.delete(peerId);
+    }
+    if (!channel.isOpen) return;
+    // `ready` is queued before the session's hello: the donor starts its session when it reads it
+    sendReady(channel).catch(() => undefined);
+    this.opts.replication.attach(channel);
+  }
+
+  /** Resolves true once the join of this peer adopted the installation, false after `timeoutMs`. */
+  private whenAdopted(peerId: string, timeoutMs: number): Promise<boolean> {
+    if (this.peers.get(peerId)?.join) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      let set = this.adoptedWaiters.get(peerId);
+      if (!set) this.adoptedWaiters.set(peerId, (set = new Set()));
+      const waiter = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        set.delete(waiter);
+        resolve(false);
+      }, timeoutMs);
+      set.add(waiter);
+    });
+  }
+
+  private async heardAbout(peerId: string, about: { name: string; interfaces: string[] }): Promise<void> {
+    const peer = this.peers.get(peerId);
+    if (!peer) return;
+    if (peer.about && peer.about.name === about.name && peer.about.interfaces.join('\n') === about.interfaces.join('\n')) return;
+    await this.peers.put({ ...peer, about: { ...about, at: new Date().toISOString() } });
+  }
+
   private async unpairedByPeer(peerId: string): Promise<void> {
     const peer = this.peers.get(peerId);
     if (!peer || peer.unpairedByPeer) return;
     const marked = { ...peer, unpairedByPeer: new Date().toISOString() };
     await this.peers.put(marked);
+    await this.opts.replication.detach(peerId);
     this.opts.changeLog.removePeer(peerId);
     this.listener.repin();
     this.links.sync(this.peers.all());
@@ -220,9 +360,39 @@ export class SiteService {
       lastError: refusedByPeer ? unpairedText(p) : s.lastError,
       pairedAt: p.pairedAt,
       connectedSince: s.connectedSince,
-      lag: { entries: null, ms: null },
+      lag: lagOf(this.opts.replication.metrics(p._id)),
+      join: p.joined ? this.joinView(p) : null,
     };
   }
+
+  /** The join's progress, from this log's head against the target (true across reconnects and restarts). */
+  private joinView(p: PeerRecord): PeerSite['join'] {
+    if (!p.join) return { state: 'joining', copied: 0, total: null };
+    const { copied, total } = progressOf(p, this.opts.changeLog.head());
+    const synced = copied >= total;
+    if (synced && !this.syncedLogged.has(p._id)) {
+      this.syncedLogged.add(p._id);
+      this.opts.log.info({ peer: p._id, entries: total }, 'joined the installation: synced with the site this site joined');
+    }
+    return { state: synced ? 'synced' : 'joining', copied, total };
+  }
+}
+
+/** Entries of the join's target this log holds, and the target's size. */
+function progressOf(p: PeerRecord, head: Record<string, number>): { copied: number; total: number } {
+  let copied = 0;
+  let total = 0;
+  for (const [origin, seq] of Object.entries(p.join?.target ?? {})) {
+    const base = p.join?.from[origin] ?? 0;
+    total += Math.max(0, seq - base);
+    copied += Math.max(0, Math.min(head[origin] ?? 0, seq) - base);
+  }
+  return { copied, total };
+}
+
+/** The replication lag towards a peer; null while no session runs (no link). */
+function lagOf(m: ReplicationMetrics | undefined): PeerSite['lag'] {
+  return m ? { entries: m.lagEntries, ms: m.lagMs } : { entries: null, ms: null };
 }
 
 /** The address a joining site advertised, if it is a peer address ('' otherwise: this site then only accepts its links). */

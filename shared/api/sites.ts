@@ -32,8 +32,34 @@ export const PeerSite = Type.Object({
     },
     { description: 'replication lag towards this peer; null until replication reports it' },
   ),
+  join: Type.Union(
+    [
+      Type.Object({
+        state: Type.Union([Type.Literal('joining'), Type.Literal('synced')], { description: 'joining: this site is adopting the installation or copying what the peer held when the join began; synced: it holds all of it' }),
+        copied: Type.Integer({ description: 'entries of the join’s target this site holds now' }),
+        total: Type.Union([Type.Integer(), Type.Null()], { description: 'entries the peer held (of other origins than this site) when the join began; null until the adoption is done' }),
+      }),
+      Type.Null(),
+    ],
+    { description: 'on the site that joined (`joined`): its join of the peer’s installation; null on the site that was joined' },
+  ),
 });
 export type PeerSite = Static<typeof PeerSite>;
+
+/** The answer to pairing (POST /api/v1/sites): the new peer, and what joining its installation changed here. */
+export const PairedSite = Type.Object({
+  ...PeerSite.properties,
+  adoption: Type.Object(
+    {
+      state: Type.Union([Type.Literal('adopted'), Type.Literal('pending')], { description: 'adopted: this site now has the installation’s users, tokens and configuration; pending: the link did not come up in time, it adopts them when it does' }),
+      replacedUsers: Type.Array(Type.String(), { description: 'users of this site that now have the installation’s password and scopes: their sessions on this site ended' }),
+      sessionEnded: Type.Boolean({ description: 'true when the session that sent this request was one of them: log in again with the installation’s password' }),
+      message: Type.String(),
+    },
+    { description: 'this site uses the installation’s users from now on' },
+  ),
+});
+export type PairedSite = Static<typeof PairedSite>;
 
 export const SitesList = Type.Object({ self: SelfSite, peers: Type.Array(PeerSite) });
 export type SitesList = Static<typeof SitesList>;

@@ -14,71 +14,19 @@ import { makeSelfSignedCertificate, siteIdOf } from '../../service/sync/identity
 import { CPaceParty } from '../../service/sync/pairing/cpace.js';
 import { normalizePairingCode } from '../../service/sync/pairing/code.js';
 import { channelIdentifier, messageReader, PAIRING_PATH } from '../../service/sync/pairing/protocol.js';
-import { apiClient } from '../support/api.js';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { freePort, login, runCli, startService, tempDir } from '../support/service.js';
-import { TcpProxy } from '../support/tcp-proxy.js';
+import { freePort, runCli, tempDir } from '../support/service.js';
+import { pairingCode, peerOf, refusals, startSite, waitFor, wrongCode, type Stoppable } from '../support/sites.js';
 
-const running: { stop(): Promise<unknown> }[] = [];
+const running: Stoppable[] = [];
 afterEach(async () => {
   for (const r of running.splice(0).reverse()) await r.stop().catch(() => undefined);
 });
 
-/**
- * A service with a TCP proxy in front of its peer port; the address it gives peers
- * (SITECALL_PUBLIC_URL) is the proxy's, so every link to it, in either direction, passes there.
- */
-async function site(env: Record<string, string> = {}) {
-  const peerPort = await freePort();
-  const proxy = await TcpProxy.start(peerPort);
-  running.push(proxy);
-  const publicUrl = `wss://127.0.0.1:${proxy.port}`;
-  const service = await startService({ peerPort, env: { SITECALL_SITE_NAME: `site-${running.length}`, SITECALL_PUBLIC_URL: publicUrl, ...env } });
-  running.push(service);
-  const api = apiClient(service.url, await login(service));
-  const self = (await api.get('/api/v1/sites')).body.self as { id: string; name: string; publicUrl: string };
-  expect(self.publicUrl).toBe(publicUrl);
-  return { service, api, proxy, self };
-}
-type Site = Awaited<ReturnType<typeof site>>;
-
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
-async function peerOf(s: Site, id: string) {
-  const list = await s.api.get('/api/v1/sites');
-  return (list.body.peers as { id: string; state: string; rttMs: number | null; lastError: string | null; lag: unknown }[]).find((p) => p.id === id);
-}
-
-async function refusals(s: Site, reason: string): Promise<number> {
-  const text = (await s.api.get('/metrics')).text;
-  const m = new RegExp(`^sitecall_site_refusals_total\\{[^}]*reason="${reason}"[^}]*\\} (\\d+)`, 'm').exec(text);
-  return m ? Number(m[1]) : 0;
-}
-
-async function code(s: Site): Promise<string> {
-  const res = await s.api.post('/api/v1/sites/pairing-code');
-  expect(res.status).toBe(201);
-  expect(res.body.code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
-  return res.body.code as string;
-}
-
-/** A different code than `c` (one character changed), still a valid code. */
-function wrong(c: string, i = 0): string {
-  const n = normalizePairingCode(c) as string;
-  const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
-  const at = i % 8;
-  const next = alphabet[(alphabet.indexOf(n[at] as string) + 1 + Math.floor(i / 8)) % 32] as string;
-  return n.slice(0, at) + next + n.slice(at + 1);
-}
+const site = (env: Record<string, string> = {}) => startSite(running, env);
+const code = pairingCode;
+const wrong = wrongCode;
 
 describe('sites: pairing and the link', () => {
   it('pairs two sites, keeps a heartbeat link with its round trip, detects a black-holed link within 3 s, reconnects, and unpairs from either side', async () => {
@@ -91,7 +39,10 @@ describe('sites: pairing and the link', () => {
     const shown = await code(a);
     const paired = await b.api.post('/api/v1/sites', { url: selfA.publicUrl, code: shown.toLowerCase() });
     expect(paired.status, paired.text).toBe(201);
-    expect(paired.body).toMatchObject({ id: selfA.id, name: selfA.name, joined: true, url: selfA.publicUrl, lag: { entries: null, ms: null } });
+    // joining (design section 7): B now has A's users, so B's admin session ended; B's admin logs in with A's password (the same one here)
+    expect(paired.body).toMatchObject({ id: selfA.id, name: selfA.name, joined: true, url: selfA.publicUrl, adoption: { state: 'adopted', replacedUsers: ['admin'], sessionEnded: true } });
+    expect((await b.api.get('/api/v1/sites')).status).toBe(401);
+    await b.relogin();
     // both pinned the other; the link comes up, with a round trip measured on each side
     const onB = await waitFor('B connected with an RTT', async () => {
       const p = await peerOf(b, selfA.id);
@@ -138,6 +89,8 @@ describe('sites: pairing and the link', () => {
     expect((await b.api.delete(`/api/v1/sites/${selfA.id}`)).status).toBe(404);
     const repaired = await b.api.post('/api/v1/sites', { url: selfA.publicUrl, code: await code(a) });
     expect(repaired.status, repaired.text).toBe(201);
+    // B has A's users already: nothing replaced, the session goes on
+    expect(repaired.body.adoption).toMatchObject({ state: 'adopted', replacedUsers: [], sessionEnded: false });
     await waitFor('the new link', async () => ((await peerOf(a, selfB.id))?.state === 'connected' ? true : undefined));
 
     // B (the site that joined) unpairs A while they are apart: A learns it at its next attempt
@@ -252,6 +205,7 @@ describe('sites: pairing and the link', () => {
     const selfA = a.self;
     const selfB = b.self;
     expect((await b.api.post('/api/v1/sites', { url: selfA.publicUrl, code: await code(a) })).status).toBe(201);
+    await b.relogin(); // B joined A: its admin has A's password (the same one here), its session ended
     await waitFor('the link', async () => ((await peerOf(b, selfA.id))?.state === 'connected' ? true : undefined));
 
     // a third process answers at A's address (and A cannot reach B): B refuses its certificate, counts it, says so

@@ -1,4 +1,4 @@
-import { PairingCode, PairRequest, PeerSite, SiteParams, SitesList } from '../../../shared/api/sites.js';
+import { PairedSite, PairingCode, PairRequest, SiteParams, SitesList } from '../../../shared/api/sites.js';
 import type { SiteService } from '../../sync/sites.js';
 import { route, type RouteDef } from '../route.js';
 
@@ -8,7 +8,7 @@ export function siteRoutes(sites: SiteService): RouteDef[] {
       method: 'get',
       path: '/api/v1/sites',
       operationId: 'listSites',
-      summary: 'This site (id, name, public address) and its paired peers: state, round-trip time, last error; replication lag is null until replication reports it',
+      summary: 'This site (id, name, public address) and its paired peers: state, round-trip time, last error, replication lag (null until replication reports it), and on the site that joined, its join (joining with progress, then synced)',
       tag: 'sites',
       auth: 'read',
       response: SitesList,
@@ -32,15 +32,15 @@ export function siteRoutes(sites: SiteService): RouteDef[] {
       method: 'post',
       path: '/api/v1/sites',
       operationId: 'pairSite',
-      summary: 'Pairs this site with the site at `url` that shows `code` (a PAKE inside TLS, then both pin each other’s certificate); this site then opens the link',
+      summary: 'Pairs this site with the site at `url` that shows `code` (a PAKE inside TLS, then both pin each other’s certificate); this site then opens the link and joins that site’s installation: it adopts its users, API tokens and configuration (its own instances kept under this site), so a session here whose user now has the installation’s password ends (`adoption`)',
       tag: 'sites',
       auth: 'admin',
       body: PairRequest,
       status: 201,
-      response: PeerSite,
+      response: PairedSite,
       errors: [{ status: 409, description: 'the two sites are paired already' }, { status: 503, description: 'the other site cannot be reached, or the pairing did not complete' }],
-      async handler({ body }) {
-        return sites.pair(body.url, body.code);
+      async handler({ body, principal }) {
+        return sites.pair(body.url, body.code, principal?.kind === 'session' ? principal.name : undefined);
       },
     }),
     route({

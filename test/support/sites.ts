@@ -1,0 +1,87 @@
+/**
+ * Helpers of the multi-site tests: a real service process per site with a TCP proxy under the
+ * test's control in front of its peer port, and the questions the tests ask of a site.
+ */
+import { expect } from 'vitest';
+import { normalizePairingCode } from '../../service/sync/pairing/code.js';
+import { apiClient } from './api.js';
+import { freePort, login, startService } from './service.js';
+import { TcpProxy } from './tcp-proxy.js';
+
+export interface Stoppable {
+  stop(): Promise<unknown>;
+}
+
+/**
+ * A service with a TCP proxy in front of its peer port; the address it gives peers
+ * (SITECALL_PUBLIC_URL) is the proxy's, so every link to it, in either direction, passes there.
+ * Both are pushed onto `running` (the test stops them in reverse order).
+ */
+export async function startSite(running: Stoppable[], env: Record<string, string> = {}, opts: { adminPassword?: string } = {}) {
+  const peerPort = await freePort();
+  const proxy = await TcpProxy.start(peerPort);
+  running.push(proxy);
+  const publicUrl = `wss://127.0.0.1:${proxy.port}`;
+  const service = await startService({ peerPort, ...(opts.adminPassword ? { adminPassword: opts.adminPassword } : {}), env: { SITECALL_SITE_NAME: `site-${running.length}`, SITECALL_PUBLIC_URL: publicUrl, ...env } });
+  running.push(service);
+  const site = {
+    service,
+    proxy,
+    api: apiClient(service.url, await login(service)),
+    self: { id: '', name: '', publicUrl: '' },
+    /** logs in again (as admin, with `password`, default the one this site started with) */
+    async relogin(password = service.adminPassword) {
+      site.api = apiClient(service.url, await login({ url: service.url, adminPassword: password }));
+    },
+  };
+  site.self = (await site.api.get('/api/v1/sites')).body.self as { id: string; name: string; publicUrl: string };
+  expect(site.self.publicUrl).toBe(publicUrl);
+  return site;
+}
+export type Site = Awaited<ReturnType<typeof startSite>>;
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface PeerView {
+  id: string;
+  state: string;
+  rttMs: number | null;
+  lastError: string | null;
+  lag: { entries: number | null; ms: number | null };
+  join: { state: 'joining' | 'synced'; copied: number; total: number | null } | null;
+}
+
+export async function peerOf(s: Site, id: string): Promise<PeerView | undefined> {
+  const list = await s.api.get('/api/v1/sites');
+  return (list.body.peers as PeerView[]).find((p) => p.id === id);
+}
+
+export async function refusals(s: Site, reason: string): Promise<number> {
+  const text = (await s.api.get('/metrics')).text;
+  const m = new RegExp(`^sitecall_site_refusals_total\\{[^}]*reason="${reason}"[^}]*\\} (\\d+)`, 'm').exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+export async function pairingCode(s: Site): Promise<string> {
+  const res = await s.api.post('/api/v1/sites/pairing-code');
+  expect(res.status).toBe(201);
+  expect(res.body.code).toMatch(/^[0-9A-Z]{4}-[0-9A-Z]{4}$/);
+  return res.body.code as string;
+}
+
+/** A different code than `c` (one character changed), still a valid code. */
+export function wrongCode(c: string, i = 0): string {
+  const n = normalizePairingCode(c) as string;
+  const alphabet = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+  const at = i % 8;
+  const next = alphabet[(alphabet.indexOf(n[at] as string) + 1 + Math.floor(i / 8)) % 32] as string;
+  return n.slice(0, at) + next + n.slice(at + 1);
+}
