@@ -290,11 +290,7 @@ export class VmailService {
               store: runtime.store,
               key,
               maxBytes: VMAIL_LIMITS.uploadBytes,
-              accept: (h) => {
-                if (h.durationMs > mailbox.maxMessageSeconds * 1000) {
-                  throw new TooLargeError(`The message lasts ${(h.durationMs / 1000).toFixed(1)} s; mailbox ${number} takes messages of at most ${mailbox.maxMessageSeconds} s.`, 'duration');
-                }
-              },
+              maxDuration: { seconds: mailbox.maxMessageSeconds, what: 'message', sentence: `mailbox ${number} takes messages of at most ${mailbox.maxMessageSeconds} s` },
             }),
           discardReceived,
         );
@@ -434,9 +430,7 @@ export class VmailService {
           store: runtime.store,
           key,
           maxBytes: VMAIL_LIMITS.uploadBytes,
-          accept: (h) => {
-            if (h.durationMs > VMAIL_LIMITS.greetingSeconds * 1000) throw new TooLargeError(`The greeting lasts ${(h.durationMs / 1000).toFixed(1)} s; greetings are at most ${VMAIL_LIMITS.greetingSeconds} s.`, 'duration');
-          },
+          maxDuration: { seconds: VMAIL_LIMITS.greetingSeconds, what: 'greeting', sentence: `greetings are at most ${VMAIL_LIMITS.greetingSeconds} s` },
         }),
       discardReceived,
     );
