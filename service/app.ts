@@ -150,7 +150,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   const sources = await SourceRegistry.open(documents, callstore.sourceEvents());
   callstore.attachSources(sources);
 
-  const vmail = await createVmail({ documents, feed, changeLog, config, siteId: site.id, dataDir: settings.dataDir, metrics, log });
+  const vmail = await createVmail({ documents, feed, changeLog, config, siteId: site.id, dataDir: settings.dataDir, metrics, log, health });
   const host = new RoleHost(
     site.id,
     {

@@ -75,6 +75,7 @@ const SCHEMA = `
 const SCHEMA_VERSION = '1';
 const CACHE_KIB = 4096;
 const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
+const BUSY_WAIT_MS = 250;
 
 /**
  * The metadata of the site's voicemail messages in SQLite (WAL): a write-ahead view of the change
@@ -169,7 +170,9 @@ export class MessageStore implements WriteAheadView {
   static open(file: string): MessageStore {
     const created = !existsSync(file);
     mkdirSync(dirname(file), { recursive: true });
-    const db = new Database(file);
+    // Another program holding the file's write lock (a sqlite3 shell, a backup) makes an apply
+    // wait this long, with the event loop blocked, before it fails and is retried (metadata.ts).
+    const db = new Database(file, { timeout: BUSY_WAIT_MS });
     try {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');

@@ -44,7 +44,6 @@ import {
   type MailboxDoc,
   type MessageDoc,
 } from './core.js';
-import { MetadataApplyError } from './metadata.js';
 import type { FileStore } from './fsstore.js';
 import type { Notifier } from './mailer.js';
 import type { VmailMetadata } from './metadata.js';
@@ -556,7 +555,8 @@ export class VmailService {
         try {
           await this.meta.messages.put(doc);
         } catch (err) {
-          if (!metadataMayExist(err)) await runtime.quarantine.putBack(entry, key);
+          // the entry did not commit (a committed one never fails the put): the file goes back
+          await runtime.quarantine.putBack(entry, key);
           throw err;
         }
         await runtime.quarantine.forget(entry);
@@ -676,8 +676,8 @@ export class VmailService {
       if (record) await record(doc);
       else await this.meta.messages.put(doc as MessageDoc);
     } catch (err) {
-      // Written but not durable: the metadata points at the file, which must stay (the start-up check reconciles).
-      if (!metadataMayExist(err)) await runtime.store.remove(key).catch(() => undefined);
+      // The metadata did not commit (once it has, the write does not fail: metadata.ts): no file without it.
+      await runtime.store.remove(key).catch(() => undefined);
       throw err;
     }
     return doc;
@@ -689,14 +689,6 @@ export class VmailService {
     if (doc.originSite === this.deps.siteId) await runtime.store.remove(doc.storage.key);
     this.deps.metrics.purged.inc({ reason });
   }
-}
-
-/**
- * After a failed message write, may the metadata exist anyway? Then its audio must stay: the log
- * committed the change but its store did not apply it (it is applied at the next start).
- */
-function metadataMayExist(err: unknown): boolean {
-  return err instanceof MetadataApplyError;
 }
 
 /** A received file whose upload was refused after it was whole: its temp file and descriptor go. */
