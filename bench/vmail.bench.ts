@@ -1,5 +1,5 @@
 import { execFile, spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { closeSync, copyFileSync, fsyncSync, mkdirSync, mkdtempSync, openSync, readSync, renameSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
@@ -96,6 +96,8 @@ export function seedBigDomain(dataDir: string, siteId: string, perBox: number): 
   mkdirSync(dbDir, { recursive: true });
   writeFileSync(join(dbDir, 'site.db'), `${JSON.stringify({ _id: 'self', id: siteId, name: 'bench', createdAt: new Date().toISOString() })}\n`);
   const audio = Buffer.concat([wavHeader({ encoding: 'mulaw', sampleRate: 8000, channels: 1 }, 160), Buffer.alloc(160, 0xff)]);
+  // with their checksums, as deposits make them now: the store check reads and hashes every file
+  const sha256 = createHash('sha256').update(audio).digest('hex');
   const t0 = Date.now() - perBox * BIG_BOXES * 60_000;
   const mailboxLines: string[] = [];
   const messageLines: string[] = [];
@@ -108,7 +110,7 @@ export function seedBigDomain(dataDir: string, siteId: string, perBox: number): 
       const id = randomUUID();
       const key = messageKey(BIG_DOMAIN, number, id);
       const doc: MessageDoc = newMessageDoc(
-        { id, domain: BIG_DOMAIN, mailbox: number, urgent: i % 20 === 0, callerName: `Caller ${i}`, callerNumber: `+1555${String(i).padStart(6, '0')}`, callId: `bench-${b}-${i}`, durationMs: 20, format: { encoding: 'mulaw', sampleRate: 8000, channels: 1 }, originSite: siteId, key, size: audio.length, forwardedFrom: null },
+        { id, domain: BIG_DOMAIN, mailbox: number, urgent: i % 20 === 0, callerName: `Caller ${i}`, callerNumber: `+1555${String(i).padStart(6, '0')}`, callId: `bench-${b}-${i}`, durationMs: 20, format: { encoding: 'mulaw', sampleRate: 8000, channels: 1 }, originSite: siteId, key, size: audio.length, sha256, forwardedFrom: null },
         new Date(t0 + (b * perBox + i) * 60_000),
       );
       const r = i % 10;

@@ -182,8 +182,10 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     ...systemRoutes({
       health: () => {
         const reasons = health.reasons();
-        if (lifecycle === 'ok' && reasons.length) return { status: 'degraded', site: site.name, version: VERSION, reasons };
-        return { status: lifecycle, site: site.name, version: VERSION };
+        const tasks = health.tasks();
+        const withTasks = tasks.length ? { tasks } : {};
+        if (lifecycle === 'ok' && reasons.length) return { status: 'degraded', site: site.name, version: VERSION, reasons, ...withTasks };
+        return { status: lifecycle, site: site.name, version: VERSION, ...withTasks };
       },
       status: (): ServiceStatus => ({
         site: { id: site.id, name: site.name },

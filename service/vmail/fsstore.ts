@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
@@ -57,6 +57,23 @@ export class FileStore {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
+    }
+  }
+
+  /** The SHA-256 (hex) of a file as it is now, with the size and modification time it was read at; undefined when it is not there. */
+  async checksum(key: string): Promise<{ sha256: string; size: number; mtimeMs: number } | undefined> {
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(this.pathOf(key), 'r');
+      const info = await handle.stat();
+      const hash = createHash('sha256');
+      for await (const chunk of handle.createReadStream({ autoClose: false })) hash.update(chunk as Buffer);
+      return { sha256: hash.digest('hex'), size: info.size, mtimeMs: info.mtimeMs };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    } finally {
+      await handle?.close();
     }
   }
 

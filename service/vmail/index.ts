@@ -1,7 +1,7 @@
 import type { Metrics } from '../api/metrics.js';
 import type { RouteDef } from '../api/route.js';
 import { vmailRoutes } from '../api/routes/vmail.js';
-import type { HealthReporter } from '../health.js';
+import type { HealthReporter, TaskReporter } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { RoleFactory } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
@@ -27,7 +27,7 @@ export interface VmailDeps {
   metrics: Metrics;
   log: Logger;
   /** where /healthz hears that the message store lags behind the log, and how the store checks go */
-  health?: HealthReporter;
+  health?: HealthReporter & TaskReporter;
   mailSettings?: {
     /**
      * The console's base URL for e-mails with notify = link, when the instance's ext.console_url
@@ -57,7 +57,7 @@ export async function createVmail(deps: VmailDeps): Promise<Vmail> {
   const service = new VmailService({ meta, config: deps.config, siteId: deps.siteId, metrics, log });
   const consoleUrl = deps.mailSettings?.consoleUrl ?? (() => undefined);
   const factory: RoleFactory = (instance, roleLog) =>
-    new VmailInstance(instance, { service, meta, config: deps.config, siteId: deps.siteId, dataDir: deps.dataDir, metrics, consoleUrl }, roleLog);
+    new VmailInstance(instance, { service, meta, config: deps.config, siteId: deps.siteId, dataDir: deps.dataDir, metrics, consoleUrl, ...(deps.health ? { tasks: deps.health } : {}) }, roleLog);
   return {
     routes: vmailRoutes(service),
     factory,

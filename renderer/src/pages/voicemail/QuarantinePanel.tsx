@@ -18,6 +18,7 @@ import type { QuarantineState } from './useQuarantine.js';
 const REASON_LABEL: Record<QuarantineEntry['reason'], string> = {
   no_metadata: 'Not recorded',
   unfinished_write: 'Unfinished write',
+  checksum_mismatch: 'Damaged (checksum)',
 };
 
 export function QuarantinePanel({
