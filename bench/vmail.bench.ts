@@ -18,7 +18,7 @@ import { percentile, type BenchOptions, type Row } from './types.js';
 
 export const name = 'vmail';
 export const description =
-  'Voicemail through a real service process: deposits/s of 30 s messages (8 kHz 16-bit PCM, 480 KB), listing latency in a mailbox of 10,000 messages within a domain of 100,000, time to first byte of playback, start-up and memory with the domain in the SQLite message store (migrated from nedb, then restarted, then rebuilt from the change log); baselines: the same bytes written with fsync, the same documents loaded into nedb (the store before), a raw nedb find, a raw file read';
+  'Voicemail through a real service process: deposits/s of 30 s messages (8 kHz 16-bit PCM, 480 KB), listing latency in a mailbox of 10,000 messages within a domain of 100,000, time to first byte of playback, start-up (spawn to the first answered listing) and memory with the domain in the SQLite message store (migrated from nedb, then restarted, then rebuilt from the change log); baselines: the same bytes written with fsync, the same documents loaded into nedb (the store before), a raw nedb find, a raw file read';
 
 const BIG_DOMAIN = 'big.example';
 const BIG_BOXES = 10;
@@ -215,6 +215,36 @@ async function timedLongStart(dataDir: string, limitMs = 600_000): Promise<numbe
   return ms;
 }
 
+/**
+ * What "start" means here: from the spawn of the process to its first answered listing (/healthz
+ * 200, a login, the mailbox list of the big domain and a page of a mailbox's messages when it has
+ * them): the wait before a media server or a console can use the voicemail. The store check runs
+ * after it, in the background, and has rows of its own.
+ */
+const START_MEANS = 'spawn to the first answered listing (healthz, login, mailbox list, a page of 50)';
+
+async function timedStart(dataDir: string | undefined): Promise<{ svc: RunningTestService; token: string; ms: number; t0: number }> {
+  const t0 = performance.now();
+  const svc = await startService({ ...(dataDir !== undefined ? { dataDir } : {}), env: { SITECALL_LOG_LEVEL: 'info' } });
+  const token = await adminToken(svc);
+  const boxes = (await api(svc, token, 'GET', `/api/v1/domains/${BIG_DOMAIN}/mailboxes`)) as { items: { number: string }[] };
+  const first = boxes.items[0];
+  if (first) await api(svc, token, 'GET', `/api/v1/domains/${BIG_DOMAIN}/mailboxes/${first.number}/messages?limit=50`);
+  return { svc, token, ms: performance.now() - t0, t0 };
+}
+
+/** Waits until /healthz says no vmail store check runs any more. */
+async function storeChecked(svc: RunningTestService, limitMs: number): Promise<void> {
+  const t0 = performance.now();
+  for (;;) {
+    const health = (await (await fetch(`${svc.url}/healthz`)).json()) as { tasks?: { task: string; state: string }[] };
+    const checks = (health.tasks ?? []).filter((t) => t.task === 'store check');
+    if (checks.length > 0 && checks.every((t) => t.state !== 'running') && /vmail store check/.test(svc.logs())) return;
+    if (performance.now() - t0 > limitMs) throw new Error(`the vmail store check did not finish within ${limitMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function metric(svc: RunningTestService, token: string, series: string): Promise<number> {
   const text = await (await fetch(`${svc.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })).text();
   return Number(new RegExp(`^${series}\\{[^}]*\\} ([0-9.e+-]+)`, 'm').exec(text)?.[1] ?? Number.NaN);
@@ -273,28 +303,31 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
     const n = total.toLocaleString('en-US');
     const baseStart = await nedbLoad(copy);
     log(`nedb load of the same documents: ${baseStart.ms.toFixed(0)} ms, RSS ${baseStart.rssMb.toFixed(0)} MB`);
-    const startTimed = async (): Promise<number> => {
-      const t = performance.now();
-      svc = await startService({ dataDir: bigDir, env: { SITECALL_LOG_LEVEL: 'info' } });
-      return performance.now() - t;
-    };
     // the fixed cost of a start on this machine: the same service with an empty data directory
-    const t1 = performance.now();
-    const empty = await startService({ env: { SITECALL_LOG_LEVEL: 'warn' } });
-    const emptyMs = performance.now() - t1;
-    await empty.stop();
+    const empty = await timedStart(undefined);
+    const emptyMs = empty.ms;
+    const emptyRssMb = (await metric(empty.svc, empty.token, 'sitecall_process_resident_memory_bytes')) / 1024 / 1024;
+    await empty.svc.stop();
     const migrateMs = await timedLongStart(bigDir);
     rows.push({ name: `first start after the upgrade: ${n} messages from nedb into SQLite and the change log`, figure: migrateMs, unit: 'ms', baseline: baseStart.ms, baselineName: 'nedb load of the same documents, own process' });
 
-    const startMs = await startTimed();
+    const big = await timedStart(bigDir);
+    svc = big.svc;
+    token = big.token;
+    const startMs = big.ms;
+    const rssAtStartMb = (await metric(svc, token, 'sitecall_process_resident_memory_bytes')) / 1024 / 1024;
+    await storeChecked(svc, 600_000);
+    const checkedMs = performance.now() - big.t0;
     const checkMs = Number(/"ms":(\d+),"tempFiles".*"vmail store checked"/.exec(svc.logs())?.[1] ?? Number.NaN);
     const attachMs = Number(/"how":"[a-z-]+","documents":\d+,"ms":(\d+)[^\n]*voicemail metadata store attached/.exec(svc.logs())?.[1] ?? Number.NaN);
-    token = await adminToken(svc);
-    rows.push({ name: `service start with ${n} messages (SQLite message store, change log, store check)`, figure: startMs, unit: 'ms', baseline: baseStart.ms, baselineName: 'nedb load of the same documents, own process (the store before)', target: { op: '<', value: 1000 } });
-    rows.push({ name: 'service start with an empty data directory (the fixed cost of a start here)', figure: emptyMs, unit: 'ms' });
+    const rssMb = (await metric(svc, token, 'sitecall_process_resident_memory_bytes')) / 1024 / 1024;
+    rows.push({ name: `service start with ${n} messages: ${START_MEANS}`, figure: startMs, unit: 'ms', baseline: emptyMs, baselineName: 'the same start with an empty data directory (the fixed cost of a start here)', target: { op: '<', value: 1000 } });
+    rows.push({ name: `of it the ${n} messages (start with them less the start of an empty data directory)`, figure: startMs - emptyMs, unit: 'ms', baseline: baseStart.ms, baselineName: 'nedb load of the same documents, own process (the store before)', target: { op: '<', value: 1000 } });
     rows.push({ name: `of which the message store's attach to the change log`, figure: attachMs, unit: 'ms' });
-    rows.push({ name: `of which the vmail store check (${n} files against their metadata)`, figure: checkMs, unit: 'ms' });
-    rows.push({ name: `service RSS with ${n} messages`, figure: (await metric(svc, token, 'sitecall_process_resident_memory_bytes')) / 1024 / 1024, unit: 'MB', baseline: baseStart.rssMb, baselineName: 'RSS of a process with the same documents in nedb', target: { op: '<', value: 150 } });
+    rows.push({ name: `the vmail store check, in the background after the start (${n} files against their metadata, each hashed against its SHA-256)`, figure: checkMs, unit: 'ms' });
+    rows.push({ name: 'from the spawn to the end of the store check', figure: checkedMs, unit: 'ms' });
+    rows.push({ name: `service RSS with ${n} messages, at the first listing`, figure: rssAtStartMb, unit: 'MB', baseline: emptyRssMb, baselineName: 'the service with an empty data directory, at its first listing', target: { op: '<', value: 150 } });
+    rows.push({ name: `service RSS with ${n} messages, once the store check is done`, figure: rssMb, unit: 'MB', baseline: baseStart.rssMb, baselineName: 'RSS of a process with the same documents in nedb (the store before)', target: { op: '<', value: 150 } });
 
     const base = `/api/v1/domains/${BIG_DOMAIN}/mailboxes`;
     const get = (path: string) => api(svc, token, 'GET', path);
@@ -312,9 +345,11 @@ export async function run(opts: BenchOptions): Promise<Row[]> {
     }
     await svc.stop({ keepData: true });
 
-    // the message store deleted: rebuilt from the change log's documents
+    // the message store deleted: rebuilt from the change log's documents (this start includes the rebuild)
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${messageStoreFile(bigDir)}${suffix}`, { force: true });
-    const rebuildMs = await startTimed();
+    const rebuilt = await timedStart(bigDir);
+    svc = rebuilt.svc;
+    const rebuildMs = rebuilt.ms;
     rows.push({ name: `service start with the SQLite message store deleted (${n} messages rebuilt from the change log)`, figure: rebuildMs, unit: 'ms', baseline: baseStart.ms, baselineName: 'nedb load of the same documents, own process' });
     await svc.stop({ keepData: true });
 

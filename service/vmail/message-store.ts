@@ -163,7 +163,7 @@ export class MessageStore implements WriteAheadView {
       pageInboxOldest: page('inbox = 1', 'ASC'),
       idsOfBox: s('SELECT id FROM messages WHERE box = ?'),
       // arrays, not objects: the start-up check reads every message this way
-      audioOfBox: s('SELECT id, audio_key, audio_missing, audio_sha256 FROM messages WHERE box = ? AND origin_site = ?').raw(true),
+      audioOfBox: s('SELECT id, audio_key, audio_missing, audio_sha256 FROM messages WHERE box = ? AND origin_site = ? AND id > ? ORDER BY id LIMIT ?').raw(true),
       boxes: s('SELECT box FROM counts').pluck(true),
       missingAudio: s('SELECT doc FROM messages WHERE domain = ? AND audio_missing = 1 AND origin_site = ? ORDER BY created_at DESC, id DESC'),
       deletedOfSite: s("SELECT id, box, deleted_at AS deletedAt FROM messages WHERE folder = 'deleted' AND origin_site = ? ORDER BY deleted_at"),
@@ -329,9 +329,13 @@ export class MessageStore implements WriteAheadView {
     return (this.stmt.idsOfBox.all(box) as { id: string }[]).map((r) => r.id);
   }
 
-  /** The audio of a mailbox's messages that this site holds (for the start-up check). */
-  audioOf(box: string, site: string): AudioRef[] {
-    return this.stmt.audioOfBox.all(box, site) as AudioRef[];
+  /**
+   * A page of the audio of a mailbox's messages that this site holds, by id, after `afterId` (for
+   * the store check: pages, so that it never holds a mailbox's messages at once, and a statement
+   * per page, so that the connection is free for the writes in between).
+   */
+  audioPage(box: string, site: string, afterId: string, limit: number): AudioRef[] {
+    return this.stmt.audioOfBox.all(box, site, afterId, limit) as AudioRef[];
   }
 
   /** The mailboxes that have messages (`domain/number`). */

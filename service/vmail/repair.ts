@@ -27,6 +27,11 @@ export interface RepairReport {
   sweptRecords: number;
 }
 
+/** The longest the check hashes files without letting requests in. */
+const SLICE_MS = 5;
+/** messages read from the store at a time */
+const PAGE = 500;
+
 /** What the check needs of the running service: it runs while deposits and listings are served. */
 export interface LiveStore {
   /** a write or removal of this key is under way (from before its temp file exists until its metadata is applied) */
@@ -77,42 +82,75 @@ export async function checkStore(args: {
   // never holds a domain's messages in memory; a mailbox with messages but no directory is done last.
   const store = meta.messages.store;
   const checkedBoxes = new Set<string>();
-  const checkMessages = async (box: string, refs: readonly AudioRef[], found: ReadonlySet<string>) => {
-    checkedBoxes.add(box);
-    for (const [id, key, missing, sha256] of refs) {
-      report.messages++;
-      if (live.busy(key)) continue;
-      const listed = found.has(key);
-      if (listed && !missing && sha256 !== null) {
-        const sum = await files.checksum(key);
-        if (sum === undefined || live.busy(key)) continue;
-        report.verifiedAudio++;
-        if (sum.sha256 === sha256) continue;
-        const doc = meta.messages.get(id);
-        if (!doc || doc.storage.key !== key) continue;
-        await live.quarantineDamaged(doc);
-        report.damagedAudio++;
-        continue;
-      }
-      if (listed === !missing) continue;
-      await live.locked(box, async () => {
-        const doc = meta.messages.get(id);
-        if (!doc || doc.storage.key !== key || live.busy(key)) return;
-        // the listing is older than the metadata: look again
-        const present = (await files.size(key)) !== undefined;
-        if (present === !doc.audioMissing) return;
-        await meta.messages.put({ ...doc, audioMissing: !present });
-        if (present) {
-          report.foundAudio++;
-          metrics.repairs.inc({ kind: 'found_audio' });
-          log.warn({ messageId: doc._id, key }, 'the audio of a message marked missing is back');
-        } else {
-          report.missingAudio++;
-          metrics.repairs.inc({ kind: 'missing_audio' });
-          log.error({ messageId: doc._id, key }, 'the audio file of a message is missing from the store: marked audioMissing');
-        }
-      });
+  let slice = performance.now();
+  /** Small files are hashed with blocking reads, and most messages need no await at all: the requests get the event loop every few ms. */
+  const letRequestsIn = async () => {
+    if (performance.now() - slice < SLICE_MS) return;
+    await new Promise((r) => setImmediate(r));
+    slice = performance.now();
+  };
+  /** One message against the listing of its directory (`listed`: its file was there). */
+  const checkMessage = async (box: string, [id, key, missing, sha256]: AudioRef, listed: boolean) => {
+    report.messages++;
+    if (live.busy(key)) return;
+    if (listed && !missing && sha256 !== null) {
+      const sum = await files.checksumForCheck(key);
+      if (sum === undefined || live.busy(key)) return;
+      report.verifiedAudio++;
+      if (sum.sha256 === sha256) return;
+      const doc = meta.messages.get(id);
+      if (!doc || doc.storage.key !== key) return;
+      await live.quarantineDamaged(doc);
+      report.damagedAudio++;
+      return;
     }
+    if (listed === !missing) return;
+    await live.locked(box, async () => {
+      const doc = meta.messages.get(id);
+      if (!doc || doc.storage.key !== key || live.busy(key)) return;
+      // the listing is older than the metadata: look again
+      const present = (await files.size(key)) !== undefined;
+      if (present === !doc.audioMissing) return;
+      await meta.messages.put({ ...doc, audioMissing: !present });
+      if (present) {
+        report.foundAudio++;
+        metrics.repairs.inc({ kind: 'found_audio' });
+        log.warn({ messageId: doc._id, key }, 'the audio of a message marked missing is back');
+      } else {
+        report.missingAudio++;
+        metrics.repairs.inc({ kind: 'missing_audio' });
+        log.error({ messageId: doc._id, key }, 'the audio file of a message is missing from the store: marked audioMissing');
+      }
+    });
+  };
+  /**
+   * A mailbox's messages against the sorted names of the message files in its directory: a merge
+   * of the two in id order, the messages read a page at a time, so the check holds one listing and
+   * one page, never a mailbox's messages. `orphan` is told each name no message of the box has.
+   */
+  const checkMessages = async (box: string, names: readonly string[], orphan: (name: string) => Promise<void>) => {
+    checkedBoxes.add(box);
+    let at = 0;
+    let after = '';
+    for (;;) {
+      const page = store.audioPage(box, siteId, after, PAGE);
+      for (const ref of page) {
+        await letRequestsIn();
+        const name = `${ref[0]}${AUDIO_EXT}`;
+        if (ref[1] !== `${box}/${name}`) {
+          // audio kept under a key of another layout: look at the file itself
+          await checkMessage(box, ref, (await files.size(ref[1])) !== undefined);
+          continue;
+        }
+        while (at < names.length && (names[at] as string) < name) await orphan(names[at++] as string);
+        const listed = names[at] === name;
+        if (listed) at++;
+        await checkMessage(box, ref, listed);
+      }
+      if (page.length < PAGE) break;
+      after = (page.at(-1) as AudioRef)[0];
+    }
+    while (at < names.length) await orphan(names[at++] as string);
   };
   const mailboxes = (await meta.mailboxes.find({})).filter((m) => serves(m.domain));
   const boxes = new Set(mailboxes.map((m) => m._id));
@@ -155,9 +193,7 @@ export async function checkStore(args: {
     if (signal?.aborted) return report;
     if (!isMailboxNumber(dir.mailbox)) continue;
     const box = boxKey(dir.domain, dir.mailbox);
-    const refs = store.audioOf(box, siteId);
-    const messageKeys = new Set(refs.map((r) => r[1]));
-    const present = new Set<string>();
+    const messageFiles: string[] = [];
     for (const [names, greeting] of [[dir.files, false], [dir.greetings, true]] as const) {
       for (const name of names) {
         const key = `${dir.domain}/${dir.mailbox}/${greeting ? 'greetings/' : ''}${name}`;
@@ -173,18 +209,22 @@ export async function checkStore(args: {
           log.debug({ key }, 'a file that is not part of the store layout: left alone');
           continue;
         }
-        if (greeting ? greetings.has(key) : messageKeys.has(key)) {
-          if (greeting) seen.add(key);
-          else present.add(key);
-        } else if (!(await claimed(key, at, name))) await toQuarantine(name, 'no_metadata', key, at);
+        if (!greeting) messageFiles.push(name);
+        else if (greetings.has(key)) seen.add(key);
+        else if (!(await claimed(key, at, name))) await toQuarantine(name, 'no_metadata', key, at);
       }
     }
-    await checkMessages(box, refs, present);
+    messageFiles.sort();
+    const at = { domain: dir.domain, mailbox: dir.mailbox, greeting: false };
+    await checkMessages(box, messageFiles, async (name) => {
+      const key = `${box}/${name}`;
+      if (!(await claimed(key, at, name))) await toQuarantine(name, 'no_metadata', key, at);
+    });
     if (!boxes.has(box)) await files.pruneMailboxDir(dir.domain, dir.mailbox);
   }
   for (const box of store.boxes()) {
     if (signal?.aborted) return report;
-    if (!checkedBoxes.has(box) && serves(box.slice(0, box.indexOf('/')))) await checkMessages(box, store.audioOf(box, siteId), new Set());
+    if (!checkedBoxes.has(box) && serves(box.slice(0, box.indexOf('/')))) await checkMessages(box, [], async () => undefined);
   }
 
   for (const domain of await readdir(join(files.root, QUARANTINE_DIR)).catch(() => [] as string[])) {
