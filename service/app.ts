@@ -150,7 +150,9 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   const sources = await SourceRegistry.open(documents, callstore.sourceEvents());
   callstore.attachSources(sources);
 
-  const vmail = await createVmail({ documents, feed, changeLog, config, siteId: site.id, dataDir: settings.dataDir, metrics, log, health });
+  let listening!: () => void;
+  const listened = new Promise<void>((resolve) => (listening = resolve));
+  const vmail = await createVmail({ documents, feed, changeLog, config, siteId: site.id, dataDir: settings.dataDir, metrics, log, health, listening: listened });
   const host = new RoleHost(
     site.id,
     {
@@ -218,6 +220,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
   lifecycle = 'ok';
   log.info({ url, site: site.name, siteId: site.id, dataDir: settings.dataDir, version: VERSION }, 'Sitecall service listening');
+  listening();
 
   const purge = setInterval(() => {
     auth.purgeExpiredSessions().catch((err: unknown) => log.warn({ err }, 'session purge failed'));

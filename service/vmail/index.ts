@@ -28,6 +28,8 @@ export interface VmailDeps {
   log: Logger;
   /** where /healthz hears that the message store lags behind the log, and how the store checks go */
   health?: HealthReporter & TaskReporter;
+  /** resolves once the service listens: the store checks wait for it, so that they do not slow the start down */
+  listening?: Promise<void>;
   mailSettings?: {
     /**
      * The console's base URL for e-mails with notify = link, when the instance's ext.console_url
@@ -57,7 +59,7 @@ export async function createVmail(deps: VmailDeps): Promise<Vmail> {
   const service = new VmailService({ meta, config: deps.config, siteId: deps.siteId, metrics, log });
   const consoleUrl = deps.mailSettings?.consoleUrl ?? (() => undefined);
   const factory: RoleFactory = (instance, roleLog) =>
-    new VmailInstance(instance, { service, meta, config: deps.config, siteId: deps.siteId, dataDir: deps.dataDir, metrics, consoleUrl, ...(deps.health ? { tasks: deps.health } : {}) }, roleLog);
+    new VmailInstance(instance, { service, meta, config: deps.config, siteId: deps.siteId, dataDir: deps.dataDir, metrics, consoleUrl, ...(deps.health ? { tasks: deps.health } : {}), ...(deps.listening ? { listening: deps.listening } : {}) }, roleLog);
   return {
     routes: vmailRoutes(service),
     factory,

@@ -61,6 +61,8 @@ export interface VmailInstanceDeps {
   consoleUrl: () => string | undefined;
   /** where /healthz hears how the store check goes */
   tasks?: TaskReporter;
+  /** resolves once the service listens: the store check begins then (an instance started later checks at once) */
+  listening?: Promise<void>;
 }
 
 /**
@@ -123,9 +125,15 @@ export class VmailInstance implements RoleRuntime, VmailRuntime {
   private async checkInBackground(): Promise<RepairReport | undefined> {
     const component = `vmail ${this.name}`;
     const task = 'store check';
-    const started = Date.now();
+    let started = Date.now();
     this.deps.tasks?.task(component, task, 'running', `Matching the audio files of ${this.store.root} with their metadata and checksums.`);
     try {
+      // its reads and hashing would share the start's event loop and cores: it waits for the service to listen
+      // (a stop before that ends the wait: a start that failed never listens)
+      const stopped = new Promise<void>((resolve) => this.stopping.signal.addEventListener('abort', () => resolve(), { once: true }));
+      await Promise.race([this.deps.listening, stopped]);
+      if (this.stopping.signal.aborted) return undefined;
+      started = Date.now();
       const report = await checkStore({
         store: this.store,
         quarantine: this.quarantine,
