@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, hash, randomBytes } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, openSync, readSync, type ReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
@@ -66,15 +66,15 @@ export class FileStore {
     try {
       handle = await open(this.pathOf(key), 'r');
       const info = await handle.stat();
-      const hash = createHash('sha256');
+      const sha = createHash('sha256');
       // plain reads into one buffer: a read stream costs more than the hashing for small files
       const buf = Buffer.allocUnsafe(Math.min(CHECKSUM_CHUNK, Math.max(info.size, 1)));
       for (;;) {
         const { bytesRead } = await handle.read(buf, 0, buf.length, null);
         if (bytesRead === 0) break;
-        hash.update(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+        sha.update(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
       }
-      return { sha256: hash.digest('hex'), size: info.size, mtimeMs: info.mtimeMs };
+      return { sha256: sha.digest('hex'), size: info.size, mtimeMs: info.mtimeMs };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
@@ -97,19 +97,22 @@ export class FileStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
-    let size: number;
     try {
-      size = fstatSync(fd).size;
+      const size = fstatSync(fd).size;
       if (size <= CHECKSUM_CHUNK) {
-        const hash = createHash('sha256');
         let at = 0;
         for (;;) {
-          const n = readSync(fd, scratch, 0, scratch.length, at);
-          if (n === 0) break;
-          hash.update(n === scratch.length ? scratch : scratch.subarray(0, n));
+          const n = readSync(fd, scratch, at, scratch.length - at, at);
+          if (n === 0 || at + n === scratch.length) {
+            at += n;
+            break;
+          }
           at += n;
         }
-        return { sha256: hash.digest('hex'), size: at };
+        // grown past the buffer since fstat: hashed the way large files are
+        if (at === scratch.length) return await this.checksum(key);
+        // one-shot: no Hash object (and its native context) per file
+        return { sha256: hash('sha256', scratch.subarray(0, at)), size: at };
       }
     } finally {
       closeSync(fd);
