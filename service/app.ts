@@ -181,7 +181,9 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   const sources = await SourceRegistry.open(documents, callstore.sourceEvents());
   callstore.attachSources(sources);
 
-  const vmail = await createVmail({ documents, feed, changeLog, config, siteId: site.id, dataDir: settings.dataDir, metrics, log });
+  let listening!: () => void;
+  const listened = new Promise<void>((resolve) => (listening = resolve));
+  const vmail = await createVmail({ documents, feed, changeLog, config, siteId: site.id, dataDir: settings.dataDir, metrics, log, health, listening: listened });
   const host = new RoleHost(
     site.id,
     {
@@ -213,8 +215,10 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     ...systemRoutes({
       health: () => {
         const reasons = health.reasons();
-        if (lifecycle === 'ok' && reasons.length) return { status: 'degraded', site: site.name, version: VERSION, reasons };
-        return { status: lifecycle, site: site.name, version: VERSION };
+        const tasks = health.tasks();
+        const withTasks = tasks.length ? { tasks } : {};
+        if (lifecycle === 'ok' && reasons.length) return { status: 'degraded', site: site.name, version: VERSION, reasons, ...withTasks };
+        return { status: lifecycle, site: site.name, version: VERSION, ...withTasks };
       },
       status: (): ServiceStatus => ({
         site: { id: site.id, name: site.name },
@@ -255,6 +259,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
   lifecycle = 'ok';
   log.info({ url, site: site.name, siteId: site.id, dataDir: settings.dataDir, version: VERSION }, 'Sitecall service listening');
+  listening();
 
   const purge = setInterval(() => {
     auth.purgeExpiredSessions().catch((err: unknown) => log.warn({ err }, 'session purge failed'));

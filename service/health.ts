@@ -1,4 +1,4 @@
-import type { HealthReason } from '../shared/api/status.js';
+import type { HealthReason, HealthTask } from '../shared/api/status.js';
 
 /** What a part of the service tells /healthz about itself: any part may use it (roles, stores). */
 export interface HealthReporter {
@@ -7,9 +7,26 @@ export interface HealthReporter {
   recover(component: string): void;
 }
 
-/** The reasons the service is degraded now, one per component, each with the time it began. */
-export class HealthBoard implements HealthReporter {
+/** Where a part reports work it runs in the background (a store check after the service listens): /healthz lists it. */
+export interface TaskReporter {
+  task(component: string, task: string, state: HealthTask['state'], message: string): void;
+}
+
+/** The reasons the service is degraded now, one per component, each with the time it began; and the background tasks. */
+export class HealthBoard implements HealthReporter, TaskReporter {
   private readonly current = new Map<string, HealthReason>();
+  private readonly running = new Map<string, HealthTask>();
+
+  task(component: string, task: string, state: HealthTask['state'], message: string): void {
+    const id = `${component}\u0000${task}`;
+    const now = new Date().toISOString();
+    const startedAt = state === 'running' ? now : (this.running.get(id)?.startedAt ?? now);
+    this.running.set(id, { component, task, state, message, startedAt, finishedAt: state === 'running' ? null : now });
+  }
+
+  tasks(): HealthTask[] {
+    return [...this.running.values()];
+  }
 
   degrade(component: string, message: string): void {
     const since = this.current.get(component)?.since ?? new Date().toISOString();

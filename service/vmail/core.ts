@@ -15,6 +15,7 @@ import {
   type MessagePatch,
   type Mwi,
   type NotifyMode,
+  type StoragePointer,
 } from '../../shared/api/vmail.js';
 import type { Doc } from '../storage/documents.js';
 import type { WavFormat } from './wav.js';
@@ -108,7 +109,7 @@ export function byNumber(a: Pick<MailboxDoc, 'number'>, b: Pick<MailboxDoc, 'num
 }
 
 export function toMailbox(doc: MailboxDoc, counts: MessageCounts, guard: PinGuardDoc | null, now: Date): Mailbox {
-  const greetings = Object.fromEntries(GREETING_KINDS.map((k) => [k, doc.greetings[k] ?? null])) as Mailbox['greetings'];
+  const greetings = Object.fromEntries(GREETING_KINDS.map((k) => [k, greetingView(doc.greetings[k])])) as Mailbox['greetings'];
   return {
     domain: doc.domain,
     number: doc.number,
@@ -131,7 +132,26 @@ export function toMessage(doc: MessageDoc): Message {
   const { _id, box, folderBeforeDelete, ...rest } = doc;
   void box;
   void folderBeforeDelete;
-  return { id: _id, ...rest };
+  return { id: _id, ...rest, storage: withChecksum(doc.storage) };
+}
+
+/**
+ * A storage pointer as the API shows it: one stored before checksums were kept has none (null,
+ * unknown). It is not computed afterwards: a sum of the bytes as they are now would vouch for
+ * bytes nobody checked against what was received, and would be a log entry (replicated) per old
+ * message.
+ */
+export function withChecksum(storage: StoragePointer): StoragePointer {
+  return typeof storage.sha256 === 'string' ? storage : { ...storage, sha256: null };
+}
+
+/** The audio's SHA-256 when it is known. */
+export function checksumOf(storage: StoragePointer): string | null {
+  return typeof storage.sha256 === 'string' ? storage.sha256 : null;
+}
+
+function greetingView(g: GreetingInfo | undefined): GreetingInfo | null {
+  return g ? { ...g, storage: withChecksum(g.storage) } : null;
 }
 
 export function toMwi(domain: string, mailbox: string, c: MessageCounts): Mwi {
@@ -151,6 +171,8 @@ export interface NewMessage {
   originSite: string;
   key: string;
   size: number;
+  /** of the audio as it was received; null (unknown) only for messages from before checksums */
+  sha256?: string | null;
   forwardedFrom: ForwardedFrom | null;
 }
 
@@ -171,7 +193,7 @@ export function newMessageDoc(m: NewMessage, now: Date): MessageDoc {
     durationMs: m.durationMs,
     format: m.format,
     originSite: m.originSite,
-    storage: { handler: 'fs', key: m.key, size: m.size, contentType: CONTENT_TYPE_WAV },
+    storage: { handler: 'fs', key: m.key, size: m.size, contentType: CONTENT_TYPE_WAV, sha256: m.sha256 ?? null },
     forwardedFrom: m.forwardedFrom,
     audioMissing: false,
     folderBeforeDelete: null,

@@ -1,5 +1,5 @@
-import { randomBytes } from 'node:crypto';
-import { createReadStream, type ReadStream } from 'node:fs';
+import { createHash, hash, randomBytes } from 'node:crypto';
+import { closeSync, createReadStream, fstatSync, openSync, readSync, type ReadStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, relative, resolve, sep } from 'node:path';
 import { dirOf, GREETINGS_DIR, isInside, pathOf } from './paths.js';
@@ -58,6 +58,66 @@ export class FileStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw err;
     }
+  }
+
+  /** The SHA-256 (hex) of a file as it is now, with the size and modification time it was read at; undefined when it is not there. */
+  async checksum(key: string): Promise<{ sha256: string; size: number; mtimeMs: number } | undefined> {
+    let handle: FileHandle | undefined;
+    try {
+      handle = await open(this.pathOf(key), 'r');
+      const info = await handle.stat();
+      const sha = createHash('sha256');
+      // plain reads into one buffer: a read stream costs more than the hashing for small files
+      const buf = Buffer.allocUnsafe(Math.min(CHECKSUM_CHUNK, Math.max(info.size, 1)));
+      for (;;) {
+        const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+        if (bytesRead === 0) break;
+        sha.update(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead));
+      }
+      return { sha256: sha.digest('hex'), size: info.size, mtimeMs: info.mtimeMs };
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    } finally {
+      await handle?.close();
+    }
+  }
+
+  /**
+   * The same for the store check, which hashes every file of the store: a small file is read with
+   * blocking calls into one reused buffer (four calls in this thread instead of five round trips
+   * to the thread pool, and no garbage), a large one the way `checksum` does. The caller yields
+   * to the event loop between files.
+   */
+  async checksumForCheck(key: string): Promise<{ sha256: string; size: number } | undefined> {
+    let fd: number;
+    try {
+      fd = openSync(this.pathOf(key), 'r');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    try {
+      const size = fstatSync(fd).size;
+      if (size <= CHECKSUM_CHUNK) {
+        let at = 0;
+        for (;;) {
+          const n = readSync(fd, scratch, at, scratch.length - at, at);
+          if (n === 0 || at + n === scratch.length) {
+            at += n;
+            break;
+          }
+          at += n;
+        }
+        // grown past the buffer since fstat: hashed the way large files are
+        if (at === scratch.length) return await this.checksum(key);
+        // one-shot: no Hash object (and its native context) per file
+        return { sha256: hash('sha256', scratch.subarray(0, at)), size: at };
+      }
+    } finally {
+      closeSync(fd);
+    }
+    return this.checksum(key);
   }
 
   /** A stream of the bytes start..end (inclusive) of a file. */
@@ -132,6 +192,11 @@ export class FileStore {
     }
   }
 }
+
+/** How much of a file one read takes while it is hashed; files up to this size are read at once by the store check. */
+const CHECKSUM_CHUNK = 256 * 1024;
+/** the store check's read buffer (it hashes one file at a time) */
+const scratch = Buffer.alloc(CHECKSUM_CHUNK);
 
 /** A file being written: bytes go to its temp file until commit() puts it in place. */
 export class PendingFile {

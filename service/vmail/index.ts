@@ -1,6 +1,7 @@
 import type { Metrics } from '../api/metrics.js';
 import type { RouteDef } from '../api/route.js';
 import { vmailRoutes } from '../api/routes/vmail.js';
+import type { HealthReporter, TaskReporter } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { RoleFactory } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
@@ -25,6 +26,10 @@ export interface VmailDeps {
   dataDir: string;
   metrics: Metrics;
   log: Logger;
+  /** where /healthz hears that the message store lags behind the log, and how the store checks go */
+  health?: HealthReporter & TaskReporter;
+  /** resolves once the service listens: the store checks wait for it, so that they do not slow the start down */
+  listening?: Promise<void>;
   mailSettings?: {
     /**
      * The console's base URL for e-mails with notify = link, when the instance's ext.console_url
@@ -49,12 +54,12 @@ export interface Vmail {
  */
 export async function createVmail(deps: VmailDeps): Promise<Vmail> {
   const log = deps.log.child({ role: 'vmail' });
-  const meta = await VmailMetadata.open({ documents: deps.documents, feed: deps.feed, log: deps.changeLog, dataDir: deps.dataDir, logger: log });
+  const meta = await VmailMetadata.open({ documents: deps.documents, feed: deps.feed, log: deps.changeLog, dataDir: deps.dataDir, logger: log, ...(deps.health ? { health: deps.health } : {}) });
   const metrics = new VmailMetrics(deps.metrics.registry);
   const service = new VmailService({ meta, config: deps.config, siteId: deps.siteId, metrics, log });
   const consoleUrl = deps.mailSettings?.consoleUrl ?? (() => undefined);
   const factory: RoleFactory = (instance, roleLog) =>
-    new VmailInstance(instance, { service, meta, config: deps.config, siteId: deps.siteId, dataDir: deps.dataDir, metrics, consoleUrl }, roleLog);
+    new VmailInstance(instance, { service, meta, config: deps.config, siteId: deps.siteId, dataDir: deps.dataDir, metrics, consoleUrl, ...(deps.health ? { tasks: deps.health } : {}), ...(deps.listening ? { listening: deps.listening } : {}) }, roleLog);
   return {
     routes: vmailRoutes(service),
     factory,

@@ -1,5 +1,6 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import type { ResolvedInstance } from '../config/roles.js';
+import type { TaskReporter } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { RoleRuntime } from '../roles/host.js';
 import { FileStore } from './fsstore.js';
@@ -7,7 +8,7 @@ import { Notifier, smtpSettingsOf, type SmtpSettings } from './mailer.js';
 import type { VmailMetadata } from './metadata.js';
 import type { VmailMetrics } from './metrics.js';
 import { Quarantine } from './quarantine.js';
-import { checkStore } from './repair.js';
+import { checkStore, type RepairReport } from './repair.js';
 import type { VmailPartition, VmailRuntime, VmailService } from './service.js';
 
 /** Tunables of a vmail instance from its `ext` (README), with their defaults. */
@@ -58,6 +59,10 @@ export interface VmailInstanceDeps {
   metrics: VmailMetrics;
   /** the console's address when ext.console_url does not say */
   consoleUrl: () => string | undefined;
+  /** where /healthz hears how the store check goes */
+  tasks?: TaskReporter;
+  /** resolves once the service listens: the store check begins then (an instance started later checks at once) */
+  listening?: Promise<void>;
 }
 
 /**
@@ -73,6 +78,9 @@ export class VmailInstance implements RoleRuntime, VmailRuntime {
   private purgeTimer: NodeJS.Timeout | undefined;
   private purging: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  private readonly stopping = new AbortController();
+  /** the store check, running beside the requests from start on */
+  private checking: Promise<RepairReport | undefined> = Promise.resolve(undefined);
 
   constructor(
     private instance: ResolvedInstance,
@@ -99,17 +107,68 @@ export class VmailInstance implements RoleRuntime, VmailRuntime {
     for (const problem of this.tunables.problems) this.log.warn({ problem }, 'vmail instance setting ignored');
     this.notifier.configure(this.tunables.smtp);
     await this.store.init();
-    const started = Date.now();
-    const report = await checkStore({ store: this.store, quarantine: this.quarantine, meta: this.deps.meta, siteId: this.deps.siteId, serves: (d) => this.serves(d), log: this.log, metrics: this.deps.metrics });
-    this.log.info({ store: this.store.root, ms: Date.now() - started, ...report }, 'vmail store checked');
     this.deps.service.register(this);
+    this.checking = this.checkInBackground();
     this.schedulePurge(Math.min(5_000, this.tunables.purgeIntervalMs));
+  }
+
+  /** Resolves with the report of the store check once it is done (undefined if it failed or was stopped). */
+  storeChecked(): Promise<RepairReport | undefined> {
+    return this.checking;
+  }
+
+  /**
+   * The start-up check runs while the instance serves: a start does not wait for a walk of every
+   * file (and, for audio with a checksum, a read of it). It is safe beside requests (repair.ts);
+   * /healthz lists it as a task, running and then with its result.
+   */
+  private async checkInBackground(): Promise<RepairReport | undefined> {
+    const component = `vmail ${this.name}`;
+    const task = 'store check';
+    let started = Date.now();
+    this.deps.tasks?.task(component, task, 'running', `Matching the audio files of ${this.store.root} with their metadata and checksums.`);
+    try {
+      // its reads and hashing would share the start's event loop and cores: it waits for the service to listen
+      // (a stop before that ends the wait: a start that failed never listens)
+      const stopped = new Promise<void>((resolve) => this.stopping.signal.addEventListener('abort', () => resolve(), { once: true }));
+      await Promise.race([this.deps.listening, stopped]);
+      if (this.stopping.signal.aborted) return undefined;
+      started = Date.now();
+      const report = await checkStore({
+        store: this.store,
+        quarantine: this.quarantine,
+        meta: this.deps.meta,
+        live: this.deps.service.liveStore(this),
+        siteId: this.deps.siteId,
+        serves: (d) => this.serves(d),
+        log: this.log,
+        metrics: this.deps.metrics,
+        signal: this.stopping.signal,
+      });
+      const ms = Date.now() - started;
+      if (this.stopping.signal.aborted) return undefined;
+      this.log.info({ store: this.store.root, ms, ...report }, 'vmail store checked');
+      const repairs = report.tempFiles + report.orphanFiles + report.missingAudio + report.foundAudio + report.damagedAudio + report.danglingGreetings;
+      this.deps.tasks?.task(
+        component,
+        task,
+        'done',
+        `${report.messages} messages checked (${report.verifiedAudio} against their SHA-256) in ${ms} ms; ${repairs === 0 ? 'nothing to repair' : `${repairs} repaired: ${report.tempFiles} temp and ${report.orphanFiles} orphan files and ${report.damagedAudio} damaged audio files quarantined, ${report.missingAudio} messages without audio, ${report.foundAudio} found again, ${report.danglingGreetings} greetings unset`}.`,
+      );
+      return report;
+    } catch (err) {
+      this.log.error({ err, store: this.store.root }, 'the vmail store check failed');
+      this.deps.tasks?.task(component, task, 'failed', `The store check failed: ${(err as Error).message}; it runs again at the next start.`);
+      return undefined;
+    }
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort();
     this.deps.service.unregister(this);
     clearTimeout(this.purgeTimer);
+    await this.checking;
     await this.purging;
     await this.notifier.drain(5_000);
     this.notifier.close();

@@ -22,8 +22,11 @@ export function legacyMessagesFile(dataDir: string): string {
 
 export type ListFolder = Folder | 'inbox';
 
-/** What the start-up check needs of a message: [id, the store key of its audio, 1 when the metadata says it is missing, else 0]. */
-export type AudioRef = [id: string, key: string, audioMissing: number];
+/**
+ * What the start-up check needs of a message: [id, the store key of its audio, 1 when the metadata
+ * says it is missing, else 0, the SHA-256 of the audio or null when unknown].
+ */
+export type AudioRef = [id: string, key: string, audioMissing: number, sha256: string | null];
 
 interface MessageRow {
   box: string;
@@ -36,7 +39,7 @@ const INDEXES = `
   CREATE INDEX IF NOT EXISTS messages_by_inbox ON messages (box, inbox, created_at, id);
   CREATE INDEX IF NOT EXISTS messages_deleted ON messages (deleted_at) WHERE folder = 'deleted';
   CREATE INDEX IF NOT EXISTS messages_missing ON messages (domain) WHERE audio_missing = 1;
-  CREATE INDEX IF NOT EXISTS messages_audio ON messages (box, origin_site, id, audio_key, audio_missing);
+  CREATE INDEX IF NOT EXISTS messages_audio2 ON messages (box, origin_site, id, audio_key, audio_missing, audio_sha256);
 `;
 
 const DROP_INDEXES = `
@@ -45,6 +48,7 @@ const DROP_INDEXES = `
   DROP INDEX IF EXISTS messages_deleted;
   DROP INDEX IF EXISTS messages_missing;
   DROP INDEX IF EXISTS messages_audio;
+  DROP INDEX IF EXISTS messages_audio2;
 `;
 
 const SCHEMA = `
@@ -61,7 +65,8 @@ const SCHEMA = `
     audio_key TEXT NOT NULL,
     audio_missing INTEGER NOT NULL,
     deleted_at TEXT,
-    doc TEXT NOT NULL
+    doc TEXT NOT NULL,
+    audio_sha256 TEXT
   );
   CREATE TABLE IF NOT EXISTS counts (
     box TEXT NOT NULL PRIMARY KEY,
@@ -72,9 +77,11 @@ const SCHEMA = `
   ) WITHOUT ROWID;
 `;
 
-const SCHEMA_VERSION = '1';
+/** 2: the audio's SHA-256 in a column of its own (in the start-up check's index) */
+const SCHEMA_VERSION = '2';
 const CACHE_KIB = 4096;
 const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
+const BUSY_WAIT_MS = 250;
 
 /**
  * The metadata of the site's voicemail messages in SQLite (WAL): a write-ahead view of the change
@@ -136,11 +143,11 @@ export class MessageStore implements WriteAheadView {
     this.stmt = {
       selectRow: s('SELECT box, folder, urgent FROM messages WHERE id = ?'),
       upsert: s(
-        `INSERT INTO messages (id, box, domain, folder, inbox, created_at, urgent, origin_site, audio_key, audio_missing, deleted_at, doc)
-         VALUES (@id, @box, @domain, @folder, @inbox, @createdAt, @urgent, @originSite, @audioKey, @audioMissing, @deletedAt, @doc)
+        `INSERT INTO messages (id, box, domain, folder, inbox, created_at, urgent, origin_site, audio_key, audio_missing, audio_sha256, deleted_at, doc)
+         VALUES (@id, @box, @domain, @folder, @inbox, @createdAt, @urgent, @originSite, @audioKey, @audioMissing, @audioSha256, @deletedAt, @doc)
          ON CONFLICT (id) DO UPDATE SET box = excluded.box, domain = excluded.domain, folder = excluded.folder, inbox = excluded.inbox,
            created_at = excluded.created_at, urgent = excluded.urgent, origin_site = excluded.origin_site, audio_key = excluded.audio_key,
-           audio_missing = excluded.audio_missing, deleted_at = excluded.deleted_at, doc = excluded.doc`,
+           audio_missing = excluded.audio_missing, audio_sha256 = excluded.audio_sha256, deleted_at = excluded.deleted_at, doc = excluded.doc`,
       ),
       remove: s('DELETE FROM messages WHERE id = ?'),
       addCounts: s(
@@ -156,7 +163,7 @@ export class MessageStore implements WriteAheadView {
       pageInboxOldest: page('inbox = 1', 'ASC'),
       idsOfBox: s('SELECT id FROM messages WHERE box = ?'),
       // arrays, not objects: the start-up check reads every message this way
-      audioOfBox: s('SELECT id, audio_key, audio_missing FROM messages WHERE box = ? AND origin_site = ?').raw(true),
+      audioOfBox: s('SELECT id, audio_key, audio_missing, audio_sha256 FROM messages WHERE box = ? AND origin_site = ? AND id > ? ORDER BY id LIMIT ?').raw(true),
       boxes: s('SELECT box FROM counts').pluck(true),
       missingAudio: s('SELECT doc FROM messages WHERE domain = ? AND audio_missing = 1 AND origin_site = ? ORDER BY created_at DESC, id DESC'),
       deletedOfSite: s("SELECT id, box, deleted_at AS deletedAt FROM messages WHERE folder = 'deleted' AND origin_site = ? ORDER BY deleted_at"),
@@ -169,7 +176,9 @@ export class MessageStore implements WriteAheadView {
   static open(file: string): MessageStore {
     const created = !existsSync(file);
     mkdirSync(dirname(file), { recursive: true });
-    const db = new Database(file);
+    // Another program holding the file's write lock (a sqlite3 shell, a backup) makes an apply
+    // wait this long, with the event loop blocked, before it fails and is retried (metadata.ts).
+    const db = new Database(file, { timeout: BUSY_WAIT_MS });
     try {
       db.pragma('journal_mode = WAL');
       db.pragma('synchronous = NORMAL');
@@ -179,10 +188,17 @@ export class MessageStore implements WriteAheadView {
       // a bulk write (the import, a rebuild) grows the WAL to the size of the store: cut it back after
       db.pragma(`journal_size_limit = ${WAL_LIMIT_BYTES}`);
       db.exec(SCHEMA);
-      db.exec(INDEXES);
       const version = (db.prepare("SELECT value FROM meta WHERE name = 'schema'").get() as { value: string } | undefined)?.value;
+      if (version !== undefined && Number(version) > Number(SCHEMA_VERSION)) throw new Error(`it was written by a newer Sitecall (schema ${version}; this one knows ${SCHEMA_VERSION})`);
+      if (version === '1') {
+        // schema 1 kept no checksums: the column is added, empty (unknown) for the messages it holds
+        db.transaction(() => {
+          db.exec('ALTER TABLE messages ADD COLUMN audio_sha256 TEXT; DROP INDEX IF EXISTS messages_audio;');
+          db.prepare("UPDATE meta SET value = ? WHERE name = 'schema'").run(SCHEMA_VERSION);
+        })();
+      }
+      db.exec(INDEXES);
       if (version === undefined) db.prepare("INSERT INTO meta (name, value) VALUES ('schema', ?)").run(SCHEMA_VERSION);
-      else if (Number(version) > Number(SCHEMA_VERSION)) throw new Error(`it was written by a newer Sitecall (schema ${version}; this one knows ${SCHEMA_VERSION})`);
       return new MessageStore(db, file, created);
     } catch (err) {
       db.close();
@@ -313,9 +329,13 @@ export class MessageStore implements WriteAheadView {
     return (this.stmt.idsOfBox.all(box) as { id: string }[]).map((r) => r.id);
   }
 
-  /** The audio of a mailbox's messages that this site holds (for the start-up check). */
-  audioOf(box: string, site: string): AudioRef[] {
-    return this.stmt.audioOfBox.all(box, site) as AudioRef[];
+  /**
+   * A page of the audio of a mailbox's messages that this site holds, by id, after `afterId` (for
+   * the store check: pages, so that it never holds a mailbox's messages at once, and a statement
+   * per page, so that the connection is free for the writes in between).
+   */
+  audioPage(box: string, site: string, afterId: string, limit: number): AudioRef[] {
+    return this.stmt.audioOfBox.all(box, site, afterId, limit) as AudioRef[];
   }
 
   /** The mailboxes that have messages (`domain/number`). */
@@ -420,6 +440,7 @@ function rowOf(doc: MessageDoc, json = JSON.stringify(doc)): Record<string, unkn
     originSite: doc.originSite,
     audioKey: doc.storage.key,
     audioMissing: doc.audioMissing ? 1 : 0,
+    audioSha256: typeof doc.storage.sha256 === 'string' ? doc.storage.sha256 : null,
     deletedAt: doc.deletedAt,
     doc: json,
   };

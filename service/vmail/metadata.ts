@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 import type { MessageCounts } from '../../shared/api/vmail.js';
 import { NotFoundError, StartupError } from '../errors.js';
+import type { HealthReporter } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { Change, ChangeFeed } from '../storage/changes.js';
+import type { VersionedDoc } from '../storage/changelog/core/merge.js';
 import type { ChangeLog } from '../storage/changelog/log.js';
 import type { Collection, DocumentStore } from '../storage/documents.js';
 import { boxKey, toMwi, type MailboxDoc, type MessageDoc, type PinGuardDoc } from './core.js';
@@ -16,10 +18,18 @@ export const COLLECTIONS = {
   mwi: 'mwi',
 } as const;
 
-/** A message change the log committed whose store failed to apply it: the entry holds it, the next start applies it. */
-export class MetadataApplyError extends Error {
-  override name = 'MetadataApplyError';
+/** What LoggedMessages tells the rest of the service while its store lags behind the log. */
+export interface ApplyWatch {
+  /** the store failed to apply `count` committed changes (kept, retried); `err` the last failure */
+  stalled(count: number, err: Error): void;
+  /** every committed change is applied again */
+  recovered(): void;
+  /** a change the store failed to apply before is applied now (the log's listeners were not told of it) */
+  reapplied(version: VersionedDoc): void;
 }
+
+const RETRY_FIRST_MS = 200;
+const RETRY_MAX_MS = 10_000;
 
 /**
  * The messages' metadata as the service writes it: every change is an entry of the change log
@@ -27,28 +37,58 @@ export class MetadataApplyError extends Error {
  * the call resolves and applied to the SQLite store (message-store.ts) before it resolves too, so
  * a read after a write sees it. Reads go to the store.
  *
+ * Once its entry has committed a change is durable: the log is the record, the store a view of
+ * it. So a store that cannot apply it (its file locked by another program, the disk full) never
+ * fails the write: the change is kept here, readable by id, and applied again from the log's
+ * current version of the message, with backoff, until the store takes it (health says so
+ * meanwhile; listings and counts lack it until then). Re-applying the current version is safe
+ * against the log's own later applies of the same message: every newer version is handed to the
+ * store after it, so the store ends at the newest. A restart in between applies it at start (the
+ * store's position in the log stays before the failure).
+ *
  * The merge is delete-wins: message ids are random and never reused, and a purge is final (its
  * audio is gone), so a purge on one site beats a concurrent move or read mark on another, which
  * under last-writer-wins would bring the message back without its audio.
  */
 export class LoggedMessages {
+  /** committed changes the store failed to apply, until it has: id → the document (null: purged) */
+  private readonly unapplied = new Map<string, MessageDoc | null>();
+  private retryTimer: NodeJS.Timeout | undefined;
+  private retryMs = RETRY_FIRST_MS;
+  private closed = false;
+
   constructor(
     private readonly log: ChangeLog,
     readonly store: MessageStore,
+    private readonly watch?: ApplyWatch,
   ) {}
 
   get(id: string): MessageDoc | null {
+    if (this.unapplied.has(id)) return this.unapplied.get(id) ?? null;
     return this.store.get(id);
   }
 
+  /** How many committed changes wait for the store (0 but while it fails). */
+  get lagging(): number {
+    return this.unapplied.size;
+  }
+
   /**
-   * Writes the message's metadata through the log. A failure before the entry committed leaves
-   * nothing (a plain Error); a failure after it is a MetadataApplyError: the metadata exists.
+   * Writes the message's metadata through the log. It fails only when the entry did not commit
+   * (nothing is written), or when a purge of the message has won (NotFoundError).
    */
   async put(doc: MessageDoc): Promise<MessageDoc> {
-    const appended = this.log.append({ kind: MESSAGE_KIND, key: doc._id, body: doc });
-    await this.applied(appended.applied);
+    let appended: ReturnType<ChangeLog['append']>;
+    try {
+      appended = this.log.append({ kind: MESSAGE_KIND, key: doc._id, body: doc });
+    } catch (err) {
+      // thrown after its commit (a listener of commits): the change is durable all the same
+      if (!this.committed(doc)) throw err;
+      this.keep([doc._id], err as Error);
+      return doc;
+    }
     if (!appended.version) throw new NotFoundError(`Message ${doc._id} has been deleted for good.`);
+    await this.applied([doc._id], appended.applied);
     return doc;
   }
 
@@ -65,16 +105,66 @@ export class LoggedMessages {
     });
     if (live.length === 0) return 0;
     const appended = this.log.appendMany(live.map((id) => ({ kind: MESSAGE_KIND, key: id, body: null })));
-    await this.applied(Promise.all(appended.map((a) => a.applied)));
+    await this.applied(live, Promise.all(appended.map((a) => a.applied)));
     return live.length;
   }
 
-  private async applied(p: Promise<unknown>): Promise<void> {
+  /** Stops retrying (at close): what is left is applied at the next start, from the log. */
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.retryTimer);
+  }
+
+  private committed(doc: MessageDoc): boolean {
+    const v = this.log.document(MESSAGE_KIND, doc._id);
+    return v !== undefined && !v.tombstone && JSON.stringify(v.body) === JSON.stringify(doc);
+  }
+
+  private async applied(ids: readonly string[], p: Promise<unknown>): Promise<void> {
     try {
       await p;
     } catch (err) {
-      throw new MetadataApplyError(`The voicemail metadata store did not apply a committed change: ${(err as Error).message}`, { cause: err });
+      this.keep(ids, err as Error);
     }
+  }
+
+  /** Keeps committed changes the store did not take, and has them applied again. */
+  private keep(ids: readonly string[], err: Error): void {
+    for (const id of ids) {
+      const v = this.log.document<MessageDoc>(MESSAGE_KIND, id);
+      this.unapplied.set(id, v && !v.tombstone ? v.body : null);
+    }
+    this.watch?.stalled(this.unapplied.size, err);
+    this.scheduleRetry();
+  }
+
+  private scheduleRetry(): void {
+    if (this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.retry();
+    }, this.retryMs);
+    this.retryTimer.unref();
+  }
+
+  private async retry(): Promise<void> {
+    for (const id of [...this.unapplied.keys()]) {
+      if (this.closed) return;
+      const version = this.log.document<MessageDoc>(MESSAGE_KIND, id);
+      try {
+        if (version) await this.store.apply(version);
+      } catch (err) {
+        this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+        this.watch?.stalled(this.unapplied.size, err as Error);
+        this.scheduleRetry();
+        return;
+      }
+      this.unapplied.delete(id);
+      if (version) this.watch?.reapplied(version);
+    }
+    this.retryMs = RETRY_FIRST_MS;
+    if (this.unapplied.size === 0) this.watch?.recovered();
+    else this.scheduleRetry();
   }
 }
 
@@ -94,15 +184,33 @@ export class LoggedMessages {
 export class VmailMetadata {
   private readonly lastMwi = new Map<string, string>();
   private readonly unsubscribe: (() => void)[];
+  readonly messages: LoggedMessages;
 
   private constructor(
     readonly mailboxes: Collection<MailboxDoc>,
-    readonly messages: LoggedMessages,
     readonly pinGuard: Collection<PinGuardDoc>,
     private readonly store: MessageStore,
     private readonly feed: ChangeFeed,
     log: ChangeLog,
+    health: HealthReporter | undefined,
+    logger: Logger,
   ) {
+    const component = store.name;
+    this.messages = new LoggedMessages(log, store, {
+      stalled: (count, err) => {
+        logger.error({ err, waiting: count }, 'the voicemail message store did not apply committed changes: they are kept and applied again');
+        health?.degrade(component, `The voicemail message store cannot apply ${count} committed change${count === 1 ? '' : 's'} (${err.message}); they are durable in the change log and readable by id, and are applied as soon as it can (listings and counts lack them until then).`);
+      },
+      recovered: () => {
+        logger.info('the voicemail message store applied every committed change again');
+        health?.recover(component);
+      },
+      // the log's listeners never heard of it: the counts it changed are published now
+      reapplied: (version) => {
+        const box = version.tombstone ? store.takeRemovedFrom(version.key) : (version.body as MessageDoc).box;
+        if (box !== undefined) this.publishMwi(box);
+      },
+    });
     this.unsubscribe = [
       log.onApplied(({ entry, version }) => {
         if (version.kind !== MESSAGE_KIND) return;
@@ -118,12 +226,12 @@ export class VmailMetadata {
    * is missing, or, in a data directory from before it, filled from the nedb file of the messages
    * and adopted into the log (that file is then renamed `<file>.migrated`).
    */
-  static async open(args: { documents: DocumentStore; feed: ChangeFeed; log: ChangeLog; dataDir: string; logger: Logger }): Promise<VmailMetadata> {
+  static async open(args: { documents: DocumentStore; feed: ChangeFeed; log: ChangeLog; dataDir: string; logger: Logger; health?: HealthReporter }): Promise<VmailMetadata> {
     const { documents, feed, log, dataDir, logger } = args;
     const mailboxes = await documents.open<MailboxDoc>(COLLECTIONS.mailboxes, { indexes: [{ fieldName: 'domain' }] });
     const pinGuard = await documents.open<PinGuardDoc>(COLLECTIONS.pinGuard);
     const store = await openMessageStore(log, dataDir, logger);
-    const meta = new VmailMetadata(mailboxes, new LoggedMessages(log, store), pinGuard, store, feed, log);
+    const meta = new VmailMetadata(mailboxes, pinGuard, store, feed, log, args.health, logger);
     for (const box of await mailboxes.find({})) meta.lastMwi.set(box._id, JSON.stringify(toMwi(box.domain, box.number, store.counts(box._id))));
     return meta;
   }
@@ -131,6 +239,7 @@ export class VmailMetadata {
   /** Stops listening and closes the message store (the log's later syncs find it durable). */
   async close(log: ChangeLog): Promise<void> {
     for (const u of this.unsubscribe) u();
+    this.messages.close();
     await log.drained();
     this.store.close();
   }

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -36,6 +36,9 @@ export interface Admission {
 }
 
 export function reasonText(reason: QuarantineReason, found: QuarantineEntry['found']): string {
+  if (reason === 'checksum_mismatch') {
+    return 'The audio of a message whose bytes no longer match the SHA-256 taken when it was received (damaged on disk, or changed by hand): the message is kept, marked audioMissing.';
+  }
   if (reason === 'unfinished_write') {
     return 'The temp file of a write that never finished: the service stopped during the upload or before the file was put in place, so nobody was told it was stored.';
   }
@@ -44,14 +47,18 @@ export function reasonText(reason: QuarantineReason, found: QuarantineEntry['fou
     : 'An audio file that no message points at: the service stopped between writing the file and recording the message, or the record was lost.';
 }
 
-/** Reads a file through the WAV checks of a deposit: its header when it is audio we take, else why not. */
-export async function inspectAudio(path: string): Promise<{ header: WavHeader; problem: null } | { header: null; problem: string }> {
+/** Reads a file through the WAV checks of a deposit: its header (and its SHA-256, read in the same pass) when it is audio we take, else why not. */
+export async function inspectAudio(path: string): Promise<{ header: WavHeader; sha256: string; problem: null } | { header: null; problem: string }> {
   const size = (await stat(path)).size;
   if (size > VMAIL_LIMITS.uploadBytes) return { header: null, problem: `It has ${size} bytes, more than the ${VMAIL_LIMITS.uploadBytes} a message may have.` };
   const validator = new WavValidator({ headerBytes: VMAIL_LIMITS.headerBytes });
+  const hash = createHash('sha256');
   try {
-    for await (const chunk of createReadStream(path)) validator.push(chunk as Buffer);
-    return { header: validator.end(), problem: null };
+    for await (const chunk of createReadStream(path)) {
+      validator.push(chunk as Buffer);
+      hash.update(chunk as Buffer);
+    }
+    return { header: validator.end(), sha256: hash.digest('hex'), problem: null };
   } catch (err) {
     if (err instanceof WavError) return { header: null, problem: err.message };
     throw err;
@@ -129,7 +136,7 @@ export class Quarantine {
    * Moves an entry's file to `key` in the store after checking it again as a deposit is checked;
    * a ConflictError when it is not audio we take. The record stays until forget().
    */
-  async release(entry: QuarantineEntry, key: string): Promise<{ header: WavHeader; size: number }> {
+  async release(entry: QuarantineEntry, key: string): Promise<{ header: WavHeader; size: number; sha256: string }> {
     const dir = quarantineDirOf(this.store.root, entry.domain, entry.mailbox);
     const data = join(dir, `${entry.id}${DATA_EXT}`);
     const inspected = await inspectAudio(data);
@@ -140,7 +147,7 @@ export class Quarantine {
     await rename(data, target);
     await fsyncDir(dirname(target));
     await fsyncDir(dir);
-    return { header: inspected.header, size };
+    return { header: inspected.header, size, sha256: inspected.sha256 };
   }
 
   /** Undoes release() when the message could not be recorded. */

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { PartitionResult } from '../../shared/api/roles.js';
 import {
@@ -29,6 +29,7 @@ import {
   audioFormatOf,
   boxKey,
   byNumber,
+  checksumOf,
   chooseGreeting,
   CONTENT_TYPE_WAV,
   lockRemainingSec,
@@ -41,15 +42,16 @@ import {
   toMessage,
   toMwi,
   undeleteFolder,
+  withChecksum,
   type MailboxDoc,
   type MessageDoc,
 } from './core.js';
-import { MetadataApplyError } from './metadata.js';
 import type { FileStore } from './fsstore.js';
 import type { Notifier } from './mailer.js';
 import type { VmailMetadata } from './metadata.js';
 import type { VmailMetrics } from './metrics.js';
 import type { Quarantine } from './quarantine.js';
+import type { LiveStore } from './repair.js';
 import { greetingKey, isMailboxNumber, messageKey, storeDomain } from './paths.js';
 import { receiveWav, TooLargeError, type Received } from './upload.js';
 
@@ -118,12 +120,39 @@ export class VmailService {
   private readonly locks = new KeyedMutex();
   /** deposits and forwards under way per mailbox: they count against maxMessages */
   private readonly reserved = new Map<string, number>();
+  /** store keys being written or removed now, with how many writers (the store check leaves them alone) */
+  private readonly busyKeys = new Map<string, number>();
+  /** audio files that matched their checksum, as `key, size, mtime` (insertion order: the oldest goes first) */
+  private readonly verified = new Set<string>();
   private readonly meta: VmailMetadata;
   private readonly now: () => Date;
 
   constructor(private readonly deps: VmailServiceDeps) {
     this.meta = deps.meta;
     this.now = deps.now ?? (() => new Date());
+  }
+
+  /** What the store check of an instance needs of the live service (repair.ts). */
+  liveStore(runtime: VmailRuntime): LiveStore {
+    return {
+      busy: (key) => this.busyKeys.has(key),
+      locked: (box, task) => this.locks.run(box, task),
+      quarantineDamaged: (doc) => this.quarantineDamaged(runtime, doc),
+    };
+  }
+
+  /** Marks store keys busy while `task` writes or removes them (from before the temp file until the metadata is applied). */
+  private async holding<T>(keys: readonly string[], task: () => Promise<T>): Promise<T> {
+    for (const k of keys) this.busyKeys.set(k, (this.busyKeys.get(k) ?? 0) + 1);
+    try {
+      return await task();
+    } finally {
+      for (const k of keys) {
+        const left = (this.busyKeys.get(k) ?? 1) - 1;
+        if (left > 0) this.busyKeys.set(k, left);
+        else this.busyKeys.delete(k);
+      }
+    }
   }
 
   register(runtime: VmailRuntime): void {
@@ -202,15 +231,18 @@ export class VmailService {
       const doc = await this.requireMailbox(domain, number);
       const ids = this.meta.messageIds(domain, number);
       const messages = ids.map((messageId) => this.meta.messages.get(messageId)).filter((m): m is MessageDoc => m !== null);
-      // One log transaction (one fsync) for all the metadata, then the files (the order of purge(), in bulk).
-      await this.meta.messages.deleteAll(messages.map((m) => m._id));
-      for (const m of messages) {
-        if (m.originSite === this.deps.siteId) await runtime.store.remove(m.storage.key);
-        this.deps.metrics.purged.inc({ reason: 'mailbox_deleted' });
-      }
-      await this.meta.mailboxes.delete(id);
-      await this.meta.pinGuard.delete(id);
-      for (const g of Object.values(doc.greetings)) if (g.originSite === this.deps.siteId) await runtime.store.remove(g.storage.key);
+      const keys = [...messages.map((m) => m.storage.key), ...Object.values(doc.greetings).map((g) => g.storage.key)];
+      await this.holding(keys, async () => {
+        // One log transaction (one fsync) for all the metadata, then the files (the order of purge(), in bulk).
+        await this.meta.messages.deleteAll(messages.map((m) => m._id));
+        for (const m of messages) {
+          if (m.originSite === this.deps.siteId) await runtime.store.remove(m.storage.key);
+          this.deps.metrics.purged.inc({ reason: 'mailbox_deleted' });
+        }
+        await this.meta.mailboxes.delete(id);
+        await this.meta.pinGuard.delete(id);
+        for (const g of Object.values(doc.greetings)) if (g.originSite === this.deps.siteId) await runtime.store.remove(g.storage.key);
+      });
       await runtime.store.pruneMailboxDir(domain, number);
       this.deps.log.info({ mailbox: id, messages: ids.length }, 'mailbox deleted');
     });
@@ -284,42 +316,41 @@ export class VmailService {
       const message = await this.withSlot(mailbox, async () => {
         const id = randomUUID();
         const key = messageKey(domain, number, id);
-        const { fields, file } = await intake(
-          (audio) =>
-            receiveWav(audio, {
-              store: runtime.store,
-              key,
-              maxBytes: VMAIL_LIMITS.uploadBytes,
-              accept: (h) => {
-                if (h.durationMs > mailbox.maxMessageSeconds * 1000) {
-                  throw new TooLargeError(`The message lasts ${(h.durationMs / 1000).toFixed(1)} s; mailbox ${number} takes messages of at most ${mailbox.maxMessageSeconds} s.`, 'duration');
-                }
-              },
-            }),
-          discardReceived,
-        );
-        const doc = await this.commit(runtime, file, key, async () => {
-          const f = depositFields.parse(fields, 'The form');
-          return newMessageDoc(
-            {
-              id,
-              domain,
-              mailbox: number,
-              urgent: f.urgent === 'true' || f.urgent === '1',
-              callerName: f.callerName || null,
-              callerNumber: f.callerNumber || null,
-              callId: f.callId || null,
-              durationMs: file.header.durationMs,
-              format: audioFormatOf(file.header.format),
-              originSite: this.deps.siteId,
-              key,
-              size: file.file.size,
-              forwardedFrom: null,
-            },
-            this.now(),
+        return this.holding([key], async () => {
+          const { fields, file } = await intake(
+            (audio) =>
+              receiveWav(audio, {
+                store: runtime.store,
+                key,
+                maxBytes: VMAIL_LIMITS.uploadBytes,
+                maxDuration: { seconds: mailbox.maxMessageSeconds, what: 'message', sentence: `mailbox ${number} takes messages of at most ${mailbox.maxMessageSeconds} s` },
+              }),
+            discardReceived,
           );
+          const doc = await this.commit(runtime, file, key, async () => {
+            const f = depositFields.parse(fields, 'The form');
+            return newMessageDoc(
+              {
+                id,
+                domain,
+                mailbox: number,
+                urgent: f.urgent === 'true' || f.urgent === '1',
+                callerName: f.callerName || null,
+                callerNumber: f.callerNumber || null,
+                callId: f.callId || null,
+                durationMs: file.header.durationMs,
+                format: audioFormatOf(file.header.format),
+                originSite: this.deps.siteId,
+                key,
+                size: file.file.size,
+                sha256: file.sha256,
+                forwardedFrom: null,
+              },
+              this.now(),
+            );
+          });
+          return toMessage(doc);
         });
-        return toMessage(doc);
       });
       result = 'stored';
       this.deps.log.info({ mailbox: mailbox._id, messageId: message.id, durationMs: message.durationMs, bytes: message.storage.size }, 'voicemail deposited');
@@ -377,35 +408,50 @@ export class VmailService {
     const message = await this.withSlot(mailbox, async () => {
       const newId = randomUUID();
       const key = messageKey(to.domain, target.mailbox, newId);
-      const pending = await to.runtime.store.create(key);
-      try {
-        for await (const chunk of from.runtime.store.read(audio)) await pending.write(chunk as Buffer);
-      } catch (err) {
-        await pending.abort();
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`The audio of message ${id} is missing from the store.`);
-        throw err;
-      }
-      const doc = await this.commit(to.runtime, { file: pending }, key, async () =>
-        newMessageDoc(
-          {
-            id: newId,
-            domain: to.domain,
-            mailbox: target.mailbox,
-            urgent: source.urgent,
-            callerName: source.callerName,
-            callerNumber: source.callerNumber,
-            callId: source.callId,
-            durationMs: source.durationMs,
-            format: source.format,
-            originSite: this.deps.siteId,
-            key,
-            size: pending.size,
-            forwardedFrom: { domain: from.domain, mailbox: number, messageId: id, by, at: this.now().toISOString() },
-          },
-          this.now(),
-        ),
-      );
-      return toMessage(doc);
+      return this.holding([key], async () => {
+        const pending = await to.runtime.store.create(key);
+        const hash = createHash('sha256');
+        try {
+          for await (const chunk of from.runtime.store.read(audio)) {
+            hash.update(chunk as Buffer);
+            await pending.write(chunk as Buffer);
+          }
+        } catch (err) {
+          await pending.abort();
+          if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`The audio of message ${id} is missing from the store.`);
+          throw err;
+        }
+        const sha256 = hash.digest('hex');
+        const expected = checksumOf(source.storage);
+        if (expected !== null && expected !== sha256) {
+          // a damaged original is not copied: it goes to the quarantine like one found at playback
+          await pending.abort();
+          await this.quarantineDamaged(from.runtime, source);
+          throw damagedError(source);
+        }
+        const doc = await this.commit(to.runtime, { file: pending }, key, async () =>
+          newMessageDoc(
+            {
+              id: newId,
+              domain: to.domain,
+              mailbox: target.mailbox,
+              urgent: source.urgent,
+              callerName: source.callerName,
+              callerNumber: source.callerNumber,
+              callId: source.callId,
+              durationMs: source.durationMs,
+              format: source.format,
+              originSite: this.deps.siteId,
+              key,
+              size: pending.size,
+              sha256,
+              forwardedFrom: { domain: from.domain, mailbox: number, messageId: id, by, at: this.now().toISOString() },
+            },
+            this.now(),
+          ),
+        );
+        return toMessage(doc);
+      });
     });
     this.deps.log.info({ from: source.box, messageId: id, to: mailbox._id, copy: message.id, by }, 'voicemail forwarded');
     to.runtime.notifier.notify({ mailbox, message, audioPath: to.runtime.store.pathOf(message.storage.key) });
@@ -417,7 +463,45 @@ export class VmailService {
     const doc = await this.requireMessage(domain, number, id);
     const key = this.localAudio(doc);
     const stamp = doc.createdAt.slice(0, 19).replace(/[:T]/g, '-');
+    await this.verifyAudio(runtime, doc);
     return this.audioFile(runtime.store, key, `voicemail-${doc.mailbox}-${stamp}-${doc._id.slice(0, 8)}.wav`, `The audio of message ${id}`);
+  }
+
+  /**
+   * Before a message's audio is played: its bytes are hashed and compared with the SHA-256 taken
+   * when it was received (a file of 20 MiB at most: tens of milliseconds). A file that matched is
+   * not hashed again while its size and modification time stay the same (a player seeking sends
+   * many range requests). One that does not match is moved into the quarantine and the message
+   * marked audioMissing; the caller gets a 404 that says so. Audio stored before checksums were
+   * kept is played unchecked.
+   */
+  private async verifyAudio(runtime: VmailRuntime, doc: MessageDoc): Promise<void> {
+    const expected = checksumOf(doc.storage);
+    if (expected === null) return;
+    const sum = await runtime.store.checksum(doc.storage.key);
+    if (sum === undefined) return; // missing: audioFile answers 404
+    const stamp = `${doc.storage.key}\u0000${sum.size}\u0000${sum.mtimeMs}`;
+    if (this.verified.has(stamp)) return;
+    if (sum.sha256 === expected) {
+      this.verified.add(stamp);
+      if (this.verified.size > VERIFIED_KEPT) this.verified.delete(this.verified.values().next().value as string);
+      return;
+    }
+    await this.quarantineDamaged(runtime, doc);
+    throw damagedError(doc);
+  }
+
+  /** Moves the damaged audio of a message into the quarantine and marks the message audioMissing (under its mailbox's lock). */
+  async quarantineDamaged(runtime: VmailRuntime, doc: MessageDoc): Promise<void> {
+    await this.locks.run(doc.box, async () => {
+      const current = this.meta.messages.get(doc._id);
+      if (!current || current.audioMissing) return;
+      const path = runtime.store.pathOf(current.storage.key);
+      const entry = await runtime.quarantine.admit({ path, domain: current.domain, mailbox: current.mailbox, found: 'message', reason: 'checksum_mismatch' }, this.now());
+      await this.meta.messages.put({ ...current, audioMissing: true });
+      this.deps.metrics.repairs.inc({ kind: 'checksum_mismatch' });
+      this.deps.log.error({ messageId: current._id, key: current.storage.key, quarantineId: entry.id, expected: checksumOf(current.storage) }, 'the audio of a message does not match its SHA-256: moved into the quarantine, the message marked audioMissing');
+    });
   }
 
   // ---- greetings -----------------------------------------------------------------------------
@@ -425,58 +509,62 @@ export class VmailService {
   /** Stores a greeting: the new file first, then the mailbox's pointer, then the old file goes. */
   async putGreeting(domainInput: string, number: string, kind: GreetingKind, intake: AudioIntake): Promise<GreetingInfo> {
     const { domain, runtime } = this.route(domainInput);
-    await this.requireMailbox(domain, number);
+    const before = await this.requireMailbox(domain, number);
     const gid = randomUUID();
     const key = greetingKey(domain, number, gid);
-    const { file } = await intake(
-      (audio) =>
-        receiveWav(audio, {
-          store: runtime.store,
-          key,
-          maxBytes: VMAIL_LIMITS.uploadBytes,
-          accept: (h) => {
-            if (h.durationMs > VMAIL_LIMITS.greetingSeconds * 1000) throw new TooLargeError(`The greeting lasts ${(h.durationMs / 1000).toFixed(1)} s; greetings are at most ${VMAIL_LIMITS.greetingSeconds} s.`, 'duration');
-          },
+    // the greeting it replaces is removed at the end: busy too, so the store check never takes it for an orphan
+    return this.holding([key, ...Object.values(before.greetings).map((g) => g.storage.key)], async () => {
+      const { file } = await intake(
+        (audio) =>
+          receiveWav(audio, {
+            store: runtime.store,
+            key,
+            maxBytes: VMAIL_LIMITS.uploadBytes,
+            maxDuration: { seconds: VMAIL_LIMITS.greetingSeconds, what: 'greeting', sentence: `greetings are at most ${VMAIL_LIMITS.greetingSeconds} s` },
+          }),
+        discardReceived,
+      );
+      let old: GreetingInfo | undefined;
+      const info = await this.commit(
+        runtime,
+        file,
+        key,
+        async (): Promise<GreetingInfo> => ({
+          kind,
+          durationMs: file.header.durationMs,
+          format: audioFormatOf(file.header.format),
+          originSite: this.deps.siteId,
+          storage: { handler: 'fs', key, size: file.file.size, contentType: CONTENT_TYPE_WAV, sha256: file.sha256 },
+          updatedAt: this.now().toISOString(),
         }),
-      discardReceived,
-    );
-    let old: GreetingInfo | undefined;
-    const info = await this.commit(
-      runtime,
-      file,
-      key,
-      async (): Promise<GreetingInfo> => ({
-        kind,
-        durationMs: file.header.durationMs,
-        format: audioFormatOf(file.header.format),
-        originSite: this.deps.siteId,
-        storage: { handler: 'fs', key, size: file.file.size, contentType: CONTENT_TYPE_WAV },
-        updatedAt: this.now().toISOString(),
-      }),
-      (greeting) =>
-        this.locks.run(boxKey(domain, number), async () => {
-          const mailbox = await this.requireMailbox(domain, number);
-          old = mailbox.greetings[kind];
-          await this.meta.mailboxes.put({ ...mailbox, greetings: { ...mailbox.greetings, [kind]: greeting }, updatedAt: this.now().toISOString() });
-        }),
-    );
-    const replaced = old as GreetingInfo | undefined;
-    if (replaced && replaced.originSite === this.deps.siteId) await runtime.store.remove(replaced.storage.key);
-    return info;
+        (greeting) =>
+          this.locks.run(boxKey(domain, number), async () => {
+            const mailbox = await this.requireMailbox(domain, number);
+            old = mailbox.greetings[kind];
+            await this.meta.mailboxes.put({ ...mailbox, greetings: { ...mailbox.greetings, [kind]: greeting }, updatedAt: this.now().toISOString() });
+          }),
+      );
+      const replaced = old as GreetingInfo | undefined;
+      if (replaced && replaced.originSite === this.deps.siteId) await runtime.store.remove(replaced.storage.key);
+      return info;
+    });
   }
 
   async deleteGreeting(domainInput: string, number: string, kind: GreetingKind): Promise<void> {
     const { domain, runtime } = this.route(domainInput);
-    const old = await this.locks.run(boxKey(domain, number), async () => {
-      const mailbox = await this.requireMailbox(domain, number);
-      const current = mailbox.greetings[kind];
-      if (!current) throw new NotFoundError(`Mailbox ${number} has no ${kind} greeting.`);
-      const greetings = { ...mailbox.greetings };
-      delete greetings[kind];
-      await this.meta.mailboxes.put({ ...mailbox, greetings, updatedAt: this.now().toISOString() });
-      return current;
+    const held = Object.values((await this.requireMailbox(domain, number)).greetings).map((g) => g.storage.key);
+    await this.holding(held, async () => {
+      const old = await this.locks.run(boxKey(domain, number), async () => {
+        const mailbox = await this.requireMailbox(domain, number);
+        const current = mailbox.greetings[kind];
+        if (!current) throw new NotFoundError(`Mailbox ${number} has no ${kind} greeting.`);
+        const greetings = { ...mailbox.greetings };
+        delete greetings[kind];
+        await this.meta.mailboxes.put({ ...mailbox, greetings, updatedAt: this.now().toISOString() });
+        return current;
+      });
+      if (old.originSite === this.deps.siteId) await runtime.store.remove(old.storage.key);
     });
-    if (old.originSite === this.deps.siteId) await runtime.store.remove(old.storage.key);
   }
 
   async greetingAudio(domainInput: string, number: string, kind: GreetingKind): Promise<AudioFile> {
@@ -494,7 +582,7 @@ export class VmailService {
     const mailbox = await this.requireMailbox(domain, number);
     const g = chooseGreeting(mailbox.greetings, situation);
     if (!g) throw new NotFoundError(`Mailbox ${number} has no ${situation} or temporary greeting: play the system greeting.`);
-    return { ...g, audioUrl: `/api/v1/domains/${encodeURIComponent(domain)}/mailboxes/${encodeURIComponent(number)}/greetings/${g.kind}` };
+    return { ...g, storage: withChecksum(g.storage), audioUrl: `/api/v1/domains/${encodeURIComponent(domain)}/mailboxes/${encodeURIComponent(number)}/greetings/${g.kind}` };
   }
 
   // ---- message waiting -----------------------------------------------------------------------
@@ -539,34 +627,38 @@ export class VmailService {
       const message = await this.withSlot(mailbox, async () => {
         const messageId = randomUUID();
         const key = messageKey(domain, mailbox.number, messageId);
-        const { header, size } = await runtime.quarantine.release(entry, key);
-        const doc = newMessageDoc(
-          {
-            id: messageId,
-            domain,
-            mailbox: mailbox.number,
-            urgent: false,
-            callerName: null,
-            callerNumber: null,
-            callId: null,
-            durationMs: header.durationMs,
-            format: audioFormatOf(header.format),
-            originSite: this.deps.siteId,
-            key,
-            size,
-            forwardedFrom: null,
-          },
-          // when the audio was recorded, so that it sorts among the messages of its time
-          new Date(entry.modifiedAt),
-        );
-        try {
-          await this.meta.messages.put(doc);
-        } catch (err) {
-          if (!metadataMayExist(err)) await runtime.quarantine.putBack(entry, key);
-          throw err;
-        }
-        await runtime.quarantine.forget(entry);
-        return toMessage(doc);
+        return this.holding([key], async () => {
+          const { header, size, sha256 } = await runtime.quarantine.release(entry, key);
+          const doc = newMessageDoc(
+            {
+              id: messageId,
+              domain,
+              mailbox: mailbox.number,
+              urgent: false,
+              callerName: null,
+              callerNumber: null,
+              callId: null,
+              durationMs: header.durationMs,
+              format: audioFormatOf(header.format),
+              originSite: this.deps.siteId,
+              key,
+              size,
+              sha256,
+              forwardedFrom: null,
+            },
+            // when the audio was recorded, so that it sorts among the messages of its time
+            new Date(entry.modifiedAt),
+          );
+          try {
+            await this.meta.messages.put(doc);
+          } catch (err) {
+            // the entry did not commit (a committed one never fails the put): the file goes back
+            await runtime.quarantine.putBack(entry, key);
+            throw err;
+          }
+          await runtime.quarantine.forget(entry);
+          return toMessage(doc);
+        });
       });
       this.deps.log.info({ quarantineId: id, mailbox: mailbox._id, messageId: message.id, by }, 'quarantined file restored as a message');
       return message;
@@ -682,8 +774,8 @@ export class VmailService {
       if (record) await record(doc);
       else await this.meta.messages.put(doc as MessageDoc);
     } catch (err) {
-      // Written but not durable: the metadata points at the file, which must stay (the start-up check reconciles).
-      if (!metadataMayExist(err)) await runtime.store.remove(key).catch(() => undefined);
+      // The metadata did not commit (once it has, the write does not fail: metadata.ts): no file without it.
+      await runtime.store.remove(key).catch(() => undefined);
       throw err;
     }
     return doc;
@@ -691,18 +783,19 @@ export class VmailService {
 
   /** Metadata first, then the file: a crash in between leaves an orphan file, removed at start. */
   private async purge(runtime: VmailRuntime, doc: MessageDoc, reason: 'retention' | 'request'): Promise<void> {
-    await this.meta.messages.delete(doc._id);
-    if (doc.originSite === this.deps.siteId) await runtime.store.remove(doc.storage.key);
+    await this.holding([doc.storage.key], async () => {
+      await this.meta.messages.delete(doc._id);
+      if (doc.originSite === this.deps.siteId) await runtime.store.remove(doc.storage.key);
+    });
     this.deps.metrics.purged.inc({ reason });
   }
 }
 
-/**
- * After a failed message write, may the metadata exist anyway? Then its audio must stay: the log
- * committed the change but its store did not apply it (it is applied at the next start).
- */
-function metadataMayExist(err: unknown): boolean {
-  return err instanceof MetadataApplyError;
+/** How many files playback remembers as verified (by key, size and modification time). */
+const VERIFIED_KEPT = 10_000;
+
+function damagedError(doc: MessageDoc): NotFoundError {
+  return new NotFoundError(`The audio of message ${doc._id} does not match the SHA-256 taken when it was received: it was moved into the quarantine of ${doc.domain}, and the message is marked audioMissing.`);
 }
 
 /** A received file whose upload was refused after it was whole: its temp file and descriptor go. */

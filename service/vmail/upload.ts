@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { VMAIL_LIMITS } from '../../shared/api/vmail.js';
@@ -54,22 +55,38 @@ export function tooLarge(maxBytes: number): TooLargeError {
   return new TooLargeError(`The upload is larger than the limit of ${maxBytes} bytes (${Math.round(maxBytes / 1024 / 1024)} MiB).`);
 }
 
+/** The longest audio an upload may hold, and how a refusal names it: "The message lasts 31.0 s; <sentence>." */
+export interface DurationLimit {
+  seconds: number;
+  /** the end of the refusal's sentence, after the duration: e.g. "mailbox 1001 takes messages of at most 30 s" */
+  sentence: string;
+  /** what the upload is, for the refusal: "message" or "greeting" */
+  what: string;
+}
+
 export interface ReceiveOptions {
   store: FileStore;
   key: string;
   maxBytes: number;
-  /** called with the header as soon as it is known: throws to refuse (too long) */
-  accept(header: WavHeader): void;
+  /** refused (413, reason duration) as soon as the header shows the audio lasts longer */
+  maxDuration: DurationLimit;
 }
 
 export interface Received {
   file: PendingFile;
   header: WavHeader;
+  /** the SHA-256 of the bytes as they arrived (hex), computed while they streamed in */
+  sha256: string;
 }
 
-/** Reads a WAV from a stream into a pending file of the store; on any error nothing is left behind. */
+/**
+ * Reads a WAV from a stream into a pending file of the store, hashing it as it goes (the file is
+ * never read back for its checksum); on any error nothing is left behind.
+ */
 export async function receiveWav(source: AsyncIterable<Buffer>, opts: ReceiveOptions): Promise<Received> {
   const validator = new WavValidator({ headerBytes: VMAIL_LIMITS.headerBytes });
+  const hash = createHash('sha256');
+  const limit = opts.maxDuration;
   let file: PendingFile | undefined;
   let held: Buffer[] = [];
   let received = 0;
@@ -80,8 +97,9 @@ export async function receiveWav(source: AsyncIterable<Buffer>, opts: ReceiveOpt
       const header = validator.push(chunk);
       if (header) {
         if (header.totalBytes > opts.maxBytes) throw tooLarge(opts.maxBytes);
-        opts.accept(header);
+        if (header.durationMs > limit.seconds * 1000) throw new TooLargeError(`The ${limit.what} lasts ${(header.durationMs / 1000).toFixed(1)} s; ${limit.sentence}.`, 'duration');
       }
+      hash.update(chunk);
       if (!file) {
         if (!validator.header) {
           held.push(chunk);
@@ -95,7 +113,7 @@ export async function receiveWav(source: AsyncIterable<Buffer>, opts: ReceiveOpt
     }
     const header = validator.end();
     if (!file) throw new Error('a complete WAV was never written');
-    return { file, header };
+    return { file, header, sha256: hash.digest('hex') };
   } catch (err) {
     await file?.abort();
     if (err instanceof WavError) throw new ValidationError(`The audio is not an acceptable WAV: ${err.message}`);

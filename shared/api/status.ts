@@ -8,6 +8,16 @@ export const HealthReason = Type.Object({
 });
 export type HealthReason = Static<typeof HealthReason>;
 
+export const HealthTask = Type.Object({
+  component: Type.String({ description: 'the part that runs it, e.g. `vmail vmail1`' }),
+  task: Type.String({ description: 'what it is, e.g. `store check`' }),
+  state: Type.Union([Type.Literal('running'), Type.Literal('done'), Type.Literal('failed')]),
+  message: Type.String({ description: 'what it does or found, in one sentence' }),
+  startedAt: Type.String({ format: 'date-time' }),
+  finishedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+});
+export type HealthTask = Static<typeof HealthTask>;
+
 export const Health = Type.Object({
   status: Type.Union([Type.Literal('ok'), Type.Literal('degraded'), Type.Literal('starting'), Type.Literal('stopping')], {
     description: '`degraded`: running and answering, but a part is impaired (see reasons); answered with 200 like `ok`, the others with 503',
@@ -15,6 +25,7 @@ export const Health = Type.Object({
   site: Type.String(),
   version: Type.String(),
   reasons: Type.Optional(Type.Array(HealthReason, { description: 'present when degraded: why' })),
+  tasks: Type.Optional(Type.Array(HealthTask, { description: 'work the service does in the background after it listens (the voicemail store checks), running or with its last result; it does not make the service degraded' })),
 });
 export type Health = Static<typeof Health>;
 

@@ -119,6 +119,10 @@ export const StoragePointer = Type.Object({
   key: Type.String({ description: 'path relative to the store root: domain/mailbox/id.wav' }),
   size: Type.Integer({ description: 'bytes' }),
   contentType: Type.String(),
+  sha256: Type.Union([Type.String({ pattern: '^[0-9a-f]{64}$' }), Type.Null()], {
+    description:
+      'SHA-256 of the audio (hex), taken while it was received; the start-up check and playback compare the file with it. null: stored before checksums were kept (unknown, not checked)',
+  }),
 });
 export type StoragePointer = Static<typeof StoragePointer>;
 
@@ -196,7 +200,7 @@ export const Message = Type.Object({
   originSite: Type.String({ description: 'the site that received the deposit and holds the audio' }),
   storage: StoragePointer,
   forwardedFrom: Type.Union([ForwardedFrom, Type.Null()]),
-  audioMissing: Type.Boolean({ description: 'the start-up check found no audio file for this message (the store was moved or damaged)' }),
+  audioMissing: Type.Boolean({ description: 'the message has no audio: the start-up check found no file for it (the store was moved or damaged), or its file did not match its SHA-256 and was moved into the quarantine' }),
 });
 export type Message = Static<typeof Message>;
 
@@ -303,7 +307,7 @@ export type MwiList = Static<typeof MwiList>;
 
 // ---- quarantine ------------------------------------------------------------------------------
 
-export const QUARANTINE_REASONS = ['no_metadata', 'unfinished_write'] as const;
+export const QUARANTINE_REASONS = ['no_metadata', 'unfinished_write', 'checksum_mismatch'] as const;
 export type QuarantineReason = (typeof QUARANTINE_REASONS)[number];
 
 /**
@@ -317,7 +321,8 @@ export const QuarantineEntry = Type.Object({
   mailbox: Type.String({ description: 'the mailbox directory the file was found in (the mailbox may no longer exist)' }),
   found: Type.Union([Type.Literal('message'), Type.Literal('greeting')], { description: 'where it was found: among the messages or the greetings' }),
   reason: Type.Union(QUARANTINE_REASONS.map((r) => Type.Literal(r)), {
-    description: 'no_metadata: a whole file no message or greeting points at; unfinished_write: the temp file of a write that never finished',
+    description:
+      'no_metadata: a whole file no message or greeting points at; unfinished_write: the temp file of a write that never finished; checksum_mismatch: the audio of a message whose bytes no longer match the SHA-256 taken when it was received (the message is kept, marked audioMissing)',
   }),
   reasonText: Type.String({ description: 'the reason as a sentence' }),
   fileName: Type.String({ description: 'the name it had in the store' }),

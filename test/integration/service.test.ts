@@ -34,7 +34,10 @@ describe('the service process', () => {
   it('answers /healthz without auth with status, site and version', async () => {
     const { res, json } = await api(svc, '/healthz');
     expect(res.status).toBe(200);
-    expect(json).toEqual({ status: 'ok', site: expect.any(String), version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    const { tasks, ...rest } = json as { tasks?: unknown };
+    expect(rest).toEqual({ status: 'ok', site: expect.any(String), version: expect.stringMatching(/^\d+\.\d+\.\d+/) });
+    // the background work after the start (the vmail store check), running or done
+    expect(tasks).toEqual([expect.objectContaining({ component: expect.stringMatching(/^vmail /), task: 'store check', state: expect.stringMatching(/^(running|done)$/) })]);
   });
 
   it('logs in and returns a bearer token with an expiry', async () => {

@@ -20,7 +20,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ChangeLogReader } from '../../service/storage/changelog/reader.js';
 import { login, REPO_ROOT, startService, tempDir } from '../support/service.js';
-import { filesUnder, makeWav, vmailClient } from '../support/vmail.js';
+import { filesUnder, makeWav, vmailClient, storeChecked } from '../support/vmail.js';
 
 const DOMAIN = 'office.example';
 const PROBE = join(REPO_ROOT, 'test', 'support', 'vmail-fsync-probe.cjs');
@@ -115,6 +115,7 @@ describe('vmail metadata durability', () => {
     for (const a of answered) expect(logged.has(a.id), `${a.id} answered 201 and in the log`).toBe(true);
 
     const second = await startService({ dataDir: first.dataDir });
+    await storeChecked(second);
     try {
       const b = vmailClient(second.url, await login(second));
       const listed = (await b.list('1001', '?limit=50')).body.items.map((m: { id: string }) => m.id) as string[];
@@ -137,6 +138,7 @@ describe('vmail metadata durability', () => {
     const restart = async () => {
       await svc.kill();
       svc = await startService({ dataDir });
+      await storeChecked(svc);
       c = vmailClient(svc.url, await login(svc));
       expect(svc.logs()).toMatch(/voicemail metadata store attached to the change log/);
     };
@@ -213,7 +215,7 @@ describe('vmail metadata durability', () => {
     } finally {
       await svc.stop();
     }
-  });
+  }, 120_000); // twelve restarts, each waiting for its store check, on a shared machine
 
   it('refuses bad input with a clear 4xx and writes nothing to the log', async () => {
     const svc = await startService();
@@ -270,6 +272,7 @@ describe('vmail metadata durability', () => {
 
     const store = join(first.dataDir, 'vmail');
     const second = await startService({ dataDir: first.dataDir });
+    await storeChecked(second);
     try {
       // the audio is still in the store, byte for byte, in the quarantine of its mailbox
       const holding = filesUnder(store).filter((f) => readFileSync(join(store, f)).equals(wav));
@@ -325,6 +328,7 @@ describe('vmail metadata durability', () => {
 
     // the restored message is a message like any other: the next start finds nothing to repair
     const third = await startService({ dataDir: first.dataDir });
+    await storeChecked(third);
     try {
       expect(third.logs()).toMatch(/"tempFiles":0,"orphanFiles":0,"missingAudio":0,"foundAudio":0,"danglingGreetings":0,"messages":2/);
     } finally {

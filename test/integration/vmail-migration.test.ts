@@ -12,7 +12,7 @@ import { ChangeLogReader } from '../../service/storage/changelog/reader.js';
 import { newMailboxDoc, newMessageDoc, patchMessageDoc, type MailboxDoc, type MessageDoc } from '../../service/vmail/core.js';
 import { messageKey } from '../../service/vmail/paths.js';
 import { login, startService, tempDir } from '../support/service.js';
-import { makeWav, vmailClient } from '../support/vmail.js';
+import { makeWav, vmailClient, storeChecked } from '../support/vmail.js';
 
 const DOMAIN = 'office.example';
 
@@ -69,6 +69,7 @@ describe('vmail metadata: migration and rebuild', () => {
       return out;
     };
     const first = await startService({ dataDir });
+    await storeChecked(first);
     try {
       const c = vmailClient(first.url, await login(first));
       const listed = await listAll(c);
@@ -100,6 +101,7 @@ describe('vmail metadata: migration and rebuild', () => {
     }
 
     const second = await startService({ dataDir });
+    await storeChecked(second);
     try {
       const c = vmailClient(second.url, await login(second));
       expect((await listAll(c)).size).toBe(40);
@@ -131,6 +133,7 @@ describe('vmail metadata: migration and rebuild', () => {
     for (const name of ['vmail_mailboxes', 'vmail_pin_guard']) rmSync(join(first.dataDir, 'db', `${name}.db`));
 
     const second = await startService({ dataDir: first.dataDir });
+    await storeChecked(second);
     try {
       const b = vmailClient(second.url, await login(second));
       expect(second.logs()).toMatch(/"how":"rebuilt","documents":5/);

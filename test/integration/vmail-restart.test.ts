@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { eventually } from '../support/events-client.js';
 import { login, startService } from '../support/service.js';
-import { filesUnder, makeWav, multipartBody, vmailClient } from '../support/vmail.js';
+import { filesUnder, makeWav, multipartBody, vmailClient, storeChecked } from '../support/vmail.js';
 
 const DOMAIN = 'office.example';
 
@@ -26,6 +26,7 @@ describe('vmail state across restarts', () => {
     expect(await first.stop({ keepData: true })).toBe(0);
 
     const second = await startService({ dataDir: first.dataDir });
+    await storeChecked(second);
     try {
       const b = vmailClient(second.url, await login(second));
       expect((await b.list('1001', '?folder=saved')).body).toEqual(before.body);
@@ -73,6 +74,7 @@ describe('vmail state across restarts', () => {
     renameSync(join(box, `${ids[1]}.wav`), join(first.dataDir, 'moved-away.wav'));
 
     const second = await startService({ dataDir: first.dataDir });
+    await storeChecked(second);
     try {
       const b = vmailClient(second.url, await login(second));
       expect(filesUnder(box)).toEqual([`${ids[0]}.wav`]);
@@ -133,6 +135,7 @@ describe('vmail state across restarts', () => {
     // The file put back: the next start finds it again.
     renameSync(join(first.dataDir, 'moved-away.wav'), join(box, `${ids[1]}.wav`));
     const third = await startService({ dataDir: first.dataDir });
+    await storeChecked(third);
     try {
       const c = vmailClient(third.url, await login(third));
       expect((await c.message('1001', ids[1] as string)).body.audioMissing).toBe(false);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
@@ -144,7 +145,7 @@ describe('the vmail API', () => {
         durationMs: seconds * 1000,
         format: { encoding, sampleRate: rate, channels: 1 },
         originSite: siteId,
-        storage: { handler: 'fs', key: `${DOMAIN}/1002/${r.body.id}.wav`, size: wav.length, contentType: 'audio/wav' },
+        storage: { handler: 'fs', key: `${DOMAIN}/1002/${r.body.id}.wav`, size: wav.length, contentType: 'audio/wav', sha256: createHash('sha256').update(wav).digest('hex') },
         forwardedFrom: null,
         audioMissing: false,
       });

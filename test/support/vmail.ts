@@ -100,3 +100,18 @@ export function filesUnder(dir: string): string[] {
   walk(dir);
   return out.sort();
 }
+
+/**
+ * Waits until the store check of every vmail instance has finished (it runs after the service
+ * listens: /healthz lists it as a task) and its summary line is in the service's output.
+ */
+export async function storeChecked(service: { url: string; logs(): string }, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const health = (await (await fetch(`${service.url}/healthz`)).json()) as { tasks?: { task: string; state: string }[] };
+    const checks = (health.tasks ?? []).filter((t) => t.task === 'store check');
+    if (checks.length > 0 && checks.every((t) => t.state !== 'running') && /vmail store checked|vmail store check failed/.test(service.logs())) return;
+    if (Date.now() > deadline) throw new Error(`the vmail store check did not finish within ${timeoutMs} ms: ${JSON.stringify(health)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

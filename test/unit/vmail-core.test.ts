@@ -40,7 +40,7 @@ describe('message changes', () => {
 });
 
 describe('greetings and PINs', () => {
-  const g = (kind: GreetingInfo['kind']): GreetingInfo => ({ kind, durationMs: 1, format: { encoding: 'alaw', sampleRate: 8000, channels: 1 }, originSite: 's', storage: { handler: 'fs', key: 'k', size: 1, contentType: 'audio/wav' }, updatedAt: '' });
+  const g = (kind: GreetingInfo['kind']): GreetingInfo => ({ kind, durationMs: 1, format: { encoding: 'alaw', sampleRate: 8000, channels: 1 }, originSite: 's', storage: { handler: 'fs', key: 'k', size: 1, contentType: 'audio/wav', sha256: null }, updatedAt: '' });
 
   it('plays the temporary greeting over the others', () => {
     expect(chooseGreeting({ unavailable: g('unavailable'), busy: g('busy') }, 'busy')?.kind).toBe('busy');

@@ -19,6 +19,7 @@ import { MailboxPickerDialog } from './MailboxPickerDialog.js';
 const REASON_LABEL: Record<QuarantineEntry['reason'], string> = {
   no_metadata: 'Not recorded',
   unfinished_write: 'Unfinished write',
+  checksum_mismatch: 'Damaged (checksum)',
 };
 
 export function QuarantinePanel({
