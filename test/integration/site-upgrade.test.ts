@@ -1,46 +1,19 @@
 /**
  * The upgrade of a data directory made before site certificates (a random UUID site id) to the
- * certificate-fingerprint id: the data directory is made by main's own build (/work/main, or
- * SITECALL_OLD_CLI), then started with this build. Before the upgrade's second half existed, the
- * old voicemail stayed "held by site <uuid>" and could not be played.
+ * certificate-fingerprint id. The data directory is a fixture made by the build of ffc7cb0, the
+ * last commit before certificates (test/fixtures/datadir-before-certificates/README.md says how):
+ * a mailbox with a message and a greeting, configuration revision 1. Before the upgrade's second
+ * half existed, the old voicemail stayed "held by site <uuid>" and could not be played.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_TEST_PASSWORD, freePort, login, startService, tempDir } from '../support/service.js';
-import { makeWav, vmailClient } from '../support/vmail.js';
+import { login, startService, tempDir } from '../support/service.js';
+import { vmailClient } from '../support/vmail.js';
 
-const OLD_CLI = process.env['SITECALL_OLD_CLI'] ?? '/work/main/bin/sitecall.js';
-
-/** Starts the old build on a data directory, runs `work` against it, stops it with SIGTERM. */
-async function withOldService(dataDir: string, work: (url: string) => Promise<void>): Promise<string> {
-  const port = await freePort();
-  const proc = spawn(process.execPath, [OLD_CLI, 'start', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir], {
-    env: { ...process.env, SITECALL_ADMIN_PASSWORD: DEFAULT_TEST_PASSWORD, SITECALL_LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  proc.stdout.on('data', (d: Buffer) => (output += d.toString()));
-  proc.stderr.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<number | null>((r) => proc.on('exit', r));
-  const url = `http://127.0.0.1:${port}`;
-  try {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-      if (proc.exitCode !== null) throw new Error(`the old service exited:\n${output}`);
-      if (await fetch(`${url}/healthz`).then((r) => r.ok, () => false)) break;
-      if (Date.now() > deadline) throw new Error(`the old service was not healthy:\n${output}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    await work(url);
-  } finally {
-    proc.kill('SIGTERM');
-    await exited;
-  }
-  return output;
-}
+const FIXTURE = new URL('../fixtures/datadir-before-certificates/', import.meta.url);
+const FACTS = JSON.parse(readFileSync(new URL('facts.json', FIXTURE), 'utf8')) as { siteId: string; revision: number; messageId: string; messageAudio: string; greetingAudio: string };
 
 function originsOf(dataDir: string): string[] {
   const db = new Database(join(dataDir, 'changelog.sqlite'), { readonly: true });
@@ -51,30 +24,17 @@ function originsOf(dataDir: string): string[] {
   }
 }
 
-describe.skipIf(!existsSync(OLD_CLI))('upgrade of a data directory from before site certificates', () => {
+describe('upgrade of a data directory from before site certificates', () => {
   it('takes the certificate id, renames the log origin, moves the configuration and voicemail to it, once', async () => {
     const root = tempDir('sitecall-upgrade-');
     const dataDir = join(root, 'data');
-    const wav = makeWav(0.5);
-    const greeting = makeWav(0.3);
-    let oldId = '';
-    let oldRevision = -1;
-    let messageId = '';
+    const wav = readFileSync(new URL(`data/${FACTS.messageAudio}`, FIXTURE));
+    const greeting = readFileSync(new URL(`data/${FACTS.greetingAudio}`, FIXTURE));
+    const oldId = FACTS.siteId;
+    const oldRevision = FACTS.revision;
+    const messageId = FACTS.messageId;
     try {
-      await withOldService(dataDir, async (url) => {
-        const token = await login({ url, adminPassword: DEFAULT_TEST_PASSWORD });
-        const status = (await (await fetch(`${url}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { site: { id: string } };
-        oldId = status.site.id;
-        const config = (await (await fetch(`${url}/api/v1/config/roles`, { headers: { authorization: `Bearer ${token}` } })).json()) as { revision: number; instances: { site?: string }[] };
-        oldRevision = config.revision;
-        expect(config.instances.every((i) => i.site === oldId)).toBe(true);
-        const vmail = vmailClient(url, token);
-        expect((await vmail.createMailbox({ number: '1001', name: 'Reception' })).status).toBe(201);
-        const deposit = await vmail.deposit('1001', wav, { callerNumber: '200' });
-        expect(deposit.status).toBe(201);
-        messageId = deposit.body.id as string;
-        expect((await vmail.call('PUT', '/1001/greetings/busy', { body: new Uint8Array(greeting), headers: { 'content-type': 'audio/wav' } })).status).toBe(200);
-      });
+      cpSync(new URL('data/', FIXTURE), dataDir, { recursive: true });
       expect(oldId).toMatch(/^[0-9a-f-]{36}$/);
       expect(originsOf(dataDir)).toEqual([oldId]);
 
