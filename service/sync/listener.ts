@@ -41,6 +41,7 @@ export class PeerListener {
     });
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.upgrade(req, socket as TLSSocket, head));
     this.server.on('tlsClientError', () => undefined);
+    this.wss.on('error', () => undefined);
   }
 
   /** Renews the TLS context after the pins changed (existing links keep theirs). */
@@ -76,6 +77,9 @@ export class PeerListener {
   }
 
   private upgrade(req: IncomingMessage, socket: TLSSocket, head: Buffer): void {
+    // Once node hands a socket over for an upgrade its own error listener is gone; a client that
+    // resets it after a refusal was written must not take the process down (as on the API's port).
+    socket.on('error', () => undefined);
     const path = (req.url ?? '/').split('?')[0];
     const cert = socket.getPeerCertificate(true);
     if (!cert?.raw) return refuse(socket, 401, 'no_certificate', 'A peer must present its site certificate.');
