@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MergePolicy, VersionedDoc } from '../../service/storage/changelog/core/merge.js';
@@ -188,5 +189,38 @@ describe('a write that waits for the next group', () => {
     const again = ChangeLog.open(file, { origin: 'site-a', policyOf, checkpointWorker: checkpointWorker() });
     opened.push(again);
     expect(rows(again).map((r) => r.key)).toEqual(['at-close']);
+  });
+});
+
+describe('the page size of the log file', () => {
+  /** Pages of `entries` that only hold the spilled rest of a row. */
+  const overflowPages = (log: ChangeLog) => (log.database.prepare("SELECT count(*) AS n FROM dbstat WHERE name = 'entries' AND pagetype = 'overflow'").get() as { n: number }).n;
+  const recordOf = (i: number) => ({ id: `cdr-${i}`, legs: Array.from({ length: 9 }, (_, leg) => ({ callId: `${'c'.repeat(40)}-${i}-${leg}`, from: 'sip:100@office.example', to: 'sip:200@office.example', at: new Date(Date.UTC(2026, 0, 1, 0, 0, i)).toISOString() })) });
+
+  it('keeps a CDR-sized entry (1.5 KB of JSON) inline in a new file, where 4 KiB pages spill each into an overflow page', async () => {
+    expect(JSON.stringify(recordOf(0)).length).toBeGreaterThan(1200);
+    const log = open();
+    expect(log.database.pragma('page_size', { simple: true })).toBe(8192);
+    await log.write((w) => {
+      for (let i = 0; i < 200; i++) w.append({ kind: 'rec', key: `cdr-${i}`, body: recordOf(i) });
+    }).committed;
+    expect(overflowPages(log)).toBe(0);
+
+    // the same rows on 4 KiB pages, the size a log made before kept: one overflow page a row
+    const dir = mkdtempSync(join(tmpdir(), 'sitecall-records-'));
+    dirs.push(dir);
+    const file = join(dir, 'changelog.sqlite');
+    const old = new Database(file);
+    old.pragma('page_size = 4096');
+    old.pragma('journal_mode = WAL');
+    old.close();
+    const reopened = ChangeLog.open(file, { origin: 'site-a', policyOf, checkpointWorker: checkpointWorker() });
+    opened.push(reopened);
+    expect(reopened.database.pragma('page_size', { simple: true })).toBe(4096);
+    await reopened.write((w) => {
+      for (let i = 0; i < 200; i++) w.append({ kind: 'rec', key: `cdr-${i}`, body: recordOf(i) });
+    }).committed;
+    expect(overflowPages(reopened)).toBeGreaterThanOrEqual(200);
+    expect(reopened.after('site-a', 0, 1000)).toHaveLength(200);
   });
 });
