@@ -28,6 +28,9 @@ export const EVENT_KIND = 'event';
 /** What an old journal file is renamed to once its active calls are in the log. */
 export const LEGACY_SUFFIX = '.pre-log';
 
+/** the longest a finished call's write waits for a group opened by an append (finish) */
+const FINISH_WITHIN_MS = 50;
+
 /** the logs whose entries the journal holds from compaction already */
 const HELD = new WeakSet<ChangeLog>();
 
@@ -216,35 +219,53 @@ export class EventJournal<E extends JournalEvent> {
     this.fsync = durability === 'fsync';
   }
 
-  /** Stores the events not stored yet, each with its entry in the log; returns, per event, whether it was new. */
+  /**
+   * Stores the events not stored yet, each with its entry in the log; returns, per event, whether
+   * it was new. Per event one statement on the index (its INSERT OR IGNORE says whether the id
+   * is new); the entries go in a few multi-row INSERTs after it (their seqs are known before: the
+   * index row names the seq its entry gets), and a dialog is made active once per message.
+   */
   append(events: readonly E[], receivedAt: number): boolean[] {
     return this.log.write(
-      (w) =>
-        events.map((e) => {
+      (w) => {
+        const first = w.nextSeq();
+        const records: { key: string; body: EventEntryBody<E>; text: string }[] = [];
+        const activated = new Set<string>();
+        const fresh = events.map((e) => {
+          if (this.insertEvent.run(this.instance, e.id, receivedAt, e.callId, this.origin, first + records.length).changes !== 1) return false;
           const { tsMs, ...rest } = e;
-          if (this.insertEvent.run(this.instance, e.id, receivedAt, e.callId, this.origin, w.nextSeq()).changes !== 1) return false;
-          const text = JSON.stringify(rest);
-          for (const id of this.dialogsOf(e)) this.insertActive.run(this.instance, id);
-          const body: EventEntryBody<E> = { instance: this.instance, receivedAt, tsMs, event: rest };
-          w.append({ kind: EVENT_KIND, key: e.id, body }, `${this.bodyPrefix}${receivedAt},"tsMs":${tsMs},"event":${text}}`);
+          for (const id of this.dialogsOf(e)) {
+            if (activated.has(id)) continue;
+            activated.add(id);
+            this.insertActive.run(this.instance, id);
+          }
+          records.push({ key: e.id, body: { instance: this.instance, receivedAt, tsMs, event: rest }, text: `${this.bodyPrefix}${receivedAt},"tsMs":${tsMs},"event":${JSON.stringify(rest)}}` });
           return true;
-        }),
+        });
+        if (records.length) w.appendRecords(EVENT_KIND, records);
+        return fresh;
+      },
       { fsync: this.fsync },
     ).result;
   }
 
   /**
-   * The dialogs of a finished call leave the active set (their events stay until retention), in
-   * the open group; `also` runs in the same transaction (the call's record, appended to the log).
+   * The dialogs of a finished call leave the active set (their events stay until retention);
+   * `also` runs in the same transaction (the call's record, appended to the log). Nobody waits
+   * for it, so it joins the open group or the next one an append opens (ChangeLog.writeSoon):
+   * under load the records of finished calls share the commit (and with `fsync` the fsync) of
+   * the events instead of costing a commit of their own. A crash before it is written leaves the
+   * call active with its events, and it is finished again at the next start.
    */
   finish(callIds: Iterable<string>, also?: (writer: GroupWriter) => void): Promise<void> {
-    return this.log.write(
+    const ids = [...callIds];
+    return this.log.writeSoon(
       (w) => {
-        for (const id of callIds) this.deleteActive.run(this.instance, id);
+        for (const id of ids) this.deleteActive.run(this.instance, id);
         also?.(w);
       },
-      { fsync: this.fsync },
-    ).committed;
+      { fsync: this.fsync, withinMs: FINISH_WITHIN_MS },
+    );
   }
 
   /** Resolves once everything written so far is committed (and fsync'd, with durability `fsync`). */

@@ -11,6 +11,8 @@ import { startTestInstance, type TestInstance } from '../support/callstore-insta
  */
 
 const SETTLE_MS = 1000;
+/** how long a finished call's write may wait to share the commit of the next append (EventJournal.finish), and a little more */
+const FINISH_WAIT_MS = 60;
 const opened: TestInstance[] = [];
 
 beforeEach(() => {
@@ -39,7 +41,7 @@ async function deliverAtTheirTime(t: TestInstance, events: readonly CallEvent[],
 
 /** Lets the settle delay pass and the record writer run. */
 async function settle(): Promise<void> {
-  await vi.advanceTimersByTimeAsync(SETTLE_MS + 10);
+  await vi.advanceTimersByTimeAsync(SETTLE_MS + FINISH_WAIT_MS);
 }
 
 function recordOf(t: TestInstance, id: string): Cdr {
@@ -172,7 +174,7 @@ describe('a call past the per-call limit of events', () => {
     s.end(60_000, 'flood', 'caller');
     const events = s.events.map(toCore);
     for (let i = 0; i < events.length; i += 500) t.instance.ingest(events.slice(i, i + 500));
-    await vi.advanceTimersByTimeAsync(SETTLE_MS + 10);
+    await vi.advanceTimersByTimeAsync(SETTLE_MS + FINISH_WAIT_MS);
     const cdr = recordOf(t, 'flood');
     expect(cdr).toMatchObject({ endedAt: new Date(t0 + 60_000).toISOString(), billsec: 59, hangup: { by: 'caller' } });
     expect(cdr.anomalies).toContainEqual(expect.stringMatching(/^200 events past the limit of events per call were left out/));

@@ -20,6 +20,8 @@ import { startTestInstance, type TestInstance } from '../support/callstore-insta
  */
 
 const SETTLE_MS = 5000;
+/** how long a finished call's write may wait to share the commit of the next append (EventJournal.finish), and a little more */
+const FINISH_WAIT_MS = 60;
 const DOMAIN = 'office.example';
 
 interface Setup {
@@ -90,7 +92,7 @@ describe('a resync against calls the callstore has seen end', () => {
     await vi.advanceTimersByTimeAsync(2500);
     const result = await service.sync('kam1', [listed('s-1', t0 + 1000)]);
     expect(result).toEqual({ kept: [], reconstructed: [], refused: [], terminated: [], dropped: ['s-1'] });
-    await vi.advanceTimersByTimeAsync(SETTLE_MS + 10);
+    await vi.advanceTimersByTimeAsync(SETTLE_MS + FINISH_WAIT_MS);
     expect(t.cdrs.records.get('s-1')).toMatchObject({ endReason: 'normal', synthesized: false, billsec: 1 });
     expect([...t.cdrs.records.keys()]).toEqual(['s-1']);
     expect(service.list()).toEqual([]);
@@ -100,7 +102,7 @@ describe('a resync against calls the callstore has seen end', () => {
     const { service, t } = await start();
     const t0 = Date.now();
     await send(service, new CallScript('kam1', t0).invite(0, 'w-1', '101', '102').answer(1000, 'w-1').end(2000, 'w-1').events);
-    await vi.advanceTimersByTimeAsync(SETTLE_MS + 10);
+    await vi.advanceTimersByTimeAsync(SETTLE_MS + FINISH_WAIT_MS);
     expect(t.cdrs.records.has('w-1')).toBe(true);
     expect((await service.sync('kam1', [listed('w-1', t0 + 1000)])).dropped).toEqual(['w-1']);
     expect(service.list()).toEqual([]);
@@ -120,11 +122,11 @@ describe('a resync against calls the callstore has seen end', () => {
     // settling now (every leg ended); kam1 is back and lists its leg as up
     await vi.advanceTimersByTimeAsync(1000);
     expect(await service.sync('kam1', [listed('a-leg', t0 + 1000)])).toMatchObject({ kept: ['a-leg'], reconstructed: [], dropped: [] });
-    await vi.advanceTimersByTimeAsync(SETTLE_MS + 10);
+    await vi.advanceTimersByTimeAsync(SETTLE_MS + FINISH_WAIT_MS);
     expect(t.cdrs.records.size).toBe(0);
     expect(service.get('two').call).toMatchObject({ state: 'talking' });
     await send(service, [{ ...new CallScript('kam1', t0).end(60_000, 'a-leg', 'caller').events[0]!, id: 'kam1-a-end', seq: 9 }]);
-    await vi.advanceTimersByTimeAsync(SETTLE_MS + 10);
+    await vi.advanceTimersByTimeAsync(SETTLE_MS + FINISH_WAIT_MS);
     const cdr = t.cdrs.records.get('two');
     expect(cdr).toMatchObject({ endReason: 'normal', synthesized: false, billsec: 59.1, endedAt: new Date(t0 + 60_000).toISOString() });
     expect(cdr?.anomalies).toContainEqual(expect.stringMatching(/^a-leg was ended by the callstore \(source_lost\) and listed as up by kam1/));

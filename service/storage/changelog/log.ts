@@ -51,6 +51,12 @@ export interface GroupWriter {
    * after the group's COMMIT.
    */
   append<B>(change: NewChange<B>, text?: string): LogEntry<B>;
+  /**
+   * Appends records of one add-only kind, in order, each with its body already serialized:
+   * what `append` does for each, in one multi-row INSERT per few dozen rows instead of one
+   * statement per record (the raw events of a message). Returns their entries.
+   */
+  appendRecords<B>(kind: string, records: readonly { key: string; body: B; text: string }[]): LogEntry<B>[];
   /** the seq the next append here gets (for a row that names its entry, written before it) */
   nextSeq(): number;
 }
@@ -58,6 +64,14 @@ export interface GroupWriter {
 export interface GroupWriteOptions {
   /** this write must survive a power loss: its commit is fsync'd (synchronous FULL) */
   fsync?: boolean;
+}
+
+/** A write that waits for the next group (ChangeLog.writeSoon). */
+interface SoonWrite {
+  fn: (writer: GroupWriter) => void;
+  fsync: boolean;
+  resolve: () => void;
+  reject: (err: unknown) => void;
 }
 
 export interface GroupWritten<T> {
@@ -175,7 +189,16 @@ interface DocRow {
   body: string | null;
 }
 
+/**
+ * The page size of a new log file. `entries` is a WITHOUT ROWID table, whose rows are stored in
+ * the b-tree itself: on 4 KiB pages a row longer than about 1,000 bytes spills the rest into an
+ * overflow page of its own, so a CDR (1.2-1.6 KB of JSON) took 4.4 KB on disk and an extra page
+ * in every commit; on 8 KiB pages rows up to about 2,000 bytes stay inline.
+ */
+const LOG_PAGE_SIZE = 8192;
 const POSITION_SAVE_MS = 1_000;
+/** rows per multi-row INSERT of records (6 parameters a row, well below SQLite's limit) */
+const RECORD_ROWS_PER_INSERT = 32;
 const CHECKPOINT_INTERVAL_MS = 1_000;
 
 /** The group transaction open on the connection: it commits on the next turn of the event loop. */
@@ -237,6 +260,11 @@ export class ChangeLog extends LogQueries {
   private readonly inSavepoint: (fn: () => unknown) => unknown;
   private readonly checkpointer: Worker | undefined;
   private checkpointerExited = false;
+  /** writes waiting for the next group to open (writeSoon), oldest first */
+  private soon: SoonWrite[] = [];
+  private soonTimer: NodeJS.Timeout | undefined;
+  /** multi-row INSERTs into `entries`, by their number of rows */
+  private readonly insertEntries = new Map<number, Database.Statement>();
 
   private readonly stmt: {
     insertEntry: Database.Statement;
@@ -332,6 +360,8 @@ export class ChangeLog extends LogQueries {
     mkdirSync(dirname(file), { recursive: true });
     const db = new Database(file);
     try {
+      // Before the first write of a new file (a no-op on an existing one): see LOG_PAGE_SIZE.
+      db.pragma(`page_size = ${LOG_PAGE_SIZE}`);
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${opts.durability === 'os' ? 'NORMAL' : 'FULL'}`);
       // another connection on the file (the checkpoint thread, a reader) holds a lock only briefly
@@ -422,15 +452,87 @@ export class ChangeLog extends LogQueries {
     if (this.groupDepth > 0) return this.runInGroup(this.group as OpenGroup, fn);
     if (this.db.inTransaction && !this.group) throw new Error('change log: a group write cannot run inside another transaction');
     try {
-      return this.runInGroup(this.openGroup(opts.fsync === true), fn);
+      return this.runInGroup(this.groupForWrite(opts.fsync === true), fn);
     } catch (err) {
       if (err !== NEEDS_FSYNC) throw err;
-      return this.runInGroup(this.openGroup(true), fn);
+      return this.runInGroup(this.groupForWrite(true), fn);
     }
   }
 
-  /** Commits the open group now (rather than on the next turn); resolves once it did. */
+  /**
+   * A write nobody waits for at once (a finished call's record and the end of its dialogs): it
+   * joins the open group if there is one, else the next group another write opens, so that it
+   * shares that group's COMMIT (and fsync) instead of costing one of its own; at the latest a
+   * group is opened for it `withinMs` after the oldest such write began waiting, or at `flush`.
+   * Until then it is not written at all: a crash meanwhile loses the write, never half of it, so
+   * use it only for what the state before it also allows (a call still active is finished again
+   * after a restart). Resolves once its group committed; rejects if `fn` threw or the group
+   * rolled back.
+   */
+  writeSoon(fn: (writer: GroupWriter) => void, opts: GroupWriteOptions & { withinMs: number }): Promise<void> {
+    this.assertOpen();
+    const fsync = opts.fsync === true;
+    const open = this.group;
+    if (this.groupDepth > 0 || (open && (open.fsync || !fsync))) return this.write(fn, opts).committed;
+    let resolve!: () => void;
+    let reject!: (err: unknown) => void;
+    const written = handled(
+      new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      }),
+    );
+    this.soon.push({ fn, fsync, resolve, reject });
+    this.soonTimer ??= setTimeout(() => {
+      this.soonTimer = undefined;
+      this.writeWaiting();
+    }, opts.withinMs);
+    return written;
+  }
+
+  /** Opens a group for the writes waiting for one (writeSoon): their time is up, or a flush wants them. */
+  private writeWaiting(): void {
+    if (this.soon.length === 0 || this.closed || this.groupDepth > 0) return;
+    try {
+      this.write(() => undefined, { fsync: this.soon.some((w) => w.fsync) });
+    } catch (err) {
+      for (const w of this.soon.splice(0)) w.reject(err);
+    }
+  }
+
+  /** The group a write at the top level runs in; the writes waiting for the next group (writeSoon) join it first. */
+  private groupForWrite(fsync: boolean): OpenGroup {
+    const g = this.openGroup(fsync);
+    if (this.soon.length === 0) return g;
+    const waiting = this.soon;
+    this.soon = [];
+    for (const w of waiting) {
+      if (w.fsync && !g.fsync) {
+        this.soon.push(w);
+        continue;
+      }
+      try {
+        this.runInGroup(g, w.fn).committed.then(w.resolve, w.reject);
+      } catch (err) {
+        if (err !== NEEDS_FSYNC) {
+          w.reject(err);
+          continue;
+        }
+        // it appended a document kind: it waits for an fsync'd group
+        w.fsync = true;
+        this.soon.push(w);
+      }
+    }
+    if (this.soon.length === 0) {
+      clearTimeout(this.soonTimer);
+      this.soonTimer = undefined;
+    }
+    return g;
+  }
+
+  /** Commits the open group now (rather than on the next turn), with the writes waiting for one; resolves once it did. */
   flush(): Promise<void> {
+    if (this.soon.length && this.groupDepth === 0) this.writeWaiting();
     const g = this.group;
     if (!g) return Promise.resolve();
     if (this.groupDepth === 0) this.commitGroup(g);
@@ -476,6 +578,11 @@ export class ChangeLog extends LogQueries {
         const written = this.appendOne(change, text);
         added.push(written);
         return written.entry;
+      },
+      appendRecords: <B>(kind: string, records: readonly { key: string; body: B; text: string }[]): LogEntry<B>[] => {
+        const written = this.appendRecords(kind, records);
+        for (const w of written) added.push(w);
+        return written.map((w) => w.entry);
       },
       nextSeq: () => this.headOf(this.selfId) + 1,
     };
@@ -596,6 +703,39 @@ export class ChangeLog extends LogQueries {
     if (this.policyOf(entry.kind) === 'add-only') return { kind: entry.kind, key: entry.key, hlc: entry.hlc, origin: entry.origin, tombstone: false, body: entry.body };
     const row = this.stmt.selectDoc.get(entry.kind, entry.key) as DocRow | undefined;
     return row && row.hlc === entry.hlc ? this.versionOf<B>(entry.kind, entry.key, row) : undefined;
+  }
+
+  /** Records of an add-only kind, inserted a few dozen rows per statement (GroupWriter.appendRecords). */
+  private appendRecords<B>(kind: string, records: readonly { key: string; body: B; text: string }[]): { entry: LogEntry<B>; version: VersionedDoc<B> }[] {
+    if (typeof kind !== 'string' || kind === '') throw new Error('change log: a change needs a kind and a key');
+    if (this.policyOf(kind) !== 'add-only') throw new Error(`change log: ${kind} is not add-only; its changes are appended with append`);
+    const out: { entry: LogEntry<B>; version: VersionedDoc<B> }[] = [];
+    const params: (string | number)[] = [];
+    let seq = this.headOf(this.selfId);
+    for (const r of records) {
+      if (typeof r.key !== 'string' || r.key === '') throw new Error('change log: a change needs a kind and a key');
+      seq++;
+      const hlc = encodeHlc(this.clock.now());
+      params.push(this.selfId, seq, hlc, kind, r.key, r.text);
+      out.push({ entry: { origin: this.origin, seq, hlc, kind, key: r.key, body: r.body }, version: { kind, key: r.key, hlc, origin: this.origin, tombstone: false, body: r.body } });
+      if (params.length === RECORD_ROWS_PER_INSERT * 6) this.insertRows(params);
+    }
+    if (params.length) this.insertRows(params);
+    // set only once every row is in: a statement that throws leaves the head where it was
+    this.heads.set(this.selfId, seq);
+    return out;
+  }
+
+  /** Inserts entry rows (six parameters each) in one statement, and empties `params`. */
+  private insertRows(params: (string | number)[]): void {
+    const rows = params.length / 6;
+    let stmt = this.insertEntries.get(rows);
+    if (!stmt) {
+      stmt = this.db.prepare(`INSERT INTO entries (origin, seq, hlc, kind, key, body) VALUES ${Array.from({ length: rows }, () => '(?, ?, ?, ?, ?, ?)').join(', ')}`);
+      this.insertEntries.set(rows, stmt);
+    }
+    stmt.run(params);
+    params.length = 0;
   }
 
   private appendOne<B>(change: NewChange<B>, bodyText?: string): { entry: LogEntry<B>; version: VersionedDoc<B> | undefined } {
@@ -1214,6 +1354,8 @@ export class ChangeLog extends LogQueries {
     if (this.closed) return;
     clearInterval(this.positionTimer);
     await this.flush().catch(() => undefined);
+    clearTimeout(this.soonTimer);
+    for (const w of this.soon.splice(0)) w.reject(new Error('change log: closed before the write could join a group'));
     await this.drained();
     await this.saving;
     for (const v of this.views.values()) v.changed = true;
