@@ -428,7 +428,6 @@ export class CallstoreInstance implements RoleRuntime {
 
   private recordWritten(cdr: Cdr): void {
     this.deps.metrics.cdrs.inc({ instance: this.name, disposition: cdr.disposition, end_reason: cdr.endReason });
-    this.deps.feed.publish({ collection: 'cdrs', op: 'put', id: cdr.id, doc: cdr, replicate: true });
     this.log.debug({ callId: cdr.id, disposition: cdr.disposition, endReason: cdr.endReason }, 'call record written');
   }
 
