@@ -114,7 +114,6 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     peers: () => pairedSites?.siteInterfaces() ?? new Map(),
     isUp: isSiteUp,
   });
-  await moveFormerSiteIds({ site, config, changeLog, log });
 
   const metrics = new Metrics();
   const health = new HealthBoard();
@@ -184,6 +183,9 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   let listening!: () => void;
   const listened = new Promise<void>((resolve) => (listening = resolve));
   const vmail = await createVmail({ documents, feed, changeLog, config, siteId: site.id, dataDir: settings.dataDir, metrics, log, health, listening: listened });
+  // After vmail opened: a data directory whose messages were still in nedb has them imported into
+  // the log there, naming the former site id, and they are moved with the rest. Before the roles start.
+  await moveFormerSiteIds({ site, config, changeLog, log });
   const host = new RoleHost(
     site.id,
     {

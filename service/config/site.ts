@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import type { SiteRef } from '../../shared/api/status.js';
 import type { Collection, DocumentStore } from '../storage/documents.js';
+import { StartupError } from '../errors.js';
 
 interface SiteDoc {
   _id: 'self';
@@ -38,6 +39,9 @@ export interface SiteIdentity extends SiteRef {
  * renames the log's origin (`beforeRename`, run before the new id is stored, so a crash in between
  * repeats it) and moves the configuration, then calls `finishUpgrade`.
  */
+/** The form of an id taken from a certificate (sync/identity.ts `siteIdOf`). */
+const CERTIFICATE_ID = /^[0-9a-f]{64}$/;
+
 export async function loadSiteIdentity(
   store: DocumentStore,
   requestedName: string | undefined,
@@ -52,6 +56,14 @@ export async function loadSiteIdentity(
     doc = { _id: 'self', id: certificateId, name: requestedName ?? hostname(), createdAt: new Date().toISOString() };
     await sites.put(doc);
   } else if (doc.id !== certificateId) {
+    // Only an id from before certificates (a UUID) upgrades. An id that is a certificate's means
+    // the certificate beside it is another one: taking it would silently make this a new site its
+    // peers no longer trust, and rename every record this site made.
+    if (CERTIFICATE_ID.test(doc.id)) {
+      throw new StartupError(
+        `This data directory belongs to site ${doc.id}, but its certificate (site-cert.pem) is another one (${certificateId}): restore site-cert.pem and site-key.pem from a backup of this site.`,
+      );
+    }
     beforeRename(doc.id, certificateId);
     doc = { ...doc, id: certificateId, formerIds: [...(doc.formerIds ?? []), doc.id], upgradePending: true };
     await sites.put(doc);

@@ -46,6 +46,8 @@ function viewsAgree(dataDir: string): { collection: string; inView: [string, unk
 async function prepareReplay(dataDir: string, dir: string, how: 'file' | 'entries'): Promise<void> {
   mkdirSync(join(dir, 'db'), { recursive: true });
   copyFileSync(join(dataDir, 'db', 'site.db'), join(dir, 'db', 'site.db'));
+  // the site's identity is its certificate too: without it the copy would be another site
+  for (const file of ['site-cert.pem', 'site-key.pem']) copyFileSync(join(dataDir, file), join(dir, file));
   if (existsSync(join(dataDir, 'vmail'))) cpSync(join(dataDir, 'vmail'), join(dir, 'vmail'), { recursive: true });
   if (how === 'file') {
     for (const file of ['changelog.sqlite', 'changelog.sqlite-wal']) if (existsSync(join(dataDir, file))) copyFileSync(join(dataDir, file), join(dir, file));

@@ -9,7 +9,7 @@ import { cpSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
-import { login, startService, tempDir } from '../support/service.js';
+import { freePort, login, runCli, startService, tempDir } from '../support/service.js';
 import { vmailClient } from '../support/vmail.js';
 
 const FIXTURE = new URL('../fixtures/datadir-before-certificates/', import.meta.url);
@@ -76,6 +76,28 @@ describe('upgrade of a data directory from before site certificates', () => {
       } finally {
         await again.stop({ keepData: true });
       }
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to start when the certificate beside a certificate id is another one, and says which files to restore', async () => {
+    const root = tempDir('sitecall-wrong-cert-');
+    const dataDir = join(root, 'data');
+    try {
+      const first = await startService({ dataDir });
+      const id = first.logs().match(/"siteId":"([0-9a-f]{64})"/)?.[1];
+      await first.stop({ keepData: true });
+      expect(id).toBeDefined();
+      // the certificate and key lost (a partial restore): the start makes none silently
+      rmSync(join(dataDir, 'site-cert.pem'));
+      rmSync(join(dataDir, 'site-key.pem'));
+      const run = await runCli(['start', '--host', '127.0.0.1', '--port', String(await freePort()), '--peer-port', String(await freePort()), '--data-dir', dataDir], { SITECALL_ADMIN_PASSWORD: 'test-admin-password' });
+      expect(run.code).toBe(1);
+      expect(run.stderr).toContain(`This data directory belongs to site ${id}, but its certificate (site-cert.pem) is another one`);
+      expect(run.stderr).toContain('restore site-cert.pem and site-key.pem from a backup of this site');
+      // nothing was renamed: the log still names the site
+      expect(originsOf(dataDir)).toEqual([id]);
     } finally {
       rmSync(root, { recursive: true, force: true });
     }

@@ -71,14 +71,19 @@ describe('vmail metadata: migration and rebuild', () => {
     const first = await startService({ dataDir });
     await storeChecked(first);
     try {
-      const c = vmailClient(first.url, await login(first));
+      const token = await login(first);
+      const c = vmailClient(first.url, token);
+      // the data directory is from before site certificates: its messages move to the new site id with it
+      const status = (await (await fetch(`${first.url}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { site: { id: string } };
+      const newSiteId = status.site.id;
+      expect(newSiteId).not.toBe(siteId);
       const listed = await listAll(c);
       expect([...listed.keys()].sort()).toEqual([...expected.keys()].sort());
       for (const [id, doc] of expected) {
         const { _id, box, folderBeforeDelete, ...rest } = doc;
         void box;
         void folderBeforeDelete;
-        expect(listed.get(id)).toEqual({ id: _id, ...rest });
+        expect(listed.get(id)).toEqual({ id: _id, ...rest, originSite: newSiteId });
       }
       for (const [id, doc] of expected) expect((await c.audio(doc.mailbox, id)).bytes.equals(wavs.get(id) as Buffer)).toBe(true);
       const count = (number: string, folder: string) => [...expected.values()].filter((m) => m.mailbox === number && m.folder === folder);
