@@ -112,7 +112,7 @@ export class SiteService {
     const host = this.opts.peerHost === '0.0.0.0' || this.opts.peerHost === '::' ? hostname() : this.opts.peerHost;
     this.publicUrl = this.opts.publicUrl ?? `wss://${host.includes(':') ? `[${host}]` : host}:${port}`;
     this.links.sync(this.peers.all());
-    this.opts.log.info({ publicUrl: this.publicUrl, peers: this.peers.all().length }, 'peer listener up');
+    this.opts.log.info({ publicUrl: this.publicUrl, peerPort: port, peers: this.peers.all().length }, 'peer listener up');
   }
 
   async stop(): Promise<void> {

@@ -5,7 +5,7 @@
 import { expect } from 'vitest';
 import { normalizePairingCode } from '../../service/sync/pairing/code.js';
 import { apiClient } from './api.js';
-import { freePort, login, startService } from './service.js';
+import { login, startService } from './service.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 export interface Stoppable {
@@ -18,12 +18,14 @@ export interface Stoppable {
  * Both are pushed onto `running` (the test stops them in reverse order).
  */
 export async function startSite(running: Stoppable[], env: Record<string, string> = {}, opts: { adminPassword?: string } = {}) {
-  const peerPort = await freePort();
-  const proxy = await TcpProxy.start(peerPort);
+  // the proxy first (its port is the site's public address), pointed at the peer port the
+  // service binds once it is known: a port found free beforehand could be taken meanwhile
+  const proxy = await TcpProxy.start(0);
   running.push(proxy);
   const publicUrl = `wss://127.0.0.1:${proxy.port}`;
-  const service = await startService({ peerPort, ...(opts.adminPassword ? { adminPassword: opts.adminPassword } : {}), env: { SITECALL_SITE_NAME: `site-${running.length}`, SITECALL_PUBLIC_URL: publicUrl, ...env } });
+  const service = await startService({ ...(opts.adminPassword ? { adminPassword: opts.adminPassword } : {}), env: { SITECALL_SITE_NAME: `site-${running.length}`, SITECALL_PUBLIC_URL: publicUrl, ...env } });
   running.push(service);
+  proxy.retarget(service.peerPort);
   const site = {
     service,
     proxy,
