@@ -82,10 +82,21 @@ export function runCli(args: string[], env: Record<string, string> = {}, timeout
 
 /** Starts the real service (bin/sitecall.js, built code) on a free port and waits until it is healthy. */
 export async function startService(opts: StartOptions = {}): Promise<RunningTestService> {
+  // A port found free and closed again can be taken by another test's service before this one
+  // binds it: when the peer port the helper chose (not one the test named) was taken, try another.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServiceOnce(opts);
+    } catch (err) {
+      const taken = opts.peerPort === undefined && /The peer port \d+ on [^ ]+ is already in use/.test((err as Error).message);
+      if (!taken || attempt >= 5) throw err;
+    }
+  }
+}
+
+async function startServiceOnce(opts: StartOptions): Promise<RunningTestService> {
   const port = opts.port ?? (await freePort());
-  // Unless a test names it, the peer port is the system's choice (0), read back from the log: a
-  // port found free and closed again can be taken by another test's service before this one binds it.
-  const askedPeerPort = opts.peerPort ?? 0;
+  const peerPort = opts.peerPort ?? (await freePort());
   const ownDir = opts.dataDir === undefined;
   const dataDir = opts.dataDir ?? join(tempDir(), 'data');
   const adminPassword = opts.adminPassword === undefined ? DEFAULT_TEST_PASSWORD : opts.adminPassword;
@@ -93,7 +104,7 @@ export async function startService(opts: StartOptions = {}): Promise<RunningTest
   if (adminPassword !== null) env['SITECALL_ADMIN_PASSWORD'] = adminPassword;
   else delete env['SITECALL_ADMIN_PASSWORD'];
 
-  const proc = spawn(process.execPath, [CLI, 'start', '--host', '127.0.0.1', '--port', String(port), '--peer-port', String(askedPeerPort), '--data-dir', dataDir, ...(opts.args ?? [])], {
+  const proc = spawn(process.execPath, [CLI, 'start', '--host', '127.0.0.1', '--port', String(port), '--peer-port', String(peerPort), '--data-dir', dataDir, ...(opts.args ?? [])], {
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -121,17 +132,6 @@ export async function startService(opts: StartOptions = {}): Promise<RunningTest
     await new Promise((r) => setTimeout(r, 50));
   }
 
-  let peerPort = askedPeerPort;
-  // the peer listener comes up right after the API's: its log line may follow the first healthy answer
-  while (!peerPort) {
-    peerPort = Number(/"peerPort":(\d+)[^\n]*"msg":"peer listener up"/.exec(output)?.[1] ?? 0);
-    if (peerPort) break;
-    if (hasExited || Date.now() > deadline) {
-      proc.kill('SIGKILL');
-      throw new Error(`the service did not say its peer port:\n${output}`);
-    }
-    await new Promise((r) => setTimeout(r, 20));
-  }
   const generated = /password: (\S+)/.exec(output)?.[1];
   return {
     url,
