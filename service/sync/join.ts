@@ -12,6 +12,20 @@ const CHUNK = 500;
 /** how long the joining site waits for the donor's documents before it gives up on this link */
 export const JOIN_TIMEOUT_MS = 30_000;
 
+/** Listens to the messages of a topic that pass their schema; a malformed one ends the link (a peer speaking another protocol is a fault). */
+function onValid<M>(channel: PeerChannel, topic: string, parser: { parse(value: unknown, what: string): M }, what: string, handle: (message: M) => void): () => void {
+  return channel.onMessage(topic, (raw) => {
+    let message: M;
+    try {
+      message = parser.parse(raw, what);
+    } catch {
+      channel.close(`malformed ${what}`);
+      return;
+    }
+    handle(message);
+  });
+}
+
 /** What the donor sent: the versions it holds of the adopted kinds, and its log's head when it read them. */
 export interface DonorState {
   documents: VersionedDoc[];
@@ -25,16 +39,7 @@ export function sendAbout(channel: PeerChannel, about: { name: string; interface
 
 /** Calls `heard` with each valid `about` of the peer; a malformed one ends the link. */
 export function onAbout(channel: PeerChannel, heard: (about: { name: string; interfaces: string[] }) => void): () => void {
-  return channel.onMessage(SITES_TOPIC, (raw) => {
-    let m: SiteAboutMessage;
-    try {
-      m = parseAbout.parse(raw, 'sites message');
-    } catch {
-      channel.close('malformed sites message');
-      return;
-    }
-    heard({ name: m.name, interfaces: m.interfaces });
-  });
+  return onValid(channel, SITES_TOPIC, parseAbout, 'sites message', (m) => heard({ name: m.name, interfaces: m.interfaces }));
 }
 
 /**
@@ -43,14 +48,7 @@ export function onAbout(channel: PeerChannel, heard: (about: { name: string; int
  * (then replication starts). A malformed message ends the link.
  */
 export function answerJoins(channel: PeerChannel, log: ChangeLog, ready: () => void): () => void {
-  return channel.onMessage(JOIN_TOPIC, (raw) => {
-    let m: JoinMessage;
-    try {
-      m = parseJoin.parse(raw, 'join message');
-    } catch {
-      channel.close('malformed join message');
-      return;
-    }
+  return onValid(channel, JOIN_TOPIC, parseJoin, 'join message', (m) => {
     if (m.type === 'ready') ready();
     else if (m.type === 'request') void sendDocuments(channel, log, m.id).catch(() => undefined);
   });
