@@ -64,16 +64,43 @@ export type ReadResult =
     }
   | { kind: 'compacted'; origin: string; base: number };
 
-export function serves(served: ServedDomains, domain: string | undefined): boolean {
-  return domain === undefined || served === 'all' || served.includes(domain);
+/** A served list as a set of normalized domains, built once per list (the sender asks for every entry it reads). */
+const servedSets = new WeakMap<readonly string[], Set<string>>();
+
+function servedSet(served: readonly string[]): Set<string> {
+  let set = servedSets.get(served);
+  if (!set) servedSets.set(served, (set = new Set(served.map(normalizedDomain))));
+  return set;
 }
 
-/** Whether every domain `peer` serves is served by `self` too (then nothing this site filtered out is of use to the peer). */
+/** Domains compare case-insensitively, a trailing dot ignored (as the configuration's partitioning does). */
+function normalizedDomain(domain: string): string {
+  return domain.trim().toLowerCase().replace(/\.$/, '');
+}
+
+/**
+ * Whether a site serving `served` takes data of `domain`: a served domain takes its whole subtree
+ * (`a.b.example` is under `b.example`, `xb.example` is not), as the configuration's partitioning
+ * assigns domains to groups (design section 3). Data without a domain goes to every site.
+ */
+export function serves(served: ServedDomains, domain: string | undefined): boolean {
+  if (domain === undefined || served === 'all') return true;
+  if (served.length === 0) return false;
+  const set = servedSet(served);
+  let d = normalizedDomain(domain);
+  for (;;) {
+    if (set.has(d)) return true;
+    const dot = d.indexOf('.');
+    if (dot < 0) return false;
+    d = d.slice(dot + 1);
+  }
+}
+
+/** Whether every domain `peer` serves is served by `self` too, subtrees included (then nothing this site filtered out is of use to the peer). */
 export function servesNoMoreThan(peer: ServedDomains, self: ServedDomains): boolean {
   if (self === 'all') return true;
   if (peer === 'all') return false;
-  const mine = new Set(self);
-  return peer.every((d) => mine.has(d));
+  return peer.every((d) => serves(self, d));
 }
 
 export function maxVector(a: SinceVector, b: SinceVector): SinceVector {
