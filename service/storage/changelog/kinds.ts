@@ -49,8 +49,18 @@ export const STORE_KINDS = {
   vmail_messages: 'delete-wins',
 } as const satisfies Record<string, MergePolicy>;
 
+/**
+ * Document kinds held by the log alone (its `documents` table, no store outside it).
+ * `role_term`: a group's Active-Passive term (`roletype:group` → {term, instance, site, since},
+ * sync/terms.ts), written by the site that takes the group over; no domain, so every site has it.
+ */
+export const LOG_ONLY_KINDS = {
+  role_term: 'last-writer-wins',
+} as const satisfies Record<string, MergePolicy>;
+
 const POLICIES: ReadonlyMap<string, MergePolicy> = new Map<string, MergePolicy>([
   ...Object.entries(DOCUMENT_KINDS),
+  ...Object.entries(LOG_ONLY_KINDS),
   ...Object.entries(STORE_KINDS),
   ...Object.entries(RECORD_KINDS),
 ]);

@@ -10,6 +10,7 @@ import { startReplication, type ReplicationDeps, type ReplicationSession } from 
  */
 export class ReplicationHub {
   private readonly sessions = new Map<string, ReplicationSession>();
+  private readonly sessionListeners = new Set<(session: ReplicationSession) => void>();
 
   constructor(private readonly deps: Omit<ReplicationDeps, 'logger'> & { logger: Logger }) {}
 
@@ -19,10 +20,22 @@ export class ReplicationHub {
     if (previous) void previous.stop();
     const session = startReplication(channel, { ...this.deps, logger: this.deps.logger.child({ peer: channel.peerId }) });
     this.sessions.set(channel.peerId, session);
+    for (const l of this.sessionListeners) l(session);
     channel.onClose(() => {
       if (this.sessions.get(channel.peerId) === session) this.sessions.delete(channel.peerId);
       void session.stop();
     });
+  }
+
+  /** The session running with a peer now, if any. */
+  session(peerId: string): ReplicationSession | undefined {
+    return this.sessions.get(peerId);
+  }
+
+  /** Called with each session that starts (Active-Passive follows when this site is synced with the peer). */
+  onSession(listener: (session: ReplicationSession) => void): () => void {
+    this.sessionListeners.add(listener);
+    return () => this.sessionListeners.delete(listener);
   }
 
   metrics(peerId: string): ReplicationMetrics | undefined {

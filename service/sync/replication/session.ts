@@ -46,6 +46,12 @@ export interface ReplicationSession {
   readonly metrics: ReplicationMetrics;
   /** resolves once the peer has acknowledged everything this log holds (of what the peer takes), or rejects at stop */
   caughtUp(): Promise<void>;
+  /**
+   * resolves once this log holds everything the peer held when the link opened (its hello's
+   * `have`, this site's own origin aside): this site is synced with the peer (Active-Passive,
+   * design section 7); rejects at stop
+   */
+  synced(): Promise<void>;
   /** stops sending and applying; the channel stays open (the link layer owns it) */
   stop(): Promise<void>;
 }
@@ -86,6 +92,10 @@ class Session implements ReplicationSession {
   private pausedUntil = 0;
   private checkpointed: SinceVector = {};
   private readonly caughtUpWaiters = new Set<{ resolve: () => void; reject: (err: Error) => void }>();
+  /** what the peer held when the link opened (its hello), until this log holds it all */
+  private syncTarget: SinceVector | undefined;
+  private isSynced = false;
+  private readonly syncedWaiters = new Set<{ resolve: () => void; reject: (err: Error) => void }>();
 
   constructor(
     private readonly channel: PeerChannel,
@@ -154,6 +164,25 @@ class Session implements ReplicationSession {
     return new Promise((resolve, reject) => this.caughtUpWaiters.add({ resolve, reject }));
   }
 
+  synced(): Promise<void> {
+    if (this.isSynced) return Promise.resolve();
+    if (this.stopped) return Promise.reject(new Error(`replication with ${this.peerId} ended`));
+    return new Promise((resolve, reject) => this.syncedWaiters.add({ resolve, reject }));
+  }
+
+  /** Whether this log now holds the peer's hello `have`; resolves the waiters once it does. */
+  private checkSynced(): void {
+    if (this.isSynced || !this.syncTarget) return;
+    const head = this.log.head();
+    for (const [origin, seq] of Object.entries(this.syncTarget)) {
+      if (origin !== this.log.origin && (head[origin] ?? 0) < seq) return;
+    }
+    this.isSynced = true;
+    this.syncTarget = undefined;
+    for (const w of this.syncedWaiters) w.resolve();
+    this.syncedWaiters.clear();
+  }
+
   private isCaughtUp(): boolean {
     return this.sender.greeted && this.sender.unacknowledged === 0 && this.state === 'caught-up';
   }
@@ -171,8 +200,9 @@ class Session implements ReplicationSession {
     this.state = 'stopped';
     for (const u of this.unsubscribe) u();
     this.checkpoint(true);
-    for (const w of this.caughtUpWaiters) w.reject(new Error(`replication with ${this.peerId} ended: ${why}`));
+    for (const w of [...this.caughtUpWaiters, ...this.syncedWaiters]) w.reject(new Error(`replication with ${this.peerId} ended: ${why}`));
     this.caughtUpWaiters.clear();
+    this.syncedWaiters.clear();
     this.poke();
   }
 
@@ -326,6 +356,10 @@ class Session implements ReplicationSession {
           return;
         }
         this.sender.hello(message.have, message.serves);
+        if (!this.isSynced) {
+          this.syncTarget = { ...message.have };
+          this.checkSynced();
+        }
         this.checkpoint(true);
         this.poke();
         return;
@@ -354,6 +388,7 @@ class Session implements ReplicationSession {
   private async takeBatch(message: BatchMessage): Promise<void> {
     const { reply, accepted, applied } = receiveBatch(this.log, message.id, message.items as (LogEntry | HeldRange)[]);
     if (reply.type === 'refused') this.lastError = `a batch of the peer was refused: ${reply.reason}`;
+    if (reply.type === 'ack') this.checkSynced();
     if (applied) await this.holdBehindStores(applied);
     this.receivedRate.add(accepted, this.now());
     await this.send(reply);
@@ -384,6 +419,7 @@ class Session implements ReplicationSession {
       await this.send({ topic: REPLICATION_TOPIC, type: 'refused', batch, have: this.log.head(), reason: reason.slice(0, 500) });
       return;
     }
+    if (ack) this.checkSynced();
     await this.holdBehindStores(applied);
     if (ack) await this.send({ topic: REPLICATION_TOPIC, type: 'ack', batch, have: this.log.head() });
   }
