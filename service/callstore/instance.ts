@@ -9,11 +9,31 @@ import { buildCdr, callSummaryOf, hasInvite, isFinished, isFlagged, toActiveCall
 import { SourceClocks } from './core/clock.js';
 import type { KnownDialog } from './core/resync.js';
 import { CallTable, type CallBucket } from './core/table.js';
-import type { CallJournal, Durability, OpenCallJournal } from './journal.js';
+import { dialogsOfRecord, type CallJournal, type Durability, type OpenCallJournal } from './journal.js';
 import type { CallstoreMetrics } from './metrics.js';
 import { RecordWriter, type CdrRecords } from './record-writer.js';
 
 export type { CdrRecords } from './record-writer.js';
+
+/**
+ * An instance's part in its group's Active-Passive (design section 7), from the election: only
+ * the active instance of the current term writes records, ends the calls of lost sources and
+ * sweeps; a passive one folds the same calls and keeps them finished until the active one's
+ * record comes.
+ */
+export interface InstanceRole {
+  active: boolean;
+  /** the group's term (stamped on the records written in it) */
+  term: number;
+  /**
+   * no record is written before this (epoch ms): just after a takeover from an instance that is
+   * still reachable, the records it wrote before it heard of the new term are let in first
+   */
+  writableAtMs: number;
+}
+
+/** The role of an instance outside an installation of sites (tests, tools): active, term 0. */
+export const ALWAYS_ACTIVE: InstanceRole = { active: true, term: 0, writableAtMs: 0 };
 
 export interface CallstoreDeps {
   siteId: string;
@@ -25,6 +45,8 @@ export interface CallstoreDeps {
   journals: OpenCallJournal;
   /** told when the instance's records cannot be written */
   health?: HealthReporter;
+  /** the role it starts with (default ALWAYS_ACTIVE); the service's election sets it with setRole */
+  role?: InstanceRole;
 }
 
 /** Tunables of a callstore instance from its `ext` (design section 3), with their defaults. */
@@ -61,6 +83,8 @@ export interface IngestOutcome {
 }
 
 const RECENTLY_FINISHED_MS = 10 * 60_000;
+/** the longest a takeover's writing of the records it held runs before it lets I/O in */
+const DRAIN_SLICE_MS = 5;
 const PURGE_INTERVAL_MS = 60 * 60_000;
 /** the longest the settle loop runs before it lets I/O in */
 const SETTLE_SLICE_MS = 5;
@@ -78,6 +102,13 @@ export class CallstoreInstance implements RoleRuntime {
   /** finished calls waiting out the settle delay, oldest first (the delay is the same for all) */
   private readonly settling = new Map<number, { bucket: CallBucket; dueMs: number; endedAt: number }>();
   private settleTimer: NodeJS.Timeout | undefined;
+  /**
+   * finished calls whose record this instance may not write now (it is passive, or a takeover's
+   * first moment): the active instance's record drops them (recordArrived), a takeover writes them
+   */
+  private readonly awaiting = new Map<number, CallBucket>();
+  private drainTimer: NodeJS.Timeout | undefined;
+  private role: InstanceRole;
   private readonly recentlyFinished = new Map<string, number>();
   private sweepTimer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
@@ -92,6 +123,7 @@ export class CallstoreInstance implements RoleRuntime {
     private readonly log: Logger,
   ) {
     this.tunables = tunablesOf(instance);
+    this.role = deps.role ?? ALWAYS_ACTIVE;
     this.records = new RecordWriter({
       cdrs: deps.cdrs,
       finish: (callIds, also) => void this.requireJournal().finish(callIds, also),
@@ -114,6 +146,61 @@ export class CallstoreInstance implements RoleRuntime {
 
   get settingsNow(): CallstoreTunables {
     return this.tunables;
+  }
+
+  /** Whether this instance is the active one of its group's current term. */
+  get isActive(): boolean {
+    return this.role.active;
+  }
+
+  get roleNow(): InstanceRole {
+    return this.role;
+  }
+
+  /**
+   * The election's word (design section 7). Becoming active (a takeover), it writes the records
+   * of the calls it holds finished, from `writableAtMs` on; the sweep is its from then on.
+   * Becoming passive, it writes no record from now on (those queued to the log already go).
+   */
+  setRole(role: InstanceRole): void {
+    const was = this.role;
+    this.role = role;
+    if (role.active && !was.active) this.log.info({ term: role.term, finished: this.awaiting.size }, 'active in its group: writes the records');
+    else if (!role.active && was.active) this.log.info({ term: role.term }, 'passive in its group: the active instance writes the records');
+    if (role.active) this.scheduleDrain();
+  }
+
+  /** Finished calls held for a record another instance writes (or this one once it may). */
+  get awaitingRecords(): number {
+    return this.awaiting.size;
+  }
+
+  private mayWrite(now = Date.now()): boolean {
+    return this.role.active && now >= this.role.writableAtMs;
+  }
+
+  private scheduleDrain(): void {
+    if (!this.role.active || this.awaiting.size === 0 || this.drainTimer || !this.journal) return;
+    this.drainTimer = setTimeout(() => this.drain(), Math.max(0, this.role.writableAtMs - Date.now()));
+  }
+
+  /** Writes the records of the calls held finished while it could not, a slice at a time. */
+  private drain(): void {
+    this.drainTimer = undefined;
+    if (!this.journal) return;
+    if (!this.mayWrite()) {
+      this.scheduleDrain();
+      return;
+    }
+    const sliceEnd = performance.now() + DRAIN_SLICE_MS;
+    for (const [key, bucket] of this.awaiting) {
+      if (performance.now() > sliceEnd) {
+        this.drainTimer = setTimeout(() => this.drain(), 0);
+        return;
+      }
+      this.awaiting.delete(key);
+      if (this.table.get(bucket.id) === bucket && isFinished(bucket.fold)) this.finalize(bucket);
+    }
   }
 
   private get settings() {
@@ -141,7 +228,7 @@ export class CallstoreInstance implements RoleRuntime {
       for (const bucket of [...this.table.calls()]) this.afterChange(bucket);
       if (events.length) this.log.info({ calls: this.table.size, events: events.length }, 'active calls restored from the journal');
     }
-    this.deps.metrics.active.set({ instance: this.name }, this.table.size);
+    this.gauges();
     this.scheduleSweep();
     this.purgeTimer = setInterval(() => this.purgeJournal(), PURGE_INTERVAL_MS);
     this.purgeTimer.unref();
@@ -152,7 +239,10 @@ export class CallstoreInstance implements RoleRuntime {
     clearTimeout(this.sweepTimer);
     clearInterval(this.purgeTimer);
     clearTimeout(this.settleTimer);
+    clearTimeout(this.drainTimer);
+    this.drainTimer = undefined;
     this.settling.clear();
+    this.awaiting.clear();
     const journal = this.journal;
     this.journal = undefined;
     await journal?.close();
@@ -189,25 +279,88 @@ export class CallstoreInstance implements RoleRuntime {
         return;
       }
       this.deps.metrics.events.inc({ instance: this.name, type: e.type });
-      if (!e.reconstructed && !e.synthesized) this.clocks.observe(e.source, e.tsMs, now);
-      if (!e.reconstructed && !this.table.byDialog(e.callId) && this.recentlyFinished.has(e.callId)) {
-        // A straggler of a call whose record is written: kept in the journal, not a new call.
-        this.deps.metrics.late.inc({ instance: this.name });
-        late.push(e.callId);
-        return;
-      }
-      const { bucket, retiredIds } = this.table.add(e, now);
-      if (!hasInvite(bucket.fold)) this.deps.metrics.orphanEvents.inc({ instance: this.name });
-      retired.push(...retiredIds);
-      changed.add(bucket);
+      this.foldOne(e, now, now, changed, retired, late);
     });
+    this.afterFold(changed, retired, late);
+    return { fresh, stored: journal.flush() };
+  }
+
+  /**
+   * Events of this instance's group a peer took in, journaled here already (indexed for this
+   * instance in the transaction that received them): folded as the events of this site's
+   * sources are, so the passive instance holds the same calls as the active one.
+   */
+  foldReplicated(events: readonly { event: CoreEvent; receivedAt: number }[]): void {
+    if (!this.journal) return;
+    const now = Date.now();
+    const changed = new Set<CallBucket>();
+    const retired: string[] = [];
+    const late: string[] = [];
+    for (const { event, receivedAt } of events) {
+      this.deps.metrics.replicatedEvents.inc({ instance: this.name });
+      this.foldOne(event, Math.min(receivedAt, now), now, changed, retired, late);
+    }
+    this.afterFold(changed, retired, late);
+  }
+
+  private foldOne(e: CoreEvent, receivedAt: number, now: number, changed: Set<CallBucket>, retired: string[], late: string[]): void {
+    if (!e.reconstructed && !e.synthesized) this.clocks.observe(e.source, e.tsMs, receivedAt);
+    if (!e.reconstructed && !this.table.byDialog(e.callId) && this.recentlyFinished.has(e.callId)) {
+      // A straggler of a call whose record is written: kept in the journal, not a new call.
+      this.deps.metrics.late.inc({ instance: this.name });
+      late.push(e.callId);
+      return;
+    }
+    const { bucket, retiredIds } = this.table.add(e, now);
+    if (!hasInvite(bucket.fold)) this.deps.metrics.orphanEvents.inc({ instance: this.name });
+    retired.push(...retiredIds);
+    changed.add(bucket);
+  }
+
+  private afterFold(changed: Set<CallBucket>, retired: string[], late: string[]): void {
     // A straggler's dialog leaves the active set again: its call's record and finish are in the
     // log already (committed before, or earlier in this same transaction).
-    if (late.length) void journal.finish(late);
+    if (late.length) void this.requireJournal().finish(late);
     for (const id of retired) this.publishCallGone(id);
     for (const bucket of changed) this.afterChange(bucket);
-    this.deps.metrics.active.set({ instance: this.name }, this.table.size);
-    return { fresh, stored: journal.flush() };
+    this.gauges();
+  }
+
+  /**
+   * A peer's record of a call (the active instance of its group wrote it there): the call held
+   * here for it leaves, without a record of its own; its dialogs left the journal's active set
+   * when the record was received. Its dialogs' later events are stragglers, as after a record of
+   * this instance's own.
+   */
+  recordArrived(cdr: Pick<Cdr, 'id' | 'legs'>): void {
+    if (!this.journal) return;
+    const now = Date.now();
+    const ids = new Set(dialogsOfRecord(cdr));
+    const buckets = new Set<CallBucket>();
+    for (const id of ids) {
+      const bucket = this.table.byDialog(id);
+      if (bucket) buckets.add(bucket);
+      this.recentlyFinished.set(id, now);
+    }
+    for (const bucket of buckets) {
+      this.settling.delete(bucket.key);
+      this.awaiting.delete(bucket.key);
+      this.table.remove(bucket);
+      // dialogs of the call the record does not name (an orphan merged into it) leave too
+      const extra = [...bucket.callIds].filter((id) => !ids.has(id));
+      for (const id of extra) this.recentlyFinished.set(id, now);
+      if (extra.length) void this.journal.finish(extra);
+      this.publishCallGone(bucket.id);
+      this.deps.metrics.recordsOfPeers.inc({ instance: this.name });
+    }
+    if (buckets.size) this.gauges();
+  }
+
+  /** The sources with a dialog still up in the calls held here (a takeover watches them: its loss timers). */
+  liveSources(): Set<string> {
+    const out = new Set<string>();
+    for (const bucket of this.table.calls()) for (const leg of bucket.fold.legs) if (leg.state !== 'terminated') out.add(leg.source);
+    return out;
   }
 
   list(): ActiveCall[] {
@@ -370,6 +523,11 @@ export class CallstoreInstance implements RoleRuntime {
   private afterChange(bucket: CallBucket): void {
     this.deps.feed.publishLazy({ collection: 'calls', op: 'put', id: bucket.id, replicate: true }, () => this.view(bucket));
     const finished = isFinished(bucket.fold) && hasInvite(bucket.fold);
+    if (this.awaiting.has(bucket.key)) {
+      // held for a record: it stays while it is finished (the record to come is the call's), else it is up again
+      if (finished) return;
+      this.awaiting.delete(bucket.key);
+    }
     const endedAt = finished ? Math.max(...bucket.fold.legs.map((l) => l.endedAt ?? 0)) : 0;
     const waiting = this.settling.get(bucket.key);
     // A call that is up again, or that now ends elsewhere (a CANCEL crossed its 200 and its BYE
@@ -406,13 +564,24 @@ export class CallstoreInstance implements RoleRuntime {
 
   private finalize(bucket: CallBucket): Cdr | undefined {
     this.settling.delete(bucket.key);
+    const invited = hasInvite(bucket.fold);
+    const { cdrMode, cdrAggregation } = this.settings;
+    const wanted = invited && cdrAggregation && (cdrMode === 'all' || (cdrMode === 'flagged' && isFlagged(bucket.fold)));
+    if (wanted && !this.mayWrite()) {
+      // Only the active instance of the current term writes the record: held until it comes
+      // from the active one, or until this one takes over.
+      this.awaiting.set(bucket.key, bucket);
+      this.deps.feed.publishLazy({ collection: 'calls', op: 'put', id: bucket.id, replicate: true }, () => this.view(bucket));
+      this.scheduleDrain();
+      return undefined;
+    }
+    this.awaiting.delete(bucket.key);
     this.table.remove(bucket);
     let cdr: Cdr | undefined;
-    let wanted = false;
-    if (hasInvite(bucket.fold)) {
+    if (invited) {
       cdr = buildCdr(bucket.fold, { site: this.deps.siteId, instance: this.name });
-      const { cdrMode, cdrAggregation } = this.settings;
-      wanted = cdrAggregation && (cdrMode === 'all' || (cdrMode === 'flagged' && isFlagged(bucket.fold)));
+      // the term it was written in (a standalone instance, outside an installation of sites, has none)
+      if (this.role.active && this.role.term > 0) cdr.term = this.role.term;
       if (cdr.anomalies.length) {
         this.deps.metrics.anomalies.inc({ instance: this.name });
         this.log.warn({ callId: cdr.id, anomalies: cdr.anomalies }, 'call with anomalies');
@@ -422,7 +591,7 @@ export class CallstoreInstance implements RoleRuntime {
     const now = Date.now();
     for (const id of bucket.callIds) this.recentlyFinished.set(id, now);
     this.publishCallGone(bucket.id);
-    this.deps.metrics.active.set({ instance: this.name }, this.table.size);
+    this.gauges();
     return cdr;
   }
 
@@ -444,6 +613,11 @@ export class CallstoreInstance implements RoleRuntime {
     return this.records.belowBacklog(limit);
   }
 
+  private gauges(): void {
+    this.deps.metrics.active.set({ instance: this.name }, this.table.size);
+    this.deps.metrics.awaitingRecords.set({ instance: this.name }, this.awaiting.size);
+  }
+
   private publishCallGone(id: string): void {
     if (id) this.deps.feed.publish({ collection: 'calls', op: 'delete', id, doc: null, replicate: true });
   }
@@ -463,19 +637,22 @@ export class CallstoreInstance implements RoleRuntime {
     if (!this.journal) return;
     for (const bucket of [...this.table.calls()]) {
       if (now - bucket.lastActivityMs < this.tunables.callTimeoutMs) continue;
+      // a call waiting for its record is finished: not the sweep's
+      if (this.awaiting.has(bucket.key)) continue;
       if (!hasInvite(bucket.fold)) {
         this.table.remove(bucket);
         void this.journal.finish(bucket.callIds);
         this.publishCallGone(bucket.id);
         this.deps.metrics.orphansDropped.inc({ instance: this.name });
         this.log.warn({ callIds: [...bucket.callIds], events: bucket.events.length }, 'orphan events dropped: their invite never came');
-      } else {
+      } else if (this.role.active) {
+        // only the active instance ends calls (its end reaches the passive ones through the log)
         this.log.info({ callId: bucket.id }, 'call timed out: no events for call_timeout');
         this.terminate(bucket.id, 'timeout');
       }
     }
     for (const [id, at] of this.recentlyFinished) if (now - at > RECENTLY_FINISHED_MS) this.recentlyFinished.delete(id);
-    this.deps.metrics.active.set({ instance: this.name }, this.table.size);
+    this.gauges();
   }
 
   private purgeJournal(): void {

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
+import type { Cdr } from '../../shared/api/cdr.js';
 import type { ChangeLog, GroupWriter } from '../storage/changelog/log.js';
 import { EventJournal } from '../storage/journal.js';
 import type { CoreEvent } from './core/call.js';
+import { CDR_ENTRY_KIND } from './record-writer.js';
 
 export type Durability = 'fsync' | 'os';
 
@@ -45,7 +47,56 @@ export function legacyJournalFile(dataDir: string, instance: string): string {
   return join(dataDir, 'callstore', instance, 'journal.sqlite');
 }
 
-/** The journals of the instances of a data directory, in its change log. */
-export function journalsIn(log: ChangeLog, dataDir: string): OpenCallJournal {
+/**
+ * What the callstore does with what peers replicate (Active-Passive across sites, design section
+ * 7): a peer's events go to the instance here that holds the calls of their group, active or
+ * passive; a peer's record of a call finishes the call here without a record of its own.
+ */
+export interface PeerIntake {
+  /** the instance of this site holding the calls of the group of the instance named in a peer's event */
+  holderOf(instance: string): string | undefined;
+  /** this site's callstore instances (a peer's record finishes its dialogs in their journals) */
+  localInstances(): readonly string[];
+  /** a peer's events for `holder`, once committed here */
+  events(holder: string, events: { event: CoreEvent; receivedAt: number }[]): void;
+  /** a peer's call record, once committed here (its dialogs have left the journal's active set in the same transaction) */
+  record(cdr: Cdr): void;
+}
+
+/** The dialogs a record names: those of its legs. */
+export function dialogsOfRecord(cdr: Pick<Cdr, 'legs'>): string[] {
+  return Array.isArray(cdr.legs) ? cdr.legs.map((l) => l.callId).filter((id): id is string => typeof id === 'string') : [];
+}
+
+/**
+ * The journals of the instances of a data directory, in its change log. With `peers`, the events
+ * and records peers send are taken in as PeerIntake says, from now on (before any link opens).
+ */
+export function journalsIn(log: ChangeLog, dataDir: string, peers?: PeerIntake): OpenCallJournal {
+  EventJournal.prepare<CoreEvent>(log, dialogsOf, peers ? { holderOf: (i) => peers.holderOf(i), indexed: (holder, events) => peers.events(holder, events) } : undefined);
+  if (peers) followPeerRecords(log, peers);
   return (instance, durability) => EventJournal.open<CoreEvent>(log, { instance, durability, dialogsOf, legacyFile: legacyJournalFile(dataDir, instance) });
+}
+
+/**
+ * A peer's `cdr` entry, in the transaction of `receive` that takes it in: its call's dialogs
+ * leave the active set of this site's instances (a restart does not fold the call again), and
+ * after the commit the record is handed over (the instance holding the call drops it).
+ */
+function followPeerRecords(log: ChangeLog, peers: PeerIntake): void {
+  const stillThere = log.database.prepare('SELECT 1 FROM entries WHERE origin = ? AND seq = ?');
+  let pending: { originId: number; seq: number; cdr: Cdr }[] = [];
+  log.onReceive((entry, originId) => {
+    if (entry.kind !== CDR_ENTRY_KIND || originId === log.localOriginId || typeof entry.body !== 'object' || entry.body === null) return;
+    const cdr = entry.body as Cdr;
+    EventJournal.finishDialogs(log, peers.localInstances(), dialogsOfRecord(cdr));
+    pending.push({ originId, seq: entry.seq, cdr });
+  });
+  log.onCommit(() => {
+    if (pending.length === 0) return;
+    const taken = pending;
+    pending = [];
+    // a receive that rolled back took nothing in: its records come again
+    for (const p of taken) if (stillThere.get(p.originId, p.seq) !== undefined) peers.record(p.cdr);
+  });
 }

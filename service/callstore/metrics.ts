@@ -13,6 +13,9 @@ export class CallstoreMetrics {
   readonly active: Gauge<'instance'>;
   readonly seqGaps: Counter<'source'>;
   readonly seqReordered: Counter<'source'>;
+  readonly replicatedEvents: Counter<'instance'>;
+  readonly recordsOfPeers: Counter<'instance'>;
+  readonly awaitingRecords: Gauge<'instance'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -26,6 +29,9 @@ export class CallstoreMetrics {
     this.anomalies = new Counter({ name: 'sitecall_callstore_anomalies_total', help: 'Calls whose events did not fit the protocol (see the CDR anomalies)', labelNames: ['instance'], registers });
     this.active = new Gauge({ name: 'sitecall_callstore_active_calls', help: 'Active calls held, by instance', labelNames: ['instance'], registers });
     this.seqGaps = new Counter({ name: 'sitecall_events_seq_gaps_total', help: 'Sequence numbers skipped by a source (events possibly lost before reaching us)', labelNames: ['source'], registers });
+    this.replicatedEvents = new Counter({ name: 'sitecall_callstore_replicated_events_total', help: 'Events of the group taken in by a peer and folded here (Active-Passive: every instance of a group folds its calls)', labelNames: ['instance'], registers });
+    this.recordsOfPeers = new Counter({ name: 'sitecall_callstore_peer_records_total', help: 'Calls held here that left when the record the active instance wrote at a peer arrived', labelNames: ['instance'], registers });
+    this.awaitingRecords = new Gauge({ name: 'sitecall_callstore_awaiting_records', help: 'Finished calls held for the record of the active instance (a passive instance), or until this one may write', labelNames: ['instance'], registers });
     this.seqReordered = new Counter({ name: 'sitecall_events_seq_reordered_total', help: 'Events that arrived after a higher seq of their source', labelNames: ['source'], registers });
   }
 }

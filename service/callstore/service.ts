@@ -7,7 +7,7 @@ import { planResync, type KnownDialog } from './core/resync.js';
 import type { SocketHandle, SourceEvents, SourceRegistry } from './sources.js';
 import { compareEvents, type CallSummary, type CoreEvent } from './core/call.js';
 import { capProblems, parseEvents } from './ingest.js';
-import type { CallstoreInstance } from './instance.js';
+import type { CallstoreInstance, InstanceRole } from './instance.js';
 import type { CallstoreMetrics } from './metrics.js';
 import { SourceSequences } from './sequences.js';
 
@@ -80,6 +80,14 @@ export class CallstoreService {
    * land in the default group while its invite waits).
    */
   private readonly heldStreams = new WeakMap<SocketHandle, { untilMs: number; reason: string }>();
+  /** each instance's part in its group (Active-Passive across sites); unset: every instance is active */
+  private roleOf: ((instance: string) => InstanceRole) | undefined;
+  /** per paired site reachable now, the sources connected there (design section 7: a source is lost when no site has it) */
+  private sourcesElsewhere: () => ReadonlyMap<string, ReadonlySet<string>> = () => new Map();
+  /** the sources connected at a reachable peer, as last looked at */
+  private connectedElsewhere = new Set<string>();
+  /** since when each source is connected to no reachable site */
+  private readonly lostSince = new Map<string, number>();
 
   constructor(
     private readonly partition: CallstorePartition,
@@ -91,6 +99,7 @@ export class CallstoreService {
     return {
       lost: (id) => this.onSourceLost(id),
       back: (id) => this.clearLoss(id),
+      appeared: (id) => this.clearLoss(id),
     };
   }
 
@@ -98,9 +107,67 @@ export class CallstoreService {
     this.sources = sources;
   }
 
+  /**
+   * Active-Passive across sites (design section 7): the election's role of each instance, and the
+   * sources connected at the reachable peers (their `standing`). Without it every instance is
+   * active and a source is lost when it is lost here.
+   */
+  attachSites(sites: { roleOf(instance: string): InstanceRole; sourcesElsewhere(): ReadonlyMap<string, ReadonlySet<string>> }): void {
+    this.roleOf = (name) => sites.roleOf(name);
+    this.sourcesElsewhere = () => sites.sourcesElsewhere();
+    this.connectedElsewhere = this.elsewhereNow();
+  }
+
+  /**
+   * The election changed an instance's role. Taking over, it also takes over the loss timers:
+   * each source with a dialog up in its calls that is known lost (here, or gone from the peer it
+   * was connected to) and that no reachable site has now: its calls end after resync_timeout from
+   * its loss unless it comes back to some site. A source never seen here nor at a peer is not
+   * presumed lost (as on a single site: nothing says it went).
+   */
+  setRole(name: string, role: InstanceRole): void {
+    const instance = this.running.get(name);
+    if (!instance) return;
+    const took = role.active && !instance.isActive;
+    instance.setRole(role);
+    if (!took) return;
+    for (const source of instance.liveSources()) {
+      if (this.connectedAnywhere(source)) continue;
+      const since = this.lostSince.get(source) ?? this.sources?.state(source)?.lostAt ?? undefined;
+      if (since === undefined) continue;
+      this.lostSince.set(source, since);
+      this.armLoss(source, instance, since);
+    }
+  }
+
+  /** The sources connected at the peers changed (a peer's standing, a link up or down). */
+  presenceChanged(): void {
+    const now = this.elsewhereNow();
+    const before = this.connectedElsewhere;
+    this.connectedElsewhere = now;
+    for (const id of now) if (!before.has(id)) this.clearLoss(id);
+    for (const id of before) {
+      if (now.has(id) || this.connectedHere(id)) continue;
+      // it was at a peer that lost it or that is gone: lost from now on, for every site
+      this.lostSince.set(id, Date.now());
+      for (const instance of this.instances()) if (instance.isActive) this.armLoss(id, instance, Date.now());
+    }
+  }
+
+  /** Events of a group a peer took in, for the instance holding its calls here (journaled already). */
+  received(holder: string, events: readonly { event: CoreEvent; receivedAt: number }[]): void {
+    this.running.get(holder)?.foldReplicated(events);
+  }
+
+  /** A record a peer's active instance wrote: the instance holding its call here drops it. */
+  recordArrived(cdr: Pick<Cdr, 'id' | 'legs'>): void {
+    for (const instance of this.running.values()) instance.recordArrived(cdr);
+  }
+
   /** Called by the role factory when an instance starts and stops. */
   register(instance: CallstoreInstance): void {
     this.running.set(instance.name, instance);
+    if (this.roleOf) this.setRole(instance.name, this.roleOf(instance.name));
     // Without saved state the instance knows no call: every source is asked for its dialogs.
     if (instance.definition.callstore?.stateSave === 'none') this.sources?.requestSyncFromAll();
   }
@@ -214,10 +281,16 @@ export class CallstoreService {
       };
     }
     const serving = p.matched === null ? `the default callstore group ${p.group}` : `callstore group ${p.group} (serving ${p.matched})`;
-    if (p.active === null) return { refused: `${serving} has no active instance`, temporary: true };
-    const instance = this.running.get(p.active);
-    if (!instance) return { refused: `the active instance ${p.active} of ${serving} does not run on this site`, temporary: true };
-    return instance;
+    // The group's instance on this site holds its calls, active or passive (design section 7):
+    // the event is stored here and reaches the active instance through the log.
+    const active = p.active === null ? undefined : this.running.get(p.active);
+    if (active) return active;
+    for (const name of p.instances) {
+      const instance = this.running.get(name);
+      if (instance) return instance;
+    }
+    if (p.instances.length === 0) return { refused: `${serving} has no active instance`, temporary: true };
+    return { refused: `no instance of ${serving} runs on this site (${p.instances.join(', ')} ${p.instances.length === 1 ? 'runs' : 'run'} elsewhere or is starting)`, temporary: true };
   }
 
   /**
@@ -436,25 +509,52 @@ export class CallstoreService {
     return result;
   }
 
+  /**
+   * A source lost here. Connected at a reachable peer, it is not lost (its calls go on there);
+   * otherwise each active instance ends its calls after resync_timeout unless it comes back to
+   * some site. A passive instance does not: the active one's ends reach it through the log.
+   */
   private onSourceLost(id: string): void {
     this.clearLoss(id);
+    if (this.elsewhereNow().has(id)) return;
     const lostAt = this.sources?.state(id)?.lostAt ?? Date.now();
-    const timers = this.instances().map((instance) =>
-      setTimeout(
-        () => {
-          const now = this.sources?.state(id);
-          if (now?.state !== 'lost' || now.lostAt !== lostAt) return;
-          if (instance.endSource(id, 'source_lost') > 0) this.sources?.calledOff(id);
-        },
-        Math.max(0, lostAt + instance.settingsNow.resyncTimeoutMs - Date.now()),
-      ),
+    this.lostSince.set(id, lostAt);
+    for (const instance of this.instances()) if (instance.isActive) this.armLoss(id, instance, lostAt);
+  }
+
+  private armLoss(id: string, instance: CallstoreInstance, lostAt: number): void {
+    const timer = setTimeout(
+      () => {
+        // back at some site meanwhile, or no longer the active instance: not its to end
+        if (this.connectedAnywhere(id) || !instance.isActive || this.running.get(instance.name) !== instance) return;
+        if (instance.endSource(id, 'source_lost') > 0) this.sources?.calledOff(id);
+      },
+      Math.max(0, lostAt + instance.settingsNow.resyncTimeoutMs - Date.now()),
     );
+    const timers = this.lossTimers.get(id) ?? [];
+    timers.push(timer);
     this.lossTimers.set(id, timers);
   }
 
   private clearLoss(id: string): void {
     for (const t of this.lossTimers.get(id) ?? []) clearTimeout(t);
     this.lossTimers.delete(id);
+    this.lostSince.delete(id);
+  }
+
+  private connectedHere(id: string): boolean {
+    const s = this.sources?.state(id);
+    return s !== undefined && s.state !== 'lost';
+  }
+
+  private connectedAnywhere(id: string): boolean {
+    return this.connectedHere(id) || this.elsewhereNow().has(id);
+  }
+
+  private elsewhereNow(): Set<string> {
+    const out = new Set<string>();
+    for (const ids of this.sourcesElsewhere().values()) for (const id of ids) out.add(id);
+    return out;
   }
 
   private requireSources(): SourceRegistry {

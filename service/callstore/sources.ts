@@ -33,6 +33,8 @@ export interface SourceEvents {
   lost(id: string): void;
   /** the source is back before its calls were ended */
   back(id: string): void;
+  /** a source not known here before sent its first event or heartbeat (it may have been known at a peer) */
+  appeared?(id: string): void;
 }
 
 export const DEFAULT_HEARTBEAT_MS = 5000;
@@ -81,6 +83,11 @@ export class SourceRegistry {
 
   get(id: string): Source | undefined {
     return this.sources.get(id);
+  }
+
+  /** The sources connected to this site now (told to peers: a source they lost may be connected here). */
+  connectedIds(): string[] {
+    return [...this.sources.values()].filter((s) => s.state !== 'lost').map((s) => s._id);
   }
 
   state(id: string): { state: SourceState; lostAt: number | null } | undefined {
@@ -173,6 +180,7 @@ export class SourceRegistry {
       s = { _id: id, transport, lastSeenAt: null, lastSyncAt: null, heartbeatIntervalMs: null, eventsReceived: 0, gaps: 0, state: 'connected', lostAt: null, syncRequested: false, sockets: new Set(), missTimer: undefined, dirty: true };
       this.sources.set(id, s);
       if (this.syncEveryone) this.askForSync(s);
+      this.events.appeared?.(id);
     }
     return s;
   }

@@ -33,6 +33,21 @@ const FINISH_WITHIN_MS = 50;
 
 /** the logs whose entries the journal holds from compaction already */
 const HELD = new WeakSet<ChangeLog>();
+/** the logs whose received events are indexed already (EventJournal.prepare) */
+const PREPARED = new WeakSet<ChangeLog>();
+const FINISH_STATEMENTS = new WeakMap<ChangeLog, Database.Statement>();
+
+/**
+ * What the journal does with the events peers send (Active-Passive across sites, design section
+ * 7): each is indexed for the instance of this site that holds the calls of its group (its
+ * holder), made active there, and handed to it once the commit that took it in is done.
+ */
+export interface ReceivedEvents<E> {
+  /** the instance of this site holding the calls of the group of the peer's instance named in an event, if there is one */
+  holderOf(instance: string): string | undefined;
+  /** a peer's events indexed for `holder`, after their commit, in log order */
+  indexed(holder: string, events: { event: E; receivedAt: number }[]): void;
+}
 
 export interface EventJournalOptions<E extends JournalEvent> {
   /** the callstore instance whose events these are */
@@ -148,7 +163,7 @@ export class EventJournal<E extends JournalEvent> {
    * start and finishes again, and its record, already stored, is not stored twice (records are
    * add-only by id); one that had not is an active call again, as it was.
    */
-  static indexLoggedEvents<E extends JournalEvent>(log: ChangeLog, dialogsOf: (event: E) => readonly string[]): number {
+  static indexLoggedEvents<E extends JournalEvent>(log: ChangeLog, dialogsOf: (event: E) => readonly string[], holderOf?: (instance: string) => string | undefined): number {
     const db = log.database;
     const origins = db.prepare('SELECT id FROM origins').pluck().all() as number[];
     const highest = db.prepare('SELECT max(seq) AS seq FROM journal_events WHERE origin = ?').pluck();
@@ -166,9 +181,12 @@ export class EventJournal<E extends JournalEvent> {
             if (row.body === null) continue;
             const { instance, receivedAt, tsMs, event } = JSON.parse(row.body) as EventEntryBody<E>;
             const full = { ...event, tsMs } as E;
-            if (insertEvent.run(instance, full.id ?? row.key, receivedAt, full.callId, origin, row.seq).changes !== 1) continue;
-            // a peer's calls are not made active (indexReceivedEvents says why)
-            if (origin === log.localOriginId) for (const id of dialogsOf(full)) insertActive.run(instance, id);
+            const own = origin === log.localOriginId;
+            const name = own ? instance : (holderOf?.(instance) ?? instance);
+            if (insertEvent.run(name, full.id ?? row.key, receivedAt, full.callId, origin, row.seq).changes !== 1) continue;
+            // A peer's calls are not made active here: whether their record came is not known
+            // without reading every record (a log replayed into an empty data directory).
+            if (own) for (const id of dialogsOf(full)) insertActive.run(instance, id);
             indexed++;
           }
         });
@@ -180,30 +198,78 @@ export class EventJournal<E extends JournalEvent> {
 
   /**
    * Indexes each `event` entry a peer sends, in the transaction of `receive` that takes it in, as
-   * the start does for entries taken in without their rows. A peer's event is not made active
-   * here: the finish of a call is not in the log (only its record is), so a peer's call would
-   * never leave the active set (held from purge and compaction for ever); which of a peer's calls
-   * a passive instance folds is the Active-Passive part's to decide (planned). Entries of this
+   * the start does for entries taken in without their rows. With `received`, a peer's event is
+   * indexed for the holder of its group here (so an event a source sent to both sites is stored
+   * once per instance: the second copy is a duplicate by id), made active there (a restart folds
+   * it again; the record of its call, when it comes from the active site, finishes its dialogs:
+   * finishDialogs), and handed to the holder after the commit. An event whose group has no holder
+   * here is indexed under the peer's instance, not active: nothing here folds it. Entries of this
    * site's own origin (a replay) are made active, as at start.
    */
-  static indexReceivedEvents<E extends JournalEvent>(log: ChangeLog, dialogsOf: (event: E) => readonly string[]): () => void {
+  static indexReceivedEvents<E extends JournalEvent>(log: ChangeLog, dialogsOf: (event: E) => readonly string[], received?: ReceivedEvents<E>): () => void {
     const insertEvent = log.database.prepare(INSERT_EVENT);
     const insertActive = log.database.prepare(INSERT_ACTIVE);
-    return log.onReceive((entry, originId) => {
+    const stillThere = log.database.prepare('SELECT 1 FROM journal_events WHERE instance = ? AND id = ? AND origin = ? AND seq = ?');
+    // taken in, waiting for the commit; a receive that rolled back leaves rows that are gone (checked at the hand-over)
+    let pending: { holder: string; id: string; originId: number; seq: number; event: E; receivedAt: number }[] = [];
+    const offReceive = log.onReceive((entry, originId) => {
       if (entry.kind !== EVENT_KIND || entry.body === null) return;
       const { instance, receivedAt, tsMs, event } = entry.body as EventEntryBody<E>;
       const full = { ...event, tsMs } as E;
-      if (insertEvent.run(instance, full.id ?? entry.key, receivedAt, full.callId, originId, entry.seq).changes !== 1) return;
-      if (originId === log.localOriginId) for (const id of dialogsOf(full)) insertActive.run(instance, id);
+      const own = originId === log.localOriginId;
+      const holder = own ? undefined : received?.holderOf(instance);
+      const name = holder ?? instance;
+      const id = full.id ?? entry.key;
+      if (insertEvent.run(name, id, receivedAt, full.callId, originId, entry.seq).changes !== 1) return;
+      if (own || holder !== undefined) for (const d of dialogsOf(full)) insertActive.run(name, d);
+      if (holder !== undefined) pending.push({ holder, id, originId, seq: entry.seq, event: full, receivedAt });
     });
+    const offCommit = log.onCommit(() => {
+      if (pending.length === 0 || !received) return;
+      const taken = pending;
+      pending = [];
+      const byHolder = new Map<string, { event: E; receivedAt: number }[]>();
+      for (const p of taken) {
+        if (stillThere.get(p.holder, p.id, p.originId, p.seq) === undefined) continue;
+        let list = byHolder.get(p.holder);
+        if (!list) byHolder.set(p.holder, (list = []));
+        list.push({ event: p.event, receivedAt: p.receivedAt });
+      }
+      for (const [holder, events] of byHolder) received.indexed(holder, events);
+    });
+    return () => {
+      offReceive();
+      offCommit();
+    };
+  }
+
+  /**
+   * Creates the journal's tables, indexes what the log holds without rows, and indexes the
+   * events peers will send (with `received`: for the holders of their groups here). Once per
+   * log; the first `open` does it (without `received`) if the service did not before.
+   */
+  static prepare<E extends JournalEvent>(log: ChangeLog, dialogsOf: (event: E) => readonly string[], received?: ReceivedEvents<E>): void {
+    if (PREPARED.has(log)) return;
+    PREPARED.add(log);
+    EventJournal.createSchema(log);
+    EventJournal.indexLoggedEvents(log, dialogsOf, received?.holderOf);
+    EventJournal.indexReceivedEvents(log, dialogsOf, received);
+  }
+
+  /**
+   * The dialogs leave the active set of these instances: a peer's record of their call came (in
+   * the transaction of `receive` that takes it in), so no instance here writes one of its own.
+   */
+  static finishDialogs(log: ChangeLog, instances: readonly string[], callIds: readonly string[]): void {
+    if (instances.length === 0 || callIds.length === 0) return;
+    let del = FINISH_STATEMENTS.get(log);
+    if (!del) FINISH_STATEMENTS.set(log, (del = log.database.prepare('DELETE FROM journal_active WHERE instance = ? AND call_id = ?')));
+    for (const instance of instances) for (const id of callIds) del.run(instance, id);
   }
 
   /** Opens the journal of an instance, adopting the active calls of its journal file from before the log. */
   static async open<E extends JournalEvent>(log: ChangeLog, opts: EventJournalOptions<E>): Promise<EventJournal<E>> {
-    const first = !HELD.has(log);
-    EventJournal.createSchema(log);
-    if (first) EventJournal.indexLoggedEvents(log, opts.dialogsOf);
-    if (first) EventJournal.indexReceivedEvents(log, opts.dialogsOf);
+    EventJournal.prepare(log, opts.dialogsOf);
     const journal = new EventJournal<E>(log, opts);
     if (opts.legacyFile && existsSync(opts.legacyFile)) await journal.adopt(opts.legacyFile);
     return journal;

@@ -77,6 +77,7 @@ export const Cdr = Type.Object({
   synthesized: Type.Boolean({ description: 'some end of the call was produced by the callstore, not its source' }),
   eventIds: Type.Array(Type.String()),
   anomalies: Type.Array(Type.String(), { description: 'what did not fit the protocol (a second answer, an end before any answer ...)' }),
+  term: Type.Optional(Type.Integer({ minimum: 0, description: 'the term of the callstore group in which the record was written (the active instance of that term wrote it); absent on records from before terms' })),
 });
 export type Cdr = Static<typeof Cdr>;
 

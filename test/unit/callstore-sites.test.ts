@@ -1,0 +1,202 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Registry } from 'prom-client';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { CallEvent } from '../../shared/api/events.js';
+import { CallstoreInstance, type InstanceRole } from '../../service/callstore/instance.js';
+import { journalsIn, type PeerIntake } from '../../service/callstore/journal.js';
+import { CallstoreMetrics } from '../../service/callstore/metrics.js';
+import { createLogger } from '../../service/logger.js';
+import { CdrStoreView } from '../../service/storage/cdr/view.js';
+import { ChangeFeed } from '../../service/storage/changes.js';
+import type { ChangeLog } from '../../service/storage/changelog/log.js';
+import { CallScript, toCore } from '../support/call-events.js';
+import { callstoreDefinition, openTestLog } from '../support/callstore-harness.js';
+import { CdrCollector } from '../support/callstore-instance.js';
+import { link, until, type TestLink } from '../support/replication-link.js';
+
+/*
+ * Active-Passive across sites, the callstore's part (design section 7), on real parts: two data
+ * directories, each with its change log, its CDR store view and a callstore instance of the same
+ * group (csA on site A, csB on site B), linked by real replication sessions over a WebSocket.
+ * The roles are set by hand here (the election has its own tests, and the service wires it).
+ */
+
+const GROUP = ['csA', 'csB'];
+const dirs: string[] = [];
+const open: CallSite[] = [];
+const links: TestLink[] = [];
+
+afterEach(async () => {
+  for (const l of links.splice(0)) await l.cut().catch(() => undefined);
+  for (const s of open.splice(0)) await s.close().catch(() => undefined);
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+interface CallSite {
+  id: string;
+  dir: string;
+  log: ChangeLog;
+  serves: 'all';
+  cdrs: CdrCollector;
+  instance: CallstoreInstance;
+  ingest(events: CallEvent[]): Promise<void>;
+  /** keys of the `cdr` entries this site's own origin wrote */
+  ownRecords(): string[];
+  activeDialogs(): string[];
+  close(): Promise<void>;
+}
+
+async function openCallSite(id: string, name: string, role: InstanceRole, dir?: string): Promise<CallSite> {
+  const at = dir ?? mkdtempSync(join(tmpdir(), `sitecall-cs-${id}-`));
+  if (!dir) dirs.push(at);
+  const log = openTestLog(at, id);
+  const cdrs = new CdrCollector();
+  const view = new CdrStoreView(cdrs);
+  await log.attachView(view, { fresh: true });
+  let instance: CallstoreInstance | undefined;
+  const peers: PeerIntake = {
+    holderOf: (n) => (GROUP.includes(n) ? name : undefined),
+    localInstances: () => [name],
+    events: (holder, events) => {
+      if (holder === name) instance?.foldReplicated(events);
+    },
+    record: (cdr) => instance?.recordArrived(cdr),
+  };
+  const definition = { ...callstoreDefinition('async', { finish_settle_ms: 50 }), name, site: id };
+  const started = new CallstoreInstance(definition, { siteId: id, cdrs: view, feed: new ChangeFeed(), metrics: new CallstoreMetrics(new Registry()), journals: journalsIn(log, at, peers), role }, createLogger('silent'));
+  await started.start();
+  instance = started;
+  const site: CallSite = {
+    id,
+    dir: at,
+    log,
+    serves: 'all',
+    cdrs,
+    instance: started,
+    ingest: (events) => started.ingest(events.map(toCore)).stored,
+    ownRecords: () => log.database.prepare("SELECT e.key FROM entries e JOIN origins o ON o.id = e.origin WHERE e.kind = 'cdr' AND o.name = ? ORDER BY e.key").pluck().all(id) as string[],
+    activeDialogs: () => log.database.prepare('SELECT call_id FROM journal_active WHERE instance = ? ORDER BY call_id').pluck().all(name) as string[],
+    async close() {
+      await started.stop();
+      view.stop();
+      await log.close();
+    },
+  };
+  open.push(site);
+  return site;
+}
+
+async function reopen(site: CallSite, name: string, role: InstanceRole): Promise<CallSite> {
+  open.splice(open.indexOf(site), 1);
+  await site.close();
+  return openCallSite(site.id, name, role, site.dir);
+}
+
+const active = (term: number): InstanceRole => ({ active: true, term, writableAtMs: 0 });
+const passive = (term: number): InstanceRole => ({ active: false, term, writableAtMs: 0 });
+
+describe('callstore across two sites (Active-Passive)', () => {
+  it('the passive instance folds the calls the active one takes in and the other way round; only the active one writes records, which drop the passive one’s calls', async () => {
+    const a = await openCallSite('site-a', 'csA', active(1));
+    const b = await openCallSite('site-b', 'csB', passive(1));
+    links.push(await link(a, b));
+    const t0 = Date.now();
+
+    // an event taken in on A is an active call on B within a second
+    const atA = new CallScript('pbxA', t0).invite(0, 'call-1', '100', '200').answer(500, 'call-1');
+    await a.ingest(atA.events);
+    const sentAt = Date.now();
+    await until('call-1 on B', () => b.instance.get('call-1') !== undefined, 5_000);
+    expect(Date.now() - sentAt).toBeLessThan(1_000);
+    expect(b.instance.get('call-1')).toMatchObject({ state: 'talking', instance: 'csB' });
+
+    // a call whose events reach the passive site: it is stored there and the active one folds and records it
+    const atB = new CallScript('pbxB', t0).invite(0, 'call-2', '101', '201').answer(100, 'call-2').end(900, 'call-2');
+    await b.ingest(atB.events);
+    await until('call-2 recorded by A', () => a.ownRecords().includes('call-2'), 5_000);
+    await until('call-2 gone from B', () => b.instance.get('call-2') === undefined, 5_000);
+    expect(b.ownRecords()).toEqual([]);
+    expect(b.activeDialogs()).toEqual(['call-1']);
+    // the record reached B's store through the log: one record, the active site's, in its term
+    await until('call-2 in B’s store', () => b.cdrs.records.has('call-2'), 5_000);
+    expect(b.cdrs.records.get('call-2')).toMatchObject({ site: 'site-a', term: 1, eventIds: atB.events.map((e) => e.id) });
+
+    // call-1 ends on A: recorded once, by A, and gone on both
+    const end = new CallScript('pbxA', t0);
+    end.add(5_000, 'end', 'call-1', { id: 'pbxA-end-1', by: 'caller' });
+    await a.ingest(end.events);
+    await until('call-1 recorded and gone on B', () => b.cdrs.records.has('call-1') && b.instance.get('call-1') === undefined, 5_000);
+    expect(a.ownRecords()).toEqual(['call-1', 'call-2']);
+    expect(b.ownRecords()).toEqual([]);
+    expect(b.activeDialogs()).toEqual([]);
+    expect(a.activeDialogs()).toEqual([]);
+    expect(b.instance.awaitingRecords).toBe(0);
+
+    // an event the source sent to both sites is stored once on each (a duplicate by id)
+    const both = new CallScript('pbxAB', t0).invite(0, 'call-3', '102', '202');
+    await a.ingest(both.events);
+    await b.ingest(both.events);
+    await until('call-3 on both', () => a.instance.get('call-3') !== undefined && b.instance.get('call-3') !== undefined, 5_000);
+    const indexed = (s: CallSite) => s.log.database.prepare("SELECT count(*) FROM journal_events WHERE id = ?").pluck().get(both.events[0]?.id) as number;
+    await new Promise((r) => setTimeout(r, 300));
+    expect([indexed(a), indexed(b)]).toEqual([1, 1]);
+    expect(a.instance.get('call-3')?.eventCount).toBe(1);
+    expect(b.instance.get('call-3')?.eventCount).toBe(1);
+  });
+
+  it('a passive instance keeps finished calls unrecorded, folds a peer’s calls again after a restart, and writes their records in its term when it takes over', async () => {
+    const a = await openCallSite('site-a', 'csA', active(1));
+    let b = await openCallSite('site-b', 'csB', passive(1));
+    const ab = await link(a, b);
+    links.push(ab);
+    const t0 = Date.now();
+    const s = new CallScript('pbx', t0).invite(0, 'call-x', '100', '200').answer(100, 'call-x').invite(200, 'call-y', '101', '201');
+    await a.ingest(s.events);
+    await until('both calls on B', () => b.instance.get('call-x') !== undefined && b.instance.get('call-y') !== undefined, 5_000);
+
+    // the link is cut (A is gone); call-x ends at B, still passive: finished, no record
+    links.splice(links.indexOf(ab), 1);
+    await ab.cut();
+    const end = new CallScript('pbx', t0);
+    end.add(3_000, 'end', 'call-x', { id: 'pbx-end-x', by: 'callee' });
+    await b.ingest(end.events);
+    await until('call-x finished on B', () => b.instance.awaitingRecords === 1, 5_000);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(b.ownRecords()).toEqual([]);
+
+    // B restarts (still passive): A's events of its calls were made active here, so both calls are back
+    b = await reopen(b, 'csB', passive(1));
+    expect(b.instance.get('call-y')).toMatchObject({ state: 'trying' });
+    await until('call-x finished again on B', () => b.instance.awaitingRecords === 1, 5_000);
+
+    // B takes over in term 2: it writes the record of the finished call, and holds the other
+    b.instance.setRole(active(2));
+    await until('call-x recorded by B', () => b.ownRecords().includes('call-x'), 5_000);
+    expect(b.cdrs.records.get('call-x')).toMatchObject({ site: 'site-b', term: 2, endReason: 'normal' });
+    expect(b.instance.get('call-y')).toBeDefined();
+    expect(b.instance.awaitingRecords).toBe(0);
+    expect(b.activeDialogs()).toEqual(['call-y']);
+  });
+
+  it('right after a takeover from a reachable instance the new active one waits before it writes, and a record of the former active one arriving meanwhile drops the call: one record', async () => {
+    const a = await openCallSite('site-a', 'csA', active(1));
+    const b = await openCallSite('site-b', 'csB', passive(1));
+    links.push(await link(a, b));
+    const t0 = Date.now();
+    const s = new CallScript('pbx', t0).invite(0, 'call-h', '100', '200').answer(100, 'call-h');
+    await a.ingest(s.events);
+    await until('call-h on B', () => b.instance.get('call-h') !== undefined, 5_000);
+    // B takes over (term 2) with a grace: A has not heard of it yet, and records the call's end
+    b.instance.setRole({ active: true, term: 2, writableAtMs: Date.now() + 1_500 });
+    const end = new CallScript('pbx', t0);
+    end.add(2_000, 'end', 'call-h', { id: 'pbx-end-h', by: 'caller' });
+    await a.ingest(end.events);
+    await until('A’s record on B', () => b.cdrs.records.has('call-h'), 5_000);
+    await new Promise((r) => setTimeout(r, 1_700));
+    expect(a.ownRecords()).toEqual(['call-h']);
+    expect(b.ownRecords()).toEqual([]);
+    expect(b.instance.get('call-h')).toBeUndefined();
+  });
+});
