@@ -17,6 +17,7 @@ import { CallstoreInstance } from './callstore/instance.js';
 import { journalsIn } from './callstore/journal.js';
 import { CallstoreMetrics } from './callstore/metrics.js';
 import { CallstoreService } from './callstore/service.js';
+import { GroupHolders } from './callstore/holders.js';
 import { SourceRegistry } from './callstore/sources.js';
 import { sourceRoutes } from './api/routes/sources.js';
 import { statsRoutes } from './api/routes/stats.js';
@@ -36,6 +37,10 @@ import { StartupError } from './errors.js';
 import { HealthBoard } from './health.js';
 import type { Logger } from './logger.js';
 import { RoleHost } from './roles/host.js';
+import { ActivePassive } from './roles/active-passive.js';
+import { servedDomainsOf } from './config/election.js';
+import type { ResolvedInstance } from './config/roles.js';
+import type { ServedDomains } from '../shared/sync/replication.js';
 import { ChangeFeed } from './storage/changes.js';
 import { changeLogFile } from './storage/changelog/files.js';
 import { policyOf } from './storage/changelog/kinds.js';
@@ -44,6 +49,8 @@ import { lockDataDir, prepareDataDir } from './storage/data-dir.js';
 import { DocumentStore } from './storage/documents.js';
 import { loadOrCreateSiteCertificate, type SiteCertificate } from './sync/identity.js';
 import { ReplicationHub } from './sync/replication/hub.js';
+import { SiteStanding } from './sync/standing.js';
+import { TermLedger } from './sync/terms.js';
 import { adoptFromDonor } from './sync/adopt.js';
 import { SiteService } from './sync/sites.js';
 import { moveFormerSiteIds } from './sync/upgrade.js';
@@ -104,24 +111,50 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   compactLog();
   const auth = await AuthService.open(documents, { sessionTtlMs: SESSION_TTL_MS });
   await ensureAdmin(auth, settings, log, opts);
-  // The paired sites (design section 7): their interfaces come from each of them over the link,
-  // and a paired site is up while its link is; before the site service exists, only this site is known.
+  // The paired sites (design section 7): their interfaces come from each of them over the link.
+  // An instance can be active while its site is reachable and synced (the standing each site
+  // tells over the link); before the standing exists, no site is (the election runs once it does).
   let pairedSites: SiteService | undefined;
-  const isSiteUp = (siteId: string) => siteId === site.id || (pairedSites?.isUp(siteId) ?? false);
+  let standing: SiteStanding | undefined;
+  const isSiteElectable = (siteId: string) => (standing ? standing.isReachable(siteId) && standing.isSynced(siteId) : false);
   const config = new ConfigService(await RolesConfigStore.open(documents, site.id), {
     selfId: site.id,
     selfName: site.name,
     peers: () => pairedSites?.siteInterfaces() ?? new Map(),
-    isUp: isSiteUp,
+    isUp: isSiteElectable,
   });
+  // Which instance here holds the calls of each callstore group (active or passive), for the
+  // events and records peers send; a configuration a peer sends is learnt as it is received.
+  const holders = new GroupHolders(site.id);
+  holders.apply(config.resolved());
+  config.onApplied((instances) => holders.apply(instances));
+  changeLog.onReceive((entry) => {
+    if (entry.kind === 'config' && entry.key === 'roles') holders.learn(entry.body);
+  });
+  const terms = new TermLedger(changeLog);
 
   const metrics = new Metrics();
   const health = new HealthBoard();
   // Sites (design section 7): the peer listener (mutual TLS, a port of its own), pairing, the links.
-  // Every paired site gets this site's whole log for now: the domain filter of the protocol is
-  // built and tested (sync/replication), and is switched on by announcing the domains this site
-  // serves once Active-Passive across sites decides them (planned, design section 7).
-  const replication = new ReplicationHub({ log: changeLog, serves: () => 'all', domainOf: () => undefined, logger: log.child({ part: 'replication' }) });
+  // Replication's domain filter: a site takes the data of the domains its instances serve (both
+  // roletypes; `all` with an instance of a default group), plus everything without a domain. A
+  // change of what this site serves reaches a peer at the next link (the hello says it).
+  let served: { of: readonly ResolvedInstance[]; domains: ServedDomains } | undefined;
+  const serves = (): ServedDomains => {
+    const resolved = config.resolved();
+    if (served?.of !== resolved) served = { of: resolved, domains: servedDomainsOf(resolved, site.id) };
+    return served.domains;
+  };
+  const domainOf = (kind: string, body: unknown): string | undefined => {
+    if (typeof body !== 'object' || body === null) return undefined;
+    const b = body as Record<string, unknown>;
+    const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+    // a raw event: the domain of its instance's group (an answer or an end carries none of its own)
+    if (kind === 'event') return (typeof b['instance'] === 'string' ? holders.domainOfInstance(b['instance']) : undefined) ?? text((b['event'] as Record<string, unknown> | undefined)?.['domain']);
+    if (kind === 'cdr' || kind === 'vmail_messages' || kind === 'vmail_mailboxes') return text(b['domain']);
+    return undefined;
+  };
+  const replication = new ReplicationHub({ log: changeLog, serves, domainOf, logger: log.child({ part: 'replication' }) });
   const sites = await SiteService.open({
     documents,
     replication,
@@ -175,8 +208,15 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   }
   const cdrReader = new CdrReader(settings.dataDir);
   const callstoreMetrics = new CallstoreMetrics(metrics.registry);
-  const journals = journalsIn(changeLog, settings.dataDir);
   const callstore = new CallstoreService((domain) => config.lookup('callstore', domain), callstoreMetrics);
+  // Active-Passive (design section 7): a peer's events reach the instance holding their group's
+  // calls here, a peer's records drop the calls they finish. Before any link opens.
+  const journals = journalsIn(changeLog, settings.dataDir, {
+    holderOf: (instance) => holders.holderOf(instance),
+    localInstances: () => holders.localInstances(),
+    events: (holder, events) => callstore.received(holder, events),
+    record: (cdr) => callstore.recordArrived(cdr),
+  });
   const sources = await SourceRegistry.open(documents, callstore.sourceEvents());
   callstore.attachSources(sources);
 
@@ -190,7 +230,8 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     site.id,
     {
       callstore: (instance, roleLog) => {
-        const runtime = new CallstoreInstance(instance, { siteId: site.id, cdrs: cdrView, feed, metrics: callstoreMetrics, health, journals }, roleLog);
+        // passive until the election says otherwise (CallstoreService.register asks it)
+        const runtime = new CallstoreInstance(instance, { siteId: site.id, cdrs: cdrView, feed, metrics: callstoreMetrics, health, journals, role: { active: false, term: 0, writableAtMs: 0 } }, roleLog);
         return {
           async start() {
             await runtime.start();
@@ -208,7 +249,29 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     log,
   );
   config.onApplied((instances) => host.apply(instances));
+  // The election of each group (design section 7): on the standing of the sites and the terms in the log.
+  standing = new SiteStanding({
+    selfId: site.id,
+    peers: () => [...sites.siteInterfaces().keys()],
+    onPeerChannel: (listener) => sites.onPeerChannel(listener),
+    replication,
+    localSources: () => sources.connectedIds(),
+    log: log.child({ part: 'standing' }),
+  });
+  const activePassive = new ActivePassive({
+    selfSite: site.id,
+    instances: () => config.resolved(),
+    sites: standing,
+    terms,
+    roleChanged: (instance, role) => callstore.setRole(instance, role),
+    log: log.child({ part: 'active-passive' }),
+  });
+  callstore.attachSites({ roleOf: (instance) => activePassive.roleOf(instance), sourcesElsewhere: () => (standing as SiteStanding).sourcesElsewhere() });
+  standing.onChange(() => callstore.presenceChanged());
+  config.onApplied(() => activePassive.schedule());
   await config.applyCurrent();
+  standing.start();
+  activePassive.start();
   sources.announceStartupLosses();
 
   const routes: RouteDef[] = [];
@@ -228,7 +291,8 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         startedAt: startedAt.toISOString(),
         uptimeSec: Math.round((Date.now() - startedAt.getTime()) / 1000),
         configRevision: config.get().revision,
-        instances: host.status(isSiteUp),
+        instances: host.status(activePassive.elected()),
+        groups: activePassive.groups(),
       }),
       metrics,
       openApi: () => (openApi ??= buildOpenApi(routes, VERSION)),
@@ -279,6 +343,8 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         log.info('stopping: no new connections');
         clearInterval(purge);
         clearInterval(compaction);
+        activePassive.stop();
+        standing?.stop();
         await sites.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         sockets.close();
@@ -298,6 +364,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         process.off('SIGUSR2', onTestSignal);
         await documents.flush();
         documents.detachLog();
+        terms.close();
         await changeLog.close();
         unlock();
         log.info('stopped');

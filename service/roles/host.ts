@@ -1,6 +1,5 @@
 import type { RoleInstanceStatus } from '../../shared/api/status.js';
 import type { RoleType } from '../../shared/api/roles.js';
-import { activeInstances } from '../config/partition.js';
 import type { ResolvedInstance } from '../config/roles.js';
 import type { Logger } from '../logger.js';
 
@@ -68,8 +67,8 @@ export class RoleHost {
     this.log.info({ role: r.instance.roletype, instance: name }, 'role instance stopped');
   }
 
-  status(isSiteUp: (siteId: string) => boolean): RoleInstanceStatus[] {
-    const active = activeInstances(this.configured, isSiteUp);
+  /** The configured instances with their state here; `active`: the instances the Active-Passive election names. */
+  status(active: ReadonlySet<string>): RoleInstanceStatus[] {
     return this.configured.map((i) => {
       const running = this.running.get(i.name);
       return {

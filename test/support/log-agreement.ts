@@ -4,7 +4,7 @@
  * read from the public API and compared, field by field, on what both sides have.
  *
  * A reader per kind of replicated state: configuration, users, API tokens, mailboxes, voicemail
- * messages, CDRs and raw call events. A kind is checked as soon as the log carries it; a reader
+ * messages, CDRs, raw call events and the groups' Active-Passive terms. A kind is checked as soon as the log carries it; a reader
  * whose kind the log does not carry yet is reported as skipped (the caller prints it), and a kind
  * the log carries with no reader here is a problem of its own, not silently passed.
  */
@@ -163,6 +163,16 @@ export const READERS: readonly KindReader[] = [
       return new Map((await cdrsOf(ctx)).map((c) => [c['id'] as string, pick(c, CDR_FIELDS)]));
     },
     fromLog: (key, body) => [String(body['id'] ?? lastSegment(key)), pick(body, CDR_FIELDS)],
+  },
+  {
+    kinds: ['role_term'],
+    what: 'the groups’ Active-Passive terms (GET /api/v1/status, groups)',
+    async served(ctx) {
+      const groups = (await apiClient(ctx.url, ctx.adminToken).get('/api/v1/status')).body.groups as Body[];
+      // a group without a term (0) is not in the log
+      return new Map(groups.filter((g) => (g['term'] as number) > 0).map((g) => [`${g['roletype'] as string}:${g['group'] as number}`, pick(g, ['term', 'since'])]));
+    },
+    fromLog: (key, body) => [key, pick(body, ['term', 'since'])],
   },
   {
     kinds: ['event', 'events', 'call_events', 'raw_events', 'journal'],

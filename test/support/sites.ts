@@ -23,12 +23,15 @@ export async function startSite(running: Stoppable[], env: Record<string, string
   const proxy = await TcpProxy.start(0);
   running.push(proxy);
   const publicUrl = `wss://127.0.0.1:${proxy.port}`;
-  const service = await startService({ ...(opts.adminPassword ? { adminPassword: opts.adminPassword } : {}), env: { SITECALL_SITE_NAME: `site-${running.length}`, SITECALL_PUBLIC_URL: publicUrl, ...env } });
+  const siteEnv = { SITECALL_SITE_NAME: `site-${running.length}`, SITECALL_PUBLIC_URL: publicUrl, ...env };
+  const service = await startService({ ...(opts.adminPassword ? { adminPassword: opts.adminPassword } : {}), env: siteEnv });
   running.push(service);
   proxy.retarget(service.peerPort);
   const site = {
     service,
     proxy,
+    /** the environment the site's service was started with (a restart uses it again) */
+    env: siteEnv,
     api: apiClient(service.url, await login(service)),
     self: { id: '', name: '', publicUrl: '' },
     /** logs in again (as admin, with `password`, default the one this site started with) */
@@ -41,6 +44,19 @@ export async function startSite(running: Stoppable[], env: Record<string, string
   return site;
 }
 export type Site = Awaited<ReturnType<typeof startSite>>;
+
+/**
+ * Starts a site's service again on its data directory (after a kill or a stop with keepData), with
+ * the same environment and public address; its proxy is pointed at the new peer port. Its API
+ * client logs in again (as admin, with `password`).
+ */
+export async function restartSite(running: Stoppable[], site: Site, password: string = site.service.adminPassword): Promise<void> {
+  const service = await startService({ dataDir: site.service.dataDir, adminPassword: password, env: site.env });
+  running.push(service);
+  site.proxy.retarget(service.peerPort);
+  site.service = service;
+  site.api = apiClient(service.url, await login({ url: service.url, adminPassword: password }));
+}
 
 export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
