@@ -52,7 +52,7 @@ interface PeerStanding {
  * SiteView the Active-Passive election runs on. A peer is reachable while its link is open. This
  * site is synced once, for each peer linked now, its log holds what the peer held when the link
  * opened (the replication session says so), and, in its first moments, once every paired peer
- * linked or STARTUP_GRACE_MS passed: a site that comes back (a restart, a healed link) is not
+ * linked (once: a link lost later is a loss) or STARTUP_GRACE_MS passed: a site that comes back (a restart, a healed link) is not
  * synced until it has caught up. Each site tells its peers whether it is synced and which
  * sources are connected to it (topic `standing`) when the link opens, when it changes, and every
  * second; a peer is synced as it last said on the current link.
@@ -63,6 +63,8 @@ export class SiteStanding implements SiteView {
   private readonly syncedSessions = new WeakSet<SyncingSession>();
   private selfSynced = false;
   private readonly startedAt: number;
+  /** peers linked at least once since the start: their loss is a loss, not a peer still to come */
+  private readonly linkedSinceStart = new Set<string>();
   private readonly listeners = new Set<() => void>();
   private readonly unsubscribe: (() => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
@@ -126,6 +128,7 @@ export class SiteStanding implements SiteView {
     const peer = channel.peerId;
     const l: PeerStanding = { channel, synced: undefined, sources: new Set() };
     this.links.set(peer, l);
+    this.linkedSinceStart.add(peer);
     const offMessage = channel.onMessage(STANDING_TOPIC, (m) => this.heard(l, m));
     channel.onClose(() => {
       offMessage();
@@ -181,8 +184,8 @@ export class SiteStanding implements SiteView {
     for (const peer of this.deps.peers()) {
       const l = this.links.get(peer);
       if (!l?.channel.isOpen) {
-        // just started: a paired peer may be up with entries this site lacks
-        if (starting) return false;
+        // just started, and the peer not linked yet: it may be up with entries this site lacks
+        if (starting && !this.linkedSinceStart.has(peer)) return false;
         continue;
       }
       const session = this.deps.replication.session(peer);

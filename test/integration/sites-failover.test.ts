@@ -29,6 +29,8 @@ afterEach(async () => {
 });
 
 const PASSWORD = 'password-of-the-installation';
+/** short calls B takes in while A is away: A's catch-up then takes a moment */
+const BURST_CALLS = 10_000;
 
 async function groupOf(s: Site, roletype = 'callstore', group = 1): Promise<GroupStatus | undefined> {
   const res = await s.api.get('/api/v1/status');
@@ -183,6 +185,7 @@ describe('sites: Active-Passive failover', () => {
     const runs = [toA.run(), toB.run()];
     await waitFor('40% of the load on A', async () => (toA.acked >= loadA.messages.length * 0.4 ? true : undefined), 60_000);
     const activeBefore = (await apiClient(b.service.url, token).get('/api/v1/calls?limit=0')).body.total as number;
+    const ackedAtKill = toA.acked;
     const killedAt = Date.now();
     await a.service.kill();
     const after = await waitFor('B active in a raised term', async () => {
@@ -190,7 +193,7 @@ describe('sites: Active-Passive failover', () => {
       return g?.state === 'active' && g.active === instanceB && g.term > before.term ? g : undefined;
     }, 10_000);
     const failoverMs = Date.now() - killedAt;
-    console.log(`[failover] A killed with ${activeBefore} calls up (source to A: ${toA.acked}/${loadA.messages.length} messages acknowledged): B active in term ${after.term} after ${failoverMs} ms`);
+    console.log(`[failover] A killed with ${activeBefore} calls up (source to A: ${ackedAtKill}/${loadA.messages.length} messages acknowledged): B active in term ${after.term} after ${failoverMs} ms`);
     expect(failoverMs).toBeLessThan(3_000);
     expect(after).toMatchObject({ activeSite: b.self.id });
 
@@ -230,7 +233,7 @@ describe('sites: Active-Passive failover', () => {
 
     // While A is away, B takes in a backlog (so that A's catch-up takes a while): short calls over HTTP.
     const burst = new CallScript('pbx-burst', t0);
-    for (let c = 0; c < 3000; c++) burst.invite(c * 10, `burst-${c}`, '300', '400').answer(c * 10 + 2, `burst-${c}`).end(c * 10 + 5, `burst-${c}`);
+    for (let c = 0; c < BURST_CALLS; c++) burst.invite(c * 10, `burst-${c}`, '300', '400').answer(c * 10 + 2, `burst-${c}`).end(c * 10 + 5, `burst-${c}`);
     for (let i = 0; i < burst.events.length; i += 1000) expect((await apiClient(b.service.url, token).post('/api/v1/events', burst.events.slice(i, i + 1000))).status).toBe(200);
     const targetOfB = headOf(b, b.self.id);
 
@@ -254,13 +257,20 @@ describe('sites: Active-Passive failover', () => {
       await new Promise((r) => setTimeout(r, 10));
     }
     console.log(`[failover] A restarted: ${samples} samples, ${catchingUp} while it was catching up; active again in term ${sawActive?.term}`);
+    // A's own account: it was synced (it held what B held when their link opened) before it raised the term
+    const linesOfA = a.service.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { time: string; msg: string; group?: string; synced?: boolean });
+    const syncedAt = linesOfA.findIndex((l) => l.msg === 'synced with the reachable sites');
+    const raisedAt = linesOfA.findIndex((l) => l.msg === 'took the group over: term raised' && l.group === 'callstore:1');
+    expect(syncedAt).toBeGreaterThanOrEqual(0);
+    expect(raisedAt).toBeGreaterThan(syncedAt);
+    expect(Date.parse(linesOfA[raisedAt]?.time as string)).toBeGreaterThanOrEqual(Date.parse(linesOfA[syncedAt]?.time as string));
     expect(sawActive).toBeDefined();
     expect((sawActive as GroupStatus).term).toBeGreaterThan(after.term);
     expect((sawActive as GroupStatus).activeSite).toBe(a.self.id);
     await waitFor('B electing A again', async () => ((await groupOf(b))?.active === instanceA && (await groupOf(b))?.state === 'active' ? true : undefined), 10_000);
 
     // both sites hold the same records, one per call
-    const expected = [...allCalls, ...Array.from({ length: 3000 }, (_, c) => `burst-${c}`)].sort();
+    const expected = [...allCalls, ...Array.from({ length: BURST_CALLS }, (_, c) => `burst-${c}`)].sort();
     for (const s of [a, b]) {
       const got = await waitFor(`every record on ${s.self.name}`, async () => {
         const cdrs = await cdrsOf(s);
