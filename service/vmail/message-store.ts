@@ -107,6 +107,8 @@ export class MessageStore implements WriteAheadView {
   readonly name = 'vmail-messages';
   readonly kinds = [MESSAGE_KIND] as const;
   private closed = false;
+  /** told of every apply that fails (a peer's change too, which no writer here waits for) */
+  private readonly applyFailures = new Set<(err: Error) => void>();
   /** mailboxes whose messages a tombstone removed, by message id, for the listener that follows (MWI) */
   private readonly removedFrom = new Map<string, string>();
 
@@ -211,6 +213,21 @@ export class MessageStore implements WriteAheadView {
   async apply(version: VersionedDoc): Promise<void> {
     this.assertOpen();
     if (version.kind !== MESSAGE_KIND) throw new Error(`the message store holds ${MESSAGE_KIND}, not ${version.kind}`);
+    try {
+      this.applyOne(version);
+    } catch (err) {
+      for (const l of this.applyFailures) l(err as Error);
+      throw err;
+    }
+  }
+
+  /** Listens to the applies that fail (the file locked by another program, the disk full). */
+  onApplyFailed(listener: (err: Error) => void): () => void {
+    this.applyFailures.add(listener);
+    return () => this.applyFailures.delete(listener);
+  }
+
+  private applyOne(version: VersionedDoc): void {
     this.db.transaction(() => {
       const old = this.stmt.selectRow.get(version.key) as MessageRow | undefined;
       if (old) {
