@@ -251,7 +251,7 @@ describe('the message store', () => {
     const { store, log, messages, watched } = await open(dir);
     await messages.put(msg('m1', 1));
     const locker = new Database(join(dir, 'vmail-messages.sqlite'));
-    closers.push(async () => locker.close());
+    closers.push(async () => void locker.close());
     locker.exec('BEGIN IMMEDIATE');
     // this site's write: durable, readable by id, kept for the store
     await messages.put(msg('m2', 2));
