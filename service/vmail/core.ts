@@ -151,7 +151,12 @@ export function checksumOf(storage: StoragePointer): string | null {
 }
 
 function greetingView(g: GreetingInfo | undefined): GreetingInfo | null {
-  return g ? { ...g, storage: withChecksum(g.storage) } : null;
+  return g ? { ...g, storage: withChecksum(g.storage), audioMissing: g.audioMissing === true } : null;
+}
+
+/** A greeting as the API shows it (its checksum null when unknown, audioMissing always said). */
+export function toGreeting(g: GreetingInfo): GreetingInfo {
+  return greetingView(g) as GreetingInfo;
 }
 
 export function toMwi(domain: string, mailbox: string, c: MessageCounts): Mwi {
@@ -231,9 +236,14 @@ export function purgeDue(doc: Pick<MessageDoc, 'folder' | 'deletedAt'>, retentio
   return Date.parse(doc.deletedAt) + retentionDays * 86_400_000 <= now.getTime();
 }
 
-/** The greeting a caller hears: the temporary one overrides, else the one for the situation. */
+/**
+ * The greeting a caller hears: the temporary one overrides, else the one for the situation. A
+ * greeting whose audio was found damaged (audioMissing) is passed over: the caller hears the next
+ * one, or the system greeting, never silence or a broken file.
+ */
 export function chooseGreeting(greetings: MailboxDoc['greetings'], situation: 'unavailable' | 'busy'): GreetingInfo | undefined {
-  return greetings.temporary ?? greetings[situation];
+  const playable = (g: GreetingInfo | undefined) => (g && g.audioMissing !== true ? g : undefined);
+  return playable(greetings.temporary) ?? playable(greetings[situation]);
 }
 
 // ---- PIN lockout -----------------------------------------------------------------------------

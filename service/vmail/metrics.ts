@@ -42,7 +42,7 @@ export class VmailMetrics {
     });
     this.repairs = new Counter({
       name: 'sitecall_vmail_repairs_total',
-      help: 'Repairs of the start-up consistency check by kind (temp_file, orphan_file, missing_audio, found_audio, dangling_greeting)',
+      help: 'Repairs of the store check and playback by kind (temp_file, orphan_file, missing_audio, found_audio, checksum_mismatch, damaged_greeting, dangling_greeting)',
       labelNames: ['kind'],
       registers: [registry],
     });

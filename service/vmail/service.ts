@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { PartitionResult } from '../../shared/api/roles.js';
 import {
   DepositFields,
+  GREETING_KINDS,
   VMAIL_LIMITS,
   type GreetingChoice,
   type GreetingInfo,
@@ -19,6 +20,7 @@ import {
   type MwiList,
   type QuarantineList,
   type QuarantineRestore,
+  type StoragePointer,
 } from '../../shared/api/vmail.js';
 import { hashSecret, verifySecret } from '../auth/passwords.js';
 import { AppError, ConflictError, NotFoundError, RateLimitedError, UnavailableError, ValidationError } from '../errors.js';
@@ -33,6 +35,7 @@ import {
   chooseGreeting,
   CONTENT_TYPE_WAV,
   lockRemainingSec,
+  toGreeting,
   newMailboxDoc,
   newMessageDoc,
   patchMailboxDoc,
@@ -42,7 +45,6 @@ import {
   toMessage,
   toMwi,
   undeleteFolder,
-  withChecksum,
   type MailboxDoc,
   type MessageDoc,
 } from './core.js';
@@ -138,6 +140,7 @@ export class VmailService {
       busy: (key) => this.busyKeys.has(key),
       locked: (box, task) => this.locks.run(box, task),
       quarantineDamaged: (doc) => this.quarantineDamaged(runtime, doc),
+      quarantineDamagedGreeting: (box, key) => this.quarantineDamagedGreeting(runtime, box, key),
     };
   }
 
@@ -476,19 +479,27 @@ export class VmailService {
    * kept is played unchecked.
    */
   private async verifyAudio(runtime: VmailRuntime, doc: MessageDoc): Promise<void> {
-    const expected = checksumOf(doc.storage);
-    if (expected === null) return;
-    const sum = await runtime.store.checksum(doc.storage.key);
-    if (sum === undefined) return; // missing: audioFile answers 404
-    const stamp = `${doc.storage.key}\u0000${sum.size}\u0000${sum.mtimeMs}`;
-    if (this.verified.has(stamp)) return;
-    if (sum.sha256 === expected) {
-      this.verified.add(stamp);
-      if (this.verified.size > VERIFIED_KEPT) this.verified.delete(this.verified.values().next().value as string);
-      return;
-    }
+    if (await this.audioMatches(runtime, doc.storage)) return;
     await this.quarantineDamaged(runtime, doc);
     throw damagedError(doc);
+  }
+
+  /**
+   * Whether a stored file still matches the SHA-256 taken when it was received; true when that
+   * is unknown (stored before checksums) or the file is missing (audioFile answers 404). A file
+   * that matched is remembered by key, size and modification time.
+   */
+  private async audioMatches(runtime: VmailRuntime, storage: StoragePointer): Promise<boolean> {
+    const expected = checksumOf(storage);
+    if (expected === null) return true;
+    const sum = await runtime.store.checksum(storage.key);
+    if (sum === undefined) return true;
+    const stamp = `${storage.key}\u0000${sum.size}\u0000${sum.mtimeMs}`;
+    if (this.verified.has(stamp)) return true;
+    if (sum.sha256 !== expected) return false;
+    this.verified.add(stamp);
+    if (this.verified.size > VERIFIED_KEPT) this.verified.delete(this.verified.values().next().value as string);
+    return true;
   }
 
   /** Moves the damaged audio of a message into the quarantine and marks the message audioMissing (under its mailbox's lock). */
@@ -501,6 +512,25 @@ export class VmailService {
       await this.meta.messages.put({ ...current, audioMissing: true });
       this.deps.metrics.repairs.inc({ kind: 'checksum_mismatch' });
       this.deps.log.error({ messageId: current._id, key: current.storage.key, quarantineId: entry.id, expected: checksumOf(current.storage) }, 'the audio of a message does not match its SHA-256: moved into the quarantine, the message marked audioMissing');
+    });
+  }
+
+  /**
+   * Moves a greeting's damaged file into the quarantine and marks the greeting audioMissing (every
+   * kind that plays that file), under its mailbox's lock; nothing when it was replaced, removed or
+   * marked meanwhile. The greeting stays in the mailbox, so the console shows what to upload again.
+   */
+  async quarantineDamagedGreeting(runtime: VmailRuntime, box: string, key: string): Promise<void> {
+    await this.locks.run(box, async () => {
+      const mailbox = await this.meta.mailboxes.get(box);
+      const kinds = mailbox ? GREETING_KINDS.filter((k) => mailbox.greetings[k]?.storage.key === key && mailbox.greetings[k]?.audioMissing !== true) : [];
+      if (!mailbox || kinds.length === 0) return;
+      const entry = await runtime.quarantine.admit({ path: runtime.store.pathOf(key), domain: mailbox.domain, mailbox: mailbox.number, found: 'greeting', reason: 'checksum_mismatch' }, this.now());
+      const greetings = { ...mailbox.greetings };
+      for (const k of kinds) greetings[k] = { ...(greetings[k] as GreetingInfo), audioMissing: true };
+      await this.meta.mailboxes.put({ ...mailbox, greetings, updatedAt: this.now().toISOString() });
+      this.deps.metrics.repairs.inc({ kind: 'damaged_greeting' });
+      this.deps.log.error({ mailbox: box, kinds, key, quarantineId: entry.id, expected: checksumOf((mailbox.greetings[kinds[0] as GreetingKind] as GreetingInfo).storage) }, 'a greeting does not match its SHA-256: moved into the quarantine, the greeting marked audioMissing');
     });
   }
 
@@ -546,7 +576,7 @@ export class VmailService {
       );
       const replaced = old as GreetingInfo | undefined;
       if (replaced && replaced.originSite === this.deps.siteId) await runtime.store.remove(replaced.storage.key);
-      return info;
+      return toGreeting(info);
     });
   }
 
@@ -573,6 +603,11 @@ export class VmailService {
     const g = mailbox.greetings[kind];
     if (!g) throw new NotFoundError(`Mailbox ${number} has no ${kind} greeting.`);
     if (g.originSite !== this.deps.siteId) throw new UnavailableError(`The ${kind} greeting of mailbox ${number} is held by site ${g.originSite}; playing it from another site comes with site sync.`);
+    if (g.audioMissing) throw damagedGreetingError(number, kind, 'was');
+    if (!(await this.audioMatches(runtime, g.storage))) {
+      await this.quarantineDamagedGreeting(runtime, mailbox._id, g.storage.key);
+      throw damagedGreetingError(number, kind, 'is');
+    }
     return this.audioFile(runtime.store, g.storage.key, `greeting-${number}-${kind}.wav`, `The ${kind} greeting of mailbox ${number}`);
   }
 
@@ -582,7 +617,7 @@ export class VmailService {
     const mailbox = await this.requireMailbox(domain, number);
     const g = chooseGreeting(mailbox.greetings, situation);
     if (!g) throw new NotFoundError(`Mailbox ${number} has no ${situation} or temporary greeting: play the system greeting.`);
-    return { ...g, storage: withChecksum(g.storage), audioUrl: `/api/v1/domains/${encodeURIComponent(domain)}/mailboxes/${encodeURIComponent(number)}/greetings/${g.kind}` };
+    return { ...toGreeting(g), audioUrl: `/api/v1/domains/${encodeURIComponent(domain)}/mailboxes/${encodeURIComponent(number)}/greetings/${g.kind}` };
   }
 
   // ---- message waiting -----------------------------------------------------------------------
@@ -796,6 +831,12 @@ const VERIFIED_KEPT = 10_000;
 
 function damagedError(doc: MessageDoc): NotFoundError {
   return new NotFoundError(`The audio of message ${doc._id} does not match the SHA-256 taken when it was received: it was moved into the quarantine of ${doc.domain}, and the message is marked audioMissing.`);
+}
+
+function damagedGreetingError(number: string, kind: GreetingKind, tense: 'is' | 'was'): NotFoundError {
+  return tense === 'is'
+    ? new NotFoundError(`The ${kind} greeting of mailbox ${number} does not match the SHA-256 taken when it was uploaded: it was moved into the quarantine and marked audioMissing; upload it again.`)
+    : new NotFoundError(`The ${kind} greeting of mailbox ${number} was found damaged (its audio did not match its SHA-256) and moved into the quarantine; upload it again.`);
 }
 
 /** A received file whose upload was refused after it was whole: its temp file and descriptor go. */

@@ -133,6 +133,9 @@ export const GreetingInfo = Type.Object({
   originSite: Type.String(),
   storage: StoragePointer,
   updatedAt: Type.String({ format: 'date-time' }),
+  audioMissing: Type.Optional(
+    Type.Boolean({ description: 'true: its file did not match its SHA-256 and was moved into the quarantine; it is not played nor chosen for a caller until a new one is uploaded (always present in answers)' }),
+  ),
 });
 export type GreetingInfo = Static<typeof GreetingInfo>;
 
@@ -322,7 +325,7 @@ export const QuarantineEntry = Type.Object({
   found: Type.Union([Type.Literal('message'), Type.Literal('greeting')], { description: 'where it was found: among the messages or the greetings' }),
   reason: Type.Union(QUARANTINE_REASONS.map((r) => Type.Literal(r)), {
     description:
-      'no_metadata: a whole file no message or greeting points at; unfinished_write: the temp file of a write that never finished; checksum_mismatch: the audio of a message whose bytes no longer match the SHA-256 taken when it was received (the message is kept, marked audioMissing)',
+      'no_metadata: a whole file no message or greeting points at; unfinished_write: the temp file of a write that never finished; checksum_mismatch: the audio of a message or greeting whose bytes no longer match the SHA-256 taken when it was received (the message or greeting is kept, marked audioMissing)',
   }),
   reasonText: Type.String({ description: 'the reason as a sentence' }),
   fileName: Type.String({ description: 'the name it had in the store' }),

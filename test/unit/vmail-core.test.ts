@@ -49,6 +49,14 @@ describe('greetings and PINs', () => {
     expect(chooseGreeting({ name: g('name') }, 'unavailable')).toBeUndefined();
   });
 
+  it('passes over a greeting whose audio was found damaged: the next one plays, or the system greeting', () => {
+    const damaged = (kind: GreetingInfo['kind']): GreetingInfo => ({ ...g(kind), audioMissing: true });
+    expect(chooseGreeting({ busy: g('busy'), temporary: damaged('temporary') }, 'busy')?.kind).toBe('busy');
+    expect(chooseGreeting({ busy: damaged('busy'), unavailable: g('unavailable') }, 'busy')).toBeUndefined();
+    expect(chooseGreeting({ busy: damaged('busy'), temporary: damaged('temporary') }, 'busy')).toBeUndefined();
+    expect(chooseGreeting({ unavailable: { ...g('unavailable'), audioMissing: false } }, 'unavailable')?.kind).toBe('unavailable');
+  });
+
   it('locks after five wrong PINs in a row for fifteen minutes, then counts afresh', () => {
     let guard = null;
     for (let i = 1; i <= 4; i++) {
