@@ -74,6 +74,20 @@ export class LoggedMessages {
     return this.store.get(id);
   }
 
+  /**
+   * The newest message of a mailbox made by a deposit with this Idempotency-Key, or null; a
+   * committed one the store has not applied yet included.
+   */
+  byDepositKey(box: string, key: string): MessageDoc | null {
+    let newest = this.store.byDepositKey(box, key);
+    for (const doc of this.unapplied.values()) {
+      if (doc === null || doc.box !== box || doc.idempotencyKey !== key) continue;
+      if (newest === null || doc.createdAt > newest.createdAt || (doc.createdAt === newest.createdAt && doc._id > newest._id)) newest = doc;
+    }
+    // as it is now (a change, or a purge, may wait for the store)
+    return newest === null ? null : this.get(newest._id);
+  }
+
   /** How many committed changes of this site wait for the store (0 but while it fails). */
   get lagging(): number {
     return this.unapplied.size;

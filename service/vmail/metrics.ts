@@ -12,7 +12,7 @@ export class VmailMetrics {
   constructor(registry: Registry) {
     this.deposits = new Counter({
       name: 'sitecall_vmail_deposits_total',
-      help: 'Message deposits by result (stored, full, too_long, too_large, invalid, not_found, error)',
+      help: 'Message deposits by result (stored, replayed: a retry with its Idempotency-Key answered with its message, full, key_busy, key_reused, too_long, too_large, invalid, not_found, error)',
       labelNames: ['result'],
       registers: [registry],
     });

@@ -34,6 +34,9 @@ import {
   checksumOf,
   chooseGreeting,
   CONTENT_TYPE_WAV,
+  depositContent,
+  depositKeyLive,
+  depositRetry,
   lockRemainingSec,
   toGreeting,
   newMailboxDoc,
@@ -45,6 +48,7 @@ import {
   toMessage,
   toMwi,
   undeleteFolder,
+  type DepositContent,
   type MailboxDoc,
   type MessageDoc,
 } from './core.js';
@@ -55,7 +59,7 @@ import type { VmailMetrics } from './metrics.js';
 import type { Quarantine } from './quarantine.js';
 import type { LiveStore } from './repair.js';
 import { greetingKey, isMailboxNumber, messageKey, storeDomain } from './paths.js';
-import { receiveWav, TooLargeError, type Received } from './upload.js';
+import { hashWav, receiveWav, TooLargeError, type Received } from './upload.js';
 
 /** Which vmail group and instance serve a domain (the configuration's partitioning), or why none can. */
 export interface VmailPartition {
@@ -76,6 +80,12 @@ export interface VmailRuntime {
  * when the upload is refused after all goes to `discard`.
  */
 export type AudioIntake = <T>(onFile: (audio: AsyncIterable<Buffer>) => Promise<T>, discard: (file: T) => Promise<void>) => Promise<{ fields: Record<string, string>; file: T }>;
+
+/** A deposit's answer: its message, and whether it was stored by an earlier try with the same Idempotency-Key. */
+export interface DepositResult {
+  message: Message;
+  replayed: boolean;
+}
 
 /** A stored audio file ready to be streamed. */
 export interface AudioFile {
@@ -120,6 +130,8 @@ export interface VmailServiceDeps {
 export class VmailService {
   private readonly running = new Map<string, VmailRuntime>();
   private readonly locks = new KeyedMutex();
+  /** the Idempotency-Keys of deposits under way, as `mailbox id, key` */
+  private readonly depositKeys = new Set<string>();
   /** deposits and forwards under way per mailbox: they count against maxMessages */
   private readonly reserved = new Map<string, number>();
   /** store keys being written or removed now, with how many writers (the store check leaves them alone) */
@@ -309,62 +321,103 @@ export class VmailService {
    * streamed in when the audio is not acceptable or lasts longer than maxMessageSeconds. The audio
    * is durable before its metadata is written, so a crash in between leaves only a file that the
    * start-up check removes.
+   *
+   * With an Idempotency-Key (scope: the mailbox), a deposit whose first try was stored less than
+   * DEPOSIT_KEY_LIMITS.hours ago is answered with that message (`replayed`) once its body has been
+   * read and found the same (audio and fields): nothing is stored again, nobody is e-mailed
+   * again, and a full mailbox does not refuse it. The key is in the message's own log entry, so a
+   * retry after a crash, or on a site the message has reached, finds it too.
    */
-  async deposit(domainInput: string, number: string, intake: AudioIntake): Promise<Message> {
+  async deposit(domainInput: string, number: string, intake: AudioIntake, opts: { idempotencyKey?: string | undefined } = {}): Promise<DepositResult> {
     const started = process.hrtime.bigint();
     let result = 'error';
     try {
       const { domain, runtime } = this.route(domainInput);
       const mailbox = await this.requireMailbox(domain, number);
-      const message = await this.withSlot(mailbox, async () => {
-        const id = randomUUID();
-        const key = messageKey(domain, number, id);
-        return this.holding([key], async () => {
-          const { fields, file } = await intake(
-            (audio) =>
-              receiveWav(audio, {
-                store: runtime.store,
-                key,
-                maxBytes: VMAIL_LIMITS.uploadBytes,
-                maxDuration: { seconds: mailbox.maxMessageSeconds, what: 'message', sentence: `mailbox ${number} takes messages of at most ${mailbox.maxMessageSeconds} s` },
-              }),
-            discardReceived,
-          );
-          const doc = await this.commit(runtime, file, key, async () => {
-            const f = depositFields.parse(fields, 'The form');
-            return newMessageDoc(
-              {
-                id,
-                domain,
-                mailbox: number,
-                urgent: f.urgent === 'true' || f.urgent === '1',
-                callerName: f.callerName || null,
-                callerNumber: f.callerNumber || null,
-                callId: f.callId || null,
-                durationMs: file.header.durationMs,
-                format: audioFormatOf(file.header.format),
-                originSite: this.deps.siteId,
-                key,
-                size: file.file.size,
-                sha256: file.sha256,
-                forwardedFrom: null,
-              },
-              this.now(),
-            );
-          });
-          return toMessage(doc);
-        });
-      });
+      const key = opts.idempotencyKey;
+      const outcome = key === undefined ? await this.depositOnce(runtime, mailbox, intake) : await this.withDepositKey(mailbox, key, () => this.depositOnce(runtime, mailbox, intake, key));
+      const { message } = outcome;
+      if (outcome.replayed) {
+        result = 'replayed';
+        this.deps.log.info({ mailbox: mailbox._id, messageId: message.id }, 'a deposit retried with its Idempotency-Key: answered with the message it stored');
+        return outcome;
+      }
       result = 'stored';
       this.deps.log.info({ mailbox: mailbox._id, messageId: message.id, durationMs: message.durationMs, bytes: message.storage.size }, 'voicemail deposited');
       runtime.notifier.notify({ mailbox, message, audioPath: runtime.store.pathOf(message.storage.key) });
-      return message;
+      return outcome;
     } catch (err) {
       result = depositResult(err);
       throw err;
     } finally {
       this.deps.metrics.deposits.inc({ result });
       this.deps.metrics.depositSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  /** One deposit's body: stored as a new message, or (its key's first try stored already) compared with that one. */
+  private async depositOnce(runtime: VmailRuntime, mailbox: MailboxDoc, intake: AudioIntake, idempotencyKey?: string): Promise<DepositResult> {
+    const { domain, number } = mailbox;
+    const limits = {
+      maxBytes: VMAIL_LIMITS.uploadBytes,
+      maxDuration: { seconds: mailbox.maxMessageSeconds, what: 'message', sentence: `mailbox ${number} takes messages of at most ${mailbox.maxMessageSeconds} s` },
+    };
+    const now = this.now();
+    const earlier = idempotencyKey === undefined ? null : this.meta.messages.byDepositKey(mailbox._id, idempotencyKey);
+    if (earlier !== null && depositKeyLive(earlier, now)) {
+      // read through the same checks, hashed and dropped: what was stored is compared, not stored again
+      const { fields, file } = await intake((audio) => hashWav(audio, limits), async () => undefined);
+      const retry = depositRetry(earlier, depositContent(depositFields.parse(fields, 'The form'), file.sha256), now);
+      if (retry.kind === 'mismatch') throw new DepositKeyReusedError(number, retry.message, retry.differs);
+      if (retry.kind === 'replay') return { message: toMessage(retry.message), replayed: true };
+    }
+    const message = await this.withSlot(mailbox, async () => {
+      const id = randomUUID();
+      const key = messageKey(domain, number, id);
+      return this.holding([key], async () => {
+        const { fields, file } = await intake((audio) => receiveWav(audio, { store: runtime.store, key, ...limits }), discardReceived);
+        const doc = await this.commit(runtime, file, key, async () => {
+          const content = depositContent(depositFields.parse(fields, 'The form'), file.sha256);
+          return newMessageDoc(
+            {
+              id,
+              domain,
+              mailbox: number,
+              urgent: content.urgent,
+              callerName: content.callerName,
+              callerNumber: content.callerNumber,
+              callId: content.callId,
+              durationMs: file.header.durationMs,
+              format: audioFormatOf(file.header.format),
+              originSite: this.deps.siteId,
+              key,
+              size: file.file.size,
+              sha256: file.sha256,
+              forwardedFrom: null,
+              idempotencyKey,
+            },
+            this.now(),
+          );
+        });
+        return toMessage(doc);
+      });
+    });
+    return { message, replayed: false };
+  }
+
+  /**
+   * Runs a deposit holding its Idempotency-Key: a second deposit with the same key into the same
+   * mailbox while the first is still being received is refused (409 with Retry-After, as the IETF
+   * draft has it), so two tries never both store a message, and the retry after it finds the first.
+   */
+  private async withDepositKey<T>(mailbox: MailboxDoc, key: string, task: () => Promise<T>): Promise<T> {
+    const held = `${mailbox._id}\u0000${key}`;
+    if (this.depositKeys.has(held)) throw new DepositKeyBusyError(mailbox.number);
+    this.depositKeys.add(held);
+    try {
+      return await task();
+    } finally {
+      this.depositKeys.delete(held);
     }
   }
 
@@ -842,8 +895,31 @@ function damagedGreetingError(number: string, kind: GreetingKind, tense: 'is' | 
 /** A received file whose upload was refused after it was whole: its temp file and descriptor go. */
 const discardReceived = (received: Received): Promise<void> => received.file.abort();
 
+/** 409: a deposit with the same Idempotency-Key into the same mailbox is still being received. */
+export class DepositKeyBusyError extends AppError {
+  constructor(number: string) {
+    super(409, 'conflict', `A deposit into mailbox ${number} with this Idempotency-Key is still being received: try again in a moment; once it is stored, a retry is answered with its message.`, [{ path: '/Idempotency-Key', message: 'belongs to a deposit under way' }], { 'Retry-After': '1' });
+  }
+}
+
+const CONTENT_NAMES: Record<keyof DepositContent, string> = { sha256: 'the audio', urgent: 'urgent', callerName: 'callerName', callerNumber: 'callerNumber', callId: 'callId' };
+
+/** 422 (the IETF draft's): the Idempotency-Key was used for another deposit into the mailbox. */
+export class DepositKeyReusedError extends AppError {
+  constructor(number: string, earlier: MessageDoc, differs: readonly (keyof DepositContent)[]) {
+    super(
+      422,
+      'conflict',
+      `This Idempotency-Key was used for another deposit into mailbox ${number} (message ${earlier._id}, at ${earlier.createdAt}): this one differs in ${differs.map((d) => CONTENT_NAMES[d]).join(', ')}. A retry sends the same audio and fields; a new message needs a new key.`,
+      [{ path: '/Idempotency-Key', message: `was used for message ${earlier._id}, which differs in ${differs.map((d) => CONTENT_NAMES[d]).join(', ')}` }],
+    );
+  }
+}
+
 function depositResult(err: unknown): string {
   if (!(err instanceof AppError)) return 'error';
+  if (err instanceof DepositKeyBusyError) return 'key_busy';
+  if (err instanceof DepositKeyReusedError) return 'key_reused';
   if (err instanceof TooLargeError) return err.reason === 'duration' ? 'too_long' : 'too_large';
   if (err.status === 409) return 'full';
   if (err.status === 404) return 'not_found';

@@ -274,6 +274,44 @@ describe('the message store', () => {
     expect(log.savedPosition(store.name)).toEqual({ s1: 2, s2: 1 });
   });
 
+  it('finds a deposit by its mailbox and Idempotency-Key, a peer’s too; a purge forgets it; a store of schema 2 takes the keys from its documents', async () => {
+    const dir = tempDir();
+    const { store, log, messages, close } = await open(dir);
+    await messages.put(msg('m1', 1, { idempotencyKey: 'k1' }));
+    await messages.put(msg('m2', 2, { idempotencyKey: 'k2' }));
+    await messages.put(msg('m3', 3, { idempotencyKey: 'k1' }, '1002'));
+    expect(messages.byDepositKey(BOX, 'k1')?._id).toBe('m1');
+    expect(messages.byDepositKey('a.example/1002', 'k1')?._id).toBe('m3');
+    expect(messages.byDepositKey(BOX, 'k3')).toBeNull();
+    // the key past its lifetime was used again: the newest message of it answers
+    await messages.put(msg('m4', 9, { idempotencyKey: 'k1' }));
+    expect(messages.byDepositKey(BOX, 'k1')?._id).toBe('m4');
+    // a deposit a peer stored, with its key (the retry went to the other site)
+    const peer = { origin: 's2', seq: 1, hlc: encodeHlc({ wall: T0, counter: 0 }), kind: MESSAGE_KIND, key: 'p1', body: msg('p1', 4, { originSite: 's2', idempotencyKey: 'kp' }) };
+    await log.receive([peer]).applied;
+    expect(messages.byDepositKey(BOX, 'kp')?._id).toBe('p1');
+    // a peer's key that is not text is no key
+    await log.receive([{ ...peer, seq: 2, key: 'p2', body: { ...msg('p2', 5, { originSite: 's2' }), idempotencyKey: 42 } }]).applied;
+    expect(store.get('p2')?._id).toBe('p2');
+    await messages.delete('m2');
+    expect(messages.byDepositKey(BOX, 'k2')).toBeNull();
+    await close();
+
+    // schema 2 had no column for the key: the upgrade fills it from the documents
+    const file = join(dir, 'vmail-messages.sqlite');
+    const db = new Database(file);
+    db.exec("DROP INDEX messages_by_deposit_key; ALTER TABLE messages DROP COLUMN idempotency_key; UPDATE meta SET value = '2' WHERE name = 'schema';");
+    db.close();
+    const again = await open(dir);
+    expect(again.attached.how).toBe('current');
+    expect(again.messages.byDepositKey(BOX, 'k1')?._id).toBe('m4');
+    expect(again.messages.byDepositKey(BOX, 'kp')?._id).toBe('p1');
+    const check = new Database(file, { readonly: true });
+    expect((check.prepare("SELECT value FROM meta WHERE name = 'schema'").get() as { value: string }).value).toBe('3');
+    expect(check.prepare('SELECT id FROM messages WHERE idempotency_key IS NOT NULL ORDER BY id').pluck().all()).toEqual(['m1', 'm3', 'm4', 'p1']);
+    check.close();
+  });
+
   it('puts message changes on the feed from the log, in log order with their position, and MWI follows them (a purge included)', async () => {
     const dir = tempDir();
     const feed = new ChangeFeed();
