@@ -82,8 +82,10 @@ function mount(app: express.Express, r: RouteDef, deps: HttpDeps): void {
   const check = {
     params: r.params ? validator(r.params, { coerce: true }) : undefined,
     query: r.query ? validator(r.query, { coerce: true }) : undefined,
+    headers: r.headers ? validator(r.headers) : undefined,
     body: r.body ? validator(r.body) : undefined,
   };
+  const headerNames = Object.keys((r.headers?.['properties'] ?? {}) as Record<string, unknown>);
   // Authentication comes before the body is read: nobody unauthenticated makes us parse megabytes.
   const guard: RequestHandler = async (req, res, next) => {
     try {
@@ -105,8 +107,9 @@ function mount(app: express.Express, r: RouteDef, deps: HttpDeps): void {
       if ((check.body || r.rawBody) && req.body === undefined && carriesBody(req)) throw unsupportedMediaType(req, r.rawBody?.types ?? ['application/json']);
       const params = parseInput(check.params, { ...req.params }, 'The path');
       const query = parseInput(check.query, { ...(req.query as object) }, 'The query string');
+      const headers = parseInput(check.headers, headersOf(req, headerNames), 'A request header');
       const body = check.body ? check.body.parse(req.body, 'The request body') : r.rawBody ? (typeof req.body === 'string' ? req.body : '') : undefined;
-      const result = await r.handler({ body, query, params, principal, log: res.locals['log'] as Logger, req, res } as never);
+      const result = await r.handler({ body, query, params, headers, principal, log: res.locals['log'] as Logger, req, res } as never);
       if (res.headersSent) return;
       const status = r.status ?? (r.response ? 200 : 204);
       if (result === undefined || status === 204) res.status(status).end();
@@ -131,6 +134,16 @@ function carriesBody(req: Request): boolean {
 function unsupportedMediaType(req: Request, types: readonly string[]): AppError {
   const sent = req.headers['content-type'];
   return new AppError(415, 'invalid_request', `Send the request body as ${types.join(' or ')} (its Content-Type is ${sent ? clip(JSON.stringify(sent)) : 'missing'}).`);
+}
+
+/** The headers a route names, under its names (Node has them in lower case; one sent twice is joined with ", "). */
+function headersOf(req: Request, names: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const name of names) {
+    const value = req.headers[name.toLowerCase()];
+    if (value !== undefined) out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
 }
 
 function parseInput(check: Validator<TSchema> | undefined, value: Record<string, unknown>, what: string): unknown {

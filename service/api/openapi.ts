@@ -127,7 +127,7 @@ class DocumentBuilder {
     );
   }
 
-  parameters(schema: TSchema | undefined, where: 'path' | 'query'): unknown[] {
+  parameters(schema: TSchema | undefined, where: 'path' | 'query' | 'header'): unknown[] {
     const props = (schema?.['properties'] ?? {}) as Record<string, TSchema>;
     const required = new Set((schema?.['required'] as string[] | undefined) ?? []);
     return Object.entries(props).map(([name, s]) => ({
@@ -165,7 +165,7 @@ class DocumentBuilder {
 function errorsOf(r: RouteDef): ErrorDoc[] {
   const declared = (r.errors ?? []).map((e) => (typeof e === 'number' ? { status: e } : e));
   const derived: number[] = [];
-  if (r.body || r.query || r.params || r.rawBody || r.requestBody) derived.push(400);
+  if (r.body || r.query || r.params || r.headers || r.rawBody || r.requestBody) derived.push(400);
   if (r.auth !== 'public') derived.push(401, 403);
   // a body too large, or in a media type or Content-Encoding the route does not take (api/http.ts)
   if (r.body || r.rawBody || r.requestBody) derived.push(413, 415);
@@ -177,7 +177,7 @@ function errorsOf(r: RouteDef): ErrorDoc[] {
 function successOf(b: DocumentBuilder, r: RouteDef): Record<string, unknown> {
   if (r.response) {
     const status = r.status ?? 200;
-    return { [status]: { description: SUCCESS_TEXT[status] ?? 'OK', content: { 'application/json': { schema: b.plain(r.response) } } } };
+    return { [status]: { description: SUCCESS_TEXT[status] ?? 'OK', ...(r.responseHeaders ? { headers: r.responseHeaders } : {}), content: { 'application/json': { schema: b.plain(r.response) } } } };
   }
   if (r.produces) {
     const content = b.content(r.produces);
@@ -221,7 +221,7 @@ function httpOperation(b: DocumentBuilder, r: RouteDef): unknown {
     summary: r.summary,
     tags: [r.tag],
     ...(r.auth === 'public' ? { security: [] } : { 'x-required-scope': r.auth }),
-    parameters: [...b.parameters(r.params, 'path'), ...b.parameters(r.query, 'query'), ...rangeHeader],
+    parameters: [...b.parameters(r.params, 'path'), ...b.parameters(r.query, 'query'), ...b.parameters(r.headers, 'header'), ...rangeHeader],
     ...(requestBody ? { requestBody } : {}),
     responses: { ...successOf(b, r), ...b.errorResponses(errorsOf(r), r.ranges === true) },
   };

@@ -6,10 +6,12 @@ import type { Logger } from '../logger.js';
 
 type In<S> = S extends TSchema ? Static<S> : undefined;
 
-export interface RouteContext<B, Q, P> {
+export interface RouteContext<B, Q, P, H = undefined> {
   body: In<B>;
   query: In<Q>;
   params: In<P>;
+  /** the request headers the route's `headers` schema names, under the names it gives them */
+  headers: In<H>;
   /** undefined only on public routes */
   principal: Principal | undefined;
   log: Logger;
@@ -48,7 +50,13 @@ export interface ErrorDoc {
  * One HTTP route: its schemas validate the input at the edge, type the handler and feed the
  * OpenAPI document, so the three can never disagree.
  */
-export interface RouteDef<B extends TSchema | undefined = TSchema | undefined, Q extends TSchema | undefined = TSchema | undefined, P extends TSchema | undefined = TSchema | undefined, R extends TSchema | undefined = TSchema | undefined> {
+export interface RouteDef<
+  B extends TSchema | undefined = TSchema | undefined,
+  Q extends TSchema | undefined = TSchema | undefined,
+  P extends TSchema | undefined = TSchema | undefined,
+  R extends TSchema | undefined = TSchema | undefined,
+  H extends TSchema | undefined = TSchema | undefined,
+> {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** express syntax: /api/v1/tokens/:id */
   path: string;
@@ -61,9 +69,17 @@ export interface RouteDef<B extends TSchema | undefined = TSchema | undefined, Q
   body?: B;
   query?: Q;
   params?: P;
+  /**
+   * Request headers the route reads: an object schema whose property names are the headers' names
+   * as the document shows them (`Idempotency-Key`; matched ignoring case), validated at the edge
+   * like the path and query, and shown as header parameters.
+   */
+  headers?: H;
   /** success status; 204 when there is no response schema */
   status?: number;
   response?: R;
+  /** headers the success answer may carry, for the document */
+  responseHeaders?: Record<string, { description: string; schema: Record<string, unknown> }>;
   /** an answer that is not the JSON `response` (Prometheus text, an export, a file): its media types, for the document */
   produces?: Record<string, MediaDoc>;
   /** the answer is a file served with HTTP Range: 200 whole, 206 for one range, 416 outside the file */
@@ -89,12 +105,16 @@ export interface RouteDef<B extends TSchema | undefined = TSchema | undefined, Q
    */
   requestBody?: RequestBodyDoc;
   /** returns the response body, or undefined when it has written the response itself */
-  handler(ctx: RouteContext<B, Q, P>): Promise<(R extends TSchema ? Static<R> : void) | undefined> | (R extends TSchema ? Static<R> : void) | undefined;
+  handler(ctx: RouteContext<B, Q, P, H>): Promise<(R extends TSchema ? Static<R> : void) | undefined> | (R extends TSchema ? Static<R> : void) | undefined;
 }
 
 /** Identity function that lets TypeScript infer the schemas' types for the handler. */
-export function route<B extends TSchema | undefined = undefined, Q extends TSchema | undefined = undefined, P extends TSchema | undefined = undefined, R extends TSchema | undefined = undefined>(
-  def: RouteDef<B, Q, P, R>,
-): RouteDef {
+export function route<
+  B extends TSchema | undefined = undefined,
+  Q extends TSchema | undefined = undefined,
+  P extends TSchema | undefined = undefined,
+  R extends TSchema | undefined = undefined,
+  H extends TSchema | undefined = undefined,
+>(def: RouteDef<B, Q, P, R, H>): RouteDef {
   return def as unknown as RouteDef;
 }

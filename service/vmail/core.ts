@@ -1,4 +1,5 @@
 import {
+  DEPOSIT_KEY_LIMITS,
   GREETING_KINDS,
   MAILBOX_DEFAULTS,
   VMAIL_LIMITS,
@@ -50,6 +51,11 @@ export interface MessageDoc extends Doc, Omit<Message, 'id'> {
   box: string;
   /** where an undelete puts the message back */
   folderBeforeDelete: Folder | null;
+  /**
+   * the Idempotency-Key of the deposit that made it (absent without one): kept in the message's
+   * own entry, so it is as durable as the message and travels with it to the peers
+   */
+  idempotencyKey?: string;
 }
 
 /** Consecutive wrong PINs of a mailbox (collection `vmail_pin_guard`), `_id` = the mailbox's. */
@@ -129,9 +135,10 @@ export function toMailbox(doc: MailboxDoc, counts: MessageCounts, guard: PinGuar
 }
 
 export function toMessage(doc: MessageDoc): Message {
-  const { _id, box, folderBeforeDelete, ...rest } = doc;
+  const { _id, box, folderBeforeDelete, idempotencyKey, ...rest } = doc;
   void box;
   void folderBeforeDelete;
+  void idempotencyKey;
   return { id: _id, ...rest, storage: withChecksum(doc.storage) };
 }
 
@@ -151,7 +158,12 @@ export function checksumOf(storage: StoragePointer): string | null {
 }
 
 function greetingView(g: GreetingInfo | undefined): GreetingInfo | null {
-  return g ? { ...g, storage: withChecksum(g.storage) } : null;
+  return g ? { ...g, storage: withChecksum(g.storage), audioMissing: g.audioMissing === true } : null;
+}
+
+/** A greeting as the API shows it (its checksum null when unknown, audioMissing always said). */
+export function toGreeting(g: GreetingInfo): GreetingInfo {
+  return greetingView(g) as GreetingInfo;
 }
 
 export function toMwi(domain: string, mailbox: string, c: MessageCounts): Mwi {
@@ -174,6 +186,8 @@ export interface NewMessage {
   /** of the audio as it was received; null (unknown) only for messages from before checksums */
   sha256?: string | null;
   forwardedFrom: ForwardedFrom | null;
+  /** the deposit's Idempotency-Key, when it came with one */
+  idempotencyKey?: string | undefined;
 }
 
 export function newMessageDoc(m: NewMessage, now: Date): MessageDoc {
@@ -197,8 +211,67 @@ export function newMessageDoc(m: NewMessage, now: Date): MessageDoc {
     forwardedFrom: m.forwardedFrom,
     audioMissing: false,
     folderBeforeDelete: null,
+    ...(m.idempotencyKey !== undefined ? { idempotencyKey: m.idempotencyKey } : {}),
   };
 }
+
+// ---- deposits with an Idempotency-Key ----------------------------------------------------------
+
+/** What a deposit says beside its audio, as stored (the form's fields read as the message keeps them). */
+export interface DepositContent {
+  sha256: string;
+  urgent: boolean;
+  callerName: string | null;
+  callerNumber: string | null;
+  callId: string | null;
+}
+
+/** How long a deposit's Idempotency-Key answers for its message. */
+export const DEPOSIT_KEY_LIFETIME_MS = DEPOSIT_KEY_LIMITS.hours * 3_600_000;
+
+export type DepositRetry =
+  /** no live deposit has the key: store a new message (with the key) */
+  | { kind: 'new' }
+  /** the same deposit again: answer with its message, store nothing */
+  | { kind: 'replay'; message: MessageDoc }
+  /** the key was used for another deposit: refuse, naming what differs */
+  | { kind: 'mismatch'; message: MessageDoc; differs: (keyof DepositContent)[] };
+
+/**
+ * What a deposit with an Idempotency-Key does, given the newest message of the mailbox that came
+ * with the same key. Past the key's lifetime (from the first deposit) the key is free again. The
+ * same deposit is the same audio (its SHA-256) and the same fields; the multipart envelope around
+ * them differs from one try to the next, so the bytes of the body are not compared.
+ */
+export function depositRetry(earlier: MessageDoc | null, content: DepositContent, now: Date, lifetimeMs = DEPOSIT_KEY_LIFETIME_MS): DepositRetry {
+  if (earlier === null || !depositKeyLive(earlier, now, lifetimeMs)) return { kind: 'new' };
+  const stored: DepositContent = {
+    sha256: checksumOf(earlier.storage) ?? '',
+    urgent: earlier.urgent,
+    callerName: earlier.callerName,
+    callerNumber: earlier.callerNumber,
+    callId: earlier.callId,
+  };
+  const differs = (Object.keys(stored) as (keyof DepositContent)[]).filter((k) => stored[k] !== content[k]);
+  return differs.length === 0 ? { kind: 'replay', message: earlier } : { kind: 'mismatch', message: earlier, differs };
+}
+
+/** Whether the key of the deposit that made this message still answers for it (its lifetime runs from the deposit). */
+export function depositKeyLive(earlier: Pick<MessageDoc, 'createdAt'>, now: Date, lifetimeMs = DEPOSIT_KEY_LIFETIME_MS): boolean {
+  return Date.parse(earlier.createdAt) + lifetimeMs > now.getTime();
+}
+
+/** A deposit's form fields as the message keeps them, with its audio's SHA-256. */
+export function depositContent(fields: { urgent?: string | undefined; callerName?: string | undefined; callerNumber?: string | undefined; callId?: string | undefined }, sha256: string): DepositContent {
+  return {
+    sha256,
+    urgent: fields.urgent === 'true' || fields.urgent === '1',
+    callerName: fields.callerName || null,
+    callerNumber: fields.callerNumber || null,
+    callId: fields.callId || null,
+  };
+}
+
 
 /** Moves and marks a message; null when the patch changes nothing. */
 export function patchMessageDoc(doc: MessageDoc, patch: MessagePatch, now: Date): MessageDoc | null {
@@ -231,9 +304,14 @@ export function purgeDue(doc: Pick<MessageDoc, 'folder' | 'deletedAt'>, retentio
   return Date.parse(doc.deletedAt) + retentionDays * 86_400_000 <= now.getTime();
 }
 
-/** The greeting a caller hears: the temporary one overrides, else the one for the situation. */
+/**
+ * The greeting a caller hears: the temporary one overrides, else the one for the situation. A
+ * greeting whose audio was found damaged (audioMissing) is passed over: the caller hears the next
+ * one, or the system greeting, never silence or a broken file.
+ */
 export function chooseGreeting(greetings: MailboxDoc['greetings'], situation: 'unavailable' | 'busy'): GreetingInfo | undefined {
-  return greetings.temporary ?? greetings[situation];
+  const playable = (g: GreetingInfo | undefined) => (g && g.audioMissing !== true ? g : undefined);
+  return playable(greetings.temporary) ?? playable(greetings[situation]);
 }
 
 // ---- PIN lockout -----------------------------------------------------------------------------

@@ -148,12 +148,12 @@ export class VmailInstance implements RoleRuntime, VmailRuntime {
       const ms = Date.now() - started;
       if (this.stopping.signal.aborted) return undefined;
       this.log.info({ store: this.store.root, ms, ...report }, 'vmail store checked');
-      const repairs = report.tempFiles + report.orphanFiles + report.missingAudio + report.foundAudio + report.damagedAudio + report.danglingGreetings;
+      const repairs = report.tempFiles + report.orphanFiles + report.missingAudio + report.foundAudio + report.damagedAudio + report.damagedGreetings + report.danglingGreetings;
       this.deps.tasks?.task(
         component,
         task,
         'done',
-        `${report.messages} messages checked (${report.verifiedAudio} against their SHA-256) in ${ms} ms; ${repairs === 0 ? 'nothing to repair' : `${repairs} repaired: ${report.tempFiles} temp and ${report.orphanFiles} orphan files and ${report.damagedAudio} damaged audio files quarantined, ${report.missingAudio} messages without audio, ${report.foundAudio} found again, ${report.danglingGreetings} greetings unset`}.`,
+        `${report.messages} messages checked (${report.verifiedAudio} against their SHA-256, and ${report.verifiedGreetings} greetings) in ${ms} ms; ${repairs === 0 ? 'nothing to repair' : `${repairs} repaired: ${report.tempFiles} temp and ${report.orphanFiles} orphan files and ${report.damagedAudio} damaged audio files quarantined, ${report.damagedGreetings} damaged greetings quarantined and marked, ${report.missingAudio} messages without audio, ${report.foundAudio} found again, ${report.danglingGreetings} greetings unset`}.`,
       );
       return report;
     } catch (err) {

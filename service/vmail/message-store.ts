@@ -40,6 +40,7 @@ const INDEXES = `
   CREATE INDEX IF NOT EXISTS messages_deleted ON messages (deleted_at) WHERE folder = 'deleted';
   CREATE INDEX IF NOT EXISTS messages_missing ON messages (domain) WHERE audio_missing = 1;
   CREATE INDEX IF NOT EXISTS messages_audio2 ON messages (box, origin_site, id, audio_key, audio_missing, audio_sha256);
+  CREATE INDEX IF NOT EXISTS messages_by_deposit_key ON messages (box, idempotency_key, created_at) WHERE idempotency_key IS NOT NULL;
 `;
 
 const DROP_INDEXES = `
@@ -49,6 +50,7 @@ const DROP_INDEXES = `
   DROP INDEX IF EXISTS messages_missing;
   DROP INDEX IF EXISTS messages_audio;
   DROP INDEX IF EXISTS messages_audio2;
+  DROP INDEX IF EXISTS messages_by_deposit_key;
 `;
 
 const SCHEMA = `
@@ -66,7 +68,8 @@ const SCHEMA = `
     audio_missing INTEGER NOT NULL,
     deleted_at TEXT,
     doc TEXT NOT NULL,
-    audio_sha256 TEXT
+    audio_sha256 TEXT,
+    idempotency_key TEXT
   );
   CREATE TABLE IF NOT EXISTS counts (
     box TEXT NOT NULL PRIMARY KEY,
@@ -77,8 +80,11 @@ const SCHEMA = `
   ) WITHOUT ROWID;
 `;
 
-/** 2: the audio's SHA-256 in a column of its own (in the start-up check's index) */
-const SCHEMA_VERSION = '2';
+/**
+ * 2: the audio's SHA-256 in a column of its own (in the start-up check's index);
+ * 3: the deposit's Idempotency-Key in a column of its own, indexed per mailbox
+ */
+const SCHEMA_VERSION = '3';
 const CACHE_KIB = 4096;
 const WAL_LIMIT_BYTES = 64 * 1024 * 1024;
 const BUSY_WAIT_MS = 250;
@@ -107,6 +113,8 @@ export class MessageStore implements WriteAheadView {
   readonly name = 'vmail-messages';
   readonly kinds = [MESSAGE_KIND] as const;
   private closed = false;
+  /** told of every apply that fails (a peer's change too, which no writer here waits for) */
+  private readonly applyFailures = new Set<(err: Error) => void>();
   /** mailboxes whose messages a tombstone removed, by message id, for the listener that follows (MWI) */
   private readonly removedFrom = new Map<string, string>();
 
@@ -117,6 +125,7 @@ export class MessageStore implements WriteAheadView {
     addCounts: Database.Statement;
     dropEmptyCounts: Database.Statement;
     getDoc: Database.Statement;
+    byDepositKey: Database.Statement;
     counts: Database.Statement;
     pageFolderNewest: Database.Statement;
     pageFolderOldest: Database.Statement;
@@ -143,12 +152,14 @@ export class MessageStore implements WriteAheadView {
     this.stmt = {
       selectRow: s('SELECT box, folder, urgent FROM messages WHERE id = ?'),
       upsert: s(
-        `INSERT INTO messages (id, box, domain, folder, inbox, created_at, urgent, origin_site, audio_key, audio_missing, audio_sha256, deleted_at, doc)
-         VALUES (@id, @box, @domain, @folder, @inbox, @createdAt, @urgent, @originSite, @audioKey, @audioMissing, @audioSha256, @deletedAt, @doc)
+        `INSERT INTO messages (id, box, domain, folder, inbox, created_at, urgent, origin_site, audio_key, audio_missing, audio_sha256, idempotency_key, deleted_at, doc)
+         VALUES (@id, @box, @domain, @folder, @inbox, @createdAt, @urgent, @originSite, @audioKey, @audioMissing, @audioSha256, @idempotencyKey, @deletedAt, @doc)
          ON CONFLICT (id) DO UPDATE SET box = excluded.box, domain = excluded.domain, folder = excluded.folder, inbox = excluded.inbox,
            created_at = excluded.created_at, urgent = excluded.urgent, origin_site = excluded.origin_site, audio_key = excluded.audio_key,
-           audio_missing = excluded.audio_missing, audio_sha256 = excluded.audio_sha256, deleted_at = excluded.deleted_at, doc = excluded.doc`,
+           audio_missing = excluded.audio_missing, audio_sha256 = excluded.audio_sha256, idempotency_key = excluded.idempotency_key,
+           deleted_at = excluded.deleted_at, doc = excluded.doc`,
       ),
+      byDepositKey: s('SELECT doc FROM messages WHERE box = ? AND idempotency_key = ? ORDER BY created_at DESC, id DESC LIMIT 1'),
       remove: s('DELETE FROM messages WHERE id = ?'),
       addCounts: s(
         `INSERT INTO counts (box, new, saved, deleted, urgent) VALUES (?, ?, ?, ?, ?)
@@ -190,10 +201,12 @@ export class MessageStore implements WriteAheadView {
       db.exec(SCHEMA);
       const version = (db.prepare("SELECT value FROM meta WHERE name = 'schema'").get() as { value: string } | undefined)?.value;
       if (version !== undefined && Number(version) > Number(SCHEMA_VERSION)) throw new Error(`it was written by a newer Sitecall (schema ${version}; this one knows ${SCHEMA_VERSION})`);
-      if (version === '1') {
-        // schema 1 kept no checksums: the column is added, empty (unknown) for the messages it holds
+      if (version === '1' || version === '2') {
         db.transaction(() => {
-          db.exec('ALTER TABLE messages ADD COLUMN audio_sha256 TEXT; DROP INDEX IF EXISTS messages_audio;');
+          // schema 1 kept no checksums: the column is added, empty (unknown) for the messages it holds
+          if (version === '1') db.exec('ALTER TABLE messages ADD COLUMN audio_sha256 TEXT; DROP INDEX IF EXISTS messages_audio;');
+          // the keys come from the documents (a store of schema 2 kept them only there, if a peer sent any)
+          db.exec("ALTER TABLE messages ADD COLUMN idempotency_key TEXT; UPDATE messages SET idempotency_key = json_extract(doc, '$.idempotencyKey') WHERE json_type(doc, '$.idempotencyKey') = 'text';");
           db.prepare("UPDATE meta SET value = ? WHERE name = 'schema'").run(SCHEMA_VERSION);
         })();
       }
@@ -211,6 +224,21 @@ export class MessageStore implements WriteAheadView {
   async apply(version: VersionedDoc): Promise<void> {
     this.assertOpen();
     if (version.kind !== MESSAGE_KIND) throw new Error(`the message store holds ${MESSAGE_KIND}, not ${version.kind}`);
+    try {
+      this.applyOne(version);
+    } catch (err) {
+      for (const l of this.applyFailures) l(err as Error);
+      throw err;
+    }
+  }
+
+  /** Listens to the applies that fail (the file locked by another program, the disk full). */
+  onApplyFailed(listener: (err: Error) => void): () => void {
+    this.applyFailures.add(listener);
+    return () => this.applyFailures.delete(listener);
+  }
+
+  private applyOne(version: VersionedDoc): void {
     this.db.transaction(() => {
       const old = this.stmt.selectRow.get(version.key) as MessageRow | undefined;
       if (old) {
@@ -303,6 +331,12 @@ export class MessageStore implements WriteAheadView {
 
   get(id: string): MessageDoc | null {
     const row = this.stmt.getDoc.get(id) as { doc: string } | undefined;
+    return row ? (JSON.parse(row.doc) as MessageDoc) : null;
+  }
+
+  /** The newest message of a mailbox that a deposit with this Idempotency-Key made (any folder), or null. */
+  byDepositKey(box: string, key: string): MessageDoc | null {
+    const row = this.stmt.byDepositKey.get(box, key) as { doc: string } | undefined;
     return row ? (JSON.parse(row.doc) as MessageDoc) : null;
   }
 
@@ -441,6 +475,8 @@ function rowOf(doc: MessageDoc, json = JSON.stringify(doc)): Record<string, unkn
     audioKey: doc.storage.key,
     audioMissing: doc.audioMissing ? 1 : 0,
     audioSha256: typeof doc.storage.sha256 === 'string' ? doc.storage.sha256 : null,
+    // a peer's document is not trusted to be whole: a key that is not text is no key
+    idempotencyKey: typeof doc.idempotencyKey === 'string' ? doc.idempotencyKey : null,
     deletedAt: doc.deletedAt,
     doc: json,
   };

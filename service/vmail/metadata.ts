@@ -39,12 +39,12 @@ const RETRY_MAX_MS = 10_000;
  *
  * Once its entry has committed a change is durable: the log is the record, the store a view of
  * it. So a store that cannot apply it (its file locked by another program, the disk full) never
- * fails the write: the change is kept here, readable by id, and applied again from the log's
- * current version of the message, with backoff, until the store takes it (health says so
- * meanwhile; listings and counts lack it until then). Re-applying the current version is safe
- * against the log's own later applies of the same message: every newer version is handed to the
- * store after it, so the store ends at the newest. A restart in between applies it at start (the
- * store's position in the log stays before the failure).
+ * fails the write: the change is kept here, readable by id, and the log applies again, with
+ * backoff, everything the store missed (`ChangeLog.reapplyFailed`: the current version of every
+ * message changed since the first failure, a peer's changes too, in the store's own queue) until
+ * the store takes it (health says so meanwhile; listings and counts lack it until then). Once it
+ * has, the store's position in the log moves on as after any apply, so a restart has nothing to
+ * re-apply; a restart before that applies it at start.
  *
  * The merge is delete-wins: message ids are random and never reused, and a purge is final (its
  * audio is gone), so a purge on one site beats a concurrent move or read mark on another, which
@@ -55,20 +55,40 @@ export class LoggedMessages {
   private readonly unapplied = new Map<string, MessageDoc | null>();
   private retryTimer: NodeJS.Timeout | undefined;
   private retryMs = RETRY_FIRST_MS;
+  /** a failure seen in this turn of the event loop, reported once at the end of it */
+  private stall: Error | undefined;
   private closed = false;
+  private readonly stopListening: () => void;
 
   constructor(
     private readonly log: ChangeLog,
     readonly store: MessageStore,
     private readonly watch?: ApplyWatch,
-  ) {}
+  ) {
+    // every failed apply, a peer's change too (no writer here waits for it), has the store caught up again
+    this.stopListening = store.onApplyFailed((err) => this.stalled(err));
+  }
 
   get(id: string): MessageDoc | null {
     if (this.unapplied.has(id)) return this.unapplied.get(id) ?? null;
     return this.store.get(id);
   }
 
-  /** How many committed changes wait for the store (0 but while it fails). */
+  /**
+   * The newest message of a mailbox made by a deposit with this Idempotency-Key, or null; a
+   * committed one the store has not applied yet included.
+   */
+  byDepositKey(box: string, key: string): MessageDoc | null {
+    let newest = this.store.byDepositKey(box, key);
+    for (const doc of this.unapplied.values()) {
+      if (doc === null || doc.box !== box || doc.idempotencyKey !== key) continue;
+      if (newest === null || doc.createdAt > newest.createdAt || (doc.createdAt === newest.createdAt && doc._id > newest._id)) newest = doc;
+    }
+    // as it is now (a change, or a purge, may wait for the store)
+    return newest === null ? null : this.get(newest._id);
+  }
+
+  /** How many committed changes of this site wait for the store (0 but while it fails). */
   get lagging(): number {
     return this.unapplied.size;
   }
@@ -112,6 +132,7 @@ export class LoggedMessages {
   /** Stops retrying (at close): what is left is applied at the next start, from the log. */
   close(): void {
     this.closed = true;
+    this.stopListening();
     clearTimeout(this.retryTimer);
   }
 
@@ -128,14 +149,32 @@ export class LoggedMessages {
     }
   }
 
-  /** Keeps committed changes the store did not take, and has them applied again. */
+  /** Keeps committed changes the store did not take, readable by id until it has them. */
   private keep(ids: readonly string[], err: Error): void {
     for (const id of ids) {
       const v = this.log.document<MessageDoc>(MESSAGE_KIND, id);
       this.unapplied.set(id, v && !v.tombstone ? v.body : null);
     }
-    this.watch?.stalled(this.unapplied.size, err);
-    this.scheduleRetry();
+    this.stalled(err);
+  }
+
+  /**
+   * Reports a failure and has the store caught up again. The report waits for the end of this
+   * turn: the store's failure comes before its writer keeps what it missed, and one failure is
+   * one report with the count that includes it.
+   */
+  private stalled(err: Error): void {
+    if (this.closed) return;
+    const first = this.stall === undefined;
+    this.stall = err;
+    if (!first) return;
+    setImmediate(() => {
+      const last = this.stall as Error;
+      this.stall = undefined;
+      if (this.closed) return;
+      this.watch?.stalled(this.unapplied.size, last);
+      this.scheduleRetry();
+    });
   }
 
   private scheduleRetry(): void {
@@ -148,22 +187,25 @@ export class LoggedMessages {
   }
 
   private async retry(): Promise<void> {
-    for (const id of [...this.unapplied.keys()]) {
-      if (this.closed) return;
-      const version = this.log.document<MessageDoc>(MESSAGE_KIND, id);
-      try {
-        if (version) await this.store.apply(version);
-      } catch (err) {
-        this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
-        this.watch?.stalled(this.unapplied.size, err as Error);
-        this.scheduleRetry();
-        return;
-      }
-      this.unapplied.delete(id);
-      if (version) this.watch?.reapplied(version);
+    if (this.closed) return;
+    const waiting = new Map(this.unapplied);
+    let versions: VersionedDoc[];
+    try {
+      versions = await this.log.reapplyFailed(
+        this.store.name,
+        [...waiting.keys()].map((key) => ({ kind: MESSAGE_KIND, key })),
+      );
+    } catch (err) {
+      // the store's own failure was reported by its listener; anything else is reported here
+      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+      this.stalled(err as Error);
+      return;
     }
+    // kept again meanwhile (a later change of the same message failed too): it waits for the next round
+    for (const [id, doc] of waiting) if (this.unapplied.get(id) === doc) this.unapplied.delete(id);
+    for (const version of versions) this.watch?.reapplied(version);
     this.retryMs = RETRY_FIRST_MS;
-    if (this.unapplied.size === 0) this.watch?.recovered();
+    if (this.unapplied.size === 0 && !this.log.failing(this.store.name)) this.watch?.recovered();
     else this.scheduleRetry();
   }
 }
@@ -199,7 +241,7 @@ export class VmailMetadata {
     this.messages = new LoggedMessages(log, store, {
       stalled: (count, err) => {
         logger.error({ err, waiting: count }, 'the voicemail message store did not apply committed changes: they are kept and applied again');
-        health?.degrade(component, `The voicemail message store cannot apply ${count} committed change${count === 1 ? '' : 's'} (${err.message}); they are durable in the change log and readable by id, and are applied as soon as it can (listings and counts lack them until then).`);
+        health?.degrade(component, `The voicemail message store cannot apply ${count > 0 ? `${count} committed change${count === 1 ? '' : 's'}` : 'committed changes'} (${err.message}); they are durable in the change log and readable by id, and are applied as soon as it can (listings and counts lack them until then).`);
       },
       recovered: () => {
         logger.info('the voicemail message store applied every committed change again');

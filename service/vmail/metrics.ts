@@ -12,7 +12,7 @@ export class VmailMetrics {
   constructor(registry: Registry) {
     this.deposits = new Counter({
       name: 'sitecall_vmail_deposits_total',
-      help: 'Message deposits by result (stored, full, too_long, too_large, invalid, not_found, error)',
+      help: 'Message deposits by result (stored, replayed: a retry with its Idempotency-Key answered with its message, full, key_busy, key_reused, too_long, too_large, invalid, not_found, error)',
       labelNames: ['result'],
       registers: [registry],
     });
@@ -42,7 +42,7 @@ export class VmailMetrics {
     });
     this.repairs = new Counter({
       name: 'sitecall_vmail_repairs_total',
-      help: 'Repairs of the start-up consistency check by kind (temp_file, orphan_file, missing_audio, found_audio, dangling_greeting)',
+      help: 'Repairs of the store check and playback by kind (temp_file, orphan_file, missing_audio, found_audio, checksum_mismatch, damaged_greeting, dangling_greeting)',
       labelNames: ['kind'],
       registers: [registry],
     });

@@ -37,7 +37,9 @@ export interface Admission {
 
 export function reasonText(reason: QuarantineReason, found: QuarantineEntry['found']): string {
   if (reason === 'checksum_mismatch') {
-    return 'The audio of a message whose bytes no longer match the SHA-256 taken when it was received (damaged on disk, or changed by hand): the message is kept, marked audioMissing.';
+    return found === 'greeting'
+      ? 'The file of a greeting whose bytes no longer match the SHA-256 taken when it was uploaded (damaged on disk, or changed by hand): the greeting is kept, marked audioMissing, and is not played until it is uploaded again.'
+      : 'The audio of a message whose bytes no longer match the SHA-256 taken when it was received (damaged on disk, or changed by hand): the message is kept, marked audioMissing.';
   }
   if (reason === 'unfinished_write') {
     return 'The temp file of a write that never finished: the service stopped during the upload or before the file was put in place, so nobody was told it was stored.';

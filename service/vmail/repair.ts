@@ -2,7 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { QuarantineReason } from '../../shared/api/vmail.js';
 import type { Logger } from '../logger.js';
-import { boxKey, type MailboxDoc, type MessageDoc } from './core.js';
+import { boxKey, checksumOf, type MailboxDoc, type MessageDoc } from './core.js';
 import type { FileStore } from './fsstore.js';
 import type { AudioRef } from './message-store.js';
 import type { VmailMetadata } from './metadata.js';
@@ -25,6 +25,10 @@ export interface RepairReport {
   messages: number;
   /** quarantine records left without their file by a crash, removed */
   sweptRecords: number;
+  /** greeting files whose bytes did not match their SHA-256: moved into the quarantine, the greeting marked audioMissing */
+  damagedGreetings: number;
+  /** greeting files hashed and compared with their SHA-256 */
+  verifiedGreetings: number;
 }
 
 /** The longest the check hashes files without letting requests in. */
@@ -40,6 +44,8 @@ export interface LiveStore {
   locked<T>(box: string, task: () => Promise<T>): Promise<T>;
   /** moves a message's damaged audio into the quarantine and marks the message */
   quarantineDamaged(doc: MessageDoc): Promise<void>;
+  /** moves a greeting's damaged file into the quarantine and marks the greeting (`box`: the mailbox's id) */
+  quarantineDamagedGreeting(box: string, key: string): Promise<void>;
 }
 
 /**
@@ -51,8 +57,10 @@ export interface LiveStore {
  * into the quarantine (quarantine.ts), where an admin restores or deletes them. Metadata whose
  * file is missing (a store moved or damaged by hand) is marked `audioMissing` rather than dropped,
  * so putting the files back and restarting heals it; a greeting whose file is missing is unset.
- * The audio of every message with a SHA-256 is read and compared with it; a file that differs is
- * quarantined (`checksum_mismatch`) and its message marked `audioMissing`. Every repair is logged.
+ * The audio of every message and greeting with a SHA-256 is read and compared with it; a file that
+ * differs is quarantined (`checksum_mismatch`) and its message or greeting marked `audioMissing`
+ * (a greeting so marked is known to have no file: it is neither checked nor unset as dangling).
+ * Every repair is logged.
  *
  * Beside live requests, every decision is taken again at the moment it is acted on, never from
  * the listing alone: a file is quarantined only when no write of its key is under way and no
@@ -76,7 +84,19 @@ export async function checkStore(args: {
 }): Promise<RepairReport> {
   const { store: files, quarantine, meta, live, siteId, serves, log, metrics, signal } = args;
   const now = args.now ?? (() => new Date());
-  const report: RepairReport = { tempFiles: 0, orphanFiles: 0, missingAudio: 0, foundAudio: 0, danglingGreetings: 0, messages: 0, sweptRecords: 0, damagedAudio: 0, verifiedAudio: 0 };
+  const report: RepairReport = {
+    tempFiles: 0,
+    orphanFiles: 0,
+    missingAudio: 0,
+    foundAudio: 0,
+    danglingGreetings: 0,
+    messages: 0,
+    sweptRecords: 0,
+    damagedAudio: 0,
+    verifiedAudio: 0,
+    damagedGreetings: 0,
+    verifiedGreetings: 0,
+  };
 
   // The messages are compared one mailbox at a time (the store's index by mailbox), so the check
   // never holds a domain's messages in memory; a mailbox with messages but no directory is done last.
@@ -154,8 +174,22 @@ export async function checkStore(args: {
   };
   const mailboxes = (await meta.mailboxes.find({})).filter((m) => serves(m.domain));
   const boxes = new Set(mailboxes.map((m) => m._id));
-  const greetings = new Map<string, MailboxDoc>();
-  for (const m of mailboxes) for (const g of Object.values(m.greetings)) if (g.originSite === siteId) greetings.set(g.storage.key, m);
+  /** the greetings this site holds a file of, by store key (a marked one has none: its file is in the quarantine) */
+  const greetings = new Map<string, { mailbox: MailboxDoc; sha256: string | null }>();
+  for (const m of mailboxes) {
+    for (const g of Object.values(m.greetings)) if (g.originSite === siteId && g.audioMissing !== true) greetings.set(g.storage.key, { mailbox: m, sha256: checksumOf(g.storage) });
+  }
+  /** A listed greeting file against its SHA-256; damaged: quarantined and marked (the service decides again under the mailbox's lock). */
+  const checkGreeting = async (key: string, greeting: { mailbox: MailboxDoc; sha256: string | null }) => {
+    if (greeting.sha256 === null || live.busy(key)) return;
+    await letRequestsIn();
+    const sum = await files.checksumForCheck(key);
+    if (sum === undefined || live.busy(key)) return;
+    report.verifiedGreetings++;
+    if (sum.sha256 === greeting.sha256) return;
+    await live.quarantineDamagedGreeting(greeting.mailbox._id, key);
+    report.damagedGreetings++;
+  };
 
   /** Is something pointing at this file, or writing it, now (not when the directory was listed)? */
   const claimed = async (key: string, at: { domain: string; mailbox: string; greeting: boolean }, name: string): Promise<boolean> => {
@@ -209,9 +243,12 @@ export async function checkStore(args: {
           log.debug({ key }, 'a file that is not part of the store layout: left alone');
           continue;
         }
+        const known = greeting ? greetings.get(key) : undefined;
         if (!greeting) messageFiles.push(name);
-        else if (greetings.has(key)) seen.add(key);
-        else if (!(await claimed(key, at, name))) await toQuarantine(name, 'no_metadata', key, at);
+        else if (known) {
+          seen.add(key);
+          await checkGreeting(key, known);
+        } else if (!(await claimed(key, at, name))) await toQuarantine(name, 'no_metadata', key, at);
       }
     }
     messageFiles.sort();
@@ -234,7 +271,7 @@ export async function checkStore(args: {
     report.sweptRecords += swept;
   }
 
-  for (const [key, mailbox] of greetings) {
+  for (const [key, { mailbox }] of greetings) {
     if (seen.has(key) || signal?.aborted) continue;
     await live.locked(mailbox._id, async () => {
       const current = await meta.mailboxes.get(mailbox._id);

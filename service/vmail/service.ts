@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import type { PartitionResult } from '../../shared/api/roles.js';
 import {
   DepositFields,
+  GREETING_KINDS,
   VMAIL_LIMITS,
   type GreetingChoice,
   type GreetingInfo,
@@ -19,6 +20,7 @@ import {
   type MwiList,
   type QuarantineList,
   type QuarantineRestore,
+  type StoragePointer,
 } from '../../shared/api/vmail.js';
 import { hashSecret, verifySecret } from '../auth/passwords.js';
 import { AppError, ConflictError, NotFoundError, RateLimitedError, UnavailableError, ValidationError } from '../errors.js';
@@ -32,7 +34,11 @@ import {
   checksumOf,
   chooseGreeting,
   CONTENT_TYPE_WAV,
+  depositContent,
+  depositKeyLive,
+  depositRetry,
   lockRemainingSec,
+  toGreeting,
   newMailboxDoc,
   newMessageDoc,
   patchMailboxDoc,
@@ -42,7 +48,7 @@ import {
   toMessage,
   toMwi,
   undeleteFolder,
-  withChecksum,
+  type DepositContent,
   type MailboxDoc,
   type MessageDoc,
 } from './core.js';
@@ -53,7 +59,7 @@ import type { VmailMetrics } from './metrics.js';
 import type { Quarantine } from './quarantine.js';
 import type { LiveStore } from './repair.js';
 import { greetingKey, isMailboxNumber, messageKey, storeDomain } from './paths.js';
-import { receiveWav, TooLargeError, type Received } from './upload.js';
+import { hashWav, receiveWav, TooLargeError, type Received } from './upload.js';
 
 /** Which vmail group and instance serve a domain (the configuration's partitioning), or why none can. */
 export interface VmailPartition {
@@ -74,6 +80,12 @@ export interface VmailRuntime {
  * when the upload is refused after all goes to `discard`.
  */
 export type AudioIntake = <T>(onFile: (audio: AsyncIterable<Buffer>) => Promise<T>, discard: (file: T) => Promise<void>) => Promise<{ fields: Record<string, string>; file: T }>;
+
+/** A deposit's answer: its message, and whether it was stored by an earlier try with the same Idempotency-Key. */
+export interface DepositResult {
+  message: Message;
+  replayed: boolean;
+}
 
 /** A stored audio file ready to be streamed. */
 export interface AudioFile {
@@ -118,6 +130,8 @@ export interface VmailServiceDeps {
 export class VmailService {
   private readonly running = new Map<string, VmailRuntime>();
   private readonly locks = new KeyedMutex();
+  /** the Idempotency-Keys of deposits under way, as `mailbox id, key` */
+  private readonly depositKeys = new Set<string>();
   /** deposits and forwards under way per mailbox: they count against maxMessages */
   private readonly reserved = new Map<string, number>();
   /** store keys being written or removed now, with how many writers (the store check leaves them alone) */
@@ -138,6 +152,7 @@ export class VmailService {
       busy: (key) => this.busyKeys.has(key),
       locked: (box, task) => this.locks.run(box, task),
       quarantineDamaged: (doc) => this.quarantineDamaged(runtime, doc),
+      quarantineDamagedGreeting: (box, key) => this.quarantineDamagedGreeting(runtime, box, key),
     };
   }
 
@@ -306,62 +321,103 @@ export class VmailService {
    * streamed in when the audio is not acceptable or lasts longer than maxMessageSeconds. The audio
    * is durable before its metadata is written, so a crash in between leaves only a file that the
    * start-up check removes.
+   *
+   * With an Idempotency-Key (scope: the mailbox), a deposit whose first try was stored less than
+   * DEPOSIT_KEY_LIMITS.hours ago is answered with that message (`replayed`) once its body has been
+   * read and found the same (audio and fields): nothing is stored again, nobody is e-mailed
+   * again, and a full mailbox does not refuse it. The key is in the message's own log entry, so a
+   * retry after a crash, or on a site the message has reached, finds it too.
    */
-  async deposit(domainInput: string, number: string, intake: AudioIntake): Promise<Message> {
+  async deposit(domainInput: string, number: string, intake: AudioIntake, opts: { idempotencyKey?: string | undefined } = {}): Promise<DepositResult> {
     const started = process.hrtime.bigint();
     let result = 'error';
     try {
       const { domain, runtime } = this.route(domainInput);
       const mailbox = await this.requireMailbox(domain, number);
-      const message = await this.withSlot(mailbox, async () => {
-        const id = randomUUID();
-        const key = messageKey(domain, number, id);
-        return this.holding([key], async () => {
-          const { fields, file } = await intake(
-            (audio) =>
-              receiveWav(audio, {
-                store: runtime.store,
-                key,
-                maxBytes: VMAIL_LIMITS.uploadBytes,
-                maxDuration: { seconds: mailbox.maxMessageSeconds, what: 'message', sentence: `mailbox ${number} takes messages of at most ${mailbox.maxMessageSeconds} s` },
-              }),
-            discardReceived,
-          );
-          const doc = await this.commit(runtime, file, key, async () => {
-            const f = depositFields.parse(fields, 'The form');
-            return newMessageDoc(
-              {
-                id,
-                domain,
-                mailbox: number,
-                urgent: f.urgent === 'true' || f.urgent === '1',
-                callerName: f.callerName || null,
-                callerNumber: f.callerNumber || null,
-                callId: f.callId || null,
-                durationMs: file.header.durationMs,
-                format: audioFormatOf(file.header.format),
-                originSite: this.deps.siteId,
-                key,
-                size: file.file.size,
-                sha256: file.sha256,
-                forwardedFrom: null,
-              },
-              this.now(),
-            );
-          });
-          return toMessage(doc);
-        });
-      });
+      const key = opts.idempotencyKey;
+      const outcome = key === undefined ? await this.depositOnce(runtime, mailbox, intake) : await this.withDepositKey(mailbox, key, () => this.depositOnce(runtime, mailbox, intake, key));
+      const { message } = outcome;
+      if (outcome.replayed) {
+        result = 'replayed';
+        this.deps.log.info({ mailbox: mailbox._id, messageId: message.id }, 'a deposit retried with its Idempotency-Key: answered with the message it stored');
+        return outcome;
+      }
       result = 'stored';
       this.deps.log.info({ mailbox: mailbox._id, messageId: message.id, durationMs: message.durationMs, bytes: message.storage.size }, 'voicemail deposited');
       runtime.notifier.notify({ mailbox, message, audioPath: runtime.store.pathOf(message.storage.key) });
-      return message;
+      return outcome;
     } catch (err) {
       result = depositResult(err);
       throw err;
     } finally {
       this.deps.metrics.deposits.inc({ result });
       this.deps.metrics.depositSeconds.observe(Number(process.hrtime.bigint() - started) / 1e9);
+    }
+  }
+
+  /** One deposit's body: stored as a new message, or (its key's first try stored already) compared with that one. */
+  private async depositOnce(runtime: VmailRuntime, mailbox: MailboxDoc, intake: AudioIntake, idempotencyKey?: string): Promise<DepositResult> {
+    const { domain, number } = mailbox;
+    const limits = {
+      maxBytes: VMAIL_LIMITS.uploadBytes,
+      maxDuration: { seconds: mailbox.maxMessageSeconds, what: 'message', sentence: `mailbox ${number} takes messages of at most ${mailbox.maxMessageSeconds} s` },
+    };
+    const now = this.now();
+    const earlier = idempotencyKey === undefined ? null : this.meta.messages.byDepositKey(mailbox._id, idempotencyKey);
+    if (earlier !== null && depositKeyLive(earlier, now)) {
+      // read through the same checks, hashed and dropped: what was stored is compared, not stored again
+      const { fields, file } = await intake((audio) => hashWav(audio, limits), async () => undefined);
+      const retry = depositRetry(earlier, depositContent(depositFields.parse(fields, 'The form'), file.sha256), now);
+      if (retry.kind === 'mismatch') throw new DepositKeyReusedError(number, retry.message, retry.differs);
+      if (retry.kind === 'replay') return { message: toMessage(retry.message), replayed: true };
+    }
+    const message = await this.withSlot(mailbox, async () => {
+      const id = randomUUID();
+      const key = messageKey(domain, number, id);
+      return this.holding([key], async () => {
+        const { fields, file } = await intake((audio) => receiveWav(audio, { store: runtime.store, key, ...limits }), discardReceived);
+        const doc = await this.commit(runtime, file, key, async () => {
+          const content = depositContent(depositFields.parse(fields, 'The form'), file.sha256);
+          return newMessageDoc(
+            {
+              id,
+              domain,
+              mailbox: number,
+              urgent: content.urgent,
+              callerName: content.callerName,
+              callerNumber: content.callerNumber,
+              callId: content.callId,
+              durationMs: file.header.durationMs,
+              format: audioFormatOf(file.header.format),
+              originSite: this.deps.siteId,
+              key,
+              size: file.file.size,
+              sha256: file.sha256,
+              forwardedFrom: null,
+              idempotencyKey,
+            },
+            this.now(),
+          );
+        });
+        return toMessage(doc);
+      });
+    });
+    return { message, replayed: false };
+  }
+
+  /**
+   * Runs a deposit holding its Idempotency-Key: a second deposit with the same key into the same
+   * mailbox while the first is still being received is refused (409 with Retry-After, as the IETF
+   * draft has it), so two tries never both store a message, and the retry after it finds the first.
+   */
+  private async withDepositKey<T>(mailbox: MailboxDoc, key: string, task: () => Promise<T>): Promise<T> {
+    const held = `${mailbox._id}\u0000${key}`;
+    if (this.depositKeys.has(held)) throw new DepositKeyBusyError(mailbox.number);
+    this.depositKeys.add(held);
+    try {
+      return await task();
+    } finally {
+      this.depositKeys.delete(held);
     }
   }
 
@@ -476,19 +532,27 @@ export class VmailService {
    * kept is played unchecked.
    */
   private async verifyAudio(runtime: VmailRuntime, doc: MessageDoc): Promise<void> {
-    const expected = checksumOf(doc.storage);
-    if (expected === null) return;
-    const sum = await runtime.store.checksum(doc.storage.key);
-    if (sum === undefined) return; // missing: audioFile answers 404
-    const stamp = `${doc.storage.key}\u0000${sum.size}\u0000${sum.mtimeMs}`;
-    if (this.verified.has(stamp)) return;
-    if (sum.sha256 === expected) {
-      this.verified.add(stamp);
-      if (this.verified.size > VERIFIED_KEPT) this.verified.delete(this.verified.values().next().value as string);
-      return;
-    }
+    if (await this.audioMatches(runtime, doc.storage)) return;
     await this.quarantineDamaged(runtime, doc);
     throw damagedError(doc);
+  }
+
+  /**
+   * Whether a stored file still matches the SHA-256 taken when it was received; true when that
+   * is unknown (stored before checksums) or the file is missing (audioFile answers 404). A file
+   * that matched is remembered by key, size and modification time.
+   */
+  private async audioMatches(runtime: VmailRuntime, storage: StoragePointer): Promise<boolean> {
+    const expected = checksumOf(storage);
+    if (expected === null) return true;
+    const sum = await runtime.store.checksum(storage.key);
+    if (sum === undefined) return true;
+    const stamp = `${storage.key}\u0000${sum.size}\u0000${sum.mtimeMs}`;
+    if (this.verified.has(stamp)) return true;
+    if (sum.sha256 !== expected) return false;
+    this.verified.add(stamp);
+    if (this.verified.size > VERIFIED_KEPT) this.verified.delete(this.verified.values().next().value as string);
+    return true;
   }
 
   /** Moves the damaged audio of a message into the quarantine and marks the message audioMissing (under its mailbox's lock). */
@@ -501,6 +565,25 @@ export class VmailService {
       await this.meta.messages.put({ ...current, audioMissing: true });
       this.deps.metrics.repairs.inc({ kind: 'checksum_mismatch' });
       this.deps.log.error({ messageId: current._id, key: current.storage.key, quarantineId: entry.id, expected: checksumOf(current.storage) }, 'the audio of a message does not match its SHA-256: moved into the quarantine, the message marked audioMissing');
+    });
+  }
+
+  /**
+   * Moves a greeting's damaged file into the quarantine and marks the greeting audioMissing (every
+   * kind that plays that file), under its mailbox's lock; nothing when it was replaced, removed or
+   * marked meanwhile. The greeting stays in the mailbox, so the console shows what to upload again.
+   */
+  async quarantineDamagedGreeting(runtime: VmailRuntime, box: string, key: string): Promise<void> {
+    await this.locks.run(box, async () => {
+      const mailbox = await this.meta.mailboxes.get(box);
+      const kinds = mailbox ? GREETING_KINDS.filter((k) => mailbox.greetings[k]?.storage.key === key && mailbox.greetings[k]?.audioMissing !== true) : [];
+      if (!mailbox || kinds.length === 0) return;
+      const entry = await runtime.quarantine.admit({ path: runtime.store.pathOf(key), domain: mailbox.domain, mailbox: mailbox.number, found: 'greeting', reason: 'checksum_mismatch' }, this.now());
+      const greetings = { ...mailbox.greetings };
+      for (const k of kinds) greetings[k] = { ...(greetings[k] as GreetingInfo), audioMissing: true };
+      await this.meta.mailboxes.put({ ...mailbox, greetings, updatedAt: this.now().toISOString() });
+      this.deps.metrics.repairs.inc({ kind: 'damaged_greeting' });
+      this.deps.log.error({ mailbox: box, kinds, key, quarantineId: entry.id, expected: checksumOf((mailbox.greetings[kinds[0] as GreetingKind] as GreetingInfo).storage) }, 'a greeting does not match its SHA-256: moved into the quarantine, the greeting marked audioMissing');
     });
   }
 
@@ -546,7 +629,7 @@ export class VmailService {
       );
       const replaced = old as GreetingInfo | undefined;
       if (replaced && replaced.originSite === this.deps.siteId) await runtime.store.remove(replaced.storage.key);
-      return info;
+      return toGreeting(info);
     });
   }
 
@@ -573,6 +656,11 @@ export class VmailService {
     const g = mailbox.greetings[kind];
     if (!g) throw new NotFoundError(`Mailbox ${number} has no ${kind} greeting.`);
     if (g.originSite !== this.deps.siteId) throw new UnavailableError(`The ${kind} greeting of mailbox ${number} is held by site ${g.originSite}; playing it from another site comes with site sync.`);
+    if (g.audioMissing) throw damagedGreetingError(number, kind, 'was');
+    if (!(await this.audioMatches(runtime, g.storage))) {
+      await this.quarantineDamagedGreeting(runtime, mailbox._id, g.storage.key);
+      throw damagedGreetingError(number, kind, 'is');
+    }
     return this.audioFile(runtime.store, g.storage.key, `greeting-${number}-${kind}.wav`, `The ${kind} greeting of mailbox ${number}`);
   }
 
@@ -582,7 +670,7 @@ export class VmailService {
     const mailbox = await this.requireMailbox(domain, number);
     const g = chooseGreeting(mailbox.greetings, situation);
     if (!g) throw new NotFoundError(`Mailbox ${number} has no ${situation} or temporary greeting: play the system greeting.`);
-    return { ...g, storage: withChecksum(g.storage), audioUrl: `/api/v1/domains/${encodeURIComponent(domain)}/mailboxes/${encodeURIComponent(number)}/greetings/${g.kind}` };
+    return { ...toGreeting(g), audioUrl: `/api/v1/domains/${encodeURIComponent(domain)}/mailboxes/${encodeURIComponent(number)}/greetings/${g.kind}` };
   }
 
   // ---- message waiting -----------------------------------------------------------------------
@@ -798,11 +886,40 @@ function damagedError(doc: MessageDoc): NotFoundError {
   return new NotFoundError(`The audio of message ${doc._id} does not match the SHA-256 taken when it was received: it was moved into the quarantine of ${doc.domain}, and the message is marked audioMissing.`);
 }
 
+function damagedGreetingError(number: string, kind: GreetingKind, tense: 'is' | 'was'): NotFoundError {
+  return tense === 'is'
+    ? new NotFoundError(`The ${kind} greeting of mailbox ${number} does not match the SHA-256 taken when it was uploaded: it was moved into the quarantine and marked audioMissing; upload it again.`)
+    : new NotFoundError(`The ${kind} greeting of mailbox ${number} was found damaged (its audio did not match its SHA-256) and moved into the quarantine; upload it again.`);
+}
+
 /** A received file whose upload was refused after it was whole: its temp file and descriptor go. */
 const discardReceived = (received: Received): Promise<void> => received.file.abort();
 
+/** 409: a deposit with the same Idempotency-Key into the same mailbox is still being received. */
+export class DepositKeyBusyError extends AppError {
+  constructor(number: string) {
+    super(409, 'conflict', `A deposit into mailbox ${number} with this Idempotency-Key is still being received: try again in a moment; once it is stored, a retry is answered with its message.`, [{ path: '/Idempotency-Key', message: 'belongs to a deposit under way' }], { 'Retry-After': '1' });
+  }
+}
+
+const CONTENT_NAMES: Record<keyof DepositContent, string> = { sha256: 'the audio', urgent: 'urgent', callerName: 'callerName', callerNumber: 'callerNumber', callId: 'callId' };
+
+/** 422 (the IETF draft's): the Idempotency-Key was used for another deposit into the mailbox. */
+export class DepositKeyReusedError extends AppError {
+  constructor(number: string, earlier: MessageDoc, differs: readonly (keyof DepositContent)[]) {
+    super(
+      422,
+      'conflict',
+      `This Idempotency-Key was used for another deposit into mailbox ${number} (message ${earlier._id}, at ${earlier.createdAt}): this one differs in ${differs.map((d) => CONTENT_NAMES[d]).join(', ')}. A retry sends the same audio and fields; a new message needs a new key.`,
+      [{ path: '/Idempotency-Key', message: `was used for message ${earlier._id}, which differs in ${differs.map((d) => CONTENT_NAMES[d]).join(', ')}` }],
+    );
+  }
+}
+
 function depositResult(err: unknown): string {
   if (!(err instanceof AppError)) return 'error';
+  if (err instanceof DepositKeyBusyError) return 'key_busy';
+  if (err instanceof DepositKeyReusedError) return 'key_reused';
   if (err instanceof TooLargeError) return err.reason === 'duration' ? 'too_long' : 'too_large';
   if (err.status === 409) return 'full';
   if (err.status === 404) return 'not_found';

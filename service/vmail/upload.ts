@@ -64,12 +64,15 @@ export interface DurationLimit {
   what: string;
 }
 
-export interface ReceiveOptions {
-  store: FileStore;
-  key: string;
+export interface ScanOptions {
   maxBytes: number;
   /** refused (413, reason duration) as soon as the header shows the audio lasts longer */
   maxDuration: DurationLimit;
+}
+
+export interface ReceiveOptions extends ScanOptions {
+  store: FileStore;
+  key: string;
 }
 
 export interface Received {
@@ -84,11 +87,39 @@ export interface Received {
  * never read back for its checksum); on any error nothing is left behind.
  */
 export async function receiveWav(source: AsyncIterable<Buffer>, opts: ReceiveOptions): Promise<Received> {
+  let file: PendingFile | undefined;
+  try {
+    const { header, sha256 } = await scanWav(source, opts, async (chunk) => {
+      file ??= await opts.store.create(opts.key);
+      await file.write(chunk);
+    });
+    if (!file) throw new Error('a complete WAV was never written');
+    return { file, header, sha256 };
+  } catch (err) {
+    await (file as PendingFile | undefined)?.abort();
+    throw err;
+  }
+}
+
+/**
+ * Reads a WAV from a stream through the same checks as `receiveWav` and keeps only its header
+ * and SHA-256: nothing is written (a deposit retried with its Idempotency-Key is compared, not
+ * stored again).
+ */
+export function hashWav(source: AsyncIterable<Buffer>, opts: ScanOptions): Promise<{ header: WavHeader; sha256: string }> {
+  return scanWav(source, opts);
+}
+
+/**
+ * The checks of an upload as it streams: size, WAV header (format, duration), hashing. `sink`
+ * gets the bytes only once the header has shown the audio is acceptable (what came before is
+ * held until then), so nothing touches the disk for an upload refused by its header.
+ */
+async function scanWav(source: AsyncIterable<Buffer>, opts: ScanOptions, sink?: (chunk: Buffer) => Promise<void>): Promise<{ header: WavHeader; sha256: string }> {
   const validator = new WavValidator({ headerBytes: VMAIL_LIMITS.headerBytes });
   const hash = createHash('sha256');
   const limit = opts.maxDuration;
-  let file: PendingFile | undefined;
-  let held: Buffer[] = [];
+  let held: Buffer[] | undefined = [];
   let received = 0;
   try {
     for await (const chunk of source) {
@@ -100,25 +131,32 @@ export async function receiveWav(source: AsyncIterable<Buffer>, opts: ReceiveOpt
         if (header.durationMs > limit.seconds * 1000) throw new TooLargeError(`The ${limit.what} lasts ${(header.durationMs / 1000).toFixed(1)} s; ${limit.sentence}.`, 'duration');
       }
       hash.update(chunk);
-      if (!file) {
+      if (!sink) continue;
+      if (held) {
         if (!validator.header) {
           held.push(chunk);
           continue;
         }
-        file = await opts.store.create(opts.key);
-        for (const h of held) await file.write(h);
-        held = [];
+        for (const h of held) await sink(h);
+        held = undefined;
       }
-      await file.write(chunk);
+      await sink(chunk);
     }
-    const header = validator.end();
-    if (!file) throw new Error('a complete WAV was never written');
-    return { file, header, sha256: hash.digest('hex') };
+    return { header: validator.end(), sha256: hash.digest('hex') };
   } catch (err) {
-    await file?.abort();
     if (err instanceof WavError) throw new ValidationError(`The audio is not an acceptable WAV: ${err.message}`);
     throw err;
   }
+}
+
+/**
+ * The key an Idempotency-Key header carries: a Structured Field string ("…", the IETF draft) or
+ * the bare key (as Stripe's clients send it) are the same key. The header's syntax is checked by
+ * the route's schema (DepositHeaders) before this.
+ */
+export function idempotencyKeyOf(header: string | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  return header.length >= 2 && header.startsWith('"') && header.endsWith('"') ? header.slice(1, -1) : header;
 }
 
 /** The client went away in the middle of its upload. */

@@ -26,6 +26,14 @@ export const VMAIL_LIMITS = {
   pinLockoutSeconds: 15 * 60,
 } as const;
 
+/** The Idempotency-Key of a deposit (DepositHeaders). */
+export const DEPOSIT_KEY_LIMITS = {
+  /** the longest key, in characters */
+  chars: 255,
+  /** how long after a deposit a retry with its key is answered with its message, in hours */
+  hours: 24,
+} as const;
+
 export const MAILBOX_DEFAULTS = {
   maxMessages: 100,
   maxMessageSeconds: 300,
@@ -133,6 +141,9 @@ export const GreetingInfo = Type.Object({
   originSite: Type.String(),
   storage: StoragePointer,
   updatedAt: Type.String({ format: 'date-time' }),
+  audioMissing: Type.Optional(
+    Type.Boolean({ description: 'true: its file did not match its SHA-256 and was moved into the quarantine; it is not played nor chosen for a caller until a new one is uploaded (always present in answers)' }),
+  ),
 });
 export type GreetingInfo = Static<typeof GreetingInfo>;
 
@@ -257,6 +268,30 @@ export const DepositFields = Type.Object(
 );
 export type DepositFields = Static<typeof DepositFields>;
 
+/**
+ * The key characters of an Idempotency-Key: visible ASCII but `"` and `\`. The IETF draft
+ * (draft-ietf-httpapi-idempotency-key-header) makes the header a Structured Field string, in
+ * double quotes; the bare key that Stripe's clients send is taken too, as the same key.
+ */
+const KEY_CHARS = `[!#-\\[\\]-~]{1,${DEPOSIT_KEY_LIMITS.chars}}`;
+export const IDEMPOTENCY_KEY_PATTERN = `^(?:"${KEY_CHARS}"|${KEY_CHARS})$`;
+
+/** The request headers a deposit reads. */
+export const DepositHeaders = Type.Object({
+  'Idempotency-Key': Type.Optional(
+    Type.String({
+      pattern: IDEMPOTENCY_KEY_PATTERN,
+      description:
+        `a key of the client's choosing (a UUID is best) that makes a retried deposit store one message: 1 to ${DEPOSIT_KEY_LIMITS.chars} visible ASCII characters but " and \\, ` +
+        'as a quoted string ("…", the IETF draft) or bare (the same key). Its scope is the mailbox; it is kept with the message, in its change-log entry, for ' +
+        `${DEPOSIT_KEY_LIMITS.hours} h after the deposit (and while the message exists). A retry with the same key, audio and fields is answered 201 with the same message ` +
+        '(Idempotent-Replayed: true; nothing stored again, no e-mail), also after a restart of the service; with other audio or fields it is refused (422); ' +
+        'while the first is still being received, 409 with Retry-After. Without the header every deposit stores a new message.',
+    }),
+  ),
+});
+export type DepositHeaders = Static<typeof DepositHeaders>;
+
 /** The file part of an upload (form field `audio`), as the OpenAPI document shows it. */
 const AudioPart = Type.String({
   contentMediaType: 'audio/wav',
@@ -322,7 +357,7 @@ export const QuarantineEntry = Type.Object({
   found: Type.Union([Type.Literal('message'), Type.Literal('greeting')], { description: 'where it was found: among the messages or the greetings' }),
   reason: Type.Union(QUARANTINE_REASONS.map((r) => Type.Literal(r)), {
     description:
-      'no_metadata: a whole file no message or greeting points at; unfinished_write: the temp file of a write that never finished; checksum_mismatch: the audio of a message whose bytes no longer match the SHA-256 taken when it was received (the message is kept, marked audioMissing)',
+      'no_metadata: a whole file no message or greeting points at; unfinished_write: the temp file of a write that never finished; checksum_mismatch: the audio of a message or greeting whose bytes no longer match the SHA-256 taken when it was received (the message or greeting is kept, marked audioMissing)',
   }),
   reasonText: Type.String({ description: 'the reason as a sentence' }),
   fileName: Type.String({ description: 'the name it had in the store' }),

@@ -261,6 +261,32 @@ describe('the OpenAPI document', () => {
       expect(body['x-max-bytes']).toBe(8 * 1024 * 1024);
     });
 
+    it('documents the deposit’s Idempotency-Key header and answers as documented: a replay, a reused key, a malformed key', async () => {
+      const op = opAt('/api/v1/domains/{domain}/mailboxes/{box}/messages', 'post');
+      const header = (op['parameters'] as Json[]).find((p) => p['in'] === 'header' && p['name'] === 'Idempotency-Key');
+      expect(header).toMatchObject({ required: false, schema: { type: 'string', pattern: expect.any(String) }, description: expect.stringMatching(/24 h/) });
+      expect(op['responses']['201']['headers']['Idempotent-Replayed']).toBeDefined();
+      expect(Object.keys(op['responses'])).toEqual(expect.arrayContaining(['400', '409', '422']));
+      const vm = vmailClient(svc.url, admin, 'openapi.example');
+      expect((await vm.createMailbox({ number: '301', name: 'Keys' })).status).toBe(201);
+      const path = `/api/v1/domains/openapi.example/mailboxes/301/messages`;
+      const send = (key: string, wav: Buffer) => {
+        const form = new FormData();
+        form.append('audio', new Blob([new Uint8Array(wav)], { type: 'audio/wav' }), 'm.wav');
+        return vm.call('POST', `${svc.url}${path}`, { body: form, headers: { 'idempotency-key': key } });
+      };
+      const wav = makeWav(0.3);
+      for (const [res, status] of [
+        [await send('doc-key', wav), 201],
+        [await send('doc-key', wav), 201],
+        [await send('doc-key', makeWav(0.3)), 422],
+        [await send('two keys', wav), 400],
+      ] as const) {
+        expect(res.status).toBe(status);
+        expectDocumented('/api/v1/domains/{domain}/mailboxes/{box}/messages', 'post', res.status, res.headers.get('content-type'), res.body);
+      }
+    });
+
     it('serves audio as documented: 200 whole, 206 for a Range, with Accept-Ranges and Content-Range', async () => {
       const vm = vmailClient(svc.url, admin, 'openapi.example');
       expect((await vm.createMailbox({ number: '300', name: 'Docs' })).status).toBe(201);

@@ -5,6 +5,7 @@
  * adopted into the log.
  */
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -14,6 +15,7 @@ import type { Folder } from '../../shared/api/vmail.js';
 import { pino } from 'pino';
 import { ChangeFeed, type Change } from '../../service/storage/changes.js';
 import { policyOf } from '../../service/storage/changelog/kinds.js';
+import { encodeHlc } from '../../service/storage/changelog/core/hlc.js';
 import { ChangeLog } from '../../service/storage/changelog/log.js';
 import { DocumentStore } from '../../service/storage/documents.js';
 import { newMailboxDoc, newMessageDoc, patchMessageDoc, type MessageDoc } from '../../service/vmail/core.js';
@@ -51,20 +53,35 @@ async function open(dir: string, opts: { legacy?: string } = {}) {
   const store = MessageStore.open(join(dir, 'vmail-messages.sqlite'));
   const imported = opts.legacy ? await store.importLegacy(opts.legacy) : 0;
   const attached = await log.attachView(store, { fresh: store.created && imported === 0 });
-  const messages = new LoggedMessages(log, store);
+  const watched: string[] = [];
+  const messages = new LoggedMessages(log, store, {
+    stalled: (count) => watched.push(`stalled ${count}`),
+    recovered: () => watched.push('recovered'),
+    reapplied: (v) => watched.push(`reapplied ${v.key}`),
+  });
   let closed = false;
   const close = async () => {
     if (closed) return;
     closed = true;
+    messages.close();
     await log.drained();
     store.close();
     await log.close();
   };
   closers.push(close);
-  return { log, store, messages, attached, imported, close };
+  return { log, store, messages, attached, imported, close, watched };
 }
 
 const ids = (page: { items: MessageDoc[] }) => page.items.map((m) => m._id);
+
+/** Waits for a condition with a deadline (the store is retried on timers). */
+async function until(check: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 describe('the message store', () => {
   it('pages a folder newest or oldest first and counts every folder', async () => {
@@ -227,6 +244,72 @@ describe('the message store', () => {
     const bad = log.append({ kind: MESSAGE_KIND, key: 'x', body: { _id: 'x', folder: 'elsewhere' } });
     await expect(bad.applied).rejects.toThrow(/not a message document/);
     expect(store.get('x')).toBeNull();
+  });
+
+  it('a change the store could not apply (its file locked by another program), a peer’s included, is applied again from the log, and the store’s position then moves on', async () => {
+    const dir = tempDir();
+    const { store, log, messages, watched } = await open(dir);
+    await messages.put(msg('m1', 1));
+    const locker = new Database(join(dir, 'vmail-messages.sqlite'));
+    closers.push(async () => void locker.close());
+    locker.exec('BEGIN IMMEDIATE');
+    // this site's write: durable, readable by id, kept for the store
+    await messages.put(msg('m2', 2));
+    expect(messages.get('m2')?._id).toBe('m2');
+    expect(messages.lagging).toBe(1);
+    // a peer's message, which no writer here waits for
+    const peer = { origin: 's2', seq: 1, hlc: encodeHlc({ wall: T0, counter: 0 }), kind: MESSAGE_KIND, key: 'p1', body: msg('p1', 3, { originSite: 's2' }) };
+    await expect(log.receive([peer]).applied).rejects.toThrow(/locked|busy/i);
+    expect(log.failing(store.name)).toBe(true);
+    await log.savePositions();
+    expect(log.savedPosition(store.name)).toEqual({ s1: 1, s2: 0 });
+    await until(() => watched.some((w) => w.startsWith('stalled')), 'the failure to be reported');
+    locker.exec('ROLLBACK');
+    await until(() => watched.includes('recovered'), 'the store to recover');
+    expect(messages.lagging).toBe(0);
+    expect(log.failing(store.name)).toBe(false);
+    expect(ids(store.page(BOX, 'inbox', 'oldest', 0, 10))).toEqual(['m1', 'm2', 'p1']);
+    expect(watched).toEqual(expect.arrayContaining(['reapplied m2', 'reapplied p1']));
+    await log.savePositions();
+    expect(log.savedPosition(store.name)).toEqual({ s1: 2, s2: 1 });
+  });
+
+  it('finds a deposit by its mailbox and Idempotency-Key, a peer’s too; a purge forgets it; a store of schema 2 takes the keys from its documents', async () => {
+    const dir = tempDir();
+    const { store, log, messages, close } = await open(dir);
+    await messages.put(msg('m1', 1, { idempotencyKey: 'k1' }));
+    await messages.put(msg('m2', 2, { idempotencyKey: 'k2' }));
+    await messages.put(msg('m3', 3, { idempotencyKey: 'k1' }, '1002'));
+    expect(messages.byDepositKey(BOX, 'k1')?._id).toBe('m1');
+    expect(messages.byDepositKey('a.example/1002', 'k1')?._id).toBe('m3');
+    expect(messages.byDepositKey(BOX, 'k3')).toBeNull();
+    // the key past its lifetime was used again: the newest message of it answers
+    await messages.put(msg('m4', 9, { idempotencyKey: 'k1' }));
+    expect(messages.byDepositKey(BOX, 'k1')?._id).toBe('m4');
+    // a deposit a peer stored, with its key (the retry went to the other site)
+    const peer = { origin: 's2', seq: 1, hlc: encodeHlc({ wall: T0, counter: 0 }), kind: MESSAGE_KIND, key: 'p1', body: msg('p1', 4, { originSite: 's2', idempotencyKey: 'kp' }) };
+    await log.receive([peer]).applied;
+    expect(messages.byDepositKey(BOX, 'kp')?._id).toBe('p1');
+    // a peer's key that is not text is no key
+    await log.receive([{ ...peer, seq: 2, key: 'p2', body: { ...msg('p2', 5, { originSite: 's2' }), idempotencyKey: 42 } }]).applied;
+    expect(store.get('p2')?._id).toBe('p2');
+    await messages.delete('m2');
+    expect(messages.byDepositKey(BOX, 'k2')).toBeNull();
+    await close();
+
+    // schema 2 had no column for the key: the upgrade fills it from the documents
+    const file = join(dir, 'vmail-messages.sqlite');
+    const db = new Database(file);
+    db.exec("DROP INDEX messages_by_deposit_key; ALTER TABLE messages DROP COLUMN idempotency_key; UPDATE meta SET value = '2' WHERE name = 'schema';");
+    db.close();
+    const again = await open(dir);
+    expect(again.attached.how).toBe('current');
+    expect(again.messages.byDepositKey(BOX, 'k1')?._id).toBe('m4');
+    expect(again.messages.byDepositKey(BOX, 'kp')?._id).toBe('p1');
+    const check = new Database(file, { readonly: true });
+    expect((check.prepare("SELECT value FROM meta WHERE name = 'schema'").get() as { value: string }).value).toBe('3');
+    expect(check.prepare('SELECT id FROM messages WHERE idempotency_key IS NOT NULL ORDER BY id').pluck().all()).toEqual(['m1', 'm3', 'm4', 'p1']);
+    check.close();
   });
 
   it('puts message changes on the feed from the log, in log order with their position, and MWI follows them (a purge included)', async () => {

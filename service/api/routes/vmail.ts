@@ -2,7 +2,9 @@ import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
 import {
   AudioQuery,
+  DEPOSIT_KEY_LIMITS,
   DepositForm,
+  DepositHeaders,
   DomainParams,
   ForwardRequest,
   GreetingChoice,
@@ -33,7 +35,7 @@ import {
 import { AppError, ValidationError } from '../../errors.js';
 import type { AudioFile, AudioIntake, VmailService } from '../../vmail/service.js';
 import { parseRange } from '../../vmail/range.js';
-import { ClientGoneError, lingerAfterRefusal, readMultipart, readRawBody, tooLarge } from '../../vmail/upload.js';
+import { ClientGoneError, idempotencyKeyOf, lingerAfterRefusal, readMultipart, readRawBody, tooLarge } from '../../vmail/upload.js';
 import { route, type RouteDef } from '../route.js';
 
 const BASE = '/api/v1/domains/:domain/mailboxes';
@@ -229,10 +231,13 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
       operationId: 'depositMessage',
       summary:
         'Deposit a message: multipart/form-data with the WAV in field "audio" (PCM 16-bit 8/16 kHz or G.711 8 kHz, at most 20 MiB) and fields callerNumber, callerName, callId, urgent. ' +
-        '409 when the mailbox is full, 413 when too large or longer than maxMessageSeconds (both before anything is stored), 400 when the WAV is not acceptable',
+        'Answered 201 once the message is durable. With an Idempotency-Key a retry stores nothing twice: the same deposit again is answered 201 with the same message (Idempotent-Replayed: true). ' +
+        '409 when the mailbox is full or a deposit with the same key is still being received, 413 when too large or longer than maxMessageSeconds (both before anything is stored), ' +
+        '422 when the key was used for another deposit, 400 when the WAV is not acceptable',
       tag: 'vmail',
       auth: 'vmail',
       params: MailboxParams,
+      headers: DepositHeaders,
       requestBody: {
         description: `the WAV in the form field "audio" (at most ${VMAIL_LIMITS.uploadBytes} bytes; the form around it may add ${MULTIPART_OVERHEAD_BYTES})`,
         content: { 'multipart/form-data': { schema: DepositForm, encoding: { audio: { contentType: 'audio/wav' } } } },
@@ -240,8 +245,22 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
       },
       status: 201,
       response: Message,
-      errors: [404, 409, 413, 503],
-      handler: ({ params, req }) => upload(req, () => vmail.deposit(params.domain, params.box, intakeOf(req, false))),
+      responseHeaders: {
+        'Idempotent-Replayed': { description: 'true: this deposit was stored by an earlier try with the same Idempotency-Key, and this is its message (nothing was stored now)', schema: { type: 'string', const: 'true' } },
+      },
+      errors: [
+        404,
+        { status: 409, description: 'The mailbox is full (nothing stored), or a deposit with the same Idempotency-Key into it is still being received (try again after Retry-After)' },
+        413,
+        { status: 422, description: `The Idempotency-Key was used for another deposit into this mailbox (other audio or fields) in the last ${DEPOSIT_KEY_LIMITS.hours} h: nothing stored; a new message needs a new key` },
+        503,
+      ],
+      async handler({ params, headers, req, res }) {
+        const idempotencyKey = idempotencyKeyOf(headers['Idempotency-Key']);
+        const { message, replayed } = await upload(req, () => vmail.deposit(params.domain, params.box, intakeOf(req, false), { idempotencyKey }));
+        if (replayed) res.setHeader('Idempotent-Replayed', 'true');
+        return message;
+      },
     }),
     route({
       method: 'get',

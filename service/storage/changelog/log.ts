@@ -1224,6 +1224,67 @@ export class ChangeLog extends LogQueries {
     return this.saving;
   }
 
+  /**
+   * Applies again what a document store failed to apply, in its own queue (after what was handed
+   * to it before, before what is handed to it after): for each origin where one of its batches
+   * failed, the current version of every key of its kinds changed from that seq on, and of `keys`
+   * (changes its writer knows it missed). Once they are applied the failure is over: the store's
+   * position moves on at the next save, instead of staying before the failure until a restart.
+   * If an apply fails again it rejects and the store stays behind. Returns the versions applied
+   * (the listeners heard nothing of a failed batch: its writer tells them).
+   */
+  reapplyFailed(name: string, keys: readonly { kind: string; key: string }[] = []): Promise<VersionedDoc[]> {
+    this.assertOpen();
+    this.outsideGroup();
+    const v = this.views.get(name);
+    if (!v) throw new Error(`change log: no store named ${name} is attached`);
+    if (v.view.kinds.some((k) => this.policyOf(k) === 'add-only')) throw new Error(`change log: the store ${name} holds records, which are not applied again by key`);
+    const kinds = new Set(v.view.kinds);
+    // the failures this covers: every entry from each one up to the head of now
+    const failed = new Map(v.failedAt);
+    const ids = new Set(keys.filter((k) => kinds.has(k.kind)).map((k) => `${k.kind}\u0000${k.key}`));
+    let reload = false;
+    for (const [originId, seq] of failed) {
+      const base = (this.stmt.originRow.get(this.originName(originId)) as { base: number }).base;
+      // entries from the failure on were compacted away: only the documents say what they did
+      if (seq <= base) reload = true;
+      else for (const row of this.stmt.kindsAfter.iterate(originId, seq - 1) as Iterable<{ kind: string; key: string }>) if (kinds.has(row.kind)) ids.add(`${row.kind}\u0000${row.key}`);
+    }
+    // what is handed over from now on goes behind this, never into a batch before it
+    v.waiting = undefined;
+    const view = v.view;
+    const run = v.chain.then(async (): Promise<VersionedDoc[]> => {
+      if (reload) {
+        const live = view.kinds.flatMap((k) => this.documents(k)).filter((d) => !d.tombstone);
+        await view.load(live);
+        return live;
+      }
+      const versions: VersionedDoc[] = [];
+      for (const id of ids) {
+        const [kind, key] = id.split('\u0000') as [string, string];
+        const version = this.document(kind, key);
+        if (version) versions.push(version);
+      }
+      if (view.applyMany) await view.applyMany(versions);
+      else for (const version of versions) await view.apply(version);
+      return versions;
+    });
+    v.chain = run.then(
+      () => {
+        // a failure after this began is later than the head it covered: it stays
+        for (const [originId, seq] of failed) if (v.failedAt.get(originId) === seq) v.failedAt.delete(originId);
+        v.changed = true;
+      },
+      () => undefined,
+    );
+    return run;
+  }
+
+  /** Whether a store has failed applies that `reapplyFailed` has not made good yet (its position stays before them). */
+  failing(name: string): boolean {
+    return (this.views.get(name)?.failedAt.size ?? 0) > 0;
+  }
+
   /** The saved positions of a store, by origin name. */
   savedPosition(store: string): SinceVector {
     const out: SinceVector = {};
