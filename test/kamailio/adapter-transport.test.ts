@@ -201,6 +201,17 @@ describe('adapter transport (scripted Kamailio and appliance)', () => {
     expect(logs.some((l) => l.includes('"msg":"kamailio lost"'))).toBe(true);
   });
 
+  it('reads the dialog list of a Kamailio whose cfg predates /sitecall/dialogs from GET /sitecall/snapshot, still in its place', async () => {
+    const { kam, app, adapter } = await setup();
+    kam.form = 'snapshot';
+    kam.onConnect = () => kam.emit(2);
+    kam.onSnapshot = () => ({ kseq: 3, dialogs: [], after: () => setTimeout(() => kam.emit(2), 100) });
+    adapter.start();
+    await eventually(async () => app.log.includes('ev:4'), 5000, 'all events delivered');
+    expect(app.log).toEqual(['ev:1', 'ev:2', 'ev:3', 'sync', 'ev:4']);
+    expect(kam.asked.slice(0, 2)).toEqual(['POST /sitecall/dialogs', 'GET /sitecall/snapshot']);
+  });
+
   it('posts the dialog list as NDJSON, and as JSON from then on to an appliance that does not take NDJSON', async () => {
     const { kam, app, adapter } = await setup();
     const dialog = (n: number) => ({ 'call-id': `d${n}`, state: 4, from_uri: 'sip:1@office.example', to_uri: 'sip:2@office.example', caller: { tag: `f${n}` }, callee: { tag: `t${n}` }, variables: [{ sc_dom: 'office.example' }] });

@@ -8,7 +8,7 @@ import { comparePositions, isoOf, KamMessageError, parseKamMessage, toCallEvent,
 import { encodeNetstring, NetstringDecoder, NetstringError } from '../../integrations/kamailio/adapter/netstring.js';
 import { OutboundQueue, type QueueItem } from '../../integrations/kamailio/adapter/queue.js';
 import { SeqState } from '../../integrations/kamailio/adapter/seq-state.js';
-import { dialogsOfRpc, parseSnapshot, toSyncDialogs, type KamDialog } from '../../integrations/kamailio/adapter/snapshot.js';
+import { dialogsOfRpc, parseDialogsReply, parseSnapshot, toSyncDialogs, type KamDialog } from '../../integrations/kamailio/adapter/snapshot.js';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -149,6 +149,15 @@ describe('dlg.list → sync dialogs', () => {
       { ...base, 'call-id': 'dup', state: 5, init_ts: 12 },
     ];
     expect(toSyncDialogs(list)).toEqual([expect.objectContaining({ callId: 'dup', state: 'confirmed', toTag: 't' })]);
+  });
+
+  it('reads the dialog list of the shipped cfg: the position from its headers, the dialogs from the JSON-RPC body', () => {
+    const rpc = { jsonrpc: '2.0', id: 1, result: [{ 'call-id': 'x', state: 4 }] };
+    expect(parseDialogsReply('1795416009506', '42', rpc)).toEqual({ position: { kboot: '1795416009506', kseq: 42 }, dialogs: [{ 'call-id': 'x', state: 4 }] });
+    expect(parseDialogsReply('', '0', { jsonrpc: '2.0', id: 1 })).toEqual({ position: null, dialogs: [] });
+    expect(() => parseDialogsReply('1', null, rpc)).toThrow(/no valid X-Sitecall-Kseq header/);
+    expect(() => parseDialogsReply('1', '-3', rpc)).toThrow(/no valid X-Sitecall-Kseq header/);
+    expect(() => parseDialogsReply('1', '4', { jsonrpc: '2.0', id: 1, error: { code: -32000 } })).toThrow(/dlg.list failed/);
   });
 
   it('reads the snapshot of the shipped cfg and JSON-RPC answers without a result or with an error', () => {
