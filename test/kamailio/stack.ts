@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { changeLogFile } from '../../service/storage/changelog/files.js';
+import { ChangeLogReader, type SinceVector } from '../../service/storage/changelog/reader.js';
 import type { Cdr } from '../../shared/api/cdr.js';
 import type { SourceInfo } from '../../shared/api/sources.js';
 import { apiClient } from '../support/api.js';
@@ -80,4 +82,25 @@ export async function exportCdrs(admin: Admin): Promise<Cdr[]> {
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Cdr);
+}
+
+/**
+ * The call events a service stored (acknowledged), from its change log (kind `event`, keyed by
+ * the event id): id → when the service received it (ms). Read-only, beside the running service.
+ */
+export function storedEvents(dataDir: string): Map<string, number> {
+  const reader = ChangeLogReader.open(changeLogFile(dataDir));
+  try {
+    const out = new Map<string, number>();
+    const head = reader.head();
+    let at: SinceVector = {};
+    while (Object.keys(head).some((o) => (at[o] ?? 0) < (head[o] ?? 0))) {
+      const page = reader.sinceOfKinds(at, 5000, ['event']);
+      for (const e of page.entries) out.set(e.key, (e.body as { receivedAt: number }).receivedAt);
+      at = page.through;
+    }
+    return out;
+  } finally {
+    reader.close();
+  }
 }

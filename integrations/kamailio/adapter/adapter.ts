@@ -436,6 +436,9 @@ export class Adapter {
     if (this.appliance.hasAlternative()) {
       // another appliance may store them meanwhile: this one is left until its Retry-After has passed
       this.log.warn('the appliance cannot store events now; trying the next appliance address', { error: error.message, appliance: this.appliance.currentUrl, queued: this.queue.size, backInMs: waitMs });
+      // the replies to what was sent behind it on this link are refusals too: not counted again
+      this.staleReplies += this.inFlight.length;
+      this.inFlight = [];
       this.appliance.refusedForNow(`the appliance cannot store events now: ${error.message}`, waitMs);
       return;
     }
@@ -515,6 +518,8 @@ export class Adapter {
 
   private async postSync(barrier: SyncBarrier): Promise<void> {
     this.posting = true;
+    // the list goes to the appliance of the link it was started on (aborted if that link goes)
+    const appliance = this.appliance.currentUrl;
     let outcome = await this.appliance.postSync(barrier.dialogs);
     if (!outcome.ok && outcome.status === 404) {
       // the appliance does not know this source yet (no event, no heartbeat): introduce it and retry
@@ -527,6 +532,7 @@ export class Adapter {
       const r = outcome.result;
       const ids = (xs: string[] | undefined) => (xs ?? []).slice(0, 50);
       this.log.info('sync applied by the appliance', {
+        appliance,
         reason: barrier.reason,
         dialogs: barrier.dialogs.length,
         kept: r.kept?.length ?? 0,
@@ -540,11 +546,17 @@ export class Adapter {
       this.barriersQueued = Math.max(0, this.barriersQueued - 1);
     } else if (outcome.retry) {
       const waitMs = Math.min(HOLD_MAX_MS, Math.max(HOLD_MIN_MS, outcome.retryAfterMs ?? HOLD_DEFAULT_MS));
-      this.log.warn('sync not applied; will retry', { status: outcome.status, error: outcome.message, retryInMs: waitMs });
+      if (outcome.status === 503 && this.appliance.currentUrl === appliance && this.appliance.hasAlternative()) {
+        // refused for now, as a message of events can be: another appliance takes the list (and what follows) meanwhile
+        this.log.warn('sync not applied for now; trying the next appliance address', { appliance, error: outcome.message, backInMs: waitMs });
+        this.appliance.refusedForNow(`the appliance cannot take the dialog list now: ${outcome.message}`, waitMs);
+        return;
+      }
+      this.log.warn('sync not applied; will retry', { appliance, status: outcome.status, error: outcome.message, retryInMs: waitMs });
       this.retryLater(() => this.pump(), waitMs);
       return;
     } else {
-      this.log.error('sync refused by the appliance; skipped', { status: outcome.status, error: outcome.message, reason: barrier.reason });
+      this.log.error('sync refused by the appliance; skipped', { appliance, status: outcome.status, error: outcome.message, reason: barrier.reason });
       this.queue.markSent(1);
       this.queue.ack(1);
       this.barriersQueued = Math.max(0, this.barriersQueued - 1);

@@ -260,7 +260,8 @@ export class ApplianceLink extends EventEmitter<ApplianceEvents> {
     ws.on('pong', () => (heardAt = Date.now()));
     ws.on('message', (data) => {
       heardAt = Date.now();
-      if (this.ws !== ws) return;
+      // a link being dropped (refused for now, reset) says nothing more that counts
+      if (this.ws !== ws || this.failReason !== null) return;
       let msg: unknown;
       try {
         msg = JSON.parse(data.toString());
