@@ -32,6 +32,25 @@ export function retryAfterMs(value: string | null | undefined): number | undefin
   return Number(value.trim()) * 1000;
 }
 
+/**
+ * A signal that aborts with `link` or after `ms` (AbortSignal.any is newer than the Node.js 18 the
+ * adapter runs on); `done()` lets go of the link's listener once the request is over.
+ */
+function withTimeout(link: AbortSignal, ms: number): { signal: AbortSignal; done(): void } {
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), ms);
+  const onLink = () => ctl.abort(link.reason);
+  if (link.aborted) onLink();
+  else link.addEventListener('abort', onLink, { once: true });
+  return {
+    signal: ctl.signal,
+    done() {
+      clearTimeout(timer);
+      link.removeEventListener('abort', onLink);
+    },
+  };
+}
+
 /** One appliance address and the token it takes. */
 export interface ApplianceAddress {
   url: string;
@@ -386,12 +405,13 @@ export class ApplianceLink extends EventEmitter<ApplianceEvents> {
     const target = this.linkTarget();
     if (!target) return null;
     const url = new URL(`/api/v1/sources/${encodeURIComponent(this.source)}/heartbeat`, target.address.url);
+    const limit = withTimeout(target.signal, 5000);
     try {
       const res = await fetch(url, {
         method: 'POST',
         headers: { authorization: `Bearer ${target.address.token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ intervalMs }),
-        signal: AbortSignal.any([AbortSignal.timeout(5000), target.signal]),
+        signal: limit.signal,
       });
       const text = await res.text();
       if (!res.ok) {
@@ -402,6 +422,8 @@ export class ApplianceLink extends EventEmitter<ApplianceEvents> {
     } catch (err) {
       this.log.debug('heartbeat failed', { error: err instanceof Error ? err.message : String(err) });
       return null;
+    } finally {
+      limit.done();
     }
   }
 
@@ -425,17 +447,20 @@ export class ApplianceLink extends EventEmitter<ApplianceEvents> {
   private async postSyncAs(target: { address: ApplianceAddress; signal: AbortSignal }, dialogs: SyncDialog[], format: 'ndjson' | 'json'): Promise<SyncOutcome> {
     const url = new URL(`/api/v1/sources/${encodeURIComponent(this.source)}/sync`, target.address.url);
     let res: Response;
+    const limit = withTimeout(target.signal, 30_000);
     try {
       res = await fetch(url, {
         method: 'POST',
         headers: { authorization: `Bearer ${target.address.token}`, 'content-type': format === 'ndjson' ? 'application/x-ndjson' : 'application/json' },
         body: format === 'ndjson' ? dialogs.map((d) => `${JSON.stringify(d)}\n`).join('') : JSON.stringify({ dialogs }),
-        signal: AbortSignal.any([AbortSignal.timeout(30_000), target.signal]),
+        signal: limit.signal,
       });
     } catch (err) {
+      limit.done();
       return { ok: false, status: 0, retry: true, message: target.signal.aborted ? 'the link to the appliance closed' : err instanceof Error ? err.message : String(err) };
     }
     const text = await res.text().catch(() => '');
+    limit.done();
     if (res.ok) {
       try {
         return { ok: true, result: JSON.parse(text) as SyncResult };
