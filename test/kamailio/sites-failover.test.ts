@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { Cdr } from '../../shared/api/cdr.js';
 import { pairingCode, peerOf, startSite, waitFor, type Site, type Stoppable } from '../support/sites.js';
 import { AdapterProcess, findMessage, freePorts, KamailioProcess, msBetween, REPO, sipp, SKIP_REASON, sleep, type SippRun } from './harness.js';
-import { exportCdrs, sourceOf, storedEvents } from './stack.js';
+import { exportCdrs, sourceOf, storedEventBodies, storedEvents, storedRecordIds } from './stack.js';
 
 /**
  * Issue 17's end-to-end run: Kamailio (the shipped cfg), SIPp and the adapter pointed at two
@@ -95,8 +95,21 @@ describe.skipIf(SKIP_REASON !== null)('Kamailio end to end: two paired sites, th
       const all = await exportCdrs(b.api);
       return callIds.every((id) => all.some((c) => c.id === id)) ? all : undefined;
     }, 30_000).catch(async (err: unknown) => {
+      // what became of the calls without a record on B: their events on either site, a record A wrote
       const all = await exportCdrs(b.api);
-      throw new Error(`${(err as Error).message}: B has ${all.length} records, missing ${callIds.filter((id) => !all.some((c) => c.id === id)).length} of ${CALLS} calls`);
+      const missingCalls = callIds.filter((id) => !all.some((c) => c.id === id));
+      const eventsOf = (dataDir: string, callId: string) => [...storedEventBodies(dataDir).values()].filter((e) => e.callId === callId).map((e) => `${e.type}@${e.id.split('-').at(-1)}`);
+      const recordsOfA = new Set(storedRecordIds(a.service.dataDir));
+      const active = (await b.api.get(`/api/v1/calls`)).body as { items: { id: string; state: string; instance: string }[] };
+      const detail = missingCalls.map((id) => ({
+        id,
+        onA: eventsOf(a.service.dataDir, id),
+        onB: eventsOf(b.service.dataDir, id),
+        recordOnA: recordsOfA.has(id),
+        activeOnB: active.items.filter((c) => c.id === id),
+        killedAfterMs: killedAt - (findMessage(result.messages, id, 'sent', (m) => m.method === 'INVITE').at),
+      }));
+      throw new Error(`${(err as Error).message}: B has ${all.length} records, missing ${missingCalls.length} of ${CALLS} calls: ${JSON.stringify(detail)}`);
     });
     const count = new Map<string, Cdr[]>();
     for (const c of cdrs) count.set(c.id, [...(count.get(c.id) ?? []), c]);
