@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -8,7 +8,7 @@ import { comparePositions, isoOf, KamMessageError, parseKamMessage, toCallEvent,
 import { encodeNetstring, NetstringDecoder, NetstringError } from '../../integrations/kamailio/adapter/netstring.js';
 import { OutboundQueue, type QueueItem } from '../../integrations/kamailio/adapter/queue.js';
 import { SeqState } from '../../integrations/kamailio/adapter/seq-state.js';
-import { dialogsOfRpc, parseSnapshot, toSyncDialogs, type KamDialog } from '../../integrations/kamailio/adapter/snapshot.js';
+import { dialogsOfRpc, parseDialogsReply, parseSnapshot, toSyncDialogs, type KamDialog } from '../../integrations/kamailio/adapter/snapshot.js';
 
 const dirs: string[] = [];
 const tempDir = () => {
@@ -151,6 +151,15 @@ describe('dlg.list → sync dialogs', () => {
     expect(toSyncDialogs(list)).toEqual([expect.objectContaining({ callId: 'dup', state: 'confirmed', toTag: 't' })]);
   });
 
+  it('reads the dialog list of the shipped cfg: the position from its headers, the dialogs from the JSON-RPC body', () => {
+    const rpc = { jsonrpc: '2.0', id: 1, result: [{ 'call-id': 'x', state: 4 }] };
+    expect(parseDialogsReply('1795416009506', '42', rpc)).toEqual({ position: { kboot: '1795416009506', kseq: 42 }, dialogs: [{ 'call-id': 'x', state: 4 }] });
+    expect(parseDialogsReply('', '0', { jsonrpc: '2.0', id: 1 })).toEqual({ position: null, dialogs: [] });
+    expect(() => parseDialogsReply('1', null, rpc)).toThrow(/no valid X-Sitecall-Kseq header/);
+    expect(() => parseDialogsReply('1', '-3', rpc)).toThrow(/no valid X-Sitecall-Kseq header/);
+    expect(() => parseDialogsReply('1', '4', { jsonrpc: '2.0', id: 1, error: { code: -32000 } })).toThrow(/dlg.list failed/);
+  });
+
   it('reads the snapshot of the shipped cfg and JSON-RPC answers without a result or with an error', () => {
     expect(parseSnapshot({ kboot: '1795416020875', kseq: 3, rpc: fixture })).toMatchObject({ position: { kboot: '1795416020875', kseq: 3 } });
     expect(parseSnapshot({ kboot: '1', kseq: 0, rpc: { jsonrpc: '2.0', id: 1 } }).dialogs).toEqual([]);
@@ -247,7 +256,32 @@ describe('seq numbering', () => {
 describe('adapter configuration', () => {
   it('takes flags over the environment over defaults', () => {
     const cfg = parseConfig(['--source', 'kam-a', '--evapi=10.0.0.5:9000'], { SITECALL_TOKEN: 'tok', SITECALL_SOURCE: 'ignored', SITECALL_URL: 'https://appliance.example:8443' });
-    expect(cfg).toMatchObject({ source: 'kam-a', evapiHost: '10.0.0.5', evapiPort: 9000, token: 'tok', applianceUrl: 'https://appliance.example:8443/', rpcUrl: 'http://127.0.0.1:8088/RPC', batch: 500 });
+    expect(cfg).toMatchObject({ source: 'kam-a', evapiHost: '10.0.0.5', evapiPort: 9000, tokens: ['tok'], applianceUrls: ['https://appliance.example:8443/'], rpcUrl: 'http://127.0.0.1:8088/RPC', batch: 500, linkTimeoutMs: 3000, probeMaxMs: 30_000 });
+  });
+
+  it('takes several appliance addresses, most preferred first, with one token for all or one each', () => {
+    const cfg = parseConfig(['--appliance', ' https://site-a.example:7080 , https://site-b.example:7080/,http://10.0.0.9:7080'], { SITECALL_TOKEN: 'sct_shared' });
+    expect(cfg.applianceUrls).toEqual(['https://site-a.example:7080/', 'https://site-b.example:7080/', 'http://10.0.0.9:7080/']);
+    expect(cfg.tokens).toEqual(['sct_shared']);
+    const each = parseConfig(['--token', 'sct_a,sct_b', '--link-timeout', '5', '--probe-max', '10'], { SITECALL_URL: 'https://a.example,https://b.example' });
+    expect(each).toMatchObject({ tokens: ['sct_a', 'sct_b'], linkTimeoutMs: 5000, probeMaxMs: 10_000 });
+    const dir = tempDir();
+    writeFileSync(join(dir, 'tokens'), 'sct_a\nsct_b\n');
+    expect(parseConfig(['--token-file', join(dir, 'tokens')], { SITECALL_URL: 'https://a.example,https://b.example' }).tokens).toEqual(['sct_a', 'sct_b']);
+  });
+
+  it('says what is wrong with a list of appliance addresses', () => {
+    const bad = (urls: string, token = 't') => () => parseConfig(['--token', token, '--appliance', urls], {});
+    expect(bad('https://a.example,,https://b.example')).toThrow('--appliance: the 2nd address is empty; give the appliance URLs most preferred first, separated by commas');
+    expect(bad('https://a.example,b.example:7080')).toThrow(/the 2nd address, "b\.example:7080", must start with http:\/\/ or https:\/\//);
+    expect(bad('https://a.example,not a url')).toThrow('--appliance: the 2nd address, "not a url", is not a URL');
+    expect(bad('https://a.example:7080,https://b.example,https://a.example:7080/api')).toThrow('--appliance: the 3rd address, https://a.example:7080, is the same appliance as the 1st; name each once.');
+    expect(bad('https://admin:secret@a.example')).toThrow(/carries a user name or password; give the token with --token/);
+    expect(bad('https://admin:secret@a.example')).not.toThrow(/secret/);
+    expect(bad(Array.from({ length: 9 }, (_, i) => `https://s${i}.example`).join(','))).toThrow('--appliance names 9 addresses; at most 8 are taken.');
+    expect(bad('https://a.example,https://b.example', 'sct_1,sct_2,sct_3')).toThrow('There are 3 tokens for 2 appliance addresses: give one token for all (paired sites share their tokens) or one per address, in the order of --appliance.');
+    expect(bad('https://a.example', ' , ')).toThrow(/An API token with the events scope is needed/);
+    expect(() => parseConfig(['--token', 't', '--link-timeout', '0'], {})).toThrow('--link-timeout must be a whole number from 1 to 600 (got "0").');
   });
 
   it('says what is wrong', () => {

@@ -5,8 +5,9 @@ import { encodeNetstring } from '../../integrations/kamailio/adapter/netstring.j
 
 /**
  * A scripted Kamailio for the adapter's tests: the evapi server the shipped kamailio.cfg offers
- * (a hello per connection, then numbered events) and its HTTP snapshot endpoint (dlg.list with
- * its place in the numbering).
+ * (a hello per connection, then numbered events) and its HTTP dialog list (POST /sitecall/dialogs:
+ * dlg.list with its place in the numbering in headers; or, as a cfg from before it, GET
+ * /sitecall/snapshot with the place in the body).
  */
 export const KBOOT = '1795416009506';
 
@@ -20,6 +21,10 @@ export class FakeKamailio {
   onSnapshot: () => { kseq: number; dialogs: unknown[]; after?: () => void } = () => ({ kseq: this.kseq, dialogs: [] });
   /** runs right after the hello of a new connection (what it emits precedes anything the adapter asks) */
   onConnect: () => void = () => undefined;
+  /** which form of the dialog list it offers: the shipped cfg's, or that of a cfg before /sitecall/dialogs */
+  form: 'dialogs' | 'snapshot' = 'dialogs';
+  /** the paths the adapter asked for the dialog list, in order */
+  readonly asked: string[] = [];
 
   constructor() {
     this.evapi = createTcpServer((sock) => {
@@ -30,10 +35,18 @@ export class FakeKamailio {
       this.onConnect();
     });
     this.http = createHttpServer((req, res) => {
-      if (req.url !== '/sitecall/snapshot') return void res.writeHead(404).end();
-      const snap = this.onSnapshot();
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kboot: KBOOT, kseq: snap.kseq, rpc: { jsonrpc: '2.0', id: 1, result: snap.dialogs } }));
-      snap.after?.();
+      this.asked.push(`${req.method} ${req.url}`);
+      if (this.form === 'dialogs' && req.method === 'POST' && req.url === '/sitecall/dialogs') {
+        const snap = this.onSnapshot();
+        res.writeHead(200, { 'content-type': 'application/json', 'x-sitecall-kboot': KBOOT, 'x-sitecall-kseq': String(snap.kseq) }).end(JSON.stringify({ jsonrpc: '2.0', id: 1, result: snap.dialogs }));
+        return void snap.after?.();
+      }
+      if (this.form === 'snapshot' && req.url === '/sitecall/snapshot') {
+        const snap = this.onSnapshot();
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ kboot: KBOOT, kseq: snap.kseq, rpc: { jsonrpc: '2.0', id: 1, result: snap.dialogs } }));
+        return void snap.after?.();
+      }
+      res.writeHead(404).end();
     });
   }
 

@@ -134,6 +134,20 @@ describe.skipIf(SKIP_REASON !== null)('Kamailio end to end: restarts and resync'
     expect(new Set(all.map((r) => r.id)).size).toBe(all.length);
   });
 
+  it('the adapter restarted with 30 calls up: the dialog list (about 20 kB, past the 8 kB the cfg once sent it through) is read, every call kept', async () => {
+    const s = (stack = await startStack());
+    const uas = await callee();
+    await caller(s, uas, 'many', { calls: 30, duration: 60_000, rate: 30 });
+    await eventually(async () => (await activeCalls(s.admin)).filter((c) => c.state === 'talking').length === 30, 20_000, 'thirty calls talking');
+    await s.adapter.stop();
+    s.adapter = new AdapterProcess(s.adapter.opts);
+    const synced = await s.adapter.waitForLog((l) => l.msg === 'sync applied by the appliance', 20_000, 'the dialog list applied');
+    expect(synced).toMatchObject({ dialogs: 30, kept: 30, reconstructed: [], terminated: [] });
+    const taken = s.adapter.lines().find((l) => l.msg === 'resync: dialog list taken');
+    expect(taken).toMatchObject({ placed: 'exact', dialogs: 30 });
+    expect(s.adapter.lines().filter((l) => l.msg === 'resync: cannot read the dialog list')).toEqual([]);
+  });
+
   it('calls set up while the adapter was away are reconstructed from the dialog list, and counted as a gap', async () => {
     const s = (stack = await startStack());
     const uas = await callee();

@@ -1,6 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { changeLogFile } from '../../service/storage/changelog/files.js';
+import { ChangeLogReader, type SinceVector } from '../../service/storage/changelog/reader.js';
 import type { Cdr } from '../../shared/api/cdr.js';
 import type { SourceInfo } from '../../shared/api/sources.js';
 import { apiClient } from '../support/api.js';
@@ -80,4 +82,39 @@ export async function exportCdrs(admin: Admin): Promise<Cdr[]> {
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as Cdr);
+}
+
+/**
+ * The call events a service stored (acknowledged), from its change log (kind `event`, keyed by
+ * the event id): id → when the service received it (ms). Read-only, beside the running service.
+ */
+export function storedEvents(dataDir: string): Map<string, number> {
+  return new Map([...entriesOfKind<{ receivedAt: number }>(dataDir, 'event')].map(([k, body]) => [k, body.receivedAt]));
+}
+
+/** The call events a service stored, id → the event (its type, call id, …). */
+export function storedEventBodies(dataDir: string): Map<string, { id: string; type: string; callId: string }> {
+  return new Map([...entriesOfKind<{ event: { id: string; type: string; callId: string } }>(dataDir, 'event')].map(([k, body]) => [k, { ...body.event, id: k }]));
+}
+
+/** The ids of the call records (CDRs) in a service's change log, written there or received from a peer. */
+export function storedRecordIds(dataDir: string): string[] {
+  return [...entriesOfKind(dataDir, 'cdr').keys()];
+}
+
+function entriesOfKind<B>(dataDir: string, kind: string): Map<string, B> {
+  const reader = ChangeLogReader.open(changeLogFile(dataDir));
+  try {
+    const out = new Map<string, B>();
+    const head = reader.head();
+    let at: SinceVector = {};
+    while (Object.keys(head).some((o) => (at[o] ?? 0) < (head[o] ?? 0))) {
+      const page = reader.sinceOfKinds(at, 5000, [kind]);
+      for (const e of page.entries) out.set(e.key, e.body as B);
+      at = page.through;
+    }
+    return out;
+  } finally {
+    reader.close();
+  }
 }

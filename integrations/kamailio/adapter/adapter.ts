@@ -1,7 +1,8 @@
 import { join } from 'node:path';
-import { ApplianceLink, type StreamReply } from './appliance.js';
+import { ApplianceLink, type OpenInfo, type StreamReply } from './appliance.js';
 import type { AdapterConfig } from './config.js';
 import { EvapiClient } from './evapi-client.js';
+import { DEFAULT_RULES } from './addresses.js';
 import { comparePositions, toCallEvent, type KamEvent, type KamHello, type KamMessage, type KamPosition } from './kamailio.js';
 import type { Logger } from './log.js';
 import { OutboundQueue, type QueueItem, type SyncBarrier } from './queue.js';
@@ -18,6 +19,8 @@ const HOLD_MIN_MS = 250;
 const HOLD_MAX_MS = 60_000;
 /** The wait when a temporary refusal names none. */
 const HOLD_DEFAULT_MS = 1000;
+/** How long a return to a preferred appliance waits for the acks of what the current one has in flight. */
+const SWITCH_DRAIN_MS = 5000;
 
 export interface AdapterStats {
   received: number;
@@ -31,9 +34,13 @@ export interface AdapterStats {
   spooled: number;
   inFlight: number;
   resyncs: number;
+  /** links opened to another appliance address than the previous link's */
+  switches: number;
   syncsPosted: number;
   kamailio: boolean;
   appliance: boolean;
+  /** the appliance address in use, or null */
+  applianceUrl: string | null;
 }
 
 interface Resync {
@@ -54,7 +61,11 @@ interface Resync {
  *    event numbered before the list was taken: the appliance applies events and list in the order
  *    they happened, so a call that ends (or starts) around a resync is neither lost nor ended twice;
  *  - while Kamailio is unreachable the stream to the appliance is closed (after delivering what
- *    is queued), so the appliance sees its source as lost and applies its resync timeout.
+ *    is queued), so the appliance sees its source as lost and applies its resync timeout;
+ *  - of several appliance addresses it uses the most preferred one that is up (addresses.ts):
+ *    when that link fails it moves to the next at once, sending again there what the last one
+ *    did not acknowledge and then a fresh dialog list; when a preferred address is healthy again
+ *    it lets the acks of what is in flight come in, then goes back to it.
  */
 export class Adapter {
   readonly evapi: EvapiClient;
@@ -88,7 +99,10 @@ export class Adapter {
   private barriersQueued = 0;
   /** events were dropped for want of room: resync once the queue is empty */
   private needsResyncAfterDrop = false;
-  private readonly counters = { received: 0, forwarded: 0, rejected: 0, heldBack: 0, missedFromKamailio: 0, resyncs: 0, syncsPosted: 0 };
+  /** a preferred appliance is healthy again: nothing more is sent until the link switches (see onBetter) */
+  private switchPending = false;
+  private switchTimer: NodeJS.Timeout | null = null;
+  private readonly counters = { received: 0, forwarded: 0, rejected: 0, heldBack: 0, missedFromKamailio: 0, resyncs: 0, syncsPosted: 0, switches: 0 };
 
   constructor(
     private readonly cfg: AdapterConfig,
@@ -97,12 +111,18 @@ export class Adapter {
     this.seq = new SeqState(cfg.stateDir);
     this.queue = new OutboundQueue({ maxMemory: cfg.maxMemory, spoolDir: cfg.maxSpoolBytes > 0 ? join(cfg.stateDir, 'spool') : null, maxSpoolBytes: cfg.maxSpoolBytes });
     this.evapi = new EvapiClient(cfg.evapiHost, cfg.evapiPort, log);
-    this.appliance = new ApplianceLink(cfg.applianceUrl, cfg.token, cfg.source, log);
+    this.appliance = new ApplianceLink(
+      cfg.applianceUrls.map((url, i) => ({ url, token: cfg.tokens[i] ?? (cfg.tokens[0] as string) })),
+      cfg.source,
+      log,
+      { linkTimeoutMs: cfg.linkTimeoutMs, rules: { ...DEFAULT_RULES, probeMaxMs: cfg.probeMaxMs } },
+    );
     this.lastPos = this.seq.last;
 
     this.evapi.on('message', (m) => this.onKamailio(m));
     this.evapi.on('disconnected', (reason) => this.onKamailioLost(reason));
-    this.appliance.on('open', () => this.onApplianceOpen());
+    this.appliance.on('open', (info) => this.onApplianceOpen(info));
+    this.appliance.on('better', (info) => this.onBetter(info));
     this.appliance.on('close', () => this.onApplianceClosed());
     this.appliance.on('reply', (r) => this.onReply(r));
     this.appliance.on('syncRequest', () => {
@@ -116,7 +136,7 @@ export class Adapter {
       source: this.cfg.source,
       evapi: `${this.cfg.evapiHost}:${this.cfg.evapiPort}`,
       rpc: this.cfg.rpcUrl,
-      appliance: this.cfg.applianceUrl,
+      appliances: this.cfg.applianceUrls,
       stateDir: this.cfg.stateDir,
       queuedFromSpool: this.queue.size,
     });
@@ -131,9 +151,9 @@ export class Adapter {
     this.evapi.stop();
     const deadline = Date.now() + graceMs;
     while (this.appliance.isOpen && this.queue.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    for (const t of [this.drainTimer, this.retryTimer, this.holdTimer]) if (t) clearTimeout(t);
+    for (const t of [this.drainTimer, this.retryTimer, this.holdTimer, this.switchTimer]) if (t) clearTimeout(t);
     for (const t of [this.housekeeping, this.statsTimer, this.heartbeatTimer]) if (t) clearInterval(t);
-    this.appliance.disconnect('adapter stopping');
+    this.appliance.close('adapter stopping');
     const left = this.queue.size;
     const kept = this.queue.persist();
     this.seq.close();
@@ -149,6 +169,7 @@ export class Adapter {
       inFlight: this.queue.inFlight,
       kamailio: this.kamailioUp,
       appliance: this.appliance.isOpen,
+      applianceUrl: this.appliance.currentUrl,
     };
   }
 
@@ -317,11 +338,17 @@ export class Adapter {
 
   // ---- appliance side ----
 
-  private onApplianceOpen(): void {
+  private onApplianceOpen(info: OpenInfo): void {
     this.inFlight = [];
     this.staleReplies = 0;
     this.queue.unsendAll();
-    this.log.info('forwarding to the appliance', { queued: this.queue.size });
+    this.endSwitch();
+    // a link to another address than the last: what the last did not acknowledge goes here, then a dialog list
+    if (info.previous !== null && info.previous !== info.index) {
+      this.counters.switches++;
+      this.log.warn('moved to another appliance', { to: info.url, address: info.index + 1, from: this.cfg.applianceUrls[info.previous], resent: this.queue.size });
+    }
+    this.log.info('forwarding to the appliance', { appliance: info.url, queued: this.queue.size });
     this.startHeartbeats();
     // a dialog list already on its way does the job: it reaches the appliance after what precedes it
     if (!this.resync && this.barriersQueued === 0) this.requestResync('appliance connected');
@@ -333,6 +360,7 @@ export class Adapter {
     this.inFlight = [];
     this.staleReplies = 0;
     this.queue.unsendAll();
+    this.endSwitch();
     if (this.heartbeatTimer) clearInterval(this.heartbeatTimer);
     this.heartbeatTimer = null;
   }
@@ -405,6 +433,15 @@ export class Adapter {
   private holdBack(error: NonNullable<StreamReply['error']>): void {
     const waitMs = Math.min(HOLD_MAX_MS, Math.max(HOLD_MIN_MS, error.retryAfter !== undefined ? error.retryAfter * 1000 : HOLD_DEFAULT_MS));
     this.counters.heldBack++;
+    if (this.appliance.hasAlternative()) {
+      // another appliance may store them meanwhile: this one is left until its Retry-After has passed
+      this.log.warn('the appliance cannot store events now; trying the next appliance address', { error: error.message, appliance: this.appliance.currentUrl, queued: this.queue.size, backInMs: waitMs });
+      // the replies to what was sent behind it on this link are refusals too: not counted again
+      this.staleReplies += this.inFlight.length;
+      this.inFlight = [];
+      this.appliance.refusedForNow(`the appliance cannot store events now: ${error.message}`, waitMs);
+      return;
+    }
     this.staleReplies += this.inFlight.length;
     this.inFlight = [];
     this.queue.unsendAll();
@@ -421,6 +458,36 @@ export class Adapter {
     }, waitMs);
   }
 
+  /**
+   * A preferred appliance is healthy again. Going back at once would send it what the current one
+   * is about to acknowledge: nothing more is sent, the acks of what is in flight (and a dialog
+   * list being posted) are awaited, at most SWITCH_DRAIN_MS, then the link switches.
+   */
+  private onBetter(info: OpenInfo): void {
+    if (this.switchPending || this.stopped) return;
+    this.switchPending = true;
+    this.log.info('a preferred appliance is healthy again; returning once what is in flight is acknowledged', { to: info.url, from: this.appliance.currentUrl, inFlight: this.inFlight.length });
+    this.switchTimer = setTimeout(() => this.switchNow('in-flight acks did not all come in'), SWITCH_DRAIN_MS);
+    this.maybeSwitch();
+  }
+
+  private maybeSwitch(): void {
+    if (this.switchPending && this.inFlight.length === 0 && !this.posting) this.switchNow('in flight acknowledged');
+  }
+
+  private switchNow(reason: string): void {
+    if (!this.switchPending) return;
+    if (this.switchTimer) clearTimeout(this.switchTimer);
+    this.switchTimer = null;
+    this.appliance.switchBack(reason);
+  }
+
+  private endSwitch(): void {
+    this.switchPending = false;
+    if (this.switchTimer) clearTimeout(this.switchTimer);
+    this.switchTimer = null;
+  }
+
   private checkAcks(): void {
     const oldest = this.inFlight[0];
     if (oldest && Date.now() - oldest.sentAt > this.cfg.ackTimeoutMs) this.appliance.reset(`no ack for ${Math.round((Date.now() - oldest.sentAt) / 1000)} s`);
@@ -429,6 +496,7 @@ export class Adapter {
 
   /** Sends what can be sent: runs of events (pipelined), a sync barrier once everything before it is acknowledged. */
   private pump(): void {
+    if (this.switchPending) return this.maybeSwitch();
     while (this.appliance.isOpen && !this.posting && Date.now() >= this.holdUntil) {
       const next = this.queue.nextUnsent(this.cfg.batch);
       if (!next) break;
@@ -450,6 +518,8 @@ export class Adapter {
 
   private async postSync(barrier: SyncBarrier): Promise<void> {
     this.posting = true;
+    // the list goes to the appliance of the link it was started on (aborted if that link goes)
+    const appliance = this.appliance.currentUrl;
     let outcome = await this.appliance.postSync(barrier.dialogs);
     if (!outcome.ok && outcome.status === 404) {
       // the appliance does not know this source yet (no event, no heartbeat): introduce it and retry
@@ -462,6 +532,7 @@ export class Adapter {
       const r = outcome.result;
       const ids = (xs: string[] | undefined) => (xs ?? []).slice(0, 50);
       this.log.info('sync applied by the appliance', {
+        appliance,
         reason: barrier.reason,
         dialogs: barrier.dialogs.length,
         kept: r.kept?.length ?? 0,
@@ -475,11 +546,17 @@ export class Adapter {
       this.barriersQueued = Math.max(0, this.barriersQueued - 1);
     } else if (outcome.retry) {
       const waitMs = Math.min(HOLD_MAX_MS, Math.max(HOLD_MIN_MS, outcome.retryAfterMs ?? HOLD_DEFAULT_MS));
-      this.log.warn('sync not applied; will retry', { status: outcome.status, error: outcome.message, retryInMs: waitMs });
+      if (outcome.status === 503 && this.appliance.currentUrl === appliance && this.appliance.hasAlternative()) {
+        // refused for now, as a message of events can be: another appliance takes the list (and what follows) meanwhile
+        this.log.warn('sync not applied for now; trying the next appliance address', { appliance, error: outcome.message, backInMs: waitMs });
+        this.appliance.refusedForNow(`the appliance cannot take the dialog list now: ${outcome.message}`, waitMs);
+        return;
+      }
+      this.log.warn('sync not applied; will retry', { appliance, status: outcome.status, error: outcome.message, retryInMs: waitMs });
       this.retryLater(() => this.pump(), waitMs);
       return;
     } else {
-      this.log.error('sync refused by the appliance; skipped', { status: outcome.status, error: outcome.message, reason: barrier.reason });
+      this.log.error('sync refused by the appliance; skipped', { appliance, status: outcome.status, error: outcome.message, reason: barrier.reason });
       this.queue.markSent(1);
       this.queue.ack(1);
       this.barriersQueued = Math.max(0, this.barriersQueued - 1);

@@ -29,7 +29,7 @@ export interface KamDialog {
   variables?: Record<string, string>[];
 }
 
-/** GET /sitecall/snapshot of the shipped cfg: dlg.list taken under the event lock, with its place in the numbering. */
+/** The dialog list of the shipped cfg (POST /sitecall/dialogs): dlg.list taken under the event lock, with its place in the numbering. */
 export interface Snapshot {
   /** the last event Kamailio numbered before the list was taken; null from plain /RPC (place unknown) */
   position: KamPosition | null;
@@ -53,7 +53,18 @@ export function dialogsOfRpc(rpc: unknown): KamDialog[] {
   return result.filter((d): d is KamDialog => isObject(d) && typeof d['call-id'] === 'string' && typeof d['state'] === 'number');
 }
 
-/** Parses the body of GET /sitecall/snapshot. */
+/**
+ * The answer of POST /sitecall/dialogs (the shipped cfg): the JSON-RPC reply of dlg.list as its
+ * body, the position in its X-Sitecall-Kboot / X-Sitecall-Kseq headers.
+ */
+export function parseDialogsReply(kbootHeader: string | null, kseqHeader: string | null, body: unknown): Snapshot {
+  const kboot = (kbootHeader ?? '').trim();
+  const kseqText = (kseqHeader ?? '').trim();
+  if (!/^\d{1,10}$/.test(kseqText)) throw new SnapshotError(`the dialog list has no valid X-Sitecall-Kseq header (got ${JSON.stringify(kseqHeader)})`);
+  return { position: kboot === '' ? null : { kboot, kseq: Number(kseqText) }, dialogs: dialogsOfRpc(body) };
+}
+
+/** Parses the body of GET /sitecall/snapshot (the cfg's form before /sitecall/dialogs). */
 export function parseSnapshot(body: unknown): Snapshot {
   if (!isObject(body)) throw new SnapshotError('the snapshot is not a JSON object');
   const { kboot, kseq, rpc } = body;
