@@ -54,6 +54,23 @@ export const RoleInstanceStatus = Type.Object({
 });
 export type RoleInstanceStatus = Static<typeof RoleInstanceStatus>;
 
+/**
+ * One group of the configuration as the Active-Passive election on this site sees it (design
+ * section 7): the elected instance, the group's term, and whether the term names it yet.
+ */
+export const GroupStatus = Type.Object({
+  roletype: RoleType,
+  group: Type.Integer(),
+  active: Type.Union([Type.String(), Type.Null()], { description: 'the elected instance: the enabled one with the lowest order among those whose site is reachable and synced; null when none is' }),
+  activeSite: Type.Union([Type.String(), Type.Null()], { description: 'id of the site of the active instance' }),
+  term: Type.Integer({ minimum: 0, description: 'the group’s term, raised at each takeover; 0 before the first' }),
+  since: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], { description: 'when the current term began' }),
+  state: Type.Union([Type.Literal('active'), Type.Literal('takeover'), Type.Literal('none')], {
+    description: '`active`: the elected instance holds the current term; `takeover`: the elected instance’s site has not raised the term yet, or the site of an instance is still catching up; `none`: no instance can be active (none enabled on a reachable site)',
+  }),
+});
+export type GroupStatus = Static<typeof GroupStatus>;
+
 export const ServiceStatus = Type.Object({
   site: SiteRef,
   version: Type.String(),
@@ -61,5 +78,7 @@ export const ServiceStatus = Type.Object({
   uptimeSec: Type.Number(),
   configRevision: Type.Integer(),
   instances: Type.Array(RoleInstanceStatus),
+  // Optional here until the Active-Passive election reports it (the console shows it when present)
+  groups: Type.Optional(Type.Array(GroupStatus)),
 });
 export type ServiceStatus = Static<typeof ServiceStatus>;
