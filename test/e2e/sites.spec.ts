@@ -10,6 +10,7 @@
  */
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import type { SitesList } from '../../shared/api/sites.js';
+import type { ServiceStatus } from '../../shared/api/status.js';
 import { displaySiteId } from '../../service/sync/identity.js';
 import { api, shot, signIn, watchErrors } from '../support/console.js';
 import { login, startService, type RunningTestService } from '../support/service.js';
@@ -166,6 +167,32 @@ test('pair two sites from their sites pages, watch the link, unpair', async ({ b
     await expect(onA.getByTestId('peer-rtt')).not.toHaveText(rtt ?? '', { timeout: 15_000 });
     await shot(pageA, 'sites-05-paired-on-a');
     await shot(pageB, 'sites-06-paired-on-b');
+  });
+
+  await test.step("both dashboards show each group's active instance on its site, by name, and the term when the status reports it", async () => {
+    for (const [page, site] of [[pageB, b], [pageA, a]] as const) {
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dashboard', exact: true }).click();
+      await expect(page.getByTestId('sites-summary')).toHaveText('1 paired site, 1 connected');
+      const token = await login({ url: site.service.url, adminPassword: a.service.adminPassword });
+      // the joined configuration: A's callstore1 stays the active instance of group 1; B's joined it as a standby
+      const group = page.getByTestId('group-callstore-1');
+      const election = group.getByTestId('group-election');
+      await expect(election.getByTestId('group-active')).toHaveText('callstore1');
+      await expect(election.getByTestId('group-active-site')).toHaveText(a.name);
+      await expect(group.getByTestId('instance-callstore1')).toContainText(a.name);
+      // B's own instance, kept under B's site with a new name, stands by in the same group
+      const standby = group.getByRole('row').filter({ hasText: b.name });
+      await expect(standby).toHaveCount(1);
+      await expect(standby).toContainText('Standby');
+      await expect(group.getByRole('row').filter({ hasText: `${site.name} (this site)` })).toHaveCount(1);
+      const status = (await api<ServiceStatus>(site.service, token, 'GET', '/api/v1/status')).body;
+      const reported = status.groups?.find((g) => g.roletype === 'callstore' && g.group === 1);
+      if (reported) await expect(election.getByTestId('group-term')).toHaveText(/^term \d+$/);
+      else await expect(election.getByTestId('group-term')).toHaveCount(0);
+      await shot(page, site === a ? 'sites-11-dashboard-a' : 'sites-12-dashboard-b');
+      await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Sites', exact: true }).click();
+      await expect(page.getByRole('heading', { level: 1, name: 'Sites' })).toBeVisible();
+    }
   });
 
   await test.step('a cut link shows unreachable with the error on both pages, then connected again', async () => {

@@ -2,6 +2,7 @@ import { useEffect, useRef, useState } from 'react';
 import type { PeerSite } from '../../../../shared/api/sites.js';
 import { toApiError, type ApiError } from '../../api/client.js';
 import { makePairingCode } from '../../api/sites.js';
+import { currentSession } from '../../auth/session.js';
 import { Icon } from '../../components/icons.js';
 import { Alert, CopyButton, ErrorText, Panel } from '../../components/ui.js';
 import { serverNow, useServerNow } from '../../lib/clock.js';
@@ -96,11 +97,28 @@ function CodeCard({ code, peers, onNew, onHide, busy }: { code: ShownCode; peers
 }
 
 /**
+ * The code on screen, kept in this tab's memory (never stored) while the admin visits another
+ * page: the service shows a code once, and it stays valid there until it expires or is used.
+ * Only for the session that made it: after a logout nobody else sees it.
+ */
+let keptCode: { code: ShownCode; token: string } | null = null;
+
+function keptForThisSession(): ShownCode | null {
+  const token = currentSession()?.token;
+  return keptCode && token !== undefined && keptCode.token === token ? keptCode.code : null;
+}
+
+/**
  * "Let another site join": the one-time code this site shows (design section 7). A new code
  * replaces the one before on the service, so "Make a new code" voids the one on screen.
  */
 export function PairingCodePanel({ peers, canAdmin }: { peers: readonly PeerSite[] | undefined; canAdmin: boolean }) {
-  const [shown, setShown] = useState<ShownCode | null>(null);
+  const [shown, setShownState] = useState<ShownCode | null>(keptForThisSession);
+  const setShown = (code: ShownCode | null) => {
+    const token = currentSession()?.token;
+    keptCode = code && token !== undefined ? { code, token } : null;
+    setShownState(code);
+  };
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<ApiError | null>(null);
   const showRef = useRef<HTMLButtonElement>(null);
