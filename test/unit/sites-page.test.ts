@@ -9,7 +9,7 @@ import type { PairedSite, PeerSite } from '../../shared/api/sites.js';
 import { ApiError } from '../../renderer/src/api/client.js';
 import { codeStatus, type ShownCode } from '../../renderer/src/pages/sites/pairingCode.js';
 import { checkPairInput, fieldOf, INITIAL_PAIR_FORM, pairFormReducer, readyToSend, type PairFormAction, type PairFormState } from '../../renderer/src/pages/sites/pairForm.js';
-import { displaySiteId, formatCountdown, formatMs, joinView, lagView, rttText, shortSiteId, spokenCountdown } from '../../renderer/src/pages/sites/siteFormat.js';
+import { displaySiteId, formatCountdown, formatMs, joinView, lagView, peerChanges, rttText, shortSiteId, spokenCountdown } from '../../renderer/src/pages/sites/siteFormat.js';
 import { displaySiteId as serviceDisplaySiteId } from '../../service/sync/identity.js';
 
 /** the reader's number format, as the page uses it (thousands separators differ by locale) */
@@ -185,5 +185,21 @@ describe('the pair form', () => {
     expect(fieldOf(refused('m', '/code'))).toBe('code');
     expect(fieldOf(new ApiError(409, 'conflict', 'm', [{ path: '', message: 'x' }, { path: '/url', message: 'y' }]))).toBe('url');
     expect(fieldOf(new ApiError(500, 'internal', 'm'))).toBeNull();
+  });
+});
+
+describe('what the live region says when the peers change', () => {
+  const a = peer({ id: 'a'.repeat(64), name: 'Lakeside Office' });
+  const b = peer({ id: 'b'.repeat(64), name: 'Hillcrest Branch' });
+  it('says nothing on the first load, then each pairing, change of state, sync and unpairing', () => {
+    expect(peerChanges(undefined, [a, b])).toEqual([]);
+    expect(peerChanges([a, b], [a, b])).toEqual([]);
+    expect(peerChanges([a], [a, b])).toEqual(['Hillcrest Branch is paired with this site.']);
+    expect(peerChanges([a, b], [a, { ...b, state: 'unreachable', lastError: 'Cannot reach site Hillcrest Branch: ECONNREFUSED.' }])).toEqual([
+      'Hillcrest Branch is unreachable: Cannot reach site Hillcrest Branch: ECONNREFUSED.',
+    ]);
+    expect(peerChanges([{ ...b, state: 'unreachable' }], [b])).toEqual(['Hillcrest Branch is connected.']);
+    expect(peerChanges([{ ...a, join: { state: 'joining', copied: 1, total: 2 } }], [{ ...a, join: { state: 'synced', copied: 2, total: 2 } }])).toEqual(['This site is synced with Lakeside Office.']);
+    expect(peerChanges([a, b], [b])).toEqual(['Lakeside Office is no longer paired with this site.']);
   });
 });

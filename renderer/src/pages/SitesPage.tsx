@@ -4,7 +4,7 @@
  * replication lag, the last error and, on the site that joined, the join's progress; unpairing.
  * Kept fresh by pages/sites/useSites.ts; the parts are in pages/sites/.
  */
-import { useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { PeerSite } from '../../../shared/api/sites.js';
 import { toApiError, type ApiError } from '../api/client.js';
 import { unpairSite } from '../api/sites.js';
@@ -17,6 +17,7 @@ import { PairForm } from './sites/PairForm.js';
 import { PairingCodePanel } from './sites/PairingCodePanel.js';
 import { PeersTable } from './sites/PeersTable.js';
 import { ThisSite } from './sites/ThisSite.js';
+import { peerChanges } from './sites/siteFormat.js';
 import { SITES_INTERVAL_MS, useSites } from './sites/useSites.js';
 import './sites/sites.css';
 
@@ -42,6 +43,17 @@ export function SitesPage() {
   const [unpairError, setUnpairError] = useState<ApiError | undefined>(undefined);
   const [message, setMessage] = useState<string | null>(null);
 
+  // a link that goes down or comes back, a pairing made on the other site: said to a screen reader
+  const [announcement, setAnnouncement] = useState('');
+  const lastPeers = useRef<readonly PeerSite[] | undefined>(undefined);
+  const listed = sites.data?.peers;
+  useEffect(() => {
+    if (!listed) return;
+    const said = peerChanges(lastPeers.current, listed);
+    lastPeers.current = listed;
+    if (said.length > 0) setAnnouncement(said.join(' '));
+  }, [listed]);
+
   const confirmUnpair = async () => {
     if (!unpairing) return;
     const peer = unpairing;
@@ -52,7 +64,9 @@ export function SitesPage() {
       setMessage(
         peer.state === 'connected'
           ? `Unpaired ${peer.name}. It was told at once and no longer replicates with this site.`
-          : `Unpaired ${peer.name}. It learns it when it next reaches this site.`,
+          : peer.state === 'refused'
+            ? `Unpaired ${peer.name}, which had unpaired this site already.`
+            : `Unpaired ${peer.name}. It learns it when it next reaches this site.`,
       );
       sites.update((d) => (d ? { ...d, peers: d.peers.filter((p) => p.id !== peer.id) } : d));
       setUnpairing(null);
@@ -127,17 +141,22 @@ export function SitesPage() {
             />
           )}
         </Panel>
-        <div className="pair-grid">
-          <PairingCodePanel peers={peers} canAdmin={canAdmin} />
-          <PairForm
-            canAdmin={canAdmin}
-            onPaired={(site) => {
-              setMessage(null);
-              sites.update((d) => (d ? { ...d, peers: [...d.peers.filter((p) => p.id !== site.id), site] } : d));
-              sites.reload();
-            }}
-          />
-        </div>
+        {canAdmin ? (
+          <div className="pair-grid">
+            <PairingCodePanel peers={peers} />
+            <PairForm
+              onPaired={(site) => {
+                setMessage(null);
+                sites.update((d) => (d ? { ...d, peers: [...d.peers.filter((p) => p.id !== site.id), site] } : d));
+                sites.reload();
+              }}
+            />
+          </div>
+        ) : (
+          <Alert tone="info" title="Pairing needs an administrator">
+            Log in as a user with the admin scope to show a pairing code, to pair this site with another, or to unpair one.
+          </Alert>
+        )}
         <ThisSite self={self} />
       </>
     );
@@ -163,6 +182,9 @@ export function SitesPage() {
         </Alert>
       ) : null}
       {body}
+      <p className="visually-hidden" role="status" data-testid="sites-announcement">
+        {announcement}
+      </p>
       <ConfirmDialog
         open={unpairing !== null}
         title={`Unpair ${lastUnpairing?.name ?? ''}?`}

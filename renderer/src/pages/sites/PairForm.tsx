@@ -7,6 +7,12 @@ import { Icon } from '../../components/icons.js';
 import { Alert, Panel } from '../../components/ui.js';
 import { INITIAL_PAIR_FORM, pairFormReducer, readyToSend, type PairField } from './pairForm.js';
 
+/**
+ * After a pairing answered `pending` (the link was not up within 15 s), a 401 this long after
+ * means the adoption, done once the link came up, ended the session: said as such.
+ */
+const PENDING_ADOPTION_WATCH_MS = 10 * 60_000;
+
 function PairedNotice({ site, onDismiss }: { site: PairedSite; onDismiss: () => void }) {
   const pending = site.adoption.state === 'pending';
   return (
@@ -30,7 +36,7 @@ function PairedNotice({ site, onDismiss }: { site: PairedSite; onDismiss: () => 
  * answer says so; a 401 while the request runs means the same), and the console then asks to log
  * in with the installation's password.
  */
-export function PairForm({ canAdmin, onPaired }: { canAdmin: boolean; onPaired: (site: PairedSite) => void }) {
+export function PairForm({ onPaired }: { onPaired: (site: PairedSite) => void }) {
   const [state, dispatch] = useReducer(pairFormReducer, INITIAL_PAIR_FORM);
   const { endSession, expectSessionEnd } = useAuth();
   const urlRef = useRef<HTMLInputElement>(null);
@@ -55,6 +61,11 @@ export function PairForm({ canAdmin, onPaired }: { canAdmin: boolean; onPaired: 
       if (site.adoption.sessionEnded) {
         endSession({ kind: 'joined', site: site.name });
         return;
+      }
+      if (site.adoption.state === 'pending') {
+        // the adoption happens once the link comes up, and may end this session then (this
+        // expectation replaces the one `release` below would clear)
+        window.setTimeout(expectSessionEnd({ kind: 'joined', site: site.name }), PENDING_ADOPTION_WATCH_MS);
       }
       if (mounted.current) dispatch({ type: 'paired', site });
       onPaired(site);
@@ -100,7 +111,7 @@ export function PairForm({ canAdmin, onPaired }: { canAdmin: boolean; onPaired: 
             spellCheck={false}
             inputMode="url"
             maxLength={2048}
-            disabled={state.busy || !canAdmin}
+            disabled={state.busy}
             onChange={(e) => dispatch({ type: 'edit', field: 'url', value: e.target.value })}
             aria-invalid={invalid('url')}
             aria-describedby={describedBy('url')}
@@ -127,7 +138,7 @@ export function PairForm({ canAdmin, onPaired }: { canAdmin: boolean; onPaired: 
             autoCapitalize="characters"
             spellCheck={false}
             maxLength={32}
-            disabled={state.busy || !canAdmin}
+            disabled={state.busy}
             onChange={(e) => dispatch({ type: 'edit', field: 'code', value: e.target.value })}
             aria-invalid={invalid('code')}
             aria-describedby={describedBy('code')}
@@ -158,7 +169,7 @@ export function PairForm({ canAdmin, onPaired }: { canAdmin: boolean; onPaired: 
         ) : null}
         {state.paired ? <PairedNotice site={state.paired} onDismiss={() => dispatch({ type: 'dismissPaired' })} /> : null}
         <div className="form-actions">
-          <button type="submit" className="button button--primary" disabled={state.busy || !canAdmin} title={canAdmin ? undefined : 'Only administrators can pair sites'}>
+          <button type="submit" className="button button--primary" disabled={state.busy}>
             <Icon name="sites" />
             {state.busy ? 'Pairing…' : 'Pair'}
           </button>

@@ -112,7 +112,7 @@ function keptForThisSession(): ShownCode | null {
  * "Let another site join": the one-time code this site shows (design section 7). A new code
  * replaces the one before on the service, so "Make a new code" voids the one on screen.
  */
-export function PairingCodePanel({ peers, canAdmin }: { peers: readonly PeerSite[] | undefined; canAdmin: boolean }) {
+export function PairingCodePanel({ peers }: { peers: readonly PeerSite[] | undefined }) {
   const [shown, setShownState] = useState<ShownCode | null>(keptForThisSession);
   const setShown = (code: ShownCode | null) => {
     const token = currentSession()?.token;
@@ -164,8 +164,7 @@ export function PairingCodePanel({ peers, canAdmin }: { peers: readonly PeerSite
               type="button"
               className="button button--primary"
               onClick={() => void make()}
-              disabled={busy || !canAdmin}
-              title={canAdmin ? undefined : 'Only administrators can pair sites'}
+              disabled={busy}
             >
               <Icon name="key" />
               {busy ? 'Making a code…' : 'Show a pairing code'}

@@ -100,3 +100,26 @@ export function spokenCountdown(msLeft: number): string {
   if (seconds > 0 || minutes === 0) parts.push(`${seconds} second${seconds === 1 ? '' : 's'}`);
   return parts.join(' ');
 }
+
+/**
+ * What changed in the peers between two loads, in sentences, for the page's polite live region
+ * (a screen reader hears a link go down or come back without reading the table again): a peer
+ * paired, unpaired, or whose state changed. Nothing on the first load (`before` undefined).
+ */
+export function peerChanges(before: readonly PeerSite[] | undefined, after: readonly PeerSite[]): string[] {
+  if (!before) return [];
+  const was = new Map(before.map((p) => [p.id, p]));
+  const out: string[] = [];
+  for (const p of after) {
+    const old = was.get(p.id);
+    was.delete(p.id);
+    if (!old) out.push(`${p.name} is paired with this site.`);
+    else if (old.state !== p.state) {
+      const why = p.state !== 'connected' && p.lastError ? `: ${p.lastError.replace(/\.$/, '')}` : '';
+      out.push(`${p.name} is ${PEER_STATE_INFO[p.state].label.toLowerCase()}${why}.`);
+    }
+    else if (old.join?.state === 'joining' && p.join?.state === 'synced') out.push(`This site is synced with ${p.name}.`);
+  }
+  for (const gone of was.values()) out.push(`${gone.name} is no longer paired with this site.`);
+  return out;
+}
