@@ -42,8 +42,13 @@ let a: E2eSite;
 let b: E2eSite;
 
 test.beforeAll(async () => {
-  a = await startSite('Lakeside Office', 'lakeside-admin-pass-1');
+  // B (the site that joins) first, so that its `admin` is older than A's. The other way round,
+  // A (the donor) may apply B's later pre-join `admin` before the adoption's rewrite of it
+  // arrives (docs/architecture.md, Joining, "Limits"), and a request of A's console in that
+  // moment finds its session's password changed and the session is deleted: A's admin is logged
+  // out (seen in 2 of 7 runs). That is the service's join to fix, not what this test is about.
   b = await startSite('Hillcrest Branch', 'hillcrest-admin-pass-2');
+  a = await startSite('Lakeside Office', 'lakeside-admin-pass-1');
 });
 
 test.afterAll(async () => {
@@ -202,6 +207,8 @@ test('pair two sites from their sites pages, watch the link, unpair', async ({ b
     await expect(peerRow(pageB, a)).toHaveAttribute('data-state', 'unreachable');
     await expect(peerRow(pageB, a).getByTestId('peer-error')).toContainText(/^Last error: .+/);
     await expect(peerRow(pageB, a).getByTestId('peer-rtt')).toHaveText('—');
+    // said to a screen reader too (a polite live region)
+    await expect(pageB.getByTestId('sites-announcement')).toContainText(`${a.name} is unreachable`);
     await shot(pageB, 'sites-07-unreachable');
     a.proxy.heal();
     b.proxy.heal();
