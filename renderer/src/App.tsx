@@ -14,6 +14,7 @@ import { TokensPage } from './pages/TokensPage.js';
 // The call pages load on first visit (their code, with the virtual list, is a chunk of its own).
 const ActiveCallsPage = lazy(() => import('./pages/ActiveCallsPage.js').then((m) => ({ default: m.ActiveCallsPage })));
 const CallRecordsPage = lazy(() => import('./pages/CallRecordsPage.js').then((m) => ({ default: m.CallRecordsPage })));
+const SitesPage = lazy(() => import('./pages/SitesPage.js').then((m) => ({ default: m.SitesPage })));
 const VoicemailPage = lazy(() => import('./pages/VoicemailPage.js').then((m) => ({ default: m.VoicemailPage })));
 
 function Loading({ children }: { children: ReactNode }) {
@@ -39,7 +40,14 @@ export function App() {
           >
             <Route index element={<DashboardPage />} />
             <Route path="configuration" element={<ConfigurationPage />} />
-            <Route path="sites" element={<PlaceholderPage page={PLANNED.sites} />} />
+            <Route
+              path="sites"
+              element={
+                <Loading>
+                  <SitesPage />
+                </Loading>
+              }
+            />
             <Route
               path="calls"
               element={

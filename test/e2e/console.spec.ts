@@ -114,7 +114,7 @@ test('login, dashboard, every page, API tokens, logout', async ({ page }) => {
 
   const pages: { link: string; path: string; heading: string; expectText: string; file: string }[] = [
     { link: 'Configuration', path: '/configuration', heading: 'Configuration', expectText: 'callstore1', file: '04-configuration' },
-    { link: 'Sites', path: '/sites', heading: 'Sites', expectText: 'Not available in this version yet', file: '05-sites' },
+    { link: 'Sites', path: '/sites', heading: 'Sites', expectText: 'This site is not paired with another', file: '05-sites' },
     { link: 'Active calls', path: '/calls', heading: 'Active calls', expectText: 'No calls in progress', file: '06-active-calls' },
     { link: 'Call records', path: '/call-records', heading: 'Call records', expectText: 'No calls in this period', file: '07-call-records' },
     { link: 'Voicemail', path: '/voicemail', heading: 'Voicemail', expectText: 'Which domain?', file: '08-voicemail' },

@@ -5,14 +5,25 @@ import { logout } from '../api/endpoints.js';
 import { liveFeed } from '../lib/live.js';
 import { clearSession, restoreSession, saveSession, type Session } from './session.js';
 
-/** Why the login page is shown, when there is something to say about it. */
-export type LoginNotice = 'expired' | 'signed-out' | null;
+/**
+ * Why the login page is shown, when there is something to say about it. `joined`: this site joined
+ * another site's installation (the sites page paired it) and now uses that installation's users,
+ * so the service ended this session; `site` names the other site (its name, or its address).
+ */
+export type LoginNotice = 'expired' | 'signed-out' | { kind: 'joined'; site: string } | null;
 
 interface AuthValue {
   session: Session | null;
   notice: LoginNotice;
   signIn(res: LoginResponse): void;
   signOut(): Promise<void>;
+  /** The service ended the session for a reason the console knows: leave, and say it on the login page. */
+  endSession(notice: NonNullable<LoginNotice>): void;
+  /**
+   * Until the returned function is called, a 401 means the session ended for `notice`'s reason
+   * (a pairing under way replaces this site's users), not that it expired.
+   */
+  expectSessionEnd(notice: NonNullable<LoginNotice>): () => void;
 }
 
 const AuthContext = createContext<AuthValue | null>(null);
@@ -28,13 +39,30 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const sessionRef = useRef(session);
   sessionRef.current = session;
   const signingOutRef = useRef(false);
+  const expectedEndRef = useRef<NonNullable<LoginNotice> | null>(null);
 
   const expire = useCallback(() => {
     clearSession();
     liveFeed.close();
-    if (sessionRef.current && !signingOutRef.current) setNotice('expired');
+    if (sessionRef.current && !signingOutRef.current) setNotice(expectedEndRef.current ?? 'expired');
     sessionRef.current = null;
     setSession(null);
+  }, []);
+
+  const endSession = useCallback((reason: NonNullable<LoginNotice>) => {
+    clearSession();
+    liveFeed.close();
+    // (requests still in flight come back 401 after this: with no session left they change nothing)
+    sessionRef.current = null;
+    setSession(null);
+    setNotice(reason);
+  }, []);
+
+  const expectSessionEnd = useCallback((reason: NonNullable<LoginNotice>) => {
+    expectedEndRef.current = reason;
+    return () => {
+      if (expectedEndRef.current === reason) expectedEndRef.current = null;
+    };
   }, []);
 
   // Any 401 on an authenticated call: the session is over, back to the login page.
@@ -53,6 +81,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
 
   const signIn = useCallback((res: LoginResponse) => {
     signingOutRef.current = false;
+    expectedEndRef.current = null;
     setSession(saveSession(res));
     setNotice(null);
   }, []);
@@ -74,7 +103,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     setNotice('signed-out');
   }, []);
 
-  const value = useMemo(() => ({ session, notice, signIn, signOut }), [session, notice, signIn, signOut]);
+  const value = useMemo(() => ({ session, notice, signIn, signOut, endSession, expectSessionEnd }), [session, notice, signIn, signOut, endSession, expectSessionEnd]);
   return <AuthContext.Provider value={value}>{children}</AuthContext.Provider>;
 }
 

@@ -27,7 +27,7 @@ export const NAV: readonly NavSection[] = [
     label: 'System',
     items: [
       { path: '/configuration', label: 'Configuration', icon: 'configuration', available: true },
-      { path: '/sites', label: 'Sites', icon: 'sites', available: false },
+      { path: '/sites', label: 'Sites', icon: 'sites', available: true },
       { path: '/limits', label: 'Limits', icon: 'limits', available: false },
       { path: '/storage', label: 'Storage', icon: 'storage', available: false },
     ],

@@ -1,13 +1,22 @@
 import { lazy, Suspense, type ReactNode } from 'react';
 import { Link } from 'react-router';
+import type { SitesList } from '../../../shared/api/sites.js';
 import type { ServiceStatus, RoleInstanceStatus } from '../../../shared/api/status.js';
+import { listSites } from '../api/sites.js';
 import { Icon } from '../components/icons.js';
 import { Alert, Badge, EmptyState, ErrorPanel, ErrorText, LoadingRegion, PageHeader, Panel, Skeleton, SkeletonTable } from '../components/ui.js';
 import { formatDateTime, formatDuration, formatTime } from '../lib/format.js';
 import { domainsText, groupInstances, ROLE_INFO, STATE_INFO, type RoleGroup } from '../lib/roles.js';
 import { STATUS_INTERVAL_MS, useStatus } from '../lib/StatusContext.js';
-import { useNow } from '../lib/useResource.js';
+import { useNow, useResource } from '../lib/useResource.js';
 import { useTitle } from '../lib/useTitle.js';
+import { GroupElection } from './dashboard/GroupElection.js';
+import { groupElection, siteLabel as siteLabelOf, type GroupElectionView } from './dashboard/groups.js';
+import './dashboard/dashboard.css';
+import { displaySiteId } from './sites/siteFormat.js';
+
+/** The paired sites, by id and name: the instances on them are shown by their site's name. */
+type PeerNames = SitesList['peers'] | undefined;
 
 // The charts (uPlot) load as a chunk of their own, after the status.
 const CallCharts = lazy(() => import('./dashboard/CallCharts.js').then((m) => ({ default: m.CallCharts })));
@@ -32,18 +41,28 @@ function Uptime({ status, receivedAt }: { status: ServiceStatus; receivedAt: num
   return <span data-testid="uptime">{formatDuration(seconds)}</span>;
 }
 
-function siteLabel(siteId: string, status: ServiceStatus): ReactNode {
-  if (siteId === status.site.id || siteId === status.site.name) {
+function SiteCell({ siteId, status, peers }: { siteId: string; status: ServiceStatus; peers: PeerNames }) {
+  const site = siteLabelOf(siteId, status.site, peers);
+  if (site.self) {
     return (
       <>
-        {status.site.name} <span className="muted">(this site)</span>
+        {site.name} <span className="muted">(this site)</span>
       </>
     );
   }
-  return <code>{siteId}</code>;
+  return site.known ? <span title={`Site id ${siteId}`}>{site.name}</span> : <code title={`Site id ${siteId}`}>{site.name}</code>;
 }
 
-function InstanceRow({ instance, status, showDomains }: { instance: RoleInstanceStatus; status: ServiceStatus; showDomains: boolean }) {
+/** The "In group" cell: the election's instance is active (or taking over); the others that run stand by. */
+function InGroupCell({ instance, election }: { instance: RoleInstanceStatus; election: GroupElectionView }) {
+  const elected = election.term !== null ? election.instance === instance.name : instance.active;
+  if (elected && election.state === 'takeover') return <Badge tone="warning">Taking over</Badge>;
+  if (elected && election.state === 'active') return <Badge tone="primary">Active</Badge>;
+  if (instance.state === 'running' || instance.state === 'remote') return <span className="muted">Standby</span>;
+  return <span className="muted">—</span>;
+}
+
+function InstanceRow({ instance, status, peers, election, showDomains }: { instance: RoleInstanceStatus; status: ServiceStatus; peers: PeerNames; election: GroupElectionView; showDomains: boolean }) {
   const state = STATE_INFO[instance.state] ?? { label: instance.state, tone: 'neutral' as const };
   return (
     <tr data-testid={`instance-${instance.name}`}>
@@ -57,15 +76,11 @@ function InstanceRow({ instance, status, showDomains }: { instance: RoleInstance
         </Badge>
       </td>
       <td>
-        {instance.active ? (
-          <Badge tone="primary">Active</Badge>
-        ) : instance.state === 'running' || instance.state === 'remote' ? (
-          <span className="muted">Standby</span>
-        ) : (
-          <span className="muted">—</span>
-        )}
+        <InGroupCell instance={instance} election={election} />
       </td>
-      <td>{siteLabel(instance.site, status)}</td>
+      <td>
+        <SiteCell siteId={instance.site} status={status} peers={peers} />
+      </td>
       {showDomains ? <td>{domainsText(instance.includeDomains)}</td> : null}
       <td className="muted">
         {instance.startedAt ? <time dateTime={instance.startedAt}>{formatDateTime(instance.startedAt)}</time> : '—'}
@@ -74,8 +89,9 @@ function InstanceRow({ instance, status, showDomains }: { instance: RoleInstance
   );
 }
 
-function GroupTable({ group, status }: { group: RoleGroup; status: ServiceStatus }) {
+function GroupTable({ group, roletype, status, peers }: { group: RoleGroup; roletype: string; status: ServiceStatus; peers: PeerNames }) {
   const showDomains = group.domains === null;
+  const election = groupElection(group, roletype, status.groups, status.site, peers);
   return (
     <div className="role-group" data-testid={`group-${group.instances[0]?.roletype ?? ''}-${group.group}`}>
       <div className="role-group__header">
@@ -83,11 +99,7 @@ function GroupTable({ group, status }: { group: RoleGroup; status: ServiceStatus
         <span className="role-group__domains">
           {group.domains ? domainsText(group.domains) : 'Instances serve different domains'}
         </span>
-        {group.instances.some((i) => i.active) ? null : (
-          <span className="role-group__warning">
-            <Badge tone="danger">No active instance</Badge>
-          </span>
-        )}
+        <GroupElection election={election} />
       </div>
       <table className="table">
         <colgroup>
@@ -114,7 +126,7 @@ function GroupTable({ group, status }: { group: RoleGroup; status: ServiceStatus
         </thead>
         <tbody>
           {group.instances.map((i) => (
-            <InstanceRow key={i.name} instance={i} status={status} showDomains={showDomains} />
+            <InstanceRow key={i.name} instance={i} status={status} peers={peers} election={election} showDomains={showDomains} />
           ))}
         </tbody>
       </table>
@@ -122,7 +134,7 @@ function GroupTable({ group, status }: { group: RoleGroup; status: ServiceStatus
   );
 }
 
-export function RoleInstances({ status }: { status: ServiceStatus }) {
+export function RoleInstances({ status, peers }: { status: ServiceStatus; peers?: PeerNames }) {
   const sections = groupInstances(status.instances);
   if (sections.length === 0) {
     return (
@@ -145,7 +157,7 @@ export function RoleInstances({ status }: { status: ServiceStatus }) {
               {info ? <span className="role-section__description">{info.description}</span> : null}
             </h3>
             {section.groups.map((g) => (
-              <GroupTable key={g.group} group={g} status={status} />
+              <GroupTable key={g.group} group={g} roletype={section.roletype} status={status} peers={peers} />
             ))}
           </section>
         );
@@ -177,9 +189,27 @@ function DashboardSkeleton() {
   );
 }
 
+/**
+ * Under the site's name: its peers when it has any ("2 paired sites, 1 connected", to the Sites
+ * page), else its id (grouped as the Sites page shows it).
+ */
+function SiteSub({ status, sites }: { status: ServiceStatus; sites: SitesList | undefined }) {
+  const id = displaySiteId(status.site.id);
+  if (!sites || sites.peers.length === 0) return <code title={`Site id ${id}`}>{id}</code>;
+  const connected = sites.peers.filter((p) => p.state === 'connected').length;
+  const n = sites.peers.length;
+  return (
+    <Link to="/sites" data-testid="sites-summary" title={`Site id ${id}`} className={connected < n ? 'site-peers site-peers--down' : 'site-peers'}>
+      {n} paired site{n === 1 ? '' : 's'}, {connected === n && n > 1 ? 'all' : connected} connected
+    </Link>
+  );
+}
+
 export function DashboardPage() {
   useTitle('Dashboard');
   const { data: status, error, loading, updatedAt, reload } = useStatus();
+  // the names of the paired sites (an instance on one is shown by it) and their links
+  const sites = useResource(listSites, [], { intervalMs: STATUS_INTERVAL_MS });
 
   const actions = (
     <>
@@ -218,7 +248,7 @@ export function DashboardPage() {
           </Alert>
         ) : null}
         <dl className="stats">
-          <Stat label="Site" value={<span data-testid="site-name">{status.site.name}</span>} sub={<code title={`Site id ${status.site.id}`}>{status.site.id}</code>} />
+          <Stat label="Site" value={<span data-testid="site-name">{status.site.name}</span>} sub={<SiteSub status={status} sites={sites.data} />} />
           <Stat label="Version" value={<span data-testid="version">{status.version}</span>} sub="Sitecall service" />
           <Stat
             label="Uptime"
@@ -248,9 +278,9 @@ export function DashboardPage() {
         </Suspense>
         <Panel
           title="Role instances"
-          description="Each group is served by one active instance; the others in the group stand by and take over in order."
+          description="Each group is served by one active instance, on one site; the others stand by and take over in order, each takeover raising the group's term."
         >
-          <RoleInstances status={status} />
+          <RoleInstances status={status} peers={sites.data?.peers} />
         </Panel>
       </>
     );

@@ -109,6 +109,11 @@ export function LoginPage() {
           <Alert tone="info">Your session expired. Log in again to continue.</Alert>
         ) : notice === 'signed-out' ? (
           <Alert tone="success">You have logged out.</Alert>
+        ) : typeof notice === 'object' && notice?.kind === 'joined' ? (
+          <Alert tone="info" title={`This site joined the installation of ${notice.site}`}>
+            It now uses that installation's users, so your session ended. Log in again with the installation's password
+            (the one you use on {notice.site}).
+          </Alert>
         ) : null}
 
         <form className="form" onSubmit={(e) => void submit(e)} noValidate aria-describedby="login-hint">
