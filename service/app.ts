@@ -11,6 +11,7 @@ import { Metrics } from './api/metrics.js';
 import { buildOpenApi } from './api/openapi.js';
 import { authRoutes, type LoginLimit } from './api/routes/auth.js';
 import { configRoutes } from './api/routes/config.js';
+import { conflictRoutes } from './api/routes/conflicts.js';
 import { systemRoutes } from './api/routes/system.js';
 import type { RouteDef } from './api/route.js';
 import { CallstoreInstance } from './callstore/instance.js';
@@ -43,7 +44,7 @@ import type { ResolvedInstance } from './config/roles.js';
 import type { ServedDomains } from '../shared/sync/replication.js';
 import { ChangeFeed } from './storage/changes.js';
 import { changeLogFile } from './storage/changelog/files.js';
-import { policyOf } from './storage/changelog/kinds.js';
+import { conflictRuleOf, policyOf } from './storage/changelog/kinds.js';
 import { ChangeLog } from './storage/changelog/log.js';
 import { lockDataDir, prepareDataDir } from './storage/data-dir.js';
 import { DocumentStore } from './storage/documents.js';
@@ -52,6 +53,7 @@ import { ReplicationHub } from './sync/replication/hub.js';
 import { SiteStanding } from './sync/standing.js';
 import { TermLedger } from './sync/terms.js';
 import { adoptFromDonor } from './sync/adopt.js';
+import { ConflictService } from './sync/conflicts.js';
 import { SiteService } from './sync/sites.js';
 import { moveFormerSiteIds } from './sync/upgrade.js';
 import { VERSION } from './version.js';
@@ -117,6 +119,8 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   let pairedSites: SiteService | undefined;
   let standing: SiteStanding | undefined;
   const isSiteElectable = (siteId: string) => (standing ? standing.isReachable(siteId) && standing.isSynced(siteId) : false);
+  // what concurrent edits on two sites overwrote (design section 7, "Partitions"), and their dismissal
+  const conflicts = new ConflictService({ log: changeLog, selfId: site.id, siteName: (id) => (id === site.id ? site.name : (pairedSites?.siteInterfaces().get(id)?.name ?? null)) });
   const config = new ConfigService(await RolesConfigStore.open(documents, site.id), {
     selfId: site.id,
     selfName: site.name,
@@ -160,7 +164,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     replication,
     interfaces: () => localInterfaces().map((i) => i.name),
     // joining (design section 7): the installation's users, tokens and configuration, before replication
-    adopt: (donor) => adoptFromDonor({ log: changeLog, config, auth, self: { id: site.id, name: site.name } }, donor),
+    adopt: (donor) => adoptFromDonor({ log: changeLog, config, auth, conflicts, self: { id: site.id, name: site.name } }, donor),
     changeLog,
     site,
     certificate,
@@ -305,6 +309,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     ...sourceRoutes(callstore),
     ...statsRoutes(cdrReader, callstore),
     ...siteRoutes(sites),
+    ...conflictRoutes(conflicts),
   );
 
   const consoleDir = opts.consoleDir ?? fileURLToPath(new URL('../renderer', import.meta.url));
@@ -394,7 +399,7 @@ export async function openDocuments(dataDir: string, feed: ChangeFeed, siteName?
   });
   let changeLog: ChangeLog;
   try {
-    changeLog = ChangeLog.open(file, { origin: site.id, policyOf });
+    changeLog = ChangeLog.open(file, { origin: site.id, policyOf, conflictRuleOf });
   } catch (err) {
     throw new StartupError(`Cannot open the change log ${file}: ${(err as Error).message}. Restore it from a backup.`);
   }

@@ -1,7 +1,7 @@
 import type { RolesConfig } from '../../shared/api/roles.js';
 import type { AuthService, UserDoc } from '../auth/auth.js';
 import type { ConfigService } from '../config/service.js';
-import type { VersionedDoc } from '../storage/changelog/core/merge.js';
+import { conflictId, type VersionedDoc, type VersionRef } from '../storage/changelog/core/merge.js';
 import type { ChangeLog } from '../storage/changelog/log.js';
 import type { DonorState } from './join.js';
 import { mergeJoiningConfig } from './join-config.js';
@@ -15,6 +15,8 @@ export interface AdoptDeps {
   log: ChangeLog;
   config: ConfigService;
   auth: AuthService;
+  /** the join overwrites on purpose: what it replaces of either installation is dismissed, not shown as a conflict */
+  conflicts: { writeDismissals(ids: readonly string[], by: string): void };
   self: { id: string; name: string };
 }
 
@@ -32,6 +34,10 @@ export interface AdoptDeps {
  *    are kept (their ids are random), so its phone system keeps sending.
  * 3. The configuration: the donor's, with this site's instances added under its site
  *    (join-config.ts), stored as a new revision past both.
+ * 4. What this replaced of either site (this site's pre-join versions, the donor's versions the
+ *    new ones were not made from) would show as overwritten by a concurrent edit on both sites
+ *    once their logs meet (core/merge.ts conflictStep): it was merged on purpose, so those
+ *    conflicts are dismissed (replicated dismissals, written before the logs meet).
  */
 export async function adoptFromDonor(deps: AdoptDeps, donor: DonorState): Promise<AdoptResult> {
   const { log } = deps;
@@ -41,6 +47,15 @@ export async function adoptFromDonor(deps: AdoptDeps, donor: DonorState): Promis
   // seq 0 moves no origin's position: the vector entry only has the clock see the donor's latest stamp
   const vector = latest ? { [donorOrigin(donor)]: { seq: 0, hlc: latest } } : {};
   const ownUsers = new Map(log.documents<UserDoc>('users').filter((u) => !u.tombstone).map((u) => [u.key, JSON.stringify(u.body)]));
+  const replaced: string[] = [];
+  const replacedBoth = (kind: string, key: string, own: VersionRef | undefined, theirs: VersionRef) => {
+    if (own) replaced.push(conflictId(kind, key, own));
+    replaced.push(conflictId(kind, key, theirs));
+  };
+  for (const d of merged) {
+    const own = log.document(d.kind, d.key);
+    if (own && !sameVersion(own, d)) replacedBoth(d.kind, d.key, own, d);
+  }
   await log.applySnapshot({ vector, documents: merged }).applied;
 
   const replacedUsers: string[] = [];
@@ -61,8 +76,11 @@ export async function adoptFromDonor(deps: AdoptDeps, donor: DonorState): Promis
   if (roles) {
     const installation = stripDoc(roles.body as RolesConfig & { _id?: string; updatedAt?: string });
     const own = deps.config.get();
+    const ownVersion = log.document('config', 'roles');
+    if (!ownVersion || !sameVersion(ownVersion, roles)) replacedBoth('config', 'roles', ownVersion, roles);
     await deps.config.adopt(mergeJoiningConfig(installation, own, deps.self), Math.max(installation.revision, own.revision) + 1);
   }
+  deps.conflicts.writeDismissals(replaced, 'system (joining)');
   return { replacedUsers };
 }
 

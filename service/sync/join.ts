@@ -57,7 +57,8 @@ export function answerJoins(channel: PeerChannel, log: ChangeLog, ready: () => v
 /** What a donor sends a joining site: its versions of the adopted kinds, and its head of the same moment (read together: every entry up to `have` is in them). */
 export function donorState(log: ChangeLog): DonorState {
   const have = log.head();
-  const documents = ADOPTED_KINDS.flatMap((kind) => log.documents(kind)).map((d) => ({ kind: d.kind, key: d.key, hlc: d.hlc, origin: d.origin, tombstone: d.tombstone, body: d.body }));
+  // with its base: the joining site then knows the donor's earlier versions, when they arrive, as ancestors (core/merge.ts conflictStep)
+  const documents = ADOPTED_KINDS.flatMap((kind) => log.documents(kind)).map((d) => ({ kind: d.kind, key: d.key, hlc: d.hlc, origin: d.origin, tombstone: d.tombstone, body: d.body, ...(d.base !== undefined ? { base: d.base } : {}) }));
   return { documents, have };
 }
 

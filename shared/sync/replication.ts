@@ -12,8 +12,8 @@ import { Type, type Static } from '@sinclair/typebox';
  */
 
 export const REPLICATION_TOPIC = 'replication';
-/** the version of these messages; a peer speaking another one is refused at hello */
-export const REPLICATION_PROTOCOL = 1;
+/** the version of these messages; a peer speaking another one is refused at hello (2: entries and documents carry their base) */
+export const REPLICATION_PROTOCOL = 2;
 
 const OriginId = Type.String({ minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f]+$' });
 const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
@@ -23,6 +23,9 @@ export type WireVector = Static<typeof WireVector>;
 
 const Hlc = Type.String({ pattern: '^[0-9a-f]{16}$' });
 
+/** the version a document change was made from (null: none); absent where not known (records) */
+const WireBase = Type.Optional(Type.Union([Type.Null(), Type.Object({ hlc: Hlc, origin: OriginId }, { additionalProperties: false })]));
+
 export const WireEntry = Type.Object(
   {
     origin: OriginId,
@@ -31,6 +34,7 @@ export const WireEntry = Type.Object(
     kind: Type.String({ minLength: 1, maxLength: 64 }),
     key: Type.String({ minLength: 1, maxLength: 1024 }),
     body: Type.Unknown({ description: 'the document or record; null for a tombstone' }),
+    base: WireBase,
   },
   { additionalProperties: false },
 );
@@ -67,7 +71,7 @@ export const RefusedMessage = Type.Object({ ...envelope, type: Type.Literal('ref
 export type RefusedMessage = Static<typeof RefusedMessage>;
 
 export const WireVersion = Type.Object(
-  { kind: Type.String({ minLength: 1, maxLength: 64 }), key: Type.String({ minLength: 1, maxLength: 1024 }), hlc: Hlc, origin: OriginId, tombstone: Type.Boolean(), body: Type.Unknown() },
+  { kind: Type.String({ minLength: 1, maxLength: 64 }), key: Type.String({ minLength: 1, maxLength: 1024 }), hlc: Hlc, origin: OriginId, tombstone: Type.Boolean(), body: Type.Unknown(), base: WireBase },
   { additionalProperties: false },
 );
 

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import type { Conflict } from '../../shared/api/conflicts.js';
 import type { RoleInstance, RolesConfig } from '../../shared/api/roles.js';
+import { compareInstances } from '../../renderer/src/pages/configuration/overwritten.js';
 import { INITIAL_PAGE_STATE, pageReducer, type EditorState, type PageAction, type PageState } from '../../renderer/src/pages/configuration/pageState.js';
 import { formFrom } from '../../renderer/src/pages/configuration/formState.js';
 import { ApiError } from '../../renderer/src/api/client.js';
@@ -97,5 +99,62 @@ describe('the configuration page state', () => {
     s = run([{ type: 'rebase' }], s);
     expect(s.baseRevision).toBe(3);
     expect(run([{ type: 'rebase' }], s)).toBe(s);
+  });
+});
+
+describe('the configuration page state: a version overwritten by a concurrent edit on another site', () => {
+  const first = config(3, [instance('callstore1', 1, ['a.example'])]);
+  const conflictOf = (id: string, instances: RoleInstance[]): Conflict => ({
+    id,
+    kind: 'config',
+    key: 'roles',
+    state: 'open',
+    overwritten: { hlc: '0000000000000001', writtenAt: '2026-01-01T00:00:00.000Z', origin: 'site-b', siteName: 'branch', deleted: false, body: { revision: 3, instances } },
+    overwrittenBy: { hlc: '0000000000000002', writtenAt: '2026-01-01T00:00:01.000Z', origin: 'site-a', siteName: 'main' },
+    current: null,
+    detectedAt: '2026-01-01T00:00:02.000Z',
+    dismissal: null,
+  });
+
+  it('shows the newest open conflict and how many there are; none hides the banner; resolving it counts down until the next list', () => {
+    const one = conflictOf('a'.repeat(32), [instance('callstore1', 1, ['b.example'])]);
+    let s = run([{ type: 'adopt', config: first }, { type: 'overwrittenLoaded', conflicts: [one], total: 2 }]);
+    expect(s.overwritten?.id).toBe(one.id);
+    expect(s.overwrittenCount).toBe(2);
+    s = run([{ type: 'overwrittenResolved', id: 'b'.repeat(32) }], s);
+    expect(s.overwritten?.id).toBe(one.id); // another id: not this one
+    s = run([{ type: 'overwrittenResolved', id: one.id }], s);
+    expect(s.overwritten).toBeNull();
+    expect(s.overwrittenCount).toBe(1);
+    s = run([{ type: 'overwrittenLoaded', conflicts: [], total: 0 }], s);
+    expect(s.overwritten).toBeNull();
+    expect(s.overwrittenCount).toBe(0);
+  });
+
+  it('an action that failed says so until the next action, and its error does not carry over to another conflict', () => {
+    const one = conflictOf('a'.repeat(32), []);
+    const error = new ApiError(409, 'conflict', 'The configuration was changed by someone else', []);
+    let s = run([{ type: 'overwrittenLoaded', conflicts: [one], total: 1 }, { type: 'overwrittenBusy', busy: 'use' }, { type: 'overwrittenFailed', error }, { type: 'overwrittenBusy', busy: null }]);
+    expect(s.overwrittenError).toBe(error);
+    // the same conflict listed again keeps the error; another one does not
+    s = run([{ type: 'overwrittenLoaded', conflicts: [one], total: 1 }], s);
+    expect(s.overwrittenError).toBe(error);
+    s = run([{ type: 'overwrittenLoaded', conflicts: [conflictOf('c'.repeat(32), [])], total: 1 }], s);
+    expect(s.overwrittenError).toBeNull();
+    // a new action clears it
+    s = run([{ type: 'overwrittenFailed', error }, { type: 'overwrittenBusy', busy: 'keep' }], s);
+    expect(s.overwrittenError).toBeNull();
+  });
+
+  it('compareInstances: the instances of both versions by name, those that differ first', () => {
+    const now = [instance('callstore1', 1, ['a.example']), instance('vmail1', 1, [], 'vmail'), instance('same1', 5, [])];
+    const then = [instance('callstore1', 1, ['b.example']), instance('same1', 5, []), instance('extra1', 7, [])];
+    const rows = compareInstances(now, then, 'site-a');
+    expect(rows.map((r) => [r.name, r.same, r.current !== undefined, r.overwritten !== undefined])).toEqual([
+      ['callstore1', false, true, true],
+      ['extra1', false, false, true],
+      ['vmail1', false, true, false],
+      ['same1', true, true, true],
+    ]);
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { ReplicationMessage, ServedDomains } from '../../shared/sync/replication.js';
+import { REPLICATION_PROTOCOL, type ReplicationMessage, type ServedDomains } from '../../shared/sync/replication.js';
 import { policyOf } from '../../service/storage/changelog/kinds.js';
 import { ChangeLog, type NewChange } from '../../service/storage/changelog/log.js';
 import { readBatch, receiveBatch, SenderState, type BatchItem } from '../../service/sync/replication/core.js';
@@ -71,7 +71,7 @@ function run(actions: Action[], serves: ServedDomains[]): void {
   let counter = 0;
 
   const connect = (a: number, b: number) => {
-    const hello = (i: number): ReplicationMessage => ({ topic: 'replication', type: 'hello', protocol: 1, have: log(i).head(), serves: serves[i] as ServedDomains });
+    const hello = (i: number): ReplicationMessage => ({ topic: 'replication', type: 'hello', protocol: REPLICATION_PROTOCOL, have: log(i).head(), serves: serves[i] as ServedDomains });
     links.set(keyOf(a, b), { from: a, to: b, dirs: [{ sender: new SenderState(2), queue: [hello(a)] }, { sender: new SenderState(2), queue: [hello(b)] }] });
   };
   /** direction 0 carries from → to; a message on direction d is handled by its receiving end */

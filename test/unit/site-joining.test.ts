@@ -13,10 +13,11 @@ import { AuthService } from '../../service/auth/auth.js';
 import { RolesConfigStore } from '../../service/config/roles-store.js';
 import { ConfigService } from '../../service/config/service.js';
 import { ChangeFeed } from '../../service/storage/changes.js';
-import { policyOf } from '../../service/storage/changelog/kinds.js';
+import { conflictRuleOf, policyOf } from '../../service/storage/changelog/kinds.js';
 import { ChangeLog } from '../../service/storage/changelog/log.js';
 import { DocumentStore } from '../../service/storage/documents.js';
 import { adoptFromDonor } from '../../service/sync/adopt.js';
+import { ConflictService } from '../../service/sync/conflicts.js';
 import { donorState } from '../../service/sync/join.js';
 import { mergeJoiningConfig } from '../../service/sync/join-config.js';
 import { checkpointWorker } from '../support/callstore-harness.js';
@@ -100,7 +101,7 @@ async function siteData(id: string, name: string, password: string, clockAheadMs
   const dir = mkdtempSync(join(tmpdir(), 'sitecall-joining-'));
   dirs.push(dir);
   const documents = new DocumentStore(DocumentStore.directoryFor(dir), new ChangeFeed());
-  const log = ChangeLog.open(join(dir, 'changelog.sqlite'), { origin: id, policyOf, durability: 'os', checkpointWorker: checkpointWorker(), physicalNow: () => Date.now() + clockAheadMs });
+  const log = ChangeLog.open(join(dir, 'changelog.sqlite'), { origin: id, policyOf, conflictRuleOf, durability: 'os', checkpointWorker: checkpointWorker(), physicalNow: () => Date.now() + clockAheadMs });
   documents.attachLog(log);
   closers.push(async () => {
     await documents.flush();
@@ -110,7 +111,8 @@ async function siteData(id: string, name: string, password: string, clockAheadMs
   const auth = await AuthService.open(documents, { sessionTtlMs: 60_000 });
   await auth.setPassword('admin', password);
   const config = new ConfigService(await RolesConfigStore.open(documents, id), { selfId: id, selfName: name, peers: () => new Map(), isUp: (s) => s === id });
-  return { id, name, log, auth, config };
+  const conflicts = new ConflictService({ log, selfId: id, siteName: () => null });
+  return { id, name, log, auth, config, conflicts };
 }
 
 describe('adopting the installation', () => {
@@ -123,7 +125,7 @@ describe('adopting the installation', () => {
     const preJoin = joiner.log.document('users', 'admin');
 
     const state = donorState(donor.log);
-    const result = await adoptFromDonor({ log: joiner.log, config: joiner.config, auth: joiner.auth, self: SELF }, state);
+    const result = await adoptFromDonor({ log: joiner.log, config: joiner.config, auth: joiner.auth, conflicts: joiner.conflicts, self: SELF }, state);
     expect(result.replacedUsers).toEqual(['admin']);
 
     // the donor's user: its clock is ahead, so its version won the merge as it is (a later edit on the donor is not overwritten)
@@ -155,9 +157,12 @@ describe('adopting the installation', () => {
     expect((donor.log.document<RolesConfig>('config', 'roles')?.body?.instances ?? []).map((i) => i.name)).toEqual(config.instances.map((i) => i.name));
     await expect(donor.auth.login('admin', 'donor-password')).resolves.toBeTruthy();
     await expect(donor.auth.authenticate(joinerToken.token)).resolves.toMatchObject({ name: 'pbx of branch' });
+    // what the join replaced of either site is found as overwritten when the logs meet, and dismissed by the adoption
+    expect(donor.log.conflicts({ state: 'all', limit: 10 }).items.map((c) => [c.kind, c.key])).toEqual(expect.arrayContaining([['config', 'roles']]));
+    expect(donor.log.conflicts({ state: 'open', limit: 10 }).items).toEqual([]);
 
     // adopting again (a crash before it was recorded) replaces nobody and adds no instance
-    const again = await adoptFromDonor({ log: joiner.log, config: joiner.config, auth: joiner.auth, self: SELF }, donorState(donor.log));
+    const again = await adoptFromDonor({ log: joiner.log, config: joiner.config, auth: joiner.auth, conflicts: joiner.conflicts, self: SELF }, donorState(donor.log));
     expect(again.replacedUsers).toEqual([]);
     expect(joiner.config.get().instances).toEqual(config.instances);
   });
@@ -168,7 +173,7 @@ describe('adopting the installation', () => {
     const preJoin = joiner.log.document('users', 'admin');
     const donorVersion = donor.log.document<{ passwordHash: string }>('users', 'admin');
     expect((preJoin?.hlc ?? '') > (donorVersion?.hlc ?? '')).toBe(true);
-    const result = await adoptFromDonor({ log: joiner.log, config: joiner.config, auth: joiner.auth, self: SELF }, donorState(donor.log));
+    const result = await adoptFromDonor({ log: joiner.log, config: joiner.config, auth: joiner.auth, conflicts: joiner.conflicts, self: SELF }, donorState(donor.log));
     expect(result.replacedUsers).toEqual(['admin']);
     const adopted = joiner.log.document<{ passwordHash: string }>('users', 'admin');
     expect(adopted?.origin).toBe(SELF.id);

@@ -13,6 +13,7 @@ import type {
 import type { ActiveCall, CallList, Cdr } from '../../../shared/api/cdr.js';
 import type { CallEvent } from '../../../shared/api/events.js';
 import type { CallStats } from '../../../shared/api/stats.js';
+import type { Conflict, ConflictList } from '../../../shared/api/conflicts.js';
 import type { Health, ServiceStatus } from '../../../shared/api/status.js';
 import { apiRequest } from './client.js';
 
@@ -60,6 +61,16 @@ export function getRolesConfig(signal?: AbortSignal): Promise<RolesConfig> {
 /** 400 lists every problem in `details`; 409 when `revision` is no longer the current one. */
 export function saveRolesConfig(body: RolesConfigInput): Promise<SavedRolesConfig> {
   return apiRequest<SavedRolesConfig>('/api/v1/config/roles', { method: 'PUT', body });
+}
+
+/** The open conflicts of one document (what a concurrent edit on another site overwrote), newest first. */
+export function listConflictsOf(kind: string, key: string, signal?: AbortSignal): Promise<ConflictList> {
+  return apiRequest<ConflictList>(`/api/v1/conflicts?kind=${encodeURIComponent(kind)}&key=${encodeURIComponent(key)}&limit=10`, { signal });
+}
+
+/** Keeps the current version: the conflict is dismissed on every site. */
+export function dismissConflict(id: string): Promise<Conflict> {
+  return apiRequest<Conflict>(`/api/v1/conflicts/${encodeURIComponent(id)}/dismiss`, { method: 'POST' });
 }
 
 /** Checks a configuration without saving it. */

@@ -3,14 +3,15 @@
  * checked by the service as it is edited, saved with the revision it started from.
  */
 import { useCallback, useEffect, useMemo, useReducer, useRef, type ReactNode } from 'react';
-import type { ConfigProblem, RoleInstance, RoleType, SavedRolesConfig } from '../../../shared/api/roles.js';
+import type { ConfigProblem, IfaceAliases, RoleInstance, RoleType, SavedRolesConfig } from '../../../shared/api/roles.js';
 import { toApiError } from '../api/client.js';
-import { getInterfaces, getRolesConfig, saveRolesConfig } from '../api/endpoints.js';
+import { dismissConflict, getInterfaces, getRolesConfig, listConflictsOf, saveRolesConfig } from '../api/endpoints.js';
 import { useAuth } from '../auth/AuthContext.js';
 import { Icon } from '../components/icons.js';
 import { Alert, ConfirmDialog, EmptyState, ErrorPanel, ErrorText, LoadingRegion, Modal, PageHeader, Panel, SkeletonTable } from '../components/ui.js';
 import {
   applyInstance,
+  draftFrom,
   groupDraft,
   mapProblems,
   newKey,
@@ -30,6 +31,8 @@ import { ConflictDialog } from './configuration/ConflictDialog.js';
 import { formFrom, InstanceForm, readForm, type FormState } from './configuration/InstanceForm.js';
 import { INITIAL_PAGE_STATE, pageReducer } from './configuration/pageState.js';
 import { InstanceTables } from './configuration/InstanceTables.js';
+import { instancesOf } from './configuration/overwritten.js';
+import { OverwrittenBanner } from './configuration/OverwrittenBanner.js';
 import { PartitionPreview } from './configuration/PartitionPreview.js';
 import { ProblemSummary } from './configuration/ProblemSummary.js';
 
@@ -53,6 +56,7 @@ export function ConfigurationPage() {
 
   const [state, dispatch] = useReducer(pageReducer, INITIAL_PAGE_STATE);
   const { saved, draft, baseRevision, editor, saving, saveError, refused, notice, conflict, conflictBusy, conflictError, removed, confirmDiscard, flashKey } = state;
+  const { overwritten, overwrittenCount, overwrittenBusy, overwrittenError } = state;
   const nameRef = useRef<HTMLInputElement>(null);
   const undoRef = useRef<HTMLButtonElement>(null);
 
@@ -130,6 +134,43 @@ export function ConfigurationPage() {
       },
     );
   }, [newerRevision, dirty, editor, saving, conflict, forgetChecks]);
+
+  // What a concurrent edit on another site overwrote (GET /api/v1/conflicts): asked again with
+  // every status poll and every configuration this page takes, so a heal shows up on its own.
+  const loadOverwritten = useCallback(async () => {
+    try {
+      const list = await listConflictsOf('config', 'roles');
+      dispatch({ type: 'overwrittenLoaded', conflicts: list.items, total: list.total });
+    } catch {
+      // the banner is a notice: it waits for the next poll
+    }
+  }, []);
+  const savedRevision = saved?.revision;
+  useEffect(() => {
+    if (savedRevision === undefined) return;
+    void loadOverwritten();
+  }, [status.data, savedRevision, loadOverwritten]);
+
+  // A conflict means another site's edit won the merge: the revision number may be the one shown
+  // (both sides saved the same next revision), so the poll above did not take it; take it now.
+  const overwrittenId = overwritten?.id;
+  useEffect(() => {
+    if (overwrittenId === undefined || dirty || editor || saving || conflict || refreshing.current) return;
+    refreshing.current = true;
+    getRolesConfig().then(
+      (config) => {
+        refreshing.current = false;
+        if (JSON.stringify(config.instances) !== JSON.stringify(saved?.instances)) {
+          dispatch({ type: 'refreshed', config });
+          forgetChecks();
+        }
+      },
+      () => {
+        refreshing.current = false;
+      },
+    );
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- only when a conflict appears, not at every edit
+  }, [overwrittenId]);
 
   useEffect(() => {
     if (flashKey === null) return undefined;
@@ -281,6 +322,43 @@ export function ConfigurationPage() {
     if (outcome !== 'conflict') dispatch({ type: 'conflictClosed' });
   };
 
+  /** Keep current: the conflict is dismissed (on every site). */
+  const keepCurrent = async () => {
+    if (!overwritten) return;
+    const id = overwritten.id;
+    dispatch({ type: 'overwrittenBusy', busy: 'keep' });
+    try {
+      await dismissConflict(id);
+      dispatch({ type: 'overwrittenResolved', id });
+      await loadOverwritten();
+    } catch (err) {
+      dispatch({ type: 'overwrittenFailed', error: toApiError(err) });
+    } finally {
+      dispatch({ type: 'overwrittenBusy', busy: null });
+    }
+  };
+
+  /** Use the overwritten one: its instances saved as a new revision through the normal save, then the conflict dismissed. */
+  const useOverwritten = async () => {
+    if (!overwritten || !saved || dirty) return;
+    const id = overwritten.id;
+    const body = overwritten.overwritten.body as { ifaceAliases?: IfaceAliases } | null;
+    const instances = instancesOf(body);
+    dispatch({ type: 'overwrittenBusy', busy: 'use' });
+    try {
+      // secrets come back as the redaction mark: the service keeps the stored ones
+      const res = await saveRolesConfig({ revision: saved.revision, instances, ...(body?.ifaceAliases ? { ifaceAliases: body.ifaceAliases } : {}) });
+      afterSave(res, draftFrom(res.instances));
+      await dismissConflict(id);
+      dispatch({ type: 'overwrittenResolved', id });
+      await loadOverwritten();
+    } catch (err) {
+      dispatch({ type: 'overwrittenFailed', error: toApiError(err) });
+    } finally {
+      dispatch({ type: 'overwrittenBusy', busy: null });
+    }
+  };
+
   // ---------- Rendering ----------
 
   const headerActions = saved ? (
@@ -390,6 +468,21 @@ export function ConfigurationPage() {
             }
           >
           </Alert>
+        ) : null}
+
+        {overwritten ? (
+          <OverwrittenBanner
+            conflict={overwritten}
+            count={overwrittenCount}
+            current={overwritten.current && !overwritten.current.deleted ? { revision: saved.revision, instances: instancesOf(overwritten.current.body) } : saved}
+            selfSite={selfSite}
+            busy={overwrittenBusy}
+            error={overwrittenError}
+            dirty={dirty}
+            readOnly={readOnly}
+            onKeep={() => void keepCurrent()}
+            onUse={() => void useOverwritten()}
+          />
         ) : null}
 
         {saveError ? (

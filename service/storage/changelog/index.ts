@@ -4,4 +4,5 @@ export { LogTail, type TailSource } from './tail.js';
 export { ClockDriftError, DEFAULT_MAX_DRIFT_MS, decodeHlc, encodeHlc, type Hlc } from './core/hlc.js';
 export { applyVersion, mergeVersions, type MergePolicy, type PolicyOf, type VersionedDoc } from './core/merge.js';
 export { changeLogFile } from './files.js';
-export { policyOf, DOCUMENT_KINDS, LOGGED_COLLECTIONS, RECORD_KINDS } from './kinds.js';
+export { conflictRuleOf, policyOf, DOCUMENT_KINDS, LOG_ONLY_KINDS, LOGGED_COLLECTIONS, RECORD_KINDS } from './kinds.js';
+export { DISMISSAL_KIND, type ConflictQuery, type ConflictRow, type ConflictRule, type DismissalBody } from './conflicts.js';

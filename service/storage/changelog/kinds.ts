@@ -1,3 +1,4 @@
+import { DISMISSAL_KIND, type ConflictRule } from './conflicts.js';
 import type { MergePolicy } from './core/merge.js';
 
 /**
@@ -53,9 +54,13 @@ export const STORE_KINDS = {
  * Document kinds held by the log alone (its `documents` table, no store outside it).
  * `role_term`: a group's Active-Passive term (`roletype:group` → {term, instance, site, since},
  * sync/terms.ts), written by the site that takes the group over; no domain, so every site has it.
+ * `conflict_dismissals` (conflicts.ts): the acknowledgement of a conflict, keyed by the
+ * conflict's id (the same on every site): replicated, so that a conflict dismissed on one site
+ * is dismissed on all, as the edit that caused it reached all.
  */
 export const LOG_ONLY_KINDS = {
   role_term: 'last-writer-wins',
+  [DISMISSAL_KIND]: 'last-writer-wins',
 } as const satisfies Record<string, MergePolicy>;
 
 const POLICIES: ReadonlyMap<string, MergePolicy> = new Map<string, MergePolicy>([
@@ -64,6 +69,27 @@ const POLICIES: ReadonlyMap<string, MergePolicy> = new Map<string, MergePolicy>(
   ...Object.entries(STORE_KINDS),
   ...Object.entries(RECORD_KINDS),
 ]);
+
+/**
+ * The kinds whose versions overwritten by a concurrent edit are kept and shown (core/merge.ts
+ * conflictStep, GET /api/v1/conflicts), each with the fields that are bookkeeping of a write and
+ * say nothing a person would restore: two sites that saved the same instances lost nothing,
+ * whatever their save times and revision counts.
+ * Not kept: the PIN guard (a count of wrong PINs, whichever stands is right enough), the
+ * dismissals themselves, and the add-only records (never overwritten).
+ */
+const CONFLICT_RULES: ReadonlyMap<string, ConflictRule> = new Map<string, ConflictRule>([
+  ['config', { ignored: ['updatedAt', 'revision'] }],
+  ['users', { ignored: [] }],
+  // lastUsedAt is written by the use of a token on either site: not an edit
+  ['tokens', { ignored: ['lastUsedAt'] }],
+  ['vmail_mailboxes', { ignored: ['updatedAt'] }],
+  ['vmail_messages', { ignored: [] }],
+]);
+
+export function conflictRuleOf(kind: string): ConflictRule | undefined {
+  return CONFLICT_RULES.get(kind);
+}
 
 export function policyOf(kind: string): MergePolicy {
   const policy = POLICIES.get(kind);

@@ -4,8 +4,9 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { WorkerShim } from '../worker-shim.js';
 import { decodeHlc, encodeHlc, HybridClock, isEncodedHlc } from './core/hlc.js';
-import { mergeVersions, type MergePolicy, type PolicyOf, type VersionedDoc } from './core/merge.js';
-import { LogQueries, type HeldRange, type LogEntry, type SinceVector } from './reader.js';
+import { conflictStep, mergeVersions, sameRef, type MergePolicy, type PolicyOf, type VersionedDoc, type VersionRef } from './core/merge.js';
+import { ConflictRecords, type ConflictQuery, type ConflictRow, type ConflictRule } from './conflicts.js';
+import { decodeBase, encodeBase, LogQueries, type HeldRange, type LogEntry, type SinceVector } from './reader.js';
 import { createSchema } from './schema.js';
 
 export type LogDurability = 'fsync' | 'os';
@@ -23,6 +24,13 @@ export interface ChangeLogOptions {
   maxDriftMs?: number;
   /** where the WAL checkpoint thread comes from (tests: the TypeScript sources); default the built checkpoint-thread.js */
   checkpointWorker?: WorkerShim;
+  /**
+   * the kinds whose overwritten versions are kept (core/merge.ts conflictStep, conflicts.ts), with
+   * their rule; undefined for a kind: not kept. Default: none.
+   */
+  conflictRuleOf?: (kind: string) => ConflictRule | undefined;
+  /** this machine's clock for when a conflict was found (tests may fix it) */
+  now?: () => number;
 }
 
 /** A change to append: the whole document after it, or null for a delete. */
@@ -187,6 +195,7 @@ interface DocRow {
   hlc: string;
   origin: number;
   body: string | null;
+  base: string | null;
 }
 
 /**
@@ -265,6 +274,9 @@ export class ChangeLog extends LogQueries {
   private soonTimer: NodeJS.Timeout | undefined;
   /** multi-row INSERTs into `entries`, by their number of rows */
   private readonly insertEntries = new Map<number, Database.Statement>();
+  /** the history of keys: what concurrent changes overwrote (conflicts.ts) */
+  private readonly history: ConflictRecords;
+  private readonly wallNow: () => number;
 
   private readonly stmt: {
     insertEntry: Database.Statement;
@@ -290,6 +302,7 @@ export class ChangeLog extends LogQueries {
     deletePeer: Database.Statement;
     insertHeld: Database.Statement;
     lastHlcUpTo: Database.Statement;
+    lastHlcOf: Database.Statement;
   };
 
   private constructor(db: Database.Database, file: string, opts: ChangeLogOptions) {
@@ -301,10 +314,12 @@ export class ChangeLog extends LogQueries {
     this.policyOf = opts.policyOf;
     this.clock = new HybridClock({ physicalNow: opts.physicalNow ?? Date.now, ...(opts.maxDriftMs !== undefined ? { maxDriftMs: opts.maxDriftMs } : {}) });
     this.stmt = {
-      insertEntry: db.prepare('INSERT INTO entries (origin, seq, hlc, kind, key, body) VALUES (?, ?, ?, ?, ?, ?)'),
-      selectDoc: db.prepare('SELECT hlc, origin, body FROM documents WHERE kind = ? AND key = ?'),
+      insertEntry: db.prepare('INSERT INTO entries (origin, seq, hlc, kind, key, body, base) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      selectDoc: db.prepare('SELECT hlc, origin, body, base FROM documents WHERE kind = ? AND key = ?'),
       anyDocument: db.prepare('SELECT 1 FROM documents WHERE kind = ? LIMIT 1'),
-      upsertDoc: db.prepare('INSERT INTO documents (kind, key, hlc, origin, body) VALUES (?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET hlc = excluded.hlc, origin = excluded.origin, body = excluded.body'),
+      upsertDoc: db.prepare(
+        'INSERT INTO documents (kind, key, hlc, origin, body, base) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (kind, key) DO UPDATE SET hlc = excluded.hlc, origin = excluded.origin, body = excluded.body, base = excluded.base',
+      ),
       maxSeq: db.prepare(
         'SELECT max(o.base, coalesce((SELECT max(seq) FROM entries WHERE origin = o.id), 0), coalesce((SELECT max(last) FROM held_elsewhere WHERE origin = o.id), 0)) AS head FROM origins o WHERE o.id = ?',
       ),
@@ -312,8 +327,8 @@ export class ChangeLog extends LogQueries {
       insertOrigin: db.prepare('INSERT INTO origins (name) VALUES (?)'),
       lastHlc: db.prepare('SELECT coalesce((SELECT hlc FROM entries WHERE origin = o.id ORDER BY seq DESC LIMIT 1), o.base_hlc) AS hlc FROM origins o'),
       hlcAt: db.prepare('SELECT hlc FROM entries WHERE origin = ? AND seq = ?'),
-      docsOfKind: db.prepare('SELECT key, hlc, origin, body FROM documents WHERE kind = ?'),
-      allDocs: db.prepare('SELECT kind, key, hlc, origin, body FROM documents'),
+      docsOfKind: db.prepare('SELECT key, hlc, origin, body, base FROM documents WHERE kind = ?'),
+      allDocs: db.prepare('SELECT kind, key, hlc, origin, body, base FROM documents'),
       positionsOf: db.prepare('SELECT origin, seq FROM positions WHERE store = ?'),
       upsertPosition: db.prepare('INSERT INTO positions (store, origin, seq) VALUES (?, ?, ?) ON CONFLICT (store, origin) DO UPDATE SET seq = excluded.seq'),
       kindsAfter: db.prepare('SELECT kind, key FROM entries WHERE origin = ? AND seq > ?'),
@@ -326,7 +341,10 @@ export class ChangeLog extends LogQueries {
       deletePeer: db.prepare('DELETE FROM peers WHERE peer = ?'),
       insertHeld: db.prepare('INSERT INTO held_elsewhere (origin, first, last) VALUES (?, ?, ?)'),
       lastHlcUpTo: db.prepare('SELECT hlc FROM entries WHERE origin = ? AND seq <= ? ORDER BY seq DESC LIMIT 1'),
+      lastHlcOf: db.prepare('SELECT coalesce((SELECT hlc FROM entries WHERE origin = o.id ORDER BY seq DESC LIMIT 1), o.base_hlc) AS hlc FROM origins o WHERE o.name = ?'),
     };
+    this.history = new ConflictRecords(db, opts.conflictRuleOf ?? (() => undefined));
+    this.wallNow = opts.now ?? Date.now;
     this.selfId = this.ensureOrigin(opts.origin);
     for (const row of this.stmt.lastHlc.all() as { hlc: string | null }[]) if (row.hlc) this.clock.seed(decodeHlc(row.hlc));
     this.checkpointer = this.startCheckpointer(file, opts.checkpointWorker ?? {});
@@ -746,24 +764,27 @@ export class ChangeLog extends LogQueries {
     const hlc = encodeHlc(this.clock.now());
     const entry: LogEntry<B> = { origin: this.origin, seq, hlc, kind: change.kind, key: change.key, body: change.body };
     const text = change.body === null ? null : (bodyText ?? JSON.stringify(change.body));
-    this.stmt.insertEntry.run(this.selfId, seq, hlc, change.kind, change.key, text);
+    // a document change names the version it was made from: what this log holds for the key
+    const held = policy === 'add-only' ? undefined : ((this.stmt.selectDoc.get(change.kind, change.key) as DocRow | undefined) ?? null);
+    if (held !== undefined) entry.base = held === null ? null : { hlc: held.hlc, origin: this.originName(held.origin) };
+    this.stmt.insertEntry.run(this.selfId, seq, hlc, change.kind, change.key, text, encodeBase(entry.base));
     this.heads.set(this.selfId, seq);
-    return { entry, version: this.mergeLocal(entry, text, policy) };
+    return { entry, version: this.mergeLocal(entry, text, policy, held ?? null) };
   }
 
   /**
-   * The merge of a local change, without reading the current version where the rule makes it
-   * win anyway: its stamp is greater than every stamp the log holds (the clock has seen them all),
-   * so under last-writer-wins it wins, and so does a tombstone under delete-wins.
+   * The merge of a local change: its stamp is greater than every stamp the log holds (the clock
+   * has seen them all), so under last-writer-wins it wins, and so does a tombstone under
+   * delete-wins. It was made from the version held (`held`, its base), so it overwrites nothing
+   * unseen: no conflict, but the key's recorded conflicts may become moot (or stop being).
    */
-  private mergeLocal<B>(entry: LogEntry<B>, text: string | null, policy: MergePolicy): VersionedDoc<B> | undefined {
+  private mergeLocal<B>(entry: LogEntry<B>, text: string | null, policy: MergePolicy, held: DocRow | null): VersionedDoc<B> | undefined {
     const version: VersionedDoc<B> = { kind: entry.kind, key: entry.key, hlc: entry.hlc, origin: entry.origin, tombstone: entry.body === null, body: entry.body };
     if (policy === 'add-only') return version;
-    if (policy === 'delete-wins' && entry.body !== null) {
-      const row = this.stmt.selectDoc.get(entry.kind, entry.key) as DocRow | undefined;
-      if (row && row.body === null) return undefined;
-    }
-    this.stmt.upsertDoc.run(entry.kind, entry.key, entry.hlc, this.selfId, text);
+    if (policy === 'delete-wins' && entry.body !== null && held && held.body === null) return undefined;
+    version.base = entry.base ?? null;
+    this.stmt.upsertDoc.run(entry.kind, entry.key, entry.hlc, this.selfId, text, encodeBase(version.base));
+    if (this.history.tracks(entry.kind)) this.history.heldChanged(version);
     return version;
   }
 
@@ -808,7 +829,7 @@ export class ChangeLog extends LogQueries {
           const policy = this.policyOf(e.kind);
           if (e.body === null && policy === 'add-only') throw new Error(`change log: ${e.kind} is add-only; the entry ${e.origin}#${e.seq} deletes one`);
           this.clock.receive(decodeHlc(e.hlc));
-          this.stmt.insertEntry.run(originId, e.seq, e.hlc, e.kind, e.key, e.body === null ? null : JSON.stringify(e.body));
+          this.stmt.insertEntry.run(originId, e.seq, e.hlc, e.kind, e.key, e.body === null ? null : JSON.stringify(e.body), policy === 'add-only' ? null : encodeBase(e.base));
           this.heads.set(originId, e.seq);
           for (const hook of this.receiveHooks) hook(e, originId);
           out.push({ entry: e, version: this.mergeDocument(e, originId, policy) });
@@ -834,16 +855,27 @@ export class ChangeLog extends LogQueries {
     this.heads.set(originId, range.last);
   }
 
-  /** Merges an entry into `documents`; the version the key now holds if the entry changed it. */
-  private mergeDocument<B>(entry: LogEntry<B>, originId: number, policy: MergePolicy): VersionedDoc<B> | undefined {
+  /**
+   * Merges an entry of another site (or a snapshot's document) into `documents`; the version the
+   * key now holds if the entry changed it. For a kind whose history is kept, the step of
+   * core/merge.ts `conflictStep` is written in the same transaction: what the entry overwrote
+   * without its writer having seen it, or what of it lost to what this site holds.
+   * `recordLosses: false` (a snapshot's documents, whose intermediate versions are not sent)
+   * keeps the history's bookkeeping but records no loss: without them, an ancestor cannot be told
+   * from a rival.
+   */
+  private mergeDocument<B>(entry: LogEntry<B>, originId: number, policy: MergePolicy, recordLosses = true): VersionedDoc<B> | undefined {
     const incoming: VersionedDoc<B> = { kind: entry.kind, key: entry.key, hlc: entry.hlc, origin: entry.origin, tombstone: entry.body === null, body: entry.body };
+    if (entry.base !== undefined) incoming.base = entry.base;
     // Add-only records are kept (first by id) by the store that owns them, not here.
     if (policy === 'add-only') return incoming;
     const row = this.stmt.selectDoc.get(entry.kind, entry.key) as DocRow | undefined;
+    let current: VersionedDoc<B> | undefined;
+    let kept: VersionedDoc<B> = incoming;
     if (row) {
       // The body only matters when the stamps are equal; otherwise it is not parsed.
       const tie = row.hlc === entry.hlc && row.origin === originId;
-      const current: VersionedDoc<B> = {
+      current = {
         kind: entry.kind,
         key: entry.key,
         hlc: row.hlc,
@@ -851,10 +883,38 @@ export class ChangeLog extends LogQueries {
         tombstone: row.body === null,
         body: tie && row.body !== null ? (JSON.parse(row.body) as B) : null,
       };
-      if (mergeVersions(current, incoming, policy) === current) return undefined;
+      kept = mergeVersions(current, incoming, policy);
     }
-    this.stmt.upsertDoc.run(entry.kind, entry.key, entry.hlc, originId, entry.body === null ? null : JSON.stringify(entry.body));
+    if (this.history.tracks(entry.kind)) {
+      const step = conflictStep(current, incoming, kept, policy, this.history.lookups((ref) => this.seen(ref)));
+      if (step.lost && !recordLosses) delete step.lost;
+      if (step.lost && current && row && sameRef(step.lost, current)) step.lost.body = row.body === null ? null : (JSON.parse(row.body) as unknown);
+      const held = kept === current && row ? { ...current, body: row.body === null ? null : (JSON.parse(row.body) as B) } : incoming;
+      this.history.apply(entry.kind, entry.key, step, held, this.wallNow());
+      if (kept !== current) this.history.heldChanged(incoming);
+    }
+    if (kept === current) return undefined;
+    this.stmt.upsertDoc.run(entry.kind, entry.key, entry.hlc, originId, entry.body === null ? null : JSON.stringify(entry.body), encodeBase(entry.base));
     return incoming;
+  }
+
+  /** Whether this log holds (or held) a version: its own, or one of an origin it holds an entry of stamped at or after it (an origin's stamps grow with its seq). */
+  private seen(ref: VersionRef): boolean {
+    if (ref.origin === this.origin) return true;
+    const last = (this.stmt.lastHlcOf.get(ref.origin) as { hlc: string | null } | undefined)?.hlc;
+    return last !== undefined && last !== null && last >= ref.hlc;
+  }
+
+  /** The conflicts this site found, newest first (conflicts.ts); committed state. */
+  conflicts(query: ConflictQuery): { items: ConflictRow[]; total: number } {
+    this.outsideGroup();
+    return this.history.list(query);
+  }
+
+  /** One conflict by its id (the same on every site). */
+  conflict(id: string): ConflictRow | undefined {
+    this.outsideGroup();
+    return this.history.get(id);
   }
 
   private headOf(originId: number): number {
@@ -890,7 +950,10 @@ export class ChangeLog extends LogQueries {
   }
 
   private versionOf<B>(kind: string, key: string, row: DocRow): VersionedDoc<B> {
-    return { kind, key, hlc: row.hlc, origin: this.originName(row.origin), tombstone: row.body === null, body: row.body === null ? null : (JSON.parse(row.body) as B) };
+    const version: VersionedDoc<B> = { kind, key, hlc: row.hlc, origin: this.originName(row.origin), tombstone: row.body === null, body: row.body === null ? null : (JSON.parse(row.body) as B) };
+    const base = decodeBase(row.base);
+    if (base !== undefined) version.base = base;
+    return version;
   }
 
   // --- write-ahead views ----------------------------------------------------------------------
@@ -1395,7 +1458,9 @@ export class ChangeLog extends LogQueries {
         }
         for (const doc of snapshot.documents) {
           const originId = this.ensureOrigin(doc.origin);
-          const v = this.mergeDocument({ origin: doc.origin, seq: 0, hlc: doc.hlc, kind: doc.kind, key: doc.key, body: doc.tombstone ? null : doc.body }, originId, this.policyOf(doc.kind));
+          const entry: LogEntry = { origin: doc.origin, seq: 0, hlc: doc.hlc, kind: doc.kind, key: doc.key, body: doc.tombstone ? null : doc.body };
+          if (doc.base !== undefined) entry.base = doc.base;
+          const v = this.mergeDocument(entry, originId, this.policyOf(doc.kind), false);
           if (v) out.push(v);
         }
         return out;
@@ -1461,7 +1526,8 @@ function checkEntry(e: LogEntry): void {
     e.kind !== '' &&
     typeof e.key === 'string' &&
     e.key !== '' &&
-    e.body !== undefined;
+    e.body !== undefined &&
+    (e.base === undefined || e.base === null || (typeof e.base === 'object' && isEncodedHlc(e.base.hlc) && typeof e.base.origin === 'string' && e.base.origin !== ''));
   if (!ok) throw new Error(`change log: a malformed entry (${JSON.stringify({ origin: e.origin, seq: e.seq, hlc: e.hlc, kind: e.kind })})`);
 }
 

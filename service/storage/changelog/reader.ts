@@ -1,4 +1,5 @@
 import Database from 'better-sqlite3';
+import type { VersionBase } from './core/merge.js';
 
 /** One change as the log holds it. `body` null is a tombstone (a delete). */
 export interface LogEntry<B = unknown> {
@@ -11,6 +12,24 @@ export interface LogEntry<B = unknown> {
   kind: string;
   key: string;
   body: B | null;
+  /**
+   * of a document change: the version it was made from (core/merge.ts VersionBase), what tells a
+   * concurrent edit from a sequential one; absent where not known (records, older entries)
+   */
+  base?: VersionBase;
+}
+
+/** A base as the `base` columns store it: `hlc/origin`, '' for none, NULL when not known. */
+export function encodeBase(base: VersionBase | undefined): string | null {
+  if (base === undefined) return null;
+  return base === null ? '' : `${base.hlc}/${base.origin}`;
+}
+
+export function decodeBase(text: string | null): VersionBase | undefined {
+  if (text === null) return undefined;
+  if (text === '') return null;
+  const at = text.indexOf('/');
+  return { hlc: text.slice(0, at), origin: text.slice(at + 1) };
 }
 
 /** What a reader (or a peer) has: per origin, the last seq it holds. */
@@ -45,6 +64,7 @@ interface EntryRow {
   kind: string;
   key: string;
   body: string | null;
+  base: string | null;
 }
 
 /**
@@ -64,7 +84,7 @@ export class LogQueries {
 
   constructor(protected readonly db: Database.Database) {
     this.selectOrigins = db.prepare('SELECT id, name FROM origins');
-    this.selectAfter = db.prepare('SELECT seq, hlc, kind, key, body FROM entries WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?');
+    this.selectAfter = db.prepare('SELECT seq, hlc, kind, key, body, base FROM entries WHERE origin = ? AND seq > ? ORDER BY seq LIMIT ?');
     this.selectBase = db.prepare('SELECT base FROM origins WHERE id = ?');
     this.selectKindsAfter = db.prepare('SELECT seq, hlc, kind, key, body FROM entries WHERE origin = ? AND seq > ? AND seq <= ? AND kind IN (SELECT value FROM json_each(?)) ORDER BY seq LIMIT ?');
     this.selectHeads = db.prepare(
@@ -113,7 +133,11 @@ export class LogQueries {
     if (id === undefined) return [];
     const base = (this.selectBase.get(id) as { base: number }).base;
     if (seq < base) throw new LogCompactedError(origin, seq, base);
-    return (this.selectAfter.all(id, seq, limit) as EntryRow[]).map((r) => ({ origin, seq: r.seq, hlc: r.hlc, kind: r.kind, key: r.key, body: r.body === null ? null : (JSON.parse(r.body) as B) }));
+    return (this.selectAfter.all(id, seq, limit) as EntryRow[]).map((r) => {
+      const entry: LogEntry<B> = { origin, seq: r.seq, hlc: r.hlc, kind: r.kind, key: r.key, body: r.body === null ? null : (JSON.parse(r.body) as B) };
+      if (r.base !== null) entry.base = decodeBase(r.base) as VersionBase;
+      return entry;
+    });
   }
 
   /** Up to `limit` ranges of `origin` held elsewhere (not here) that end after `seq`, in order. */

@@ -16,12 +16,24 @@ import type Database from 'better-sqlite3';
  * - `held_elsewhere`: ranges of an origin's seqs this log took no entries for because the peer
  *   that sent them filtered them out (domains this site does not serve, sync/replication): the
  *   origin's head moves past them, so the next entry follows without a gap, and no row is kept.
+ * - `base` of an entry and of a document (schema 2): the version a document change was made from,
+ *   `hlc/origin` (the origin by name: it travels to peers as it is), '' for none (the key's first
+ *   version), NULL where it is not known (records, entries from before schema 2).
+ * - `conflicts` (schema 2): the versions overwritten by a change whose writer had not seen them
+ *   (core/merge.ts conflictStep): this site's finding, derived from the entries it holds (the
+ *   same on every site that holds the same ones), so it is not replicated itself; `id` is the
+ *   same everywhere (conflictId); `moot` is 1 while the document held says the same (core/merge.ts
+ *   sameContent); `detected_at` is this site's clock (ms). A dismissal is a replicated document
+ *   (kind `conflict_dismissals`, key the id).
+ * - `awaited_bases` (schema 2): bases named by versions held here that were not seen here yet.
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 export function createSchema(db: Database.Database): void {
+  db.exec('CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID');
+  const row = db.prepare("SELECT value FROM meta WHERE name = 'schema'").get() as { value: string } | undefined;
+  if (row && Number(row.value) > SCHEMA_VERSION) throw new Error(`the change log was written by a newer Sitecall (schema ${row.value}; this one knows ${SCHEMA_VERSION})`);
   db.exec(`
-    CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS origins (
       id INTEGER PRIMARY KEY,
       name TEXT NOT NULL UNIQUE,
@@ -35,6 +47,7 @@ export function createSchema(db: Database.Database): void {
       kind TEXT NOT NULL,
       key TEXT NOT NULL,
       body TEXT,
+      base TEXT,
       PRIMARY KEY (origin, seq)
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS documents (
@@ -43,6 +56,7 @@ export function createSchema(db: Database.Database): void {
       hlc TEXT NOT NULL,
       origin INTEGER NOT NULL,
       body TEXT,
+      base TEXT,
       PRIMARY KEY (kind, key)
     ) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS positions (
@@ -64,7 +78,34 @@ export function createSchema(db: Database.Database): void {
       PRIMARY KEY (origin, first)
     ) WITHOUT ROWID;
   `);
-  const row = db.prepare("SELECT value FROM meta WHERE name = 'schema'").get() as { value: string } | undefined;
+  // schema 1 files: the columns of schema 2 (NULL: base not known), before the tables that need them
+  for (const table of ['entries', 'documents']) {
+    const columns = db.prepare(`SELECT name FROM pragma_table_info('${table}')`).pluck().all() as string[];
+    if (!columns.includes('base')) db.exec(`ALTER TABLE ${table} ADD COLUMN base TEXT`);
+  }
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS conflicts (
+      id TEXT PRIMARY KEY,
+      kind TEXT NOT NULL,
+      key TEXT NOT NULL,
+      hlc TEXT NOT NULL,
+      origin TEXT NOT NULL,
+      body TEXT,
+      beaten_hlc TEXT NOT NULL,
+      beaten_origin TEXT NOT NULL,
+      moot INTEGER NOT NULL DEFAULT 0,
+      detected_at INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS conflicts_by_key ON conflicts (kind, key);
+    CREATE INDEX IF NOT EXISTS conflicts_by_stamp ON conflicts (hlc, id);
+    CREATE TABLE IF NOT EXISTS awaited_bases (
+      kind TEXT NOT NULL,
+      key TEXT NOT NULL,
+      hlc TEXT NOT NULL,
+      origin TEXT NOT NULL,
+      PRIMARY KEY (kind, key, hlc, origin)
+    ) WITHOUT ROWID;
+  `);
   if (!row) db.prepare("INSERT INTO meta (name, value) VALUES ('schema', ?)").run(String(SCHEMA_VERSION));
-  else if (Number(row.value) > SCHEMA_VERSION) throw new Error(`the change log was written by a newer Sitecall (schema ${row.value}; this one knows ${SCHEMA_VERSION})`);
+  else if (Number(row.value) < SCHEMA_VERSION) db.prepare("UPDATE meta SET value = ? WHERE name = 'schema'").run(String(SCHEMA_VERSION));
 }

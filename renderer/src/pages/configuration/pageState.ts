@@ -4,6 +4,7 @@
  * page does the requests and dispatches what they answered; a unit test drives it
  * (test/unit/config-page-state.test.ts).
  */
+import type { Conflict } from '../../../../shared/api/conflicts.js';
 import type { RoleInstance, RolesConfig } from '../../../../shared/api/roles.js';
 import type { ApiError } from '../../api/client.js';
 import { applyInstance, draftFrom, groupDomains, newKey, suggestName, type DraftInstance } from '../../lib/configDraft.js';
@@ -50,6 +51,15 @@ export interface PageState {
   confirmDiscard: boolean;
   /** the row changed last, highlighted for a moment */
   flashKey: string | null;
+  /**
+   * the newest open conflict of the configuration: an edit made on another site while the sites
+   * could not reach each other, overwritten by the merge when they met again (GET /api/v1/conflicts)
+   */
+  overwritten: Conflict | null;
+  /** how many open conflicts the configuration has (the banner shows the newest) */
+  overwrittenCount: number;
+  overwrittenBusy: 'keep' | 'use' | null;
+  overwrittenError: ApiError | null;
 }
 
 export const INITIAL_PAGE_STATE: PageState = {
@@ -67,6 +77,10 @@ export const INITIAL_PAGE_STATE: PageState = {
   removed: null,
   confirmDiscard: false,
   flashKey: null,
+  overwritten: null,
+  overwrittenCount: 0,
+  overwrittenBusy: null,
+  overwrittenError: null,
 };
 
 export type PageAction =
@@ -102,7 +116,13 @@ export type PageAction =
   | { type: 'conflict'; theirs: RolesConfig }
   | { type: 'conflictBusy'; busy: 'reload' | 'overwrite' | null }
   | { type: 'conflictFailed'; error: ApiError }
-  | { type: 'conflictClosed' };
+  | { type: 'conflictClosed' }
+  /** the open conflicts of the configuration, newest first (none: the banner goes) */
+  | { type: 'overwrittenLoaded'; conflicts: readonly Conflict[]; total: number }
+  | { type: 'overwrittenBusy'; busy: 'keep' | 'use' | null }
+  | { type: 'overwrittenFailed'; error: ApiError }
+  /** the conflict was dismissed (kept the current version, or saved the overwritten one): the next one, if any, is loaded after */
+  | { type: 'overwrittenResolved'; id: string };
 
 /** Keeps the draft keys of `sent` for the instances the service saved (same order, same names). */
 export function adoptKeys(sent: readonly DraftInstance[], saved: readonly RoleInstance[]): DraftInstance[] {
@@ -201,5 +221,18 @@ export function pageReducer(state: PageState, action: PageAction): PageState {
       return { ...state, conflictError: action.error };
     case 'conflictClosed':
       return { ...state, conflict: null };
+    case 'overwrittenLoaded': {
+      const newest = action.conflicts[0] ?? null;
+      // the error of an action on another conflict does not carry over
+      const same = newest !== null && state.overwritten?.id === newest.id;
+      return { ...state, overwritten: newest, overwrittenCount: newest ? action.total : 0, overwrittenError: same ? state.overwrittenError : null };
+    }
+    case 'overwrittenBusy':
+      return { ...state, overwrittenBusy: action.busy, ...(action.busy !== null ? { overwrittenError: null } : {}) };
+    case 'overwrittenFailed':
+      return { ...state, overwrittenError: action.error };
+    case 'overwrittenResolved':
+      if (state.overwritten?.id !== action.id) return state;
+      return { ...state, overwritten: null, overwrittenCount: Math.max(0, state.overwrittenCount - 1), overwrittenError: null };
   }
 }
