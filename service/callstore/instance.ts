@@ -183,12 +183,15 @@ export class CallstoreInstance implements RoleRuntime {
     const changed = new Set<CallBucket>();
     const retired: string[] = [];
     const late: string[] = [];
+    // counted once per type and message: a counter's labels cost a lookup at every increment
+    const byType = new Map<string, number>();
+    let duplicates = 0;
     events.forEach((e, i) => {
       if (!fresh[i]) {
-        this.deps.metrics.duplicates.inc({ instance: this.name });
+        duplicates++;
         return;
       }
-      this.deps.metrics.events.inc({ instance: this.name, type: e.type });
+      byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
       if (!e.reconstructed && !e.synthesized) this.clocks.observe(e.source, e.tsMs, now);
       if (!e.reconstructed && !this.table.byDialog(e.callId) && this.recentlyFinished.has(e.callId)) {
         // A straggler of a call whose record is written: kept in the journal, not a new call.
@@ -201,6 +204,8 @@ export class CallstoreInstance implements RoleRuntime {
       retired.push(...retiredIds);
       changed.add(bucket);
     });
+    if (duplicates) this.deps.metrics.duplicates.inc({ instance: this.name }, duplicates);
+    for (const [type, count] of byType) this.deps.metrics.events.inc({ instance: this.name, type }, count);
     // A straggler's dialog leaves the active set again: its call's record and finish are in the
     // log already (committed before, or earlier in this same transaction).
     if (late.length) void journal.finish(late);
@@ -387,6 +392,11 @@ export class CallstoreInstance implements RoleRuntime {
    * calls ending together must not hold the event loop (and every source's acks) for long.
    */
   private settle(): void {
+    // the records of the calls finished in this slice are written together
+    this.records.batch(() => this.settleSlice());
+  }
+
+  private settleSlice(): void {
     this.settleTimer = undefined;
     const sliceEnd = performance.now() + SETTLE_SLICE_MS;
     const now = Date.now();
@@ -445,7 +455,7 @@ export class CallstoreInstance implements RoleRuntime {
   }
 
   private publishCallGone(id: string): void {
-    if (id) this.deps.feed.publish({ collection: 'calls', op: 'delete', id, doc: null, replicate: true });
+    if (id && this.deps.feed.watches('calls')) this.deps.feed.publish({ collection: 'calls', op: 'delete', id, doc: null, replicate: true });
   }
 
   private scheduleSweep(): void {
