@@ -214,7 +214,7 @@ export class LiveFeeds {
       if (!this.unpositioned.has(change.collection) || dropped) return;
       pending.set(`${change.collection}\u0000${change.id}`, change);
       timer ??= setTimeout(flush, LIVE_BATCH_MS);
-    });
+    }, { collections: [...this.unpositioned] });
 
     const conn: Connection = {
       ws,

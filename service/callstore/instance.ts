@@ -273,14 +273,19 @@ export class CallstoreInstance implements RoleRuntime {
     const changed = new Set<CallBucket>();
     const retired: string[] = [];
     const late: string[] = [];
+    // counted once per type and message: a counter's labels cost a lookup at every increment
+    const byType = new Map<string, number>();
+    let duplicates = 0;
     events.forEach((e, i) => {
       if (!fresh[i]) {
-        this.deps.metrics.duplicates.inc({ instance: this.name });
+        duplicates++;
         return;
       }
-      this.deps.metrics.events.inc({ instance: this.name, type: e.type });
+      byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
       this.foldOne(e, now, now, changed, retired, late);
     });
+    if (duplicates) this.deps.metrics.duplicates.inc({ instance: this.name }, duplicates);
+    for (const [type, count] of byType) this.deps.metrics.events.inc({ instance: this.name, type }, count);
     this.afterFold(changed, retired, late);
     return { fresh, stored: journal.flush() };
   }
@@ -545,6 +550,11 @@ export class CallstoreInstance implements RoleRuntime {
    * calls ending together must not hold the event loop (and every source's acks) for long.
    */
   private settle(): void {
+    // the records of the calls finished in this slice are written together
+    this.records.batch(() => this.settleSlice());
+  }
+
+  private settleSlice(): void {
     this.settleTimer = undefined;
     const sliceEnd = performance.now() + SETTLE_SLICE_MS;
     const now = Date.now();
@@ -619,7 +629,7 @@ export class CallstoreInstance implements RoleRuntime {
   }
 
   private publishCallGone(id: string): void {
-    if (id) this.deps.feed.publish({ collection: 'calls', op: 'delete', id, doc: null, replicate: true });
+    if (id && this.deps.feed.watches('calls')) this.deps.feed.publish({ collection: 'calls', op: 'delete', id, doc: null, replicate: true });
   }
 
   private scheduleSweep(): void {

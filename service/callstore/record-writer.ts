@@ -39,7 +39,7 @@ export interface RecordWriterDeps {
    * the dialogs of a finished call leave the journal's active set; `also` appends the call's
    * record in the same transaction
    */
-  finish(callIds: Set<string>, also: ((writer: GroupWriter) => void) | undefined): void;
+  finish(callIds: readonly string[], also: ((writer: GroupWriter) => void) | undefined): void;
   /** a record stored now (not before) */
   written(cdr: Cdr): void;
   /** finished calls not handed over yet (the settle queue): they count toward the backlog */
@@ -67,6 +67,8 @@ export class RecordWriter {
   private degraded = false;
   /** ids of the records appended here and not written to the store yet */
   private readonly appended = new Set<string>();
+  /** the finished calls of the batch under way (batch), written together at its end */
+  private batching: FinishedCall[] | undefined;
 
   constructor(private readonly deps: RecordWriterDeps) {
     this.unsubscribe = [
@@ -78,9 +80,38 @@ export class RecordWriter {
   }
 
   add(call: FinishedCall): void {
-    const cdr = call.wanted ? call.cdr : undefined;
-    this.deps.finish(call.callIds, cdr ? (w) => void w.append({ kind: CDR_ENTRY_KIND, key: cdr.id, body: cdr }) : undefined);
-    if (cdr) this.appended.add(cdr.id);
+    if (this.batching) this.batching.push(call);
+    else this.write([call]);
+  }
+
+  /**
+   * Runs `fn`, and writes the calls it finished (add) as one write: their dialogs' finish and
+   * their records, a few dozen rows per statement, in one savepoint of the group (the settle
+   * loop's slice). All of them or none are in the log, as for one call.
+   */
+  batch<T>(fn: () => T): T {
+    if (this.batching) return fn();
+    const calls: FinishedCall[] = [];
+    this.batching = calls;
+    try {
+      return fn();
+    } finally {
+      this.batching = undefined;
+      if (calls.length) this.write(calls);
+    }
+  }
+
+  private write(calls: readonly FinishedCall[]): void {
+    const callIds: string[] = [];
+    const records: { key: string; body: Cdr; text: string }[] = [];
+    for (const call of calls) {
+      for (const id of call.callIds) callIds.push(id);
+      const cdr = call.wanted ? call.cdr : undefined;
+      // serialized once: this text is the entry's body, and what the CDR store's thread is sent
+      if (cdr) records.push({ key: cdr.id, body: cdr, text: JSON.stringify(cdr) });
+    }
+    this.deps.finish(callIds, records.length ? (w) => void w.appendRecords(CDR_ENTRY_KIND, records) : undefined);
+    for (const r of records) this.appended.add(r.key);
   }
 
   /** The records are in the log: nothing is left to write here. Nobody waits for the backlog any more. */

@@ -200,10 +200,12 @@ export class CallstoreService {
     // an instance yet, so the events with a domain are routed first and lead the others.
     const inBatch = new Map<string, CallstoreInstance>();
     const targets = new Map<(typeof events)[number], CallstoreInstance | RouteRefusal>();
+    // the partition of a domain, looked up once per batch (the events of a batch share a few domains)
+    const partitions = new Map<string | null, ReturnType<CallstorePartition>>();
     for (const pass of [true, false]) {
       for (const item of events) {
         if ((item.event.domain !== undefined) !== pass) continue;
-        const target = this.route(item.event, inBatch);
+        const target = this.route(item.event, inBatch, partitions);
         targets.set(item, target);
         if (!isRefusal(target)) inBatch.set(item.event.callId, target);
       }
@@ -266,13 +268,18 @@ export class CallstoreService {
    * The instance for an event, or why there is none (for now, or for good). `inBatch`: the
    * dialogs routed earlier in the same batch, not stored yet.
    */
-  private route(e: CoreEvent, inBatch?: ReadonlyMap<string, CallstoreInstance>): CallstoreInstance | RouteRefusal {
+  private route(e: CoreEvent, inBatch?: ReadonlyMap<string, CallstoreInstance>, partitions?: Map<string | null, ReturnType<CallstorePartition>>): CallstoreInstance | RouteRefusal {
     for (const instance of this.running.values()) {
       if (instance.holds(e.callId) || (e.otherCallId !== undefined && instance.holds(e.otherCallId))) return instance;
     }
     const batched = inBatch?.get(e.callId) ?? (e.otherCallId !== undefined ? inBatch?.get(e.otherCallId) : undefined);
     if (batched) return batched;
-    const p = this.partition(e.domain ?? null);
+    const domain = e.domain ?? null;
+    let p = partitions?.get(domain);
+    if (p === undefined) {
+      p = this.partition(domain);
+      partitions?.set(domain, p);
+    }
     if (typeof p === 'string') return { refused: `the domain ${e.domain ?? ''} ${p}`, temporary: false };
     if (p.group === null) {
       return {

@@ -34,7 +34,7 @@ export class RolesConfigStore {
       const { _id: _key, updatedAt: _at, ...next } = change.doc as RolesDoc;
       roles.current = next;
       for (const l of roles.listeners) l(roles.get());
-    });
+    }, { collections: ['config'] });
     return roles;
   }
 

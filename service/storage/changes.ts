@@ -30,15 +30,51 @@ export type ChangeListener = (change: Change) => void;
 
 type NewChange = Omit<Change, 'seq' | 'at' | 'origin'> & { seq?: number; origin?: string };
 
+export interface SubscribeOptions {
+  /** only changes of these collections reach the listener (default: every change) */
+  collections?: readonly string[];
+}
+
 export class ChangeFeed {
-  private readonly listeners = new Set<ChangeListener>();
+  /** each listener with the collections it listens to (undefined: all of them) */
+  private readonly listeners = new Map<ChangeListener, ReadonlySet<string> | undefined>();
+  /** listeners of every collection, and per collection those of some */
+  private watchingAll = 0;
+  private readonly watching = new Map<string, number>();
   /** changes waiting for delivery: one published by a listener waits for the one it reacted to */
   private readonly queue: Change[] = [];
   private delivering = false;
 
-  subscribe(listener: ChangeListener): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+  subscribe(listener: ChangeListener, opts: SubscribeOptions = {}): () => void {
+    if (this.listeners.has(listener)) return () => this.unsubscribe(listener);
+    const collections = opts.collections ? new Set(opts.collections) : undefined;
+    this.listeners.set(listener, collections);
+    if (collections) for (const c of collections) this.watching.set(c, (this.watching.get(c) ?? 0) + 1);
+    else this.watchingAll++;
+    return () => this.unsubscribe(listener);
+  }
+
+  /**
+   * Whether a listener takes changes of this collection now: a publisher whose changes are
+   * frequent and cost something to make (a call's, at every event) asks before making them.
+   */
+  watches(collection: string): boolean {
+    return this.watchingAll > 0 || this.watching.has(collection);
+  }
+
+  private unsubscribe(listener: ChangeListener): void {
+    if (!this.listeners.has(listener)) return;
+    const collections = this.listeners.get(listener);
+    this.listeners.delete(listener);
+    if (!collections) {
+      this.watchingAll--;
+      return;
+    }
+    for (const c of collections) {
+      const n = (this.watching.get(c) ?? 1) - 1;
+      if (n > 0) this.watching.set(c, n);
+      else this.watching.delete(c);
+    }
   }
 
   publish(change: NewChange): Change {
@@ -53,7 +89,7 @@ export class ChangeFeed {
    * with every event, and most changes are superseded before anyone looks.
    */
   publishLazy(change: Omit<NewChange, 'doc'>, makeDoc: () => unknown): void {
-    if (this.listeners.size === 0) return;
+    if (!this.watches(change.collection)) return;
     let doc: unknown;
     let made = false;
     const full = { ...change, seq: change.seq ?? 0, at: new Date().toISOString() } as Change;
@@ -84,7 +120,8 @@ export class ChangeFeed {
     let failure: { err: unknown } | undefined;
     try {
       for (let next = this.queue.shift(); next; next = this.queue.shift()) {
-        for (const listener of this.listeners) {
+        for (const [listener, collections] of this.listeners) {
+          if (collections && !collections.has(next.collection)) continue;
           try {
             listener(next);
           } catch (err) {

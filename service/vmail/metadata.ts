@@ -258,7 +258,7 @@ export class VmailMetadata {
         if (version.kind !== MESSAGE_KIND) return;
         feed.publish({ collection: MESSAGE_KIND, op: version.tombstone ? 'delete' : 'put', id: version.key, doc: version.tombstone ? null : version.body, replicate: true, origin: entry.origin, seq: entry.seq });
       }),
-      feed.subscribe((change) => this.onChange(change)),
+      feed.subscribe((change) => this.onChange(change), { collections: [COLLECTIONS.messages, COLLECTIONS.mailboxes] }),
     ];
   }
 

@@ -29,4 +29,29 @@ describe('ChangeFeed', () => {
     ]);
     expect(seen[2]?.doc).toEqual({ lazy: true });
   });
+  it('a listener that names its collections gets those only; watches() says whether anyone takes a collection', () => {
+    const feed = new ChangeFeed();
+    const config: string[] = [];
+    const unsubscribe = feed.subscribe((c) => config.push(c.id), { collections: ['config'] });
+    let made = 0;
+    const publishCall = (id: string) => feed.publishLazy({ collection: 'calls', op: 'put', id, replicate: true }, () => ({ made: ++made }));
+    expect(feed.watches('calls')).toBe(false);
+    expect(feed.watches('config')).toBe(true);
+    publishCall('c1');
+    feed.publish({ collection: 'config', op: 'put', id: 'roles', doc: {}, replicate: true });
+    expect(config).toEqual(['roles']);
+    // a listener of every collection watches calls too, and its changes' documents are made when read
+    const all: Change[] = [];
+    const unsubscribeAll = feed.subscribe((c) => all.push(c));
+    expect(feed.watches('calls')).toBe(true);
+    publishCall('c2');
+    expect(all.map((c) => c.id)).toEqual(['c2']);
+    expect(config).toEqual(['roles']);
+    expect(all[0]?.doc).toEqual({ made: 1 });
+    unsubscribeAll();
+    unsubscribe();
+    unsubscribe();
+    expect(feed.watches('calls')).toBe(false);
+    expect(feed.watches('config')).toBe(false);
+  });
 });

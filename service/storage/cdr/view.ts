@@ -1,7 +1,7 @@
 import type { Cdr } from '../../../shared/api/cdr.js';
 import type { Logger } from '../../logger.js';
 import type { VersionedDoc } from '../changelog/core/merge.js';
-import type { WriteAheadView } from '../changelog/log.js';
+import { bodyTextOf, type WriteAheadView } from '../changelog/log.js';
 
 /** The kind of the change log's entries that carry call records (kinds.ts). */
 export const CDR_KIND = 'cdr';
@@ -10,6 +10,11 @@ export const CDR_KIND = 'cdr';
 export interface CdrInserter {
   /** writes the records not stored yet; resolves with the ids written now; `permanent` on a rejection that can never succeed */
   insert(cdrs: Cdr[], opts: { durable: boolean }): Promise<string[]>;
+  /**
+   * the same, for records given as their JSON text: what the log stored, serialized once, which
+   * costs the sending thread less than a structured copy of the object
+   */
+  insertTexts?(texts: string[], opts: { durable: boolean }): Promise<string[]>;
   /** why the store cannot take records now (its thread is down), or undefined */
   readonly unavailable: string | undefined;
   whenAvailable(): Promise<void>;
@@ -89,10 +94,12 @@ export class CdrStoreView implements WriteAheadView {
 
   async applyMany(versions: readonly VersionedDoc[]): Promise<void> {
     const cdrs = versions.map((v) => v.body as Cdr);
+    const texts = this.store.insertTexts ? versions.map((v) => bodyTextOf(v) ?? JSON.stringify(v.body)) : undefined;
     try {
       for (;;) {
         try {
-          const written = new Set(await this.store.insert(cdrs, { durable: false }));
+          const ids = texts && this.store.insertTexts ? await this.store.insertTexts(texts, { durable: false }) : await this.store.insert(cdrs, { durable: false });
+          const written = new Set(ids);
           this.succeeded();
           for (const cdr of cdrs) if (written.has(cdr.id)) for (const l of this.writtenListeners) l(cdr);
           return;

@@ -12,6 +12,8 @@ export interface WriterThreadData {
 /** Messages to the writer thread and its answers (see CdrWriterThread). */
 export type ToWriter =
   | { type: 'insert'; id: number; cdrs: Cdr[]; durable: boolean }
+  /** the same, each record as its JSON text (parsed here, off the sending thread) */
+  | { type: 'insert-texts'; id: number; texts: string[]; durable: boolean }
   | { type: 'get'; id: number; cdrId: string }
   /** fsync what was inserted without `durable` (CdrStore.sync) */
   | { type: 'sync'; id: number }
@@ -39,6 +41,9 @@ if (parentPort) {
       switch (msg.type) {
         case 'insert':
           port.postMessage({ type: 'inserted', id: msg.id, ids: store.insert(msg.cdrs, { durable: msg.durable }) } satisfies FromWriter);
+          break;
+        case 'insert-texts':
+          port.postMessage({ type: 'inserted', id: msg.id, ids: store.insert(msg.texts.map((t) => JSON.parse(t) as Cdr), { durable: msg.durable }) } satisfies FromWriter);
           break;
         case 'sync':
           store.sync();

@@ -102,6 +102,12 @@ export class CdrWriterThread {
     return msg.type === 'inserted' ? msg.ids : [];
   }
 
+  /** The same for records as JSON text (the change log's entry bodies): the thread parses them, not this one. */
+  async insertTexts(texts: string[], opts: { durable: boolean } = { durable: false }): Promise<string[]> {
+    const msg = await this.request({ type: 'insert-texts', id: 0, texts, durable: opts.durable });
+    return msg.type === 'inserted' ? msg.ids : [];
+  }
+
   /** Makes every insert so far survive a power loss (see CdrStore.sync). */
   async sync(): Promise<void> {
     await this.request({ type: 'sync', id: 0 });

@@ -1,4 +1,4 @@
-export { ChangeLog, LogGapError, type Appended, type AppliedChange, type AttachResult, type ChangeLogOptions, type GroupWriteOptions, type GroupWriter, type GroupWritten, type LogDurability, type LogSnapshot, type NewChange, type WriteAheadView } from './log.js';
+export { bodyTextOf, ChangeLog, LogGapError, type Appended, type AppliedChange, type AttachResult, type ChangeLogOptions, type GroupWriteOptions, type GroupWriter, type GroupWritten, type LogDurability, type LogSnapshot, type NewChange, type WriteAheadView } from './log.js';
 export { advance, ChangeLogReader, LogCompactedError, type HeldRange, type LogEntry, type SinceVector } from './reader.js';
 export { LogTail, type TailSource } from './tail.js';
 export { ClockDriftError, DEFAULT_MAX_DRIFT_MS, decodeHlc, encodeHlc, type Hlc } from './core/hlc.js';

@@ -223,6 +223,18 @@ interface OpenGroup {
   reject: (err: unknown) => void;
 }
 
+/**
+ * The JSON text of a version's body, as the log stored it, for the versions it hands to the
+ * write-ahead views (bodyTextOf): a view that sends bodies elsewhere (the CDR store's thread)
+ * sends this text, serialized once, instead of a copy of the object.
+ */
+const BODY_TEXTS = new WeakMap<VersionedDoc, string>();
+
+/** The body of a version handed to a write-ahead view, as JSON text (the text the log stored), if the log kept it. */
+export function bodyTextOf(version: VersionedDoc): string | undefined {
+  return BODY_TEXTS.get(version);
+}
+
 /** Thrown inside a group write that needs an fsync'd commit while the open group has none: it runs again in a new group. */
 const NEEDS_FSYNC = Symbol('needs fsync');
 
@@ -598,8 +610,12 @@ export class ChangeLog extends LogQueries {
         return written.entry;
       },
       appendRecords: <B>(kind: string, records: readonly { key: string; body: B; text: string }[]): LogEntry<B>[] => {
-        const written = this.appendRecords(kind, records);
-        for (const w of written) added.push(w);
+        // Records of a kind no view stores and no listener reads (the raw events) are not kept
+        // for the hand-over after the commit: nothing would look at them, and holding thousands
+        // of entries and versions until the next turn only costs the garbage collector.
+        const watched = this.viewsByKind.has(kind) || this.recordListeners.size > 0;
+        const written = this.appendRecords(kind, records, watched);
+        if (watched) for (const w of written) added.push(w);
         return written.map((w) => w.entry);
       },
       nextSeq: () => this.headOf(this.selfId) + 1,
@@ -724,10 +740,10 @@ export class ChangeLog extends LogQueries {
   }
 
   /** Records of an add-only kind, inserted a few dozen rows per statement (GroupWriter.appendRecords). */
-  private appendRecords<B>(kind: string, records: readonly { key: string; body: B; text: string }[]): { entry: LogEntry<B>; version: VersionedDoc<B> }[] {
+  private appendRecords<B>(kind: string, records: readonly { key: string; body: B; text: string }[], watched = true): { entry: LogEntry<B>; version: VersionedDoc<B> | undefined }[] {
     if (typeof kind !== 'string' || kind === '') throw new Error('change log: a change needs a kind and a key');
     if (this.policyOf(kind) !== 'add-only') throw new Error(`change log: ${kind} is not add-only; its changes are appended with append`);
-    const out: { entry: LogEntry<B>; version: VersionedDoc<B> }[] = [];
+    const out: { entry: LogEntry<B>; version: VersionedDoc<B> | undefined }[] = [];
     const params: (string | number)[] = [];
     let seq = this.headOf(this.selfId);
     for (const r of records) {
@@ -735,7 +751,12 @@ export class ChangeLog extends LogQueries {
       seq++;
       const hlc = encodeHlc(this.clock.now());
       params.push(this.selfId, seq, hlc, kind, r.key, r.text);
-      out.push({ entry: { origin: this.origin, seq, hlc, kind, key: r.key, body: r.body }, version: { kind, key: r.key, hlc, origin: this.origin, tombstone: false, body: r.body } });
+      let version: VersionedDoc<B> | undefined;
+      if (watched) {
+        version = { kind, key: r.key, hlc, origin: this.origin, tombstone: false, body: r.body };
+        BODY_TEXTS.set(version, r.text);
+      }
+      out.push({ entry: { origin: this.origin, seq, hlc, kind, key: r.key, body: r.body }, version });
       if (params.length === RECORD_ROWS_PER_INSERT * 6) this.insertRows(params);
     }
     if (params.length) this.insertRows(params);
@@ -769,7 +790,9 @@ export class ChangeLog extends LogQueries {
     if (held !== undefined) entry.base = held === null ? null : { hlc: held.hlc, origin: this.originName(held.origin) };
     this.stmt.insertEntry.run(this.selfId, seq, hlc, change.kind, change.key, text, encodeBase(entry.base));
     this.heads.set(this.selfId, seq);
-    return { entry, version: this.mergeLocal(entry, text, policy, held ?? null) };
+    const version = this.mergeLocal(entry, text, policy, held ?? null);
+    if (version && text !== null && this.viewsByKind.has(change.kind)) BODY_TEXTS.set(version, text);
+    return { entry, version };
   }
 
   /**
@@ -1043,7 +1066,11 @@ export class ChangeLog extends LogQueries {
         const rows = this.stmt.recordsAfter.all(originId, after, JSON.stringify([...kinds]), 1000) as { seq: number; hlc: string; kind: string; key: string; body: string }[];
         if (rows.length === 0) break;
         after = (rows.at(-1) as { seq: number }).seq;
-        const records = rows.map((r): VersionedDoc => ({ kind: r.kind, key: r.key, hlc: r.hlc, origin: name, tombstone: false, body: JSON.parse(r.body) }));
+        const records = rows.map((r): VersionedDoc => {
+          const version: VersionedDoc = { kind: r.kind, key: r.key, hlc: r.hlc, origin: name, tombstone: false, body: JSON.parse(r.body) };
+          BODY_TEXTS.set(version, r.body);
+          return version;
+        });
         if (view.applyMany) await view.applyMany(records);
         else for (const r of records) await view.apply(r);
         applied += records.length;
@@ -1083,6 +1110,9 @@ export class ChangeLog extends LogQueries {
    * events a second behind the CDR store's inserts), which nothing in the service needs today.
    */
   onApplied(listener: (change: AppliedChange) => void, opts: { records?: boolean } = {}): () => void {
+    // The open group kept no records for a listener that did not exist yet (appendRecords): it
+    // commits first, and this listener sees the records of the groups after it.
+    if (opts.records) this.outsideGroup();
     const wrapped = opts.records ? listener : (change: AppliedChange) => {
       if (this.policyOf(change.version.kind) !== 'add-only') listener(change);
     };

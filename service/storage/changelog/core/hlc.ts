@@ -48,8 +48,17 @@ export class ClockDriftError extends Error {
 export function encodeHlc(h: Hlc): string {
   if (!Number.isInteger(h.wall) || h.wall < 0 || h.wall > MAX_WALL) throw new RangeError(`HLC wall out of range: ${h.wall}`);
   if (!Number.isInteger(h.counter) || h.counter < 0 || h.counter > MAX_COUNTER) throw new RangeError(`HLC counter out of range: ${h.counter}`);
-  return h.wall.toString(16).padStart(WALL_DIGITS, '0') + h.counter.toString(16).padStart(COUNTER_DIGITS, '0');
+  // The stamps of one batch mostly share their millisecond: its digits are made once.
+  if (h.wall !== lastWall) {
+    lastWall = h.wall;
+    lastWallDigits = h.wall.toString(16).padStart(WALL_DIGITS, '0');
+  }
+  return lastWallDigits + (h.counter < 16 ? COUNTER_PADS[h.counter] as string : h.counter.toString(16).padStart(COUNTER_DIGITS, '0'));
 }
+
+let lastWall = -1;
+let lastWallDigits = '';
+const COUNTER_PADS = Array.from({ length: 16 }, (_, i) => i.toString(16).padStart(COUNTER_DIGITS, '0'));
 
 export function decodeHlc(text: string): Hlc {
   if (!HLC_PATTERN.test(text)) throw new RangeError(`Not an encoded HLC: ${JSON.stringify(text)}`);
