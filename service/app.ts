@@ -44,6 +44,7 @@ import { lockDataDir, prepareDataDir } from './storage/data-dir.js';
 import { DocumentStore } from './storage/documents.js';
 import { loadOrCreateSiteCertificate, type SiteCertificate } from './sync/identity.js';
 import { ReplicationHub } from './sync/replication/hub.js';
+import { MediaHub } from './sync/media.js';
 import { adoptFromDonor } from './sync/adopt.js';
 import { SiteService } from './sync/sites.js';
 import { moveFormerSiteIds } from './sync/upgrade.js';
@@ -182,7 +183,11 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
 
   let listening!: () => void;
   const listened = new Promise<void>((resolve) => (listening = resolve));
-  const vmail = await createVmail({ documents, feed, changeLog, config, siteId: site.id, dataDir: settings.dataDir, metrics, log, health, listening: listened });
+  // Voicemail across sites (design section 5): the audio a peer holds streams from it over the link
+  // (sync/media.ts), and a peer asks this site's vmail for what it holds; neither imports the other.
+  const media = new MediaHub({ resolve: (peer, ref, expect) => vmail.service.audioForPeer(peer, ref, expect), logger: log.child({ part: 'media' }) });
+  sites.onPeerChannel((channel) => media.attach(channel));
+  const vmail = await createVmail({ documents, feed, changeLog, config, siteId: site.id, dataDir: settings.dataDir, remote: media, metrics, log, health, listening: listened });
   // After vmail opened: a data directory whose messages were still in nedb has them imported into
   // the log there, naming the former site id, and they are moved with the rest. Before the roles start.
   await moveFormerSiteIds({ site, config, changeLog, log });
@@ -279,6 +284,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         log.info('stopping: no new connections');
         clearInterval(purge);
         clearInterval(compaction);
+        media.stop();
         await sites.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         sockets.close();

@@ -26,8 +26,12 @@ describe('message changes', () => {
     const back = patchMessageDoc(deleted, { folder: undeleteFolder(deleted) }, at(11));
     expect(back).toMatchObject({ folder: 'new', deletedAt: null, folderBeforeDelete: null });
     expect(patchMessageDoc(m, { folder: 'new', read: false }, at(1))).toBeNull();
-    expect(toMessage(m)).not.toHaveProperty('_id');
-    expect(toMessage(m)).not.toHaveProperty('box');
+    expect(toMessage(m, true)).not.toHaveProperty('_id');
+    expect(toMessage(m, true)).not.toHaveProperty('box');
+    // available: its origin can be reached and its audio is not missing
+    expect(toMessage(m, true).available).toBe(true);
+    expect(toMessage(m, false).available).toBe(false);
+    expect(toMessage({ ...m, audioMissing: true }, true).available).toBe(false);
   });
 
   it('purges a deleted message once its retention has passed', () => {
