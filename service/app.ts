@@ -185,7 +185,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   const listened = new Promise<void>((resolve) => (listening = resolve));
   // Voicemail across sites (design section 5): the audio a peer holds streams from it over the link
   // (sync/media.ts), and a peer asks this site's vmail for what it holds; neither imports the other.
-  const media = new MediaHub({ resolve: (peer, ref, expect) => vmail.service.audioForPeer(peer, ref, expect), logger: log.child({ part: 'media' }) });
+  const media = new MediaHub({ resolve: (peer, ref, expect) => vmail.service.audioForPeer(peer, ref, expect), logger: log.child({ part: 'media' }), registry: metrics.registry });
   sites.onPeerChannel((channel) => media.attach(channel));
   const vmail = await createVmail({ documents, feed, changeLog, config, siteId: site.id, dataDir: settings.dataDir, remote: media, metrics, log, health, listening: listened });
   // After vmail opened: a data directory whose messages were still in nedb has them imported into

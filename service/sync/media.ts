@@ -1,5 +1,6 @@
-import { Readable } from 'node:stream';
 import { createHash, type Hash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { Counter, type Registry } from 'prom-client';
 import {
   AskerMessage,
   MEDIA_CHUNK_BYTES,
@@ -69,6 +70,9 @@ export const DEFAULT_MEDIA_LIMITS: MediaLimits = {
   askedPerPeer: 64,
 };
 
+/** how long an open whose link was replaced waits for the successor before it is `link_lost` */
+const SUCCESSOR_WAIT_MS = 2_000;
+
 const parseAsker = validator(AskerMessage);
 const parseOrigin = validator(OriginMessage);
 const ASKER_TYPES: ReadonlySet<string> = new Set(['open', 'credit', 'cancel']);
@@ -84,43 +88,119 @@ export class MediaStreamError extends Error {
   }
 }
 
+/** What the streams of every link count: `stats` for tests and the bench, and the counters of /metrics when there is a registry. */
+class MediaMeter {
+  readonly stats = { served: 0, servedBytes: 0, asked: 0, askedBytes: 0, refused: 0, failed: 0 };
+  private readonly streams: Counter<'direction' | 'result'> | undefined;
+  private readonly bytes: Counter<'direction'> | undefined;
+
+  constructor(registry: Registry | undefined) {
+    if (!registry) return;
+    this.streams = new Counter({
+      name: 'sitecall_media_streams_total',
+      help: 'Audio streams between sites by direction (served: this site’s audio to a peer; asked: a peer’s audio for a player here) and result (ok, or why not: not_found, gone, damaged, changed, refused, busy, error, timeout, link_lost)',
+      labelNames: ['direction', 'result'],
+      registers: [registry],
+    });
+    this.bytes = new Counter({ name: 'sitecall_media_bytes_total', help: 'Audio bytes streamed between sites, by direction (served, asked)', labelNames: ['direction'], registers: [registry] });
+  }
+
+  served(result: 'ok' | MediaFailure): void {
+    if (result === 'ok') this.stats.served++;
+    else if (result === 'busy' || result === 'refused') this.stats.refused++;
+    else this.stats.failed++;
+    this.streams?.inc({ direction: 'served', result });
+  }
+
+  asked(result: 'ok' | MediaOpenFailure): void {
+    if (result === 'ok') this.stats.asked++;
+    this.streams?.inc({ direction: 'asked', result });
+  }
+
+  moved(direction: 'served' | 'asked', bytes: number): void {
+    if (direction === 'served') this.stats.servedBytes += bytes;
+    else this.stats.askedBytes += bytes;
+    this.bytes?.inc({ direction }, bytes);
+  }
+}
+
 /**
  * The media part of every link: one per site, each new PeerChannel attached (`attach`), the
- * current one per peer used to ask. Counts for /metrics are in `stats`.
+ * current one per peer used to ask. Counted in /metrics (`sitecall_media_*`) with a registry.
  */
 export class MediaHub {
   private readonly channels = new Map<string, PeerLink>();
+  /** opens waiting for a peer's next link (see `open`) */
+  private readonly linkWaiters = new Map<string, Set<() => void>>();
   private readonly limits: MediaLimits;
-  readonly stats = { served: 0, servedBytes: 0, asked: 0, askedBytes: 0, refused: 0, failed: 0 };
+  private readonly meter: MediaMeter;
 
   constructor(
-    private readonly deps: MediaServeDeps & { logger: Logger; limits?: Partial<MediaLimits> },
+    private readonly deps: MediaServeDeps & { logger: Logger; limits?: Partial<MediaLimits>; registry?: Registry },
   ) {
     this.limits = { ...DEFAULT_MEDIA_LIMITS, ...deps.limits };
+    this.meter = new MediaMeter(deps.registry);
+  }
+
+  get stats(): MediaMeter['stats'] {
+    return this.meter.stats;
   }
 
   /** Takes a new link to a peer; a stream of an older link of that peer ends with that link. */
   attach(channel: PeerChannel): void {
-    const link = new PeerLink(channel, this.deps, this.limits, this.stats, this.deps.logger.child({ peer: channel.peerId }));
+    const link = new PeerLink(channel, this.deps, this.limits, this.meter, this.deps.logger.child({ peer: channel.peerId }));
     this.channels.set(channel.peerId, link);
     channel.onClose(() => {
       if (this.channels.get(channel.peerId) === link) this.channels.delete(channel.peerId);
     });
+    for (const wake of this.linkWaiters.get(channel.peerId) ?? []) wake();
   }
 
   /** Whether a link to the site is open now (its audio can be asked for). */
   connected(siteId: string): boolean {
-    return this.channels.get(siteId)?.channel.isOpen ?? false;
+    return this.current(siteId) !== undefined;
   }
 
   /**
    * Asks `siteId` for the audio `ref` names (a range of it, or all). Resolves once the origin
    * said it is there (with a stream of its bytes) or why not; never rejects.
    */
-  open(siteId: string, ref: MediaRef, opts: { range?: ByteRange; expect: OpenMessage['expect'] }): Promise<MediaOpenResult> {
+  async open(siteId: string, ref: MediaRef, opts: { range?: ByteRange; expect: OpenMessage['expect'] }): Promise<MediaOpenResult> {
+    const result = await this.openOnce(siteId, ref, opts);
+    this.meter.asked(result.ok ? 'ok' : result.reason);
+    return result;
+  }
+
+  private async openOnce(siteId: string, ref: MediaRef, opts: { range?: ByteRange; expect: OpenMessage['expect'] }): Promise<MediaOpenResult> {
+    const link = this.current(siteId);
+    if (!link) return { ok: false, reason: 'unreachable', message: `site ${siteId} is not connected` };
+    const first = await link.open(ref, opts);
+    if (first.ok || first.reason !== 'link_lost') return first;
+    // Two links dialed at once resolve to one, and the other closes: an open on the one that
+    // went is asked again on its successor, which is there or comes within moments.
+    const next = this.current(siteId) ?? (await this.nextLink(siteId, SUCCESSOR_WAIT_MS));
+    return next && next !== link ? next.open(ref, opts) : first;
+  }
+
+  private current(siteId: string): PeerLink | undefined {
     const link = this.channels.get(siteId);
-    if (!link?.channel.isOpen) return Promise.resolve({ ok: false, reason: 'unreachable', message: `site ${siteId} is not connected` });
-    return link.open(ref, opts);
+    return link?.channel.isOpen && !link.isEnded ? link : undefined;
+  }
+
+  private nextLink(siteId: string, ms: number): Promise<PeerLink | undefined> {
+    return new Promise((resolve) => {
+      let waiters = this.linkWaiters.get(siteId);
+      if (!waiters) this.linkWaiters.set(siteId, (waiters = new Set()));
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(done);
+        if (waiters.size === 0) this.linkWaiters.delete(siteId);
+        resolve(this.current(siteId));
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      waiters.add(done);
+    });
   }
 
   /** Ends every stream (the links close after). */
@@ -148,11 +228,15 @@ class PeerLink {
     readonly channel: PeerChannel,
     private readonly deps: MediaServeDeps,
     private readonly limits: MediaLimits,
-    private readonly stats: MediaHub['stats'],
+    private readonly meter: MediaMeter,
     private readonly log: Logger,
   ) {
     channel.onMessage(MEDIA_TOPIC, (m) => this.onMessage(m));
     channel.onClose((reason) => this.end(`the link closed (${reason})`));
+  }
+
+  get isEnded(): boolean {
+    return this.ended;
   }
 
   end(why: string): void {
@@ -178,7 +262,6 @@ class PeerLink {
       if (this.asked.get(id) === asked) this.asked.delete(id);
     });
     this.asked.set(id, asked);
-    this.stats.asked++;
     this.send({ topic: MEDIA_TOPIC, type: 'open', stream: id, ref, range: opts.range ?? null, expect: opts.expect, window: this.limits.window }).catch((err: unknown) =>
       asked.fail('link_lost', `the request could not be sent: ${(err as Error).message}`),
     );
@@ -191,7 +274,7 @@ class PeerLink {
   }
 
   countReceived(bytes: number): void {
-    this.stats.askedBytes += bytes;
+    this.meter.moved('asked', bytes);
   }
 
   // --- receiving ----------------------------------------------------------------------------
@@ -206,7 +289,7 @@ class PeerLink {
         // a request of a stream that can be named is refused alone: replication shares the link
         const stream = raw['stream'];
         if (raw.type === 'open' && typeof stream === 'number' && Number.isInteger(stream) && stream > 0 && !this.served.has(stream)) {
-          this.stats.failed++;
+          this.meter.served('error');
           this.log.warn({ err }, 'a malformed media request of the peer is refused');
           void this.send({ topic: MEDIA_TOPIC, type: 'fail', stream, reason: 'error', message: `the request is not one this site takes: ${(err as Error).message}`.slice(0, 500) }).catch(() => undefined);
           return;
@@ -258,9 +341,9 @@ class PeerLink {
   // --- serving ----------------------------------------------------------------------------
 
   private async serve(m: OpenMessage): Promise<void> {
-    const refuse = (reason: MediaFailure, message: string) => {
-      if (reason === 'busy' || reason === 'refused') this.stats.refused++;
-      else this.stats.failed++;
+    // a stream that fails after `ready` was counted as served already
+    const refuse = (reason: MediaFailure, message: string, afterReady = false) => {
+      if (!afterReady) this.meter.served(reason);
       this.log.info({ stream: m.stream, ref: m.ref, reason, message }, 'a media request of the peer is not served');
       void this.send({ topic: MEDIA_TOPIC, type: 'fail', stream: m.stream, reason, message: message.slice(0, 500) }).catch(() => undefined);
     };
@@ -281,7 +364,7 @@ class PeerLink {
       const range = m.range ?? (found.size === 0 ? undefined : { start: 0, end: found.size - 1 });
       if (range && (range.start > range.end || range.end >= found.size)) return refuse('changed', `the range ${range.start}-${range.end} is outside the ${found.size} bytes held here`);
       await this.send({ topic: MEDIA_TOPIC, type: 'ready', stream: m.stream, size: found.size });
-      this.stats.served++;
+      this.meter.served('ok');
       if (!range) {
         await this.send({ topic: MEDIA_TOPIC, type: 'end', stream: m.stream });
         return;
@@ -296,12 +379,12 @@ class PeerLink {
           while (s.credit <= 0 && !s.cancelled) {
             if (!(await this.awaitCredit(s))) {
               this.cancelServed(s);
-              return refuse('error', `the asking site gave no credit for ${Math.round(this.limits.stalledTimeoutMs / 1000)} s: the stream is ended (ask again to go on)`);
+              return refuse('error', `the asking site gave no credit for ${Math.round(this.limits.stalledTimeoutMs / 1000)} s: the stream is ended (ask again to go on)`, true);
             }
           }
           if (s.cancelled) return;
           s.credit -= chunk.length;
-          this.stats.servedBytes += chunk.length;
+          this.meter.moved('served', chunk.length);
           await this.send({ topic: MEDIA_TOPIC, type: 'chunk', stream: m.stream, data: chunk.toString('base64') });
         }
       }
@@ -310,7 +393,7 @@ class PeerLink {
       // the link closed under the send, or the file could not be read: the asker hears of it (if it still can)
       if (!s.cancelled && this.channel.isOpen) {
         this.log.error({ err, ref: m.ref }, 'streaming audio to the peer failed');
-        refuse('error', `reading the audio failed on the origin: ${(err as Error).message}`);
+        refuse('error', `reading the audio failed on the origin: ${(err as Error).message}`, s.source !== undefined);
       }
     } finally {
       s.source?.destroy();

@@ -8,6 +8,7 @@
  * with Retry-After, and it plays again once the link is back.
  */
 import { existsSync } from 'node:fs';
+import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiClient } from '../support/api.js';
@@ -195,6 +196,46 @@ describe('voicemail across two sites', () => {
     const again = await onB.audio(BOX, idA);
     expect(again.status).toBe(200);
     expect(again.bytes.equals(wavA)).toBe(true);
+  });
+
+  it('a link lost while a message streams cuts the response short (never a whole-looking wrong body); once back, it plays whole', async () => {
+    const long = makeWav(200); // 3.2 MB: many windows of credit
+    const dep = await onA.deposit(BOX, long);
+    expect(dep.status).toBe(201);
+    const id = dep.body.id as string;
+    await waitFor('the long message on B', async () => ((await listed(onB)).some((m) => m.id === id) ? true : undefined));
+    const token = await login(b.service);
+    const cutShort = await new Promise<{ status: number; got: number; complete: boolean }>((resolve, reject) => {
+      const req = request(`${b.service.url}/api/v1/domains/${DOMAIN}/mailboxes/${BOX}/messages/${id}/audio`, { headers: { authorization: `Bearer ${token}` } }, (res) => {
+        let got = 0;
+        let cut = false;
+        res.on('data', (d: Buffer) => {
+          got += d.length;
+          if (cut) return;
+          cut = true;
+          // the player stops reading (the origin stops at the credit), the link goes, then the player reads on
+          res.pause();
+          a.proxy.cut();
+          b.proxy.cut();
+          void waitFor('B to see A gone', async () => ((await connected(b, a)) ? undefined : true), 15_000).then(() => res.resume(), reject);
+        });
+        res.on('error', () => undefined);
+        res.on('close', () => resolve({ status: res.statusCode ?? 0, got, complete: res.complete }));
+      });
+      req.on('error', () => undefined);
+      req.end();
+    });
+    expect(cutShort.status).toBe(200);
+    expect(cutShort.complete).toBe(false);
+    expect(cutShort.got).toBeLessThan(long.length);
+    await waitFor('B to log the cut stream', async () => (/the audio stream failed mid-way/.test(b.service.logs()) ? true : undefined));
+    a.proxy.heal();
+    b.proxy.heal();
+    await waitFor('A’s message available on B again', async () => ((await listed(onB)).find((m) => m.id === id)?.available ? true : undefined), 20_000);
+    const whole = await onB.audio(BOX, id);
+    expect({ status: whole.status, bytes: whole.bytes.length, body: whole.bytes.length < 1000 ? whole.bytes.toString() : '' }).toEqual({ status: 200, bytes: long.length, body: '' });
+    expect(whole.bytes.equals(long)).toBe(true);
+    expect((await onB.json('DELETE', `/${BOX}/messages/${id}?purge=true`)).status).toBe(204);
   });
 
   it('the origin killed: its message is listed unavailable, 503 meanwhile; restarted, it plays again', async () => {

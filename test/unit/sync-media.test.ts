@@ -57,7 +57,8 @@ function servingFile(path: string, size: number) {
   return { resolve, opened };
 }
 
-async function linked(serve: MediaServeDeps['resolve'], limits: Partial<MediaLimits> = {}) {
+/** A real WebSocket on loopback: both ends, closed after the test. */
+async function socketPair(): Promise<{ client: WebSocket; serverSide: WebSocket }> {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((r) => server.once('listening', () => r()));
   const accepted = new Promise<WebSocket>((r) => server.once('connection', (ws) => r(ws)));
@@ -67,17 +68,22 @@ async function linked(serve: MediaServeDeps['resolve'], limits: Partial<MediaLim
     client.once('error', j);
   });
   const serverSide = await accepted;
+  cleanups.push(async () => {
+    client.terminate();
+    serverSide.terminate();
+    await new Promise<void>((r) => server.close(() => r()));
+  });
+  return { client, serverSide };
+}
+
+async function linked(serve: MediaServeDeps['resolve'], limits: Partial<MediaLimits> = {}) {
+  const { client, serverSide } = await socketPair();
   const askerChannel: PeerChannel = channelOverWebSocket(client, 'origin');
   const originChannel: PeerChannel = channelOverWebSocket(serverSide, 'asker');
   const asker = new MediaHub({ resolve: async () => ({ reason: 'not_found', message: 'the asker serves nothing' }), logger: log, limits });
   const origin = new MediaHub({ resolve: serve, logger: log, limits });
   asker.attach(askerChannel);
   origin.attach(originChannel);
-  cleanups.push(async () => {
-    client.terminate();
-    serverSide.terminate();
-    await new Promise<void>((r) => server.close(() => r()));
-  });
   return { asker, origin, askerChannel, originChannel, client, serverSide };
 }
 
@@ -203,6 +209,32 @@ describe('media between sites', () => {
     await until('the second file opened', () => served.opened.length === 2);
     second.stream.destroy();
     await until('the origin’s read cancelled', () => (served.opened[1] as Readable).destroyed);
+  });
+
+  it('an open whose link is replaced before the origin answered (two links dialed at once, one kept) is asked again on the successor', async () => {
+    const bytes = randomBytes(3 * MEDIA_CHUNK_BYTES);
+    const { resolve } = servingFile(file(bytes), bytes.length);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let calls = 0;
+    // the origin answers the first request only once its link has gone
+    const slowFirst: MediaServeDeps['resolve'] = async (peer, ref, expect) => {
+      if (calls++ === 0) await held;
+      return resolve(peer, ref, expect);
+    };
+    const one = await linked(slowFirst);
+    const opening = one.asker.open('origin', REF, { expect: { size: bytes.length, sha256: sha(bytes) } });
+    await until('the first request at the origin', () => calls === 1);
+    const successor = await socketPair();
+    one.client.close(1000, 'duplicate link');
+    await new Promise<void>((r) => one.askerChannel.onClose(() => r()));
+    one.asker.attach(channelOverWebSocket(successor.client, 'origin'));
+    one.origin.attach(channelOverWebSocket(successor.serverSide, 'asker'));
+    release();
+    const opened = await opening;
+    if (!opened.ok) throw new Error(`${opened.reason}: ${opened.message}`);
+    expect((await readAll(opened.stream)).equals(bytes)).toBe(true);
+    expect(calls).toBe(2);
   });
 
   it('an origin that stops sending mid-stream: the reader fails with a timeout', async () => {
