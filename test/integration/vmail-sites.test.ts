@@ -171,7 +171,8 @@ describe('voicemail across two sites', () => {
   it('the link cut: the other site’s message is still listed, unavailable, and playing it is 503 with Retry-After; healed, it plays again', async () => {
     a.proxy.blackhole();
     b.proxy.blackhole();
-    await waitFor('B to see A gone', async () => ((await connected(b, a)) ? undefined : true), 15_000);
+    // each side sees the loss by its own heartbeats (within 3 s of each other)
+    await waitFor('each site to see the other gone', async () => ((await connected(b, a)) || (await connected(a, b)) ? undefined : true), 15_000);
     const items = await listed(onB);
     expect(items.map((m) => m.id).sort()).toEqual([idA, idB].sort());
     expect(items.find((m) => m.id === idA)).toMatchObject({ available: false, originSite: a.self.id });
