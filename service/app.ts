@@ -52,6 +52,7 @@ import { loadOrCreateSiteCertificate, type SiteCertificate } from './sync/identi
 import { ReplicationHub } from './sync/replication/hub.js';
 import { SiteStanding } from './sync/standing.js';
 import { TermLedger } from './sync/terms.js';
+import { MediaHub } from './sync/media.js';
 import { adoptFromDonor } from './sync/adopt.js';
 import { ConflictService } from './sync/conflicts.js';
 import { SiteService } from './sync/sites.js';
@@ -226,7 +227,11 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
 
   let listening!: () => void;
   const listened = new Promise<void>((resolve) => (listening = resolve));
-  const vmail = await createVmail({ documents, feed, changeLog, config, siteId: site.id, dataDir: settings.dataDir, metrics, log, health, listening: listened });
+  // Voicemail across sites (design section 5): the audio a peer holds streams from it over the link
+  // (sync/media.ts), and a peer asks this site's vmail for what it holds; neither imports the other.
+  const media = new MediaHub({ resolve: (peer, ref, expect) => vmail.service.audioForPeer(peer, ref, expect), logger: log.child({ part: 'media' }), registry: metrics.registry });
+  sites.onPeerChannel((channel) => media.attach(channel));
+  const vmail = await createVmail({ documents, feed, changeLog, config, siteId: site.id, dataDir: settings.dataDir, remote: media, metrics, log, health, listening: listened });
   // After vmail opened: a data directory whose messages were still in nedb has them imported into
   // the log there, naming the former site id, and they are moved with the rest. Before the roles start.
   await moveFormerSiteIds({ site, config, changeLog, log });
@@ -350,6 +355,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         clearInterval(compaction);
         activePassive.stop();
         standing?.stop();
+        media.stop();
         await sites.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         sockets.close();

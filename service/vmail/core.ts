@@ -8,6 +8,7 @@ import {
   type ForwardedFrom,
   type GreetingInfo,
   type GreetingKind,
+  type GreetingView,
   type Mailbox,
   type MailboxCreate,
   type MailboxPatch,
@@ -45,8 +46,8 @@ export interface MailboxDoc extends Doc {
   updatedAt: string;
 }
 
-/** A message's metadata (collection `vmail_messages`), `_id` = the message id. */
-export interface MessageDoc extends Doc, Omit<Message, 'id'> {
+/** A message's metadata (collection `vmail_messages`), `_id` = the message id; `available` is the site's view of it, not stored. */
+export interface MessageDoc extends Doc, Omit<Message, 'id' | 'available'> {
   /** `domain/mailbox`: the indexed key of the mailbox */
   box: string;
   /** where an undelete puts the message back */
@@ -114,8 +115,9 @@ export function byNumber(a: Pick<MailboxDoc, 'number'>, b: Pick<MailboxDoc, 'num
   return a.number.localeCompare(b.number, 'en', { numeric: true });
 }
 
-export function toMailbox(doc: MailboxDoc, counts: MessageCounts, guard: PinGuardDoc | null, now: Date): Mailbox {
-  const greetings = Object.fromEntries(GREETING_KINDS.map((k) => [k, greetingView(doc.greetings[k])])) as Mailbox['greetings'];
+/** `playable`: whether a greeting's audio can be played from this site now (its origin is this site or connected). */
+export function toMailbox(doc: MailboxDoc, counts: MessageCounts, guard: PinGuardDoc | null, now: Date, playable: (g: GreetingInfo) => boolean): Mailbox {
+  const greetings = Object.fromEntries(GREETING_KINDS.map((k) => [k, greetingView(doc.greetings[k], playable)])) as Mailbox['greetings'];
   return {
     domain: doc.domain,
     number: doc.number,
@@ -134,12 +136,13 @@ export function toMailbox(doc: MailboxDoc, counts: MessageCounts, guard: PinGuar
   };
 }
 
-export function toMessage(doc: MessageDoc): Message {
+/** `originPlayable`: whether the site holding the audio (originSite) is this one or connected now. */
+export function toMessage(doc: MessageDoc, originPlayable: boolean): Message {
   const { _id, box, folderBeforeDelete, idempotencyKey, ...rest } = doc;
   void box;
   void folderBeforeDelete;
   void idempotencyKey;
-  return { id: _id, ...rest, storage: withChecksum(doc.storage) };
+  return { id: _id, ...rest, storage: withChecksum(doc.storage), available: originPlayable && !doc.audioMissing };
 }
 
 /**
@@ -157,13 +160,13 @@ export function checksumOf(storage: StoragePointer): string | null {
   return typeof storage.sha256 === 'string' ? storage.sha256 : null;
 }
 
-function greetingView(g: GreetingInfo | undefined): GreetingInfo | null {
-  return g ? { ...g, storage: withChecksum(g.storage), audioMissing: g.audioMissing === true } : null;
+function greetingView(g: GreetingInfo | undefined, playable: (g: GreetingInfo) => boolean): GreetingView | null {
+  return g ? { ...toGreeting(g), available: g.audioMissing !== true && playable(g) } : null;
 }
 
 /** A greeting as the API shows it (its checksum null when unknown, audioMissing always said). */
 export function toGreeting(g: GreetingInfo): GreetingInfo {
-  return greetingView(g) as GreetingInfo;
+  return { ...g, storage: withChecksum(g.storage), audioMissing: g.audioMissing === true };
 }
 
 export function toMwi(domain: string, mailbox: string, c: MessageCounts): Mwi {

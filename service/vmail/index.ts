@@ -10,10 +10,12 @@ import type { DocumentStore } from '../storage/documents.js';
 import { VmailInstance } from './instance.js';
 import { VmailMetadata } from './metadata.js';
 import { VmailMetrics } from './metrics.js';
+import type { RemoteAudio } from './remote.js';
 import { VmailService, type VmailPartition } from './service.js';
 
 export { VmailInstance } from './instance.js';
 export { VmailService } from './service.js';
+export type { RemoteAudio, ServedAudio } from './remote.js';
 
 export interface VmailDeps {
   documents: DocumentStore;
@@ -24,6 +26,8 @@ export interface VmailDeps {
   config: VmailPartition;
   siteId: string;
   dataDir: string;
+  /** the audio other sites hold, streamed over the links (sync/media.ts); without it only this site's audio plays */
+  remote?: RemoteAudio;
   metrics: Metrics;
   log: Logger;
   /** where /healthz hears that the message store lags behind the log, and how the store checks go */
@@ -54,9 +58,9 @@ export interface Vmail {
  */
 export async function createVmail(deps: VmailDeps): Promise<Vmail> {
   const log = deps.log.child({ role: 'vmail' });
-  const meta = await VmailMetadata.open({ documents: deps.documents, feed: deps.feed, log: deps.changeLog, dataDir: deps.dataDir, logger: log, ...(deps.health ? { health: deps.health } : {}) });
+  const meta = await VmailMetadata.open({ documents: deps.documents, feed: deps.feed, log: deps.changeLog, dataDir: deps.dataDir, logger: log, siteId: deps.siteId, ...(deps.health ? { health: deps.health } : {}) });
   const metrics = new VmailMetrics(deps.metrics.registry);
-  const service = new VmailService({ meta, config: deps.config, siteId: deps.siteId, metrics, log });
+  const service = new VmailService({ meta, config: deps.config, siteId: deps.siteId, metrics, log, ...(deps.remote ? { remote: deps.remote } : {}) });
   const consoleUrl = deps.mailSettings?.consoleUrl ?? (() => undefined);
   const factory: RoleFactory = (instance, roleLog) =>
     new VmailInstance(instance, { service, meta, config: deps.config, siteId: deps.siteId, dataDir: deps.dataDir, metrics, consoleUrl, ...(deps.health ? { tasks: deps.health } : {}), ...(deps.listening ? { listening: deps.listening } : {}) }, roleLog);

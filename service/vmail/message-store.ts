@@ -34,6 +34,13 @@ interface MessageRow {
   urgent: number;
 }
 
+/** What a tombstone removed: the message's mailbox, and where its audio was. */
+export interface RemovedMessage {
+  box: string;
+  originSite: string;
+  audioKey: string;
+}
+
 const INDEXES = `
   CREATE INDEX IF NOT EXISTS messages_by_folder ON messages (box, folder, created_at, id);
   CREATE INDEX IF NOT EXISTS messages_by_inbox ON messages (box, inbox, created_at, id);
@@ -115,8 +122,8 @@ export class MessageStore implements WriteAheadView {
   private closed = false;
   /** told of every apply that fails (a peer's change too, which no writer here waits for) */
   private readonly applyFailures = new Set<(err: Error) => void>();
-  /** mailboxes whose messages a tombstone removed, by message id, for the listener that follows (MWI) */
-  private readonly removedFrom = new Map<string, string>();
+  /** messages a tombstone removed, by id, for the listener that follows (MWI, the audio of this site) */
+  private readonly removed = new Map<string, RemovedMessage>();
 
   private readonly stmt: {
     selectRow: Database.Statement;
@@ -150,7 +157,7 @@ export class MessageStore implements WriteAheadView {
     const s = (sql: string) => db.prepare(sql);
     const page = (where: string, order: 'ASC' | 'DESC') => s(`SELECT doc FROM messages WHERE box = ? AND ${where} ORDER BY created_at ${order}, id ${order} LIMIT ? OFFSET ?`);
     this.stmt = {
-      selectRow: s('SELECT box, folder, urgent FROM messages WHERE id = ?'),
+      selectRow: s('SELECT box, folder, urgent, origin_site AS originSite, audio_key AS audioKey FROM messages WHERE id = ?'),
       upsert: s(
         `INSERT INTO messages (id, box, domain, folder, inbox, created_at, urgent, origin_site, audio_key, audio_missing, audio_sha256, idempotency_key, deleted_at, doc)
          VALUES (@id, @box, @domain, @folder, @inbox, @createdAt, @urgent, @originSite, @audioKey, @audioMissing, @audioSha256, @idempotencyKey, @deletedAt, @doc)
@@ -240,10 +247,10 @@ export class MessageStore implements WriteAheadView {
 
   private applyOne(version: VersionedDoc): void {
     this.db.transaction(() => {
-      const old = this.stmt.selectRow.get(version.key) as MessageRow | undefined;
+      const old = this.stmt.selectRow.get(version.key) as (MessageRow & RemovedMessage) | undefined;
       if (old) {
         this.count(old, -1);
-        if (version.tombstone) this.removedFrom.set(version.key, old.box);
+        if (version.tombstone) this.removed.set(version.key, { box: old.box, originSite: old.originSite, audioKey: old.audioKey });
       }
       if (version.tombstone || version.body === null) {
         if (old) this.stmt.remove.run(version.key);
@@ -389,14 +396,19 @@ export class MessageStore implements WriteAheadView {
 
   /** The mailbox whose message a tombstone just removed: taken once by the listener of that change. */
   takeRemovedFrom(id: string): string | undefined {
-    const box = this.removedFrom.get(id);
-    this.removedFrom.delete(id);
-    return box;
+    return this.takeRemoved(id)?.box;
+  }
+
+  /** What a tombstone just removed (its mailbox, where its audio was): taken once by the listener of that change. */
+  takeRemoved(id: string): RemovedMessage | undefined {
+    const removed = this.removed.get(id);
+    this.removed.delete(id);
+    return removed;
   }
 
   /** Forgets what no listener will take (the tombstones applied while catching up at start). */
   forgetRemoved(): void {
-    this.removedFrom.clear();
+    this.removed.clear();
   }
 
   /** Checkpoints and closes; the log's later `sync` calls find everything durable. */

@@ -28,6 +28,21 @@ export interface ApplyWatch {
   reapplied(version: VersionedDoc): void;
 }
 
+/**
+ * Audio of this site that a change written on another site removed (a purge of one of its
+ * messages, a greeting replaced or unset, a mailbox deleted): its file is to go from this site's
+ * store, as it would had the change been made here. `mailboxGone`: the mailbox itself was deleted.
+ */
+export interface DroppedAudio {
+  domain: string;
+  mailbox: string;
+  key: string;
+  what: 'message' | 'greeting';
+  mailboxGone: boolean;
+  /** the site whose change it was */
+  by: string;
+}
+
 const RETRY_FIRST_MS = 200;
 const RETRY_MAX_MS = 10_000;
 
@@ -225,6 +240,9 @@ export class LoggedMessages {
  */
 export class VmailMetadata {
   private readonly lastMwi = new Map<string, string>();
+  /** the store keys of this site's greetings per mailbox: what a peer's change of the mailbox drops */
+  private readonly ownGreetings = new Map<string, Set<string>>();
+  private readonly droppedListeners = new Set<(dropped: DroppedAudio) => void>();
   private readonly unsubscribe: (() => void)[];
   readonly messages: LoggedMessages;
 
@@ -236,6 +254,7 @@ export class VmailMetadata {
     log: ChangeLog,
     health: HealthReporter | undefined,
     logger: Logger,
+    private readonly siteId: string,
   ) {
     const component = store.name;
     this.messages = new LoggedMessages(log, store, {
@@ -268,14 +287,23 @@ export class VmailMetadata {
    * is missing, or, in a data directory from before it, filled from the nedb file of the messages
    * and adopted into the log (that file is then renamed `<file>.migrated`).
    */
-  static async open(args: { documents: DocumentStore; feed: ChangeFeed; log: ChangeLog; dataDir: string; logger: Logger; health?: HealthReporter }): Promise<VmailMetadata> {
+  static async open(args: { documents: DocumentStore; feed: ChangeFeed; log: ChangeLog; dataDir: string; logger: Logger; health?: HealthReporter; siteId: string }): Promise<VmailMetadata> {
     const { documents, feed, log, dataDir, logger } = args;
     const mailboxes = await documents.open<MailboxDoc>(COLLECTIONS.mailboxes, { indexes: [{ fieldName: 'domain' }] });
     const pinGuard = await documents.open<PinGuardDoc>(COLLECTIONS.pinGuard);
     const store = await openMessageStore(log, dataDir, logger);
-    const meta = new VmailMetadata(mailboxes, pinGuard, store, feed, log, args.health, logger);
-    for (const box of await mailboxes.find({})) meta.lastMwi.set(box._id, JSON.stringify(toMwi(box.domain, box.number, store.counts(box._id))));
+    const meta = new VmailMetadata(mailboxes, pinGuard, store, feed, log, args.health, logger, args.siteId);
+    for (const box of await mailboxes.find({})) {
+      meta.lastMwi.set(box._id, JSON.stringify(toMwi(box.domain, box.number, store.counts(box._id))));
+      meta.trackGreetings(box._id, box);
+    }
     return meta;
+  }
+
+  /** Hears of this site's audio that a change of another site removed (see DroppedAudio). */
+  onDroppedAudio(listener: (dropped: DroppedAudio) => void): () => void {
+    this.droppedListeners.add(listener);
+    return () => this.droppedListeners.delete(listener);
   }
 
   /** Stops listening and closes the message store (the log's later syncs find it durable). */
@@ -301,10 +329,17 @@ export class VmailMetadata {
   }
 
   private onChange(change: Change): void {
+    const byPeer = change.origin !== undefined && change.origin !== this.siteId;
     if (change.collection === COLLECTIONS.messages) {
-      const box = change.op === 'delete' ? this.store.takeRemovedFrom(change.id) : (change.doc as MessageDoc).box;
+      const removed = change.op === 'delete' ? this.store.takeRemoved(change.id) : undefined;
+      const box = change.op === 'delete' ? removed?.box : (change.doc as MessageDoc).box;
       if (box !== undefined) this.publishMwi(box);
+      // a purge written on another site of a message whose audio is here: the audio goes here
+      if (removed && byPeer && removed.originSite === this.siteId) this.dropped({ box: removed.box, key: removed.audioKey, what: 'message', mailboxGone: false, by: change.origin as string });
     } else if (change.collection === COLLECTIONS.mailboxes) {
+      const before = this.ownGreetings.get(change.id);
+      const after = this.trackGreetings(change.id, change.op === 'delete' ? null : (change.doc as MailboxDoc));
+      if (byPeer && before) for (const key of before) if (!after.has(key)) this.dropped({ box: change.id, key, what: 'greeting', mailboxGone: change.op === 'delete', by: change.origin as string });
       if (change.op === 'delete') {
         this.lastMwi.delete(change.id);
         this.feed.publish({ collection: COLLECTIONS.mwi, op: 'delete', id: change.id, doc: null, replicate: false });
@@ -312,6 +347,21 @@ export class VmailMetadata {
         this.publishMwi(change.id);
       }
     }
+  }
+
+  /** Keeps the store keys of this site's greetings of a mailbox; returns them. */
+  private trackGreetings(box: string, doc: MailboxDoc | null): Set<string> {
+    const keys = new Set<string>();
+    for (const g of Object.values(doc?.greetings ?? {})) if (g.originSite === this.siteId) keys.add(g.storage.key);
+    if (keys.size) this.ownGreetings.set(box, keys);
+    else this.ownGreetings.delete(box);
+    return keys;
+  }
+
+  private dropped(d: { box: string; key: string; what: DroppedAudio['what']; mailboxGone: boolean; by: string }): void {
+    const slash = d.box.indexOf('/');
+    const dropped: DroppedAudio = { domain: d.box.slice(0, slash), mailbox: d.box.slice(slash + 1), key: d.key, what: d.what, mailboxGone: d.mailboxGone, by: d.by };
+    for (const l of this.droppedListeners) l(dropped);
   }
 
   private publishMwi(box: string): void {

@@ -1,6 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { PartitionResult } from '../../shared/api/roles.js';
+import type { ByteRange, MediaRef } from '../../shared/sync/media.js';
+import type { ResolvedInstance } from '../config/roles.js';
 import {
   DepositFields,
   GREETING_KINDS,
@@ -54,16 +56,19 @@ import {
 } from './core.js';
 import type { FileStore } from './fsstore.js';
 import type { Notifier } from './mailer.js';
-import type { VmailMetadata } from './metadata.js';
+import type { DroppedAudio, VmailMetadata } from './metadata.js';
 import type { VmailMetrics } from './metrics.js';
 import type { Quarantine } from './quarantine.js';
 import type { LiveStore } from './repair.js';
 import { greetingKey, isMailboxNumber, messageKey, storeDomain } from './paths.js';
+import { remoteFailure, streamCutReason, type RemoteAudio, type ServedAudio } from './remote.js';
 import { hashWav, receiveWav, TooLargeError, type Received } from './upload.js';
 
 /** Which vmail group and instance serve a domain (the configuration's partitioning), or why none can. */
 export interface VmailPartition {
   lookup(roletype: 'vmail', domain: string | null): PartitionResult | string;
+  /** every instance of the configuration, on every site (who may read a domain's audio) */
+  resolved(): readonly Pick<ResolvedInstance, 'roletype' | 'group' | 'site' | 'enabled'>[];
 }
 
 /** What the service needs of a running vmail instance (instance.ts). */
@@ -87,12 +92,16 @@ export interface DepositResult {
   replayed: boolean;
 }
 
-/** A stored audio file ready to be streamed. */
+/**
+ * A stored audio file ready to be streamed. `open` resolves once the bytes can come (for audio of
+ * another site: once its origin said it sends them), so a refusal is an error answer, not a cut
+ * response.
+ */
 export interface AudioFile {
   size: number;
   contentType: string;
   filename: string;
-  open(range?: { start: number; end: number }): Readable;
+  open(range?: ByteRange): Promise<Readable>;
 }
 
 /** Runs one task at a time per key (a mailbox): read-modify-write of its documents never interleaves. */
@@ -119,6 +128,8 @@ export interface VmailServiceDeps {
   siteId: string;
   metrics: VmailMetrics;
   log: Logger;
+  /** the audio other sites hold (the links to them); without it, only this site's audio plays */
+  remote?: RemoteAudio;
   now?: () => Date;
 }
 
@@ -144,6 +155,34 @@ export class VmailService {
   constructor(private readonly deps: VmailServiceDeps) {
     this.meta = deps.meta;
     this.now = deps.now ?? (() => new Date());
+    this.meta.onDroppedAudio((dropped) => void this.removeDropped(dropped));
+  }
+
+  /**
+   * A change written on another site removed audio this site holds (a purge of one of its
+   * messages, its greeting replaced, its mailbox deleted): the origin removes the file, as it
+   * does for the same change made here. Without an instance of the domain's group here, the file
+   * stays, and the next start's store check moves it into the quarantine.
+   */
+  private async removeDropped(d: DroppedAudio): Promise<void> {
+    let runtime: VmailRuntime;
+    try {
+      runtime = this.route(d.domain).runtime;
+    } catch (err) {
+      this.deps.log.warn({ err, key: d.key, by: d.by }, 'audio removed by another site’s change stays in the store: no instance here serves its domain (the store check quarantines it at the next start)');
+      return;
+    }
+    try {
+      await this.locks.run(boxKey(d.domain, d.mailbox), () =>
+        this.holding([d.key], async () => {
+          await runtime.store.remove(d.key);
+          if (d.mailboxGone) await runtime.store.pruneMailboxDir(d.domain, d.mailbox);
+        }),
+      );
+      this.deps.log.info({ key: d.key, what: d.what, by: d.by }, `the audio of a ${d.what} another site removed is removed from this site's store`);
+    } catch (err) {
+      this.deps.log.error({ err, key: d.key }, 'removing audio another site’s change removed failed (the store check quarantines it at the next start)');
+    }
   }
 
   /** What the store check of an instance needs of the live service (repair.ts). */
@@ -178,7 +217,13 @@ export class VmailService {
     if (this.running.get(runtime.name) === runtime) this.running.delete(runtime.name);
   }
 
-  /** The running instance serving a domain, and the domain as stored; or a clear refusal. */
+  /**
+   * The instance on this site that serves a domain, and the domain as stored; or a clear refusal.
+   * A voicemail "is hosted on the site from which the request originated" (the vmail role's
+   * seed): a site with an instance of the domain's group serves the requests it receives, with
+   * its own store, also while the group's active instance runs on another site (the active one
+   * first when it runs here).
+   */
   route(domainInput: string): { domain: string; runtime: VmailRuntime; group: number } {
     const p = this.deps.config.lookup('vmail', domainInput);
     if (typeof p === 'string') throw new ValidationError(`The domain "${domainInput}" ${p}.`, [{ path: '/domain', message: p }]);
@@ -187,9 +232,11 @@ export class VmailService {
     if (p.group === null) {
       throw new NotFoundError(`No vmail group serves the domain ${domain}: add it (or a parent domain) to a vmail group's include_domains, or keep a default vmail group.`);
     }
-    if (p.active === null) throw new UnavailableError(`vmail group ${p.group}, which serves ${domain}, has no active instance.`);
-    const runtime = this.running.get(p.active);
-    if (!runtime) throw new UnavailableError(`The active instance ${p.active} of vmail group ${p.group}, which serves ${domain}, does not run on this site.`);
+    const runtime = (p.active !== null ? this.running.get(p.active) : undefined) ?? p.instances.map((n) => this.running.get(n)).find((r) => r !== undefined);
+    if (!runtime) {
+      if (p.active === null) throw new UnavailableError(`vmail group ${p.group}, which serves ${domain}, has no active instance.`);
+      throw new UnavailableError(`The active instance ${p.active} of vmail group ${p.group}, which serves ${domain}, does not run on this site, and no other instance of the group does.`);
+    }
     return { domain, runtime, group: p.group };
   }
 
@@ -201,7 +248,7 @@ export class VmailService {
     docs.sort(byNumber);
     const guards = new Map((await this.meta.pinGuard.find({ _id: { $in: docs.map((d) => d._id) } })).map((g) => [g._id, g]));
     const now = this.now();
-    const items = docs.map((d) => toMailbox(d, this.meta.counts(d.domain, d.number), guards.get(d._id) ?? null, now));
+    const items = docs.map((d) => toMailbox(d, this.meta.counts(d.domain, d.number), guards.get(d._id) ?? null, now, this.greetingPlayable));
     return { items, total: items.length };
   }
 
@@ -307,12 +354,12 @@ export class VmailService {
     const { domain } = this.route(domainInput);
     await this.requireMailbox(domain, number);
     const { items, total } = this.meta.page(domain, number, q.folder ?? 'inbox', q.order ?? 'newest', q.offset ?? 0, q.limit ?? VMAIL_LIMITS.listDefault);
-    return { items: items.map(toMessage), total, counts: this.meta.counts(domain, number) };
+    return { items: items.map((d) => this.message(d)), total, counts: this.meta.counts(domain, number) };
   }
 
   async getMessage(domainInput: string, number: string, id: string): Promise<Message> {
     const { domain } = this.route(domainInput);
-    return toMessage(await this.requireMessage(domain, number, id));
+    return this.message(await this.requireMessage(domain, number, id));
   }
 
   /**
@@ -369,7 +416,7 @@ export class VmailService {
       const { fields, file } = await intake((audio) => hashWav(audio, limits), async () => undefined);
       const retry = depositRetry(earlier, depositContent(depositFields.parse(fields, 'The form'), file.sha256), now);
       if (retry.kind === 'mismatch') throw new DepositKeyReusedError(number, retry.message, retry.differs);
-      if (retry.kind === 'replay') return { message: toMessage(retry.message), replayed: true };
+      if (retry.kind === 'replay') return { message: this.message(retry.message), replayed: true };
     }
     const message = await this.withSlot(mailbox, async () => {
       const id = randomUUID();
@@ -399,7 +446,7 @@ export class VmailService {
             this.now(),
           );
         });
-        return toMessage(doc);
+        return this.message(doc);
       });
     });
     return { message, replayed: false };
@@ -427,7 +474,7 @@ export class VmailService {
       const doc = await this.requireMessage(domain, number, id);
       const next = patchMessageDoc(doc, patch, this.now());
       if (next) await this.meta.messages.put(next);
-      return toMessage(next ?? doc);
+      return this.message(next ?? doc);
     });
   }
 
@@ -435,10 +482,10 @@ export class VmailService {
     const { domain } = this.route(domainInput);
     return this.locks.run(boxKey(domain, number), async () => {
       const doc = await this.requireMessage(domain, number, id);
-      if (doc.folder !== 'deleted') return toMessage(doc);
+      if (doc.folder !== 'deleted') return this.message(doc);
       const next = patchMessageDoc(doc, { folder: undeleteFolder(doc) }, this.now()) ?? doc;
       await this.meta.messages.put(next);
-      return toMessage(next);
+      return this.message(next);
     });
   }
 
@@ -460,29 +507,39 @@ export class VmailService {
     const to = this.route(target.domain ?? from.domain);
     if (to.domain === from.domain && target.mailbox === number) throw new ValidationError('A message cannot be forwarded to its own mailbox.', [{ path: '/mailbox', message: 'is the message’s own mailbox' }]);
     const mailbox = await this.requireMailbox(to.domain, target.mailbox);
-    const audio = this.localAudio(source);
+    const local = source.originSite === this.deps.siteId;
+    if (source.audioMissing) throw this.missingError(source);
+    // a message of another site is copied from its origin (the copy is this site's): refused here if that site is not connected
+    const file = local ? undefined : this.remoteAudioFile(source.originSite, { kind: 'vmail-message', id }, source.storage, '', `The audio of message ${id}`);
     const message = await this.withSlot(mailbox, async () => {
       const newId = randomUUID();
       const key = messageKey(to.domain, target.mailbox, newId);
       return this.holding([key], async () => {
-        const pending = await to.runtime.store.create(key);
+        const audio = file ? await file.open() : from.runtime.store.read(source.storage.key);
+        const pending = await to.runtime.store.create(key).catch((err: unknown) => {
+          audio.destroy();
+          throw err;
+        });
         const hash = createHash('sha256');
         try {
-          for await (const chunk of from.runtime.store.read(audio)) {
+          for await (const chunk of audio) {
             hash.update(chunk as Buffer);
             await pending.write(chunk as Buffer);
           }
         } catch (err) {
           await pending.abort();
           if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new NotFoundError(`The audio of message ${id} is missing from the store.`);
+          const cut = streamCutReason(err);
+          if (cut) throw remoteFailure(`The audio of message ${id}`, source.originSite, cut, (err as Error).message);
           throw err;
         }
         const sha256 = hash.digest('hex');
         const expected = checksumOf(source.storage);
         if (expected !== null && expected !== sha256) {
           // a damaged original is not copied: it goes to the quarantine like one found at playback
+          // (a remote one was checked by its origin, and by its stream, which fails rather than ending short of a match)
           await pending.abort();
-          await this.quarantineDamaged(from.runtime, source);
+          if (local) await this.quarantineDamaged(from.runtime, source);
           throw damagedError(source);
         }
         const doc = await this.commit(to.runtime, { file: pending }, key, async () =>
@@ -506,7 +563,7 @@ export class VmailService {
             this.now(),
           ),
         );
-        return toMessage(doc);
+        return this.message(doc);
       });
     });
     this.deps.log.info({ from: source.box, messageId: id, to: mailbox._id, copy: message.id, by }, 'voicemail forwarded');
@@ -517,10 +574,95 @@ export class VmailService {
   async messageAudio(domainInput: string, number: string, id: string): Promise<AudioFile> {
     const { domain, runtime } = this.route(domainInput);
     const doc = await this.requireMessage(domain, number, id);
-    const key = this.localAudio(doc);
+    if (doc.audioMissing) throw this.missingError(doc);
     const stamp = doc.createdAt.slice(0, 19).replace(/[:T]/g, '-');
+    const filename = `voicemail-${doc.mailbox}-${stamp}-${doc._id.slice(0, 8)}.wav`;
+    // a message recorded on another site streams from there (its origin checks its SHA-256)
+    if (doc.originSite !== this.deps.siteId) return this.remoteAudioFile(doc.originSite, { kind: 'vmail-message', id: doc._id }, doc.storage, filename, `The audio of message ${id}`);
     await this.verifyAudio(runtime, doc);
-    return this.audioFile(runtime.store, key, `voicemail-${doc.mailbox}-${stamp}-${doc._id.slice(0, 8)}.wav`, `The audio of message ${id}`);
+    return this.audioFile(runtime.store, doc.storage.key, filename, `The audio of message ${id}`);
+  }
+
+  /**
+   * For a peer site: the audio of this site's message or greeting that `ref` names, when the peer
+   * serves its domain and this site's metadata describes the same file the peer's does; or why
+   * not. The ref names metadata (a message id; a greeting by mailbox, kind and key), and the file
+   * is found from this site's own metadata, never from a path the peer sent.
+   */
+  async audioForPeer(peerId: string, ref: MediaRef, expect: { size: number; sha256: string | null }): Promise<ServedAudio> {
+    if (ref.kind === 'vmail-message') {
+      const doc = this.meta.messages.get(ref.id);
+      if (!doc) return { reason: 'not_found', message: `no message ${ref.id} on this site` };
+      return this.serveAudio(peerId, doc, `message ${ref.id}`, expect, async (runtime) => {
+        // the same check as a playback here: a file that does not match is quarantined, the message marked
+        try {
+          await this.verifyAudio(runtime, doc);
+          return true;
+        } catch (err) {
+          if (err instanceof NotFoundError) return false;
+          throw err;
+        }
+      });
+    }
+    const domain = storeDomain(ref.domain);
+    const mailbox = domain !== undefined && isMailboxNumber(ref.mailbox) ? await this.meta.mailboxes.get(boxKey(domain, ref.mailbox)) : null;
+    const g = mailbox?.greetings[ref.greeting];
+    if (!mailbox || !g) return { reason: 'not_found', message: `no ${ref.greeting} greeting of mailbox ${ref.mailbox} of ${ref.domain} on this site` };
+    if (g.storage.key !== ref.key) return { reason: 'changed', message: `the ${ref.greeting} greeting of mailbox ${ref.mailbox} was replaced` };
+    return this.serveAudio(peerId, { ...g, domain: mailbox.domain, audioMissing: false }, `the ${ref.greeting} greeting of mailbox ${ref.mailbox}`, expect, async () => true);
+  }
+
+  private async serveAudio(
+    peerId: string,
+    held: { domain: string; originSite: string; storage: StoragePointer; audioMissing: boolean },
+    what: string,
+    expect: { size: number; sha256: string | null },
+    intact: (runtime: VmailRuntime) => Promise<boolean>,
+  ): Promise<ServedAudio> {
+    if (held.originSite !== this.deps.siteId) return { reason: 'not_found', message: `${what} is held by site ${held.originSite}, not by this one` };
+    if (!this.siteServes(peerId, held.domain)) return { reason: 'refused', message: `the asking site has no instance of the vmail group serving ${held.domain}` };
+    if (held.audioMissing) return { reason: 'gone', message: `the audio of ${what} is missing from the store here` };
+    if (held.storage.size !== expect.size || checksumOf(held.storage) !== expect.sha256) return { reason: 'changed', message: `the audio of ${what} here is of ${held.storage.size} bytes, SHA-256 ${checksumOf(held.storage) ?? 'unknown'}` };
+    let runtime: VmailRuntime;
+    try {
+      runtime = this.route(held.domain).runtime;
+    } catch (err) {
+      return { reason: 'error', message: (err as Error).message };
+    }
+    if (!(await intact(runtime))) return { reason: 'damaged', message: `the audio of ${what} does not match its SHA-256: moved into the quarantine` };
+    const size = await runtime.store.size(held.storage.key);
+    if (size === undefined) return { reason: 'gone', message: `the audio of ${what} is missing from the store here` };
+    if (size !== held.storage.size) return { reason: 'damaged', message: `the audio of ${what} is of ${size} bytes here, not the ${held.storage.size} it was received with` };
+    return { size, read: (range) => runtime.store.read(held.storage.key, range) };
+  }
+
+  /** Whether a site has an (enabled) instance of the vmail group serving a domain: it holds that domain's metadata, and may read its audio. */
+  private siteServes(siteId: string, domain: string): boolean {
+    const p = this.deps.config.lookup('vmail', domain);
+    if (typeof p === 'string' || p.group === null) return false;
+    return this.deps.config.resolved().some((i) => i.roletype === 'vmail' && i.enabled && i.group === p.group && i.site === siteId);
+  }
+
+  /**
+   * Audio another site holds, played from here: refused at once (503) while that site is not
+   * connected; `open` asks the origin for the bytes (a range of them, or all).
+   */
+  private remoteAudioFile(origin: string, ref: MediaRef, storage: StoragePointer, filename: string, what: string): AudioFile {
+    const remote = this.deps.remote;
+    if (!remote?.connected(origin)) throw remoteFailure(what, origin, 'unreachable', 'no link');
+    return {
+      size: storage.size,
+      contentType: CONTENT_TYPE_WAV,
+      filename,
+      open: async (range) => {
+        const opened = await remote.open(origin, ref, { ...(range ? { range: { start: range.start, end: range.end } } : {}), expect: { size: storage.size, sha256: checksumOf(storage) } });
+        if (!opened.ok) {
+          this.deps.log.warn({ origin, ref, reason: opened.reason, detail: opened.message }, 'the audio of another site could not be streamed from it');
+          throw remoteFailure(what, origin, opened.reason, opened.message);
+        }
+        return opened.stream;
+      },
+    };
   }
 
   /**
@@ -655,13 +797,14 @@ export class VmailService {
     const mailbox = await this.requireMailbox(domain, number);
     const g = mailbox.greetings[kind];
     if (!g) throw new NotFoundError(`Mailbox ${number} has no ${kind} greeting.`);
-    if (g.originSite !== this.deps.siteId) throw new UnavailableError(`The ${kind} greeting of mailbox ${number} is held by site ${g.originSite}; playing it from another site comes with site sync.`);
+    const filename = `greeting-${number}-${kind}.wav`;
     if (g.audioMissing) throw damagedGreetingError(number, kind, 'was');
+    if (g.originSite !== this.deps.siteId) return this.remoteAudioFile(g.originSite, { kind: 'vmail-greeting', domain, mailbox: number, greeting: kind, key: g.storage.key }, g.storage, filename, `The ${kind} greeting of mailbox ${number}`);
     if (!(await this.audioMatches(runtime, g.storage))) {
       await this.quarantineDamagedGreeting(runtime, mailbox._id, g.storage.key);
       throw damagedGreetingError(number, kind, 'is');
     }
-    return this.audioFile(runtime.store, g.storage.key, `greeting-${number}-${kind}.wav`, `The ${kind} greeting of mailbox ${number}`);
+    return this.audioFile(runtime.store, g.storage.key, filename, `The ${kind} greeting of mailbox ${number}`);
   }
 
   /** For the media server: the greeting to play now (temporary overrides), or 404 when none is set. */
@@ -670,7 +813,7 @@ export class VmailService {
     const mailbox = await this.requireMailbox(domain, number);
     const g = chooseGreeting(mailbox.greetings, situation);
     if (!g) throw new NotFoundError(`Mailbox ${number} has no ${situation} or temporary greeting: play the system greeting.`);
-    return { ...toGreeting(g), audioUrl: `/api/v1/domains/${encodeURIComponent(domain)}/mailboxes/${encodeURIComponent(number)}/greetings/${g.kind}` };
+    return { ...toGreeting(g), available: g.audioMissing !== true && this.playable(g.originSite), audioUrl: `/api/v1/domains/${encodeURIComponent(domain)}/mailboxes/${encodeURIComponent(number)}/greetings/${g.kind}` };
   }
 
   // ---- message waiting -----------------------------------------------------------------------
@@ -695,7 +838,7 @@ export class VmailService {
     const { domain, runtime } = this.route(domainInput);
     const items = await runtime.quarantine.list(domain);
     const missing = this.meta.messages.store.missingAudio(domain, this.deps.siteId);
-    return { items, total: items.length, missingAudio: missing.map(toMessage) };
+    return { items, total: items.length, missingAudio: missing.map((d) => this.message(d)) };
   }
 
   /**
@@ -745,7 +888,7 @@ export class VmailService {
             throw err;
           }
           await runtime.quarantine.forget(entry);
-          return toMessage(doc);
+          return this.message(doc);
         });
       });
       this.deps.log.info({ quarantineId: id, mailbox: mailbox._id, messageId: message.id, by }, 'quarantined file restored as a message');
@@ -791,7 +934,19 @@ export class VmailService {
   // ---- helpers -------------------------------------------------------------------------------
 
   private async view(doc: MailboxDoc): Promise<Mailbox> {
-    return toMailbox(doc, this.meta.counts(doc.domain, doc.number), await this.meta.pinGuard.get(doc._id), this.now());
+    return toMailbox(doc, this.meta.counts(doc.domain, doc.number), await this.meta.pinGuard.get(doc._id), this.now(), this.greetingPlayable);
+  }
+
+  /** Whether audio held by `site` can be played from here now: this site's, or a connected site's. */
+  private playable(site: string): boolean {
+    return site === this.deps.siteId || (this.deps.remote?.connected(site) ?? false);
+  }
+
+  private readonly greetingPlayable = (g: GreetingInfo): boolean => this.playable(g.originSite);
+
+  /** A message as the API shows it, with whether its audio plays from here now. */
+  private message(doc: MessageDoc): Message {
+    return toMessage(doc, this.playable(doc.originSite));
   }
 
   private async requireMailbox(domain: string, number: string): Promise<MailboxDoc> {
@@ -806,11 +961,9 @@ export class VmailService {
     return doc;
   }
 
-  /** The store key of a message's audio, when it is on this site. */
-  private localAudio(doc: MessageDoc): string {
-    if (doc.originSite !== this.deps.siteId) throw new UnavailableError(`Message ${doc._id} is held by site ${doc.originSite}; playing it from another site comes with site sync.`);
-    if (doc.audioMissing) throw new NotFoundError(`The audio of message ${doc._id} was missing from the store at the last start.`);
-    return doc.storage.key;
+  private missingError(doc: MessageDoc): NotFoundError {
+    const where = doc.originSite === this.deps.siteId ? 'the store' : `the store of site ${doc.originSite}, which holds it`;
+    return new NotFoundError(`The audio of message ${doc._id} is missing from ${where}: the store check did not find it, or it did not match its SHA-256 and was moved into the quarantine.`);
   }
 
   private async audioFile(store: FileStore, key: string, filename: string, what: string): Promise<AudioFile> {
@@ -819,7 +972,7 @@ export class VmailService {
       this.deps.log.error({ key }, 'audio file missing from the store');
       throw new NotFoundError(`${what} is missing from the store.`);
     }
-    return { size, contentType: CONTENT_TYPE_WAV, filename, open: (range) => store.read(key, range) };
+    return { size, contentType: CONTENT_TYPE_WAV, filename, open: async (range) => store.read(key, range) };
   }
 
   /** Holds one of the mailbox's maxMessages slots while `task` runs; refuses when none is free. */

@@ -147,6 +147,16 @@ export const GreetingInfo = Type.Object({
 });
 export type GreetingInfo = Static<typeof GreetingInfo>;
 
+/** Said of a message or greeting in every answer: whether its audio can be played from this site now. */
+const available = Type.Boolean({
+  description:
+    'whether the audio can be played from this site now: false when it is missing (audioMissing), or when the site that holds it (originSite) is not connected now (playing it answers 503 with Retry-After until it is)',
+});
+
+/** A greeting as the API shows it: its metadata, and whether it can be played from here now. */
+export const GreetingView = Type.Composite([GreetingInfo, Type.Object({ available })]);
+export type GreetingView = Static<typeof GreetingView>;
+
 export const MessageCounts = Type.Object({
   new: Type.Integer(),
   saved: Type.Integer(),
@@ -168,10 +178,10 @@ export const Mailbox = Type.Object({
   retentionDays: Type.Integer(),
   notify: NotifyMode,
   greetings: Type.Object({
-    unavailable: Type.Union([GreetingInfo, Type.Null()]),
-    busy: Type.Union([GreetingInfo, Type.Null()]),
-    temporary: Type.Union([GreetingInfo, Type.Null()]),
-    name: Type.Union([GreetingInfo, Type.Null()]),
+    unavailable: Type.Union([GreetingView, Type.Null()]),
+    busy: Type.Union([GreetingView, Type.Null()]),
+    temporary: Type.Union([GreetingView, Type.Null()]),
+    name: Type.Union([GreetingView, Type.Null()]),
   }),
   counts: MessageCounts,
   createdAt: Type.String({ format: 'date-time' }),
@@ -212,6 +222,7 @@ export const Message = Type.Object({
   storage: StoragePointer,
   forwardedFrom: Type.Union([ForwardedFrom, Type.Null()]),
   audioMissing: Type.Boolean({ description: 'the message has no audio: the start-up check found no file for it (the store was moved or damaged), or its file did not match its SHA-256 and was moved into the quarantine' }),
+  available,
 });
 export type Message = Static<typeof Message>;
 
@@ -317,7 +328,7 @@ export const GreetingChoiceQuery = Type.Object(
 );
 
 export const GreetingChoice = Type.Composite([
-  GreetingInfo,
+  GreetingView,
   Type.Object({ audioUrl: Type.String({ description: 'path of the greeting audio on this API' }) }),
 ]);
 export type GreetingChoice = Static<typeof GreetingChoice>;

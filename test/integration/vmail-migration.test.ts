@@ -83,7 +83,7 @@ describe('vmail metadata: migration and rebuild', () => {
         const { _id, box, folderBeforeDelete, ...rest } = doc;
         void box;
         void folderBeforeDelete;
-        expect(listed.get(id)).toEqual({ id: _id, ...rest, originSite: newSiteId });
+        expect(listed.get(id)).toEqual({ id: _id, ...rest, originSite: newSiteId, available: true });
       }
       for (const [id, doc] of expected) expect((await c.audio(doc.mailbox, id)).bytes.equals(wavs.get(id) as Buffer)).toBe(true);
       const count = (number: string, folder: string) => [...expected.values()].filter((m) => m.mailbox === number && m.folder === folder);

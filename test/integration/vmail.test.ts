@@ -148,6 +148,7 @@ describe('the vmail API', () => {
         storage: { handler: 'fs', key: `${DOMAIN}/1002/${r.body.id}.wav`, size: wav.length, contentType: 'audio/wav', sha256: createHash('sha256').update(wav).digest('hex') },
         forwardedFrom: null,
         audioMissing: false,
+        available: true,
       });
       expect(readFileSync(join(store, DOMAIN, '1002', `${r.body.id}.wav`)).equals(wav)).toBe(true);
       expect(boxFiles('1002').filter((f) => f.startsWith('.'))).toEqual([]);

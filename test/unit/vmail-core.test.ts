@@ -43,8 +43,12 @@ describe('message changes', () => {
     const back = patchMessageDoc(deleted, { folder: undeleteFolder(deleted) }, at(11));
     expect(back).toMatchObject({ folder: 'new', deletedAt: null, folderBeforeDelete: null });
     expect(patchMessageDoc(m, { folder: 'new', read: false }, at(1))).toBeNull();
-    expect(toMessage(m)).not.toHaveProperty('_id');
-    expect(toMessage(m)).not.toHaveProperty('box');
+    expect(toMessage(m, true)).not.toHaveProperty('_id');
+    expect(toMessage(m, true)).not.toHaveProperty('box');
+    // available: its origin can be reached and its audio is not missing
+    expect(toMessage(m, true).available).toBe(true);
+    expect(toMessage(m, false).available).toBe(false);
+    expect(toMessage({ ...m, audioMissing: true }, true).available).toBe(false);
   });
 
   it('purges a deleted message once its retention has passed', () => {
@@ -131,7 +135,7 @@ describe('deposits with an Idempotency-Key', () => {
   it('keeps the key in the document, not in the message the API shows', () => {
     const m = newMessageDoc({ id: 'm', domain: 'a.example', mailbox: '1001', urgent: false, callerName: null, callerNumber: null, callId: null, durationMs: 1, format: { encoding: 'alaw', sampleRate: 8000, channels: 1 }, originSite: 's', key: 'k', size: 1, forwardedFrom: null, idempotencyKey: 'key-1' }, at(0));
     expect(m.idempotencyKey).toBe('key-1');
-    expect(toMessage(m)).not.toHaveProperty('idempotencyKey');
+    expect(toMessage(m, true)).not.toHaveProperty('idempotencyKey');
     expect(msg('n', 0)).not.toHaveProperty('idempotencyKey');
   });
 

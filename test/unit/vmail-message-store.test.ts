@@ -320,7 +320,7 @@ describe('the message store', () => {
     const log = ChangeLog.open(join(dir, 'changelog.sqlite'), { origin: 's1', policyOf, durability: 'os' });
     const documents = new DocumentStore(join(dir, 'db'), feed);
     documents.attachLog(log);
-    const meta = await VmailMetadata.open({ documents, feed, log, dataDir: dir, logger: pino({ level: 'silent' }) });
+    const meta = await VmailMetadata.open({ documents, feed, log, dataDir: dir, logger: pino({ level: 'silent' }), siteId: 'site-a' });
     closers.push(async () => {
       await meta.close(log);
       await documents.flush();

@@ -33,6 +33,7 @@ import {
   VMAIL_LIMITS,
 } from '../../../shared/api/vmail.js';
 import { AppError, ValidationError } from '../../errors.js';
+import type { Logger } from '../../logger.js';
 import type { AudioFile, AudioIntake, VmailService } from '../../vmail/service.js';
 import { parseRange } from '../../vmail/range.js';
 import { ClientGoneError, idempotencyKeyOf, lingerAfterRefusal, readMultipart, readRawBody, tooLarge } from '../../vmail/upload.js';
@@ -75,12 +76,18 @@ async function upload<T>(req: Request, run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Streams a stored WAV with HTTP Range support (one range; 206, or 416 with Content-Range bytes *\/size). */
-async function sendAudio(req: Request, res: Response, audio: AudioFile, download: boolean): Promise<void> {
+/**
+ * Streams a stored WAV with HTTP Range support (one range; 206, or 416 with Content-Range bytes *\/size).
+ * The audio is opened before the headers go out, so that audio another site holds and cannot
+ * send now is an error answer (503 with Retry-After, 404); a stream that fails once begun (the
+ * link to that site lost) cuts the response short.
+ */
+async function sendAudio(req: Request, res: Response, audio: AudioFile, download: boolean, log: Logger): Promise<void> {
   const range = parseRange(req.headers.range, audio.size);
   if (range.kind === 'unsatisfiable') {
     throw new AppError(416, 'invalid_request', `The range "${String(req.headers.range).slice(0, 100)}" cannot be served from ${audio.size} bytes.`, undefined, { 'Content-Range': `bytes */${audio.size}`, 'Accept-Ranges': 'bytes' });
   }
+  const body = req.method === 'HEAD' ? undefined : await audio.open(range.kind === 'partial' ? range : undefined);
   res.setHeader('Accept-Ranges', 'bytes');
   res.setHeader('Content-Type', audio.contentType);
   res.setHeader('Cache-Control', 'private, no-cache');
@@ -93,15 +100,22 @@ async function sendAudio(req: Request, res: Response, audio: AudioFile, download
     res.status(200);
     res.setHeader('Content-Length', String(audio.size));
   }
-  if (req.method === 'HEAD') {
+  if (!body) {
     res.end();
     return;
   }
   try {
-    await pipeline(audio.open(range.kind === 'partial' ? range : undefined), res);
+    await pipeline(body, res);
   } catch (err) {
     // A player that seeks closes its connection mid-stream all the time.
-    if ((err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE') throw err;
+    if ((err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') return;
+    // once the headers are out, the only way to say it is to cut the response short
+    if (res.headersSent) {
+      log.warn({ err }, 'the audio stream failed mid-way: the response was cut short');
+      res.destroy();
+      return;
+    }
+    throw err;
   }
 }
 
@@ -329,7 +343,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
       method: 'get',
       path: `${MESSAGE}/audio`,
       operationId: 'getMessageAudio',
-      summary: 'The message’s WAV, with HTTP Range (206; 416 for a range outside the file); download=true for Content-Disposition attachment',
+      summary: 'The message’s WAV, with HTTP Range (206; 416 for a range outside the file); download=true for Content-Disposition attachment. A message recorded on another site streams from that site (503 with Retry-After while it is not connected)',
       tag: 'vmail',
       auth: 'vmail',
       params: MessageParams,
@@ -337,8 +351,8 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
       produces: { 'audio/wav': {} },
       ranges: true,
       errors: [404, 416, 503],
-      async handler({ params, query, req, res }) {
-        await sendAudio(req, res, await vmail.messageAudio(params.domain, params.box, params.id), query.download === true);
+      async handler({ params, query, req, res, log }) {
+        await sendAudio(req, res, await vmail.messageAudio(params.domain, params.box, params.id), query.download === true, log);
       },
     }),
 
@@ -380,7 +394,7 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
       method: 'get',
       path: `${BOX}/greetings/:kind`,
       operationId: 'getGreetingAudio',
-      summary: 'A greeting’s WAV, with HTTP Range',
+      summary: 'A greeting’s WAV, with HTTP Range; one recorded on another site streams from that site (503 with Retry-After while it is not connected)',
       tag: 'vmail',
       auth: 'vmail',
       params: GreetingParams,
@@ -388,8 +402,8 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
       produces: { 'audio/wav': {} },
       ranges: true,
       errors: [404, 416, 503],
-      async handler({ params, query, req, res }) {
-        await sendAudio(req, res, await vmail.greetingAudio(params.domain, params.box, params.kind), query.download === true);
+      async handler({ params, query, req, res, log }) {
+        await sendAudio(req, res, await vmail.greetingAudio(params.domain, params.box, params.kind), query.download === true, log);
       },
     }),
     route({
