@@ -306,6 +306,12 @@ test('the dashboard groups many instances by role and group', async ({ page }) =
       { name: 'vmail1', roletype: 'vmail', group: 2, order: 1, site: self, includeDomains: [], enabled: true, state: 'stopped', active: false, startedAt: null },
       { name: 'vmail2', roletype: 'vmail', group: 2, order: 2, site: self, includeDomains: [], enabled: false, state: 'disabled', active: false, startedAt: null },
     ],
+    // the groups as the service reports them for these instances (the real answer's are of its own configuration)
+    groups: [
+      { roletype: 'callstore', group: 1, active: 'callstore1', activeSite: self, term: 1, since: at, state: 'active' },
+      { roletype: 'callstore', group: 10, active: 'callstoreAcme', activeSite: self, term: 2, since: at, state: 'active' },
+      { roletype: 'vmail', group: 2, active: null, activeSite: null, term: 0, since: null, state: 'none' },
+    ],
   };
   await page.route('**/api/v1/status', (route) => route.fulfill({ json: status }));
   await page.reload();
