@@ -258,7 +258,13 @@ describe('sites: Active-Passive failover', () => {
     }
     console.log(`[failover] A restarted: ${samples} samples, ${catchingUp} while it was catching up; active again in term ${sawActive?.term}`);
     // A's own account: it was synced (it held what B held when their link opened) before it raised the term
-    const linesOfA = a.service.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { time: string; msg: string; group?: string; synced?: boolean });
+    // Its log reaches this process through a pipe, which the status answer (a socket) can overtake:
+    // wait for the line rather than read the pipe's output at the moment the answer came.
+    type LogLine = { time: string; msg: string; group?: string; synced?: boolean };
+    const linesOfA = await waitFor('A logging its takeover', async () => {
+      const lines = a.service.logs().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as LogLine);
+      return lines.some((l) => l.msg === 'took the group over: term raised' && l.group === 'callstore:1') ? lines : undefined;
+    }, 10_000);
     const syncedAt = linesOfA.findIndex((l) => l.msg === 'synced with the reachable sites');
     const raisedAt = linesOfA.findIndex((l) => l.msg === 'took the group over: term raised' && l.group === 'callstore:1');
     expect(syncedAt).toBeGreaterThanOrEqual(0);
