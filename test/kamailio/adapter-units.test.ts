@@ -95,6 +95,24 @@ describe('Kamailio messages → contract events', () => {
     expect(parseKamMessage('{"k":"hello","kboot":"1795416009506","kseq":0,"tvs":1795416009,"tvu":506208,"cfg":"sitecall-1"}')).toEqual({ k: 'hello', kboot: '1795416009506', kseq: 0, tvs: 1795416009, tvu: 506208 });
   });
 
+  it('keeps the dialog and kind of a link (transfer, replaces, pickup)', () => {
+    const link = '{"tvu": 1200, "tvs": 1795416012, "kseq": 9, "kboot": "1795416009506", "k": "ev", "kind": "transfer", "otherCallId": "1-25125@127.0.0.1", "fromTag": "ft-2", "callId": "2-25130@127.0.0.1", "type": "link"}';
+    expect(toCallEvent(parseKamMessage(link) as KamEvent, 'kam1', 45)).toEqual({
+      id: 'kam1-1795416009506-9',
+      source: 'kam1',
+      seq: 45,
+      ts: '2026-11-23T06:40:12.001Z',
+      type: 'link',
+      callId: '2-25130@127.0.0.1',
+      fromTag: 'ft-2',
+      otherCallId: '1-25125@127.0.0.1',
+      kind: 'transfer',
+    });
+    for (const bad of [link.replace('"transfer"', '"sideways"'), link.replace('"otherCallId": "1-25125@127.0.0.1", ', ''), link.replace('"1-25125@127.0.0.1"', '""')]) {
+      expect(() => parseKamMessage(bad), bad).toThrow(KamMessageError);
+    }
+  });
+
   it('truncates microseconds to milliseconds', () => {
     expect(isoOf(1795416010, 999_999)).toBe('2026-11-23T06:40:10.999Z');
     expect(isoOf(1795416010, 0)).toBe('2026-11-23T06:40:10.000Z');

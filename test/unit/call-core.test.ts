@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { buildCdr, callStateOf, foldCall, isFinished, toActiveCall, type CoreEvent } from '../../service/callstore/core/call.js';
+import { buildCdr, callStateOf, foldCall, isFinished, partyKey, toActiveCall, type CoreEvent } from '../../service/callstore/core/call.js';
 import { CallScript, toCore } from '../support/call-events.js';
 
 const ctx = { site: 'site-a', instance: 'callstore1' };
@@ -127,7 +127,8 @@ describe('the call core: scenarios', () => {
       .answer(14_000, 'ac')
       .end(74_000, 'ac', 'caller');
     const cdr = cdrOf(s);
-    expect(cdr).toMatchObject({ id: 'ab', from: 'sip:101@office.example', to: 'sip:102@office.example', answeredBy: 'sip:102@office.example', answeredAt: '2026-11-22T10:00:02.000Z', endedAt: '2026-11-22T10:01:14.000Z', billsec: 72, disposition: 'ANSWERED' });
+    // the caller talked to C last, and hung up on C: B's BYE on the first dialog was the transfer
+    expect(cdr).toMatchObject({ id: 'ab', from: 'sip:101@office.example', to: 'sip:102@office.example', answeredBy: 'sip:103@office.example', answeredAt: '2026-11-22T10:00:02.000Z', endedAt: '2026-11-22T10:01:14.000Z', billsec: 72, disposition: 'ANSWERED', hangup: { by: 'caller' } });
     expect(cdr.legs.map((l) => l.callId)).toEqual(['ab', 'ac']);
     expect(cdr.links).toEqual([{ kind: 'transfer', callId: 'ab' }]);
   });
@@ -152,11 +153,52 @@ describe('the call core: scenarios', () => {
       ['bc', 'terminated'],
       ['ac', 'terminated'],
     ]);
-    expect(cdr).toMatchObject({ id: 'ab', answeredBy: 'sip:102@office.example', duration: 80, billsec: 79, holdSec: 15.2, disposition: 'ANSWERED', hangup: { by: 'callee' } });
+    // C is who the caller talked to last (the consultation B–C is not the caller's); C hung up
+    expect(cdr).toMatchObject({ id: 'ab', answeredBy: 'sip:103@office.example', duration: 80, billsec: 79, holdSec: 15.2, disposition: 'ANSWERED', hangup: { by: 'callee' } });
     expect(cdr.links).toEqual([
       { kind: 'replaces', callId: 'bc' },
       { kind: 'transfer', callId: 'ab' },
     ]);
+  });
+
+  it('a pickup: A calls B, C picks the ringing call up (C calls A with Replaces of the early dialog)', () => {
+    const s = new CallScript()
+      .invite(0, 'ab', '101', '102')
+      .ring(100, 'ab')
+      .invite(5000, 'ca', '103', '101')
+      .link(5000, 'ca', 'ab', 'pickup')
+      .answer(5100, 'ca')
+      .cancel(5150, 'ab')
+      .end(35_100, 'ca', 'caller');
+    const cdr = cdrOf(s);
+    expect(cdr.legs.map((l) => l.callId)).toEqual(['ab', 'ca']);
+    // C talked to A; C (the caller of its own dialog) hung up, which is the callee's side of the call
+    expect(cdr).toMatchObject({ id: 'ab', from: 'sip:101@office.example', to: 'sip:102@office.example', answeredBy: 'sip:103@office.example', disposition: 'ANSWERED', billsec: 30, ringSec: 5.1, hangup: { by: 'callee' } });
+    expect(cdr.links).toEqual([{ kind: 'pickup', callId: 'ab' }]);
+  });
+
+  it('a transferred call transferred again: the party answered last is who the caller talked to', () => {
+    const s = new CallScript()
+      .invite(0, 'ab', '101', '102')
+      .answer(1000, 'ab')
+      .invite(10_000, 'ac', '101', '103')
+      .link(10_000, 'ac', 'ab', 'transfer')
+      .answer(11_000, 'ac')
+      .end(11_100, 'ab', 'callee')
+      .invite(20_000, 'ad', '101', '104')
+      .link(20_000, 'ad', 'ac', 'transfer')
+      .answer(21_000, 'ad')
+      .end(21_100, 'ac', 'callee')
+      .end(50_000, 'ad', 'callee');
+    expect(cdrOf(s)).toMatchObject({ answeredBy: 'sip:104@office.example', billsec: 49, hangup: { by: 'callee' } });
+  });
+
+  it('the party of a URI: user@host, whatever the port, display name, scheme or parameters', () => {
+    expect(partyKey('sip:a1@127.0.0.1:5080')).toBe('a1@127.0.0.1');
+    expect(partyKey('"Anna" <sip:A1@Office.Example;transport=udp>;tag=x')).toBe('a1@office.example');
+    expect(partyKey('sips:101@pbx:5061?Replaces=x')).toBe('101@pbx');
+    expect(partyKey('tel:+4930111')).toBe('+4930111');
+    expect(partyKey(null)).toBeNull();
   });
 
   it('a two-leg B2BUA call linked by `link`', () => {

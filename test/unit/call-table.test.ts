@@ -157,6 +157,74 @@ describe('the call table: folding as events come', () => {
   });
 });
 
+describe('the call table: transferred calls', () => {
+  const ctx = { site: 'site-a', instance: 'callstore1' };
+
+  /**
+   * A call handed over as Kamailio reports it, with times fast-check picks: blind (A–B, B REFERs,
+   * A calls C with a `transfer` link), attended (A–B, B consults C, A calls C with Replaces of B–C
+   * and a `transfer` link to A–B) or pickup (A rings B, C calls A with Replaces of the ringing
+   * dialog). Whoever hangs up at the end, and whether B leaves before or after C answers.
+   */
+  const transferred = fc
+    .record({
+      style: fc.constantFrom('blind', 'attended', 'pickup'),
+      answerB: fc.integer({ min: 100, max: 5000 }),
+      referAfter: fc.integer({ min: 0, max: 20_000 }),
+      ringC: fc.integer({ min: 50, max: 8000 }),
+      bLeaves: fc.integer({ min: -3000, max: 3000 }),
+      talk: fc.integer({ min: 0, max: 60_000 }),
+      hangsUp: fc.constantFrom('caller', 'callee') as fc.Arbitrary<'caller' | 'callee'>,
+    })
+    .map(({ style, answerB, referAfter, ringC, bLeaves, talk, hangsUp }) => {
+      const s = new CallScript().invite(0, 'ab', '101', '102').ring(50, 'ab');
+      if (style === 'pickup') {
+        const at = answerB + referAfter;
+        s.invite(at, 'ca', '103', '101').link(at, 'ca', 'ab', 'pickup').answer(at + ringC, 'ca').cancel(at + ringC + 5, 'ab');
+        const end = at + ringC + 6 + talk;
+        s.end(end, 'ca', hangsUp);
+        return { events: s.events.map(toCore), firstAnswer: at + ringC, end, lastParty: 'sip:103@office.example', by: hangsUp === 'caller' ? 'callee' : 'caller' };
+      }
+      s.answer(answerB, 'ab');
+      let at = answerB + referAfter;
+      if (style === 'attended') {
+        s.hold(at, 'ab', 'callee').invite(at + 10, 'bc', '102', '103').answer(at + 10 + ringC, 'bc');
+        at += 10 + ringC + 100;
+        s.invite(at, 'ac', '101', '103').link(at, 'ac', 'bc', 'replaces').link(at, 'ac', 'ab', 'transfer');
+      } else s.invite(at, 'ac', '101', '103').link(at, 'ac', 'ab', 'transfer');
+      const answerC = at + ringC;
+      s.answer(answerC, 'ac');
+      s.end(Math.max(at + 1, answerC + bLeaves), 'ab', 'callee');
+      if (style === 'attended') s.end(answerC + 20, 'bc', 'callee');
+      const end = answerC + Math.max(bLeaves, 20, 0) + 1 + talk;
+      s.end(end, 'ac', hangsUp);
+      return { events: s.events.map(toCore), firstAnswer: answerB, end, lastParty: 'sip:103@office.example', by: hangsUp };
+    });
+
+  it('property: in any arrival order, one record with every leg; answeredBy the party talked to last, billsec the caller’s whole answered time, the hang-up of the last leg', () => {
+    fc.assert(
+      fc.property(transferred, fc.infiniteStream(fc.nat()), ({ events, firstAnswer, end, lastParty, by }, randoms) => {
+        const it = randoms[Symbol.iterator]();
+        const order = [...events].sort(() => ((it.next().value as number) % 3) - 1);
+        const table = new CallTable();
+        for (const e of order) table.add(e, 0);
+        expect(table.size).toBe(1);
+        const [bucket] = [...table.calls()];
+        expect(isFinished(bucket!.fold)).toBe(true);
+        const cdr = buildCdr(bucket!.fold, ctx);
+        expect(cdr).toEqual(buildCdr(foldCall(events), ctx));
+        expect(cdr.id).toBe('ab');
+        expect(new Set(cdr.legs.map((l) => l.callId))).toEqual(new Set(events.map((e) => e.callId)));
+        expect(cdr.disposition).toBe('ANSWERED');
+        expect(cdr.answeredBy).toBe(lastParty);
+        expect(cdr.billsec).toBeCloseTo((end - firstAnswer) / 1000, 3);
+        expect(cdr.hangup.by).toBe(by);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
 describe('source sequences', () => {
   it('counts skipped seqs and late arrivals', () => {
     const seqs = new SourceSequences();

@@ -1,11 +1,12 @@
-import type { CallEvent, EventType } from '../../../shared/api/events.js';
+import type { CallEvent, EventType, LinkKind } from '../../../shared/api/events.js';
 
 /**
  * What the shipped kamailio.cfg sends over evapi (one JSON object per netstring):
  *
  *  - `{"k":"hello", kboot, kseq, tvs, tvu}` when an adapter connection is accepted: the numbering
  *    of this Kamailio run (`kboot`, ms since the epoch as text) and the last number used so far;
- *  - `{"k":"ev", kboot, kseq, tvs, tvu, type, callId, fromTag, ...}` per call event, numbered
+ *  - `{"k":"ev", kboot, kseq, tvs, tvu, type, callId, fromTag, ...}` per call event (a `link`
+ *    with `otherCallId` and `kind`), numbered
  *    1, 2, 3 ... per run under one lock, in stream order; `tvs`/`tvu` is when it happened.
  *
  * Kamailio's script integers are 32-bit, so the event's `id`, 53-bit `seq` and RFC 3339 `ts` are
@@ -38,6 +39,9 @@ export interface KamEvent extends KamPosition {
   code?: number;
   reason?: string;
   by?: 'caller' | 'callee' | 'system';
+  /** link: the dialog this one continues, and how */
+  otherCallId?: string;
+  kind?: LinkKind;
 }
 
 export type KamMessage = KamHello | KamEvent;
@@ -45,6 +49,8 @@ export type KamMessage = KamHello | KamEvent;
 const TYPES: readonly EventType[] = ['invite', 'progress', 'answer', 'hold', 'resume', 'link', 'end', 'fail', 'cancel'];
 const STRING_FIELDS = ['fromTag', 'toTag', 'from', 'to', 'domain', 'reason'] as const;
 const BY = new Set(['caller', 'callee', 'system']);
+// the kinds the shipped configuration emits (a literal list: this module imports no appliance code at run time)
+const LINK_KINDS: readonly LinkKind[] = ['transfer', 'replaces', 'b2bua', 'pickup', 'forward'];
 
 export class KamMessageError extends Error {
   override name = 'KamMessageError';
@@ -80,6 +86,12 @@ export function parseKamMessage(payload: string): KamMessage {
   }
   if (typeof raw['code'] === 'number' && Number.isInteger(raw['code']) && raw['code'] >= 100 && raw['code'] <= 699) ev.code = raw['code'];
   if (typeof raw['by'] === 'string' && BY.has(raw['by'])) ev.by = raw['by'] as KamEvent['by'];
+  if (type === 'link') {
+    if (typeof raw['otherCallId'] !== 'string' || raw['otherCallId'] === '') throw new KamMessageError('link without otherCallId');
+    if (typeof raw['kind'] !== 'string' || !LINK_KINDS.includes(raw['kind'] as LinkKind)) throw new KamMessageError(`unknown link kind ${JSON.stringify(raw['kind'])}`);
+    ev.otherCallId = raw['otherCallId'];
+    ev.kind = raw['kind'] as LinkKind;
+  }
   return ev;
 }
 
@@ -116,5 +128,7 @@ export function toCallEvent(ev: KamEvent, source: string, seq: number): CallEven
   if (ev.code !== undefined) out.code = ev.code;
   if (ev.reason !== undefined) out.reason = ev.reason;
   if (ev.by !== undefined) out.by = ev.by;
+  if (ev.otherCallId !== undefined) out.otherCallId = ev.otherCallId;
+  if (ev.kind !== undefined) out.kind = ev.kind;
   return out;
 }

@@ -368,21 +368,84 @@ export function isFlagged(fold: CallFold): boolean {
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const seconds = (ms: number) => Math.round(ms) / 1000;
 
-function partyOf(leg: LegFold): string | null {
+/**
+ * The party of a URI as far as telling parties apart goes: user@host, without scheme, display
+ * name, port and parameters (a phone that makes its second call from another port is the same
+ * party).
+ */
+export function partyKey(uri: string | null): string | null {
+  if (!uri) return null;
+  const inner = /<([^>]*)>/.exec(uri)?.[1] ?? uri;
+  const addr = (inner.trim().replace(/^(sips?|tel):/i, '').split(/[;?]/)[0] ?? '').toLowerCase();
+  const at = addr.lastIndexOf('@');
+  return at < 0 ? addr : `${addr.slice(0, at)}@${addr.slice(at + 1).replace(/:\d+$/, '')}`;
+}
+
+/** Whether the caller of the call is the called party of this leg (a pickup: C calls A). */
+function facesCaller(leg: LegFold, root: LegFold): boolean {
+  const caller = partyKey(root.from);
+  return leg !== root && caller !== null && partyKey(leg.to) === caller && partyKey(leg.from) !== caller;
+}
+
+/** The party a leg connected the caller with: its callee, or its caller when the leg faces the caller. */
+function partyOf(leg: LegFold, root: LegFold): string | null {
+  if (facesCaller(leg, root)) return leg.from;
   const branch = leg.winner !== null ? leg.branches.get(leg.winner) : undefined;
   return branch?.answeredAs ?? leg.to;
 }
 
+/** Link kinds that hand the caller over to another dialog: the first dialog's end is not the call's. */
+const HANDOVER_KINDS: readonly Link['kind'][] = ['transfer', 'replaces', 'pickup'];
+
 /**
- * Who actually answered: the earliest answer among the first leg and the legs it reached through
- * a b2bua, pickup or forward link (a transfer's legs connect other parties later).
+ * The legs the caller was handed over to (a transfer, a replacement, a pickup): legs with such a
+ * link that have the caller at one end. The transferor's consultation call (B calls C before an
+ * attended transfer) has a `replaces` link too, but not the caller: it is not one of them.
+ */
+function handedOverLegs(fold: CallFold, root: LegFold): LegFold[] {
+  const caller = partyKey(root.from);
+  return fold.legs.filter((l) => {
+    if (l === root || caller === null) return false;
+    const kinds = fold.linkKindsByCallId.get(l.callId);
+    if (!kinds || !HANDOVER_KINDS.some((k) => kinds.has(k))) return false;
+    return partyKey(l.from) === caller || partyKey(l.to) === caller;
+  });
+}
+
+/**
+ * Who the caller talked to last: once the caller was handed over (transfer, replacement, pickup),
+ * the party of the handed-over leg answered last; otherwise the earliest answer among the first
+ * leg and the legs it reached through a b2bua, pickup or forward link.
  */
 function answeredByOf(fold: CallFold, root: LegFold): string | null {
+  const lastHandedOver = handedOverLegs(fold, root)
+    .filter((l) => l.answeredAt !== null)
+    .sort((a, b) => (b.answeredAt ?? 0) - (a.answeredAt ?? 0) || (a.callId < b.callId ? -1 : 1))[0];
+  if (lastHandedOver) return partyOf(lastHandedOver, root);
   const kinds = (l: LegFold) => fold.linkKindsByCallId.get(l.callId) ?? new Set<Link['kind']>();
   const reaching = fold.legs.filter((l) => l === root || ['b2bua', 'pickup', 'forward'].some((k) => kinds(l).has(k as Link['kind'])));
   const answered = reaching.filter((l) => l.answeredAt !== null).sort((a, b) => (a.answeredAt ?? 0) - (b.answeredAt ?? 0) || (a === root ? 1 : b === root ? -1 : 0));
   const first = answered[0] ?? fold.legs.filter((l) => l.answeredAt !== null).sort((a, b) => (a.answeredAt ?? 0) - (b.answeredAt ?? 0))[0];
-  return first ? partyOf(first) : null;
+  return first ? partyOf(first, root) : null;
+}
+
+/**
+ * Who ended the call: the first leg's hang-up (else that of the last leg to end), except once the
+ * caller was handed over: the first leg's end was then the transfer, and the call ended with the
+ * handed-over leg that ended last; its `by` is told from the call's caller (in a pickup the leg's
+ * caller is the call's callee).
+ */
+function hangupOf(fold: CallFold, root: LegFold, lastEnded: LegFold): Cdr['hangup'] {
+  const last = handedOverLegs(fold, root)
+    .filter((l) => l.hangup !== null)
+    .sort((a, b) => (b.endedAt ?? 0) - (a.endedAt ?? 0) || (a.callId < b.callId ? -1 : 1))[0];
+  if (last?.hangup && (last.endedAt ?? 0) >= (root.endedAt ?? 0)) {
+    const { by } = last.hangup;
+    const seenFromCaller = facesCaller(last, root) && by === 'caller' ? 'callee' : facesCaller(last, root) && by === 'callee' ? 'caller' : by;
+    return { ...last.hangup, by: seenFromCaller };
+  }
+  const fallback = root.hangup ? root : lastEnded;
+  return fallback.hangup ?? { by: null, code: null, reason: null };
 }
 
 function holdMs(intervals: { on: number; off: number }[]): number {
@@ -550,7 +613,6 @@ export function buildCdr(fold: CallFold, ctx: CallContext): Cdr {
   const lastEnded = [...fold.legs].sort((a, b) => (b.endedAt ?? 0) - (a.endedAt ?? 0))[0] as LegFold;
   const synthesizedLeg = fold.legs.find((l) => l.endReason !== 'normal');
   const endReason = lastEnded.endReason !== 'normal' ? lastEnded.endReason : (synthesizedLeg?.endReason ?? 'normal');
-  const hangupLeg = root.hangup ? root : lastEnded;
   // on hold only while the call is up: a hold stamped outside it (another source's clock) is cut
   const holdFrom = answeredAt ?? startedAt;
   const holdIntervals = fold.legs
@@ -575,7 +637,7 @@ export function buildCdr(fold: CallFold, ctx: CallContext): Cdr {
     ringSec: seconds((answeredAt ?? endedAt) - startedAt),
     holdSec: seconds(holdMs(holdIntervals)),
     disposition: dispositionOf(fold, answeredAt, endReason),
-    hangup: hangupLeg.hangup ?? { by: null, code: null, reason: null },
+    hangup: hangupOf(fold, root, lastEnded),
     endReason,
     legs: fold.legs.map(legView),
     forks: forksOf(fold),
