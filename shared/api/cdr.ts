@@ -45,7 +45,9 @@ export type Hold = Static<typeof Hold>;
 
 export const Link = Type.Object({
   kind: Type.Union([...LINK_KINDS.map((k) => Type.Literal(k)), Type.Literal('resumed')]),
-  callId: Type.String(),
+  callId: Type.String({ description: 'the dialog linked to: the transferred, replaced or picked-up one' }),
+  fromCallId: Type.Optional(Type.String({ description: 'the dialog that made the link (its `link` event): the new call of a transfer, replacement or pickup' })),
+  at: Type.Optional(Type.String({ format: 'date-time', description: 'when the link was made (its event’s time), UTC' })),
 });
 export type Link = Static<typeof Link>;
 

@@ -108,7 +108,7 @@ describe('sources and crash handling (caf-call-legs-resync)', () => {
     expect(res.body.reconstructed).toEqual(['again-1']);
     const calls = (await admin.get('/api/v1/calls')).body.items as { id: string; links: unknown[] }[];
     const resumed = calls.find((c) => c.id.startsWith('again-1~resumed-'));
-    expect(resumed?.links).toEqual([{ kind: 'resumed', callId: 'again-1' }]);
+    expect(resumed?.links).toEqual([{ kind: 'resumed', callId: 'again-1', fromCallId: 'again-1', at: expect.any(String) }]);
     expect((await admin.delete(`/api/v1/calls/${resumed?.id}`)).status).toBe(200);
     expect(await cdrOf(admin, resumed?.id ?? '')).toMatchObject({ links: [{ kind: 'resumed', callId: 'again-1' }], endReason: 'admin' });
     expect((await admin.get('/api/v1/cdrs/again-1')).body.endReason).toBe('admin');

@@ -118,7 +118,8 @@ describe.skipIf(SKIP_REASON !== null)('Kamailio end to end: transfers land as on
     const [first, second] = cdr.legs as [Cdr['legs'][number], Cdr['legs'][number]];
     expect(first.callId).toBe(ab);
     expect(second.callId).toBe(`x${ab}`);
-    expect(cdr.links).toEqual([{ kind: 'transfer', callId: ab }]);
+    // who transferred whom to whom, and when: the new dialog made the link as it started
+    expect(cdr.links).toEqual([{ kind: 'transfer', callId: ab, fromCallId: `x${ab}`, at: second.startedAt }]);
     expect(cdr).toMatchObject({ disposition: 'ANSWERED', from: expect.stringMatching(/^sip:a1@/), to: expect.stringMatching(/^sip:b1@/), answeredBy: expect.stringMatching(/^sip:c1@/), hangup: { by: 'caller' } });
     // the caller's whole answered time: from B's answer to the end of the call with C
     expect(cdr.answeredAt).toBe(first.answeredAt);
@@ -134,7 +135,7 @@ describe.skipIf(SKIP_REASON !== null)('Kamailio end to end: transfers land as on
     const [ab] = run.firstDialogs as [string];
     const cdr = await cdrOf(stack.admin, ab);
     expect(cdr.legs.map((l) => l.callId)).toEqual([ab, `y${ab}`, `x${ab}`]);
-    expect(cdr.links).toEqual(expect.arrayContaining([{ kind: 'replaces', callId: `y${ab}` }, { kind: 'transfer', callId: ab }]));
+    expect(cdr.links).toEqual(expect.arrayContaining([expect.objectContaining({ kind: 'replaces', callId: `y${ab}`, fromCallId: `x${ab}` }), expect.objectContaining({ kind: 'transfer', callId: ab, fromCallId: `x${ab}` })]));
     expect(cdr.links).toHaveLength(2);
     expect(cdr).toMatchObject({ disposition: 'ANSWERED', answeredBy: expect.stringMatching(/^sip:c1@/), hangup: { by: 'caller' } });
     const last = cdr.legs[2] as Cdr['legs'][number];

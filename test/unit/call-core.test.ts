@@ -130,7 +130,7 @@ describe('the call core: scenarios', () => {
     // the caller talked to C last, and hung up on C: B's BYE on the first dialog was the transfer
     expect(cdr).toMatchObject({ id: 'ab', from: 'sip:101@office.example', to: 'sip:102@office.example', answeredBy: 'sip:103@office.example', answeredAt: '2026-11-22T10:00:02.000Z', endedAt: '2026-11-22T10:01:14.000Z', billsec: 72, disposition: 'ANSWERED', hangup: { by: 'caller' } });
     expect(cdr.legs.map((l) => l.callId)).toEqual(['ab', 'ac']);
-    expect(cdr.links).toEqual([{ kind: 'transfer', callId: 'ab' }]);
+    expect(cdr.links).toEqual([{ kind: 'transfer', callId: 'ab', fromCallId: 'ac', at: '2026-11-22T10:00:10.000Z' }]);
   });
 
   it('an attended transfer with Replaces: A–B, B consults C, A is connected to C', () => {
@@ -156,8 +156,8 @@ describe('the call core: scenarios', () => {
     // C is who the caller talked to last (the consultation B–C is not the caller's); C hung up
     expect(cdr).toMatchObject({ id: 'ab', answeredBy: 'sip:103@office.example', duration: 80, billsec: 79, holdSec: 15.2, disposition: 'ANSWERED', hangup: { by: 'callee' } });
     expect(cdr.links).toEqual([
-      { kind: 'replaces', callId: 'bc' },
-      { kind: 'transfer', callId: 'ab' },
+      { kind: 'replaces', callId: 'bc', fromCallId: 'ac', at: '2026-11-22T10:00:20.000Z' },
+      { kind: 'transfer', callId: 'ab', fromCallId: 'ac', at: '2026-11-22T10:00:20.000Z' },
     ]);
   });
 
@@ -174,7 +174,7 @@ describe('the call core: scenarios', () => {
     expect(cdr.legs.map((l) => l.callId)).toEqual(['ab', 'ca']);
     // C talked to A; C (the caller of its own dialog) hung up, which is the callee's side of the call
     expect(cdr).toMatchObject({ id: 'ab', from: 'sip:101@office.example', to: 'sip:102@office.example', answeredBy: 'sip:103@office.example', disposition: 'ANSWERED', billsec: 30, ringSec: 5.1, hangup: { by: 'callee' } });
-    expect(cdr.links).toEqual([{ kind: 'pickup', callId: 'ab' }]);
+    expect(cdr.links).toEqual([{ kind: 'pickup', callId: 'ab', fromCallId: 'ca', at: '2026-11-22T10:00:05.000Z' }]);
   });
 
   it('a transferred call transferred again: the party answered last is who the caller talked to', () => {
@@ -215,7 +215,7 @@ describe('the call core: scenarios', () => {
     const cdr = cdrOf(s);
     expect(cdr).toMatchObject({ id: 'x-1', direction: 'inbound', answeredBy: 'sip:201@office.example', answeredAt: '2026-11-22T10:00:03.000Z', ringingAt: '2026-11-22T10:00:00.100Z', duration: 33.02, billsec: 30.02 });
     expect(cdr.legs).toHaveLength(2);
-    expect(cdr.links).toEqual([{ kind: 'b2bua', callId: 'a-leg' }]);
+    expect(cdr.links).toEqual([{ kind: 'b2bua', callId: 'a-leg', fromCallId: 'b-leg', at: '2026-11-22T10:00:00.040Z' }]);
   });
 
   it('the root leg decides the disposition: a B2BUA leg cancelled on ring timeout while the caller hears 480 is NO_ANSWER', () => {

@@ -283,7 +283,7 @@ export class CallFolder {
         const key = `${kind}\u0000${other}`;
         if (!this.linkKeys.has(key) && (other !== e.callId || kind === 'resumed')) {
           this.linkKeys.add(key);
-          links.push({ kind, callId: other });
+          links.push({ kind, callId: other, fromCallId: e.callId, at: new Date(e.tsMs).toISOString() });
         }
         for (const id of [e.callId, other]) linkKindsByCallId.set(id, (linkKindsByCallId.get(id) ?? new Set()).add(kind));
         break;
