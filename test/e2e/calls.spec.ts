@@ -111,6 +111,31 @@ test('a call appears live, rings on two branches, is answered, held, ends, and i
   expect(errors).toEqual([]);
 });
 
+test('a transferred call: one record, both legs, who transferred whom to whom and when', async ({ page }) => {
+  const errors = watchErrors(page);
+  const s = liveScript('office.example', Date.now() - 60_000);
+  const ab = `e2e-blind-ab-${Date.now()}`;
+  const ac = `e2e-blind-ac-${Date.now()}`;
+  // A (401) calls B (402); B transfers A to C (403): A's new call links to the first (as Kamailio sends it)
+  s.invite(0, ab, '401', '402', { direction: 'internal' }).ring(100, ab).answer(1000, ab);
+  s.invite(20_000, ac, '401', '403').link(20_000, ac, ab, 'transfer').end(20_050, ab, 'callee').ring(20_100, ac).answer(22_000, ac).end(52_000, ac, 'caller');
+  await send(service, events, s.events.splice(0));
+  const cdr = await waitForCdr(service, admin, ab);
+  expect(cdr).toMatchObject({ answeredBy: 'sip:403@office.example', billsec: 51, hangup: { by: 'caller' } });
+  await signIn(page, service, `/call-records?call=${encodeURIComponent(ab)}`);
+  const record = page.getByTestId('record-detail');
+  await expect(record.getByTestId('tl-leg-0')).toBeVisible();
+  await expect(record.getByTestId('tl-leg-1')).toBeVisible();
+  const story = record.getByTestId('timeline-story');
+  await expect(story).toContainText('Transferred: 402 transferred 401 to 403');
+  // the first leg's answer names who answered it, not the party talked to last
+  await expect(story).toContainText(/Answered by branch \S+ — 402/);
+  await expect(story).toContainText('hung up by the caller');
+  await expect(record.getByTestId('timeline-links')).toContainText('leg 2 continues leg 1 at');
+  await shot(page, 'calls-07-transfer-record');
+  expect(errors).toEqual([]);
+});
+
 test('a failed and a cancelled call, linked dialogs and an anomaly read right in the detail', async ({ page }) => {
   const errors = watchErrors(page);
   const s = liveScript('office.example', Date.now() - 5000);

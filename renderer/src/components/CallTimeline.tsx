@@ -214,6 +214,56 @@ function Legend() {
 
 // ---------- The story in words ----------
 
+/** The party part of a URI for comparing parties: user@host, the port and parameters left out. */
+function partyKey(raw: string | null | undefined): string | null {
+  const p = parseParty(raw);
+  return p ? `${p.number}@${p.host ?? ''}`.toLowerCase().replace(/:\d+$/, '') : null;
+}
+
+/**
+ * A link in words: who was transferred to whom, which call replaced which, who picked up. `linked`
+ * is the dialog linked to (the transferred, replaced or ringing one), `made` the dialog that made
+ * the link (its new call). Null when the record does not say which dialog made it (records
+ * written before links carried `fromCallId`).
+ */
+export function linkSentence(kind: Link['kind'], linked: Leg | undefined, made: Leg | undefined): ReactNode | null {
+  if (!linked || !made) return null;
+  const p = (raw: string | null) => <strong>{partyText(raw)}</strong>;
+  switch (kind) {
+    case 'transfer': {
+      // the transferee makes the new call: it is one end of the transferred dialog, the transferor the other
+      const transfereeIsCaller = partyKey(made.from) === partyKey(linked.from);
+      const transferee = transfereeIsCaller ? linked.from : linked.to;
+      const transferor = transfereeIsCaller ? linked.to : linked.from;
+      return (
+        <>
+          Transferred: {p(transferor)} transferred {p(transferee)} to {p(made.to)} <span className="muted">(REFER)</span>
+        </>
+      );
+    }
+    case 'replaces':
+      return (
+        <>
+          Attended transfer: {p(made.from)} → {p(made.to)} replaced the call {p(linked.from)} → {p(linked.to)} <span className="muted">(Replaces)</span>
+        </>
+      );
+    case 'pickup':
+      return (
+        <>
+          Picked up: {p(made.from)} took the call ringing at {p(linked.to)}
+        </>
+      );
+    case 'forward':
+      return (
+        <>
+          Forwarded: {p(linked.to)} forwarded the call to {p(made.to)}
+        </>
+      );
+    default:
+      return null;
+  }
+}
+
 interface Entry {
   at: number;
   order: number;
@@ -227,6 +277,10 @@ function storyOf(call: TimelineCall): Entry[] {
   const legIndex = new Map(call.legs.map((l, i) => [l.callId, i]));
   const single = call.legs.length <= 1;
   const legOf = (callId: string) => (single ? null : (legIndex.get(callId) ?? null));
+  // after a transfer, replacement or pickup `answeredBy` is the party talked to last, not the
+  // one who answered the first leg
+  const handedOver = call.links.some((k) => k.kind === 'transfer' || k.kind === 'replaces' || k.kind === 'pickup');
+  const firstParty = handedOver ? (call.legs[0]?.to ?? null) : call.answeredBy;
   call.legs.forEach((l, i) => {
     const start = ms(l.startedAt);
     if (start !== null) {
@@ -255,10 +309,10 @@ function storyOf(call: TimelineCall): Entry[] {
         text: (
           <>
             Answered{l.toTag ? <> by branch <code>{shortId(l.toTag)}</code></> : null}
-            {i === 0 && call.answeredBy ? (
+            {i === 0 && firstParty ? (
               <>
                 {' '}
-                — <strong>{partyText(call.answeredBy)}</strong>
+                — <strong>{partyText(firstParty)}</strong>
               </>
             ) : null}
           </>
@@ -297,6 +351,13 @@ function storyOf(call: TimelineCall): Entry[] {
         </>
       ),
     });
+  }
+  const legById = new Map(call.legs.map((l) => [l.callId, l]));
+  for (const l of call.links) {
+    const at = ms(l.at);
+    const text = l.fromCallId ? linkSentence(l.kind, legById.get(l.callId), legById.get(l.fromCallId)) : null;
+    if (at === null || text === null) continue;
+    entries.push({ at, order: 1, tone: 'info', leg: l.fromCallId ? legOf(l.fromCallId) : null, text });
   }
   for (const h of call.holds) {
     const on = ms(h.on);
@@ -385,11 +446,21 @@ export function CallTimeline({ call, timeZone, nowMs }: { call: TimelineCall; ti
         <div className="tl-links">
           <h4 className="detail-subtitle">Linked dialogs</h4>
           <ul className="tl-links__list" data-testid="timeline-links">
-            {call.links.map((l) => (
-              <li key={`${l.kind}|${l.callId}`}>
-                <Badge tone="info">{l.kind}</Badge> <code title={l.callId}>{l.callId}</code>
-              </li>
-            ))}
+            {call.links.map((l) => {
+              const legNo = (id: string | undefined) => {
+                const i = id === undefined ? -1 : call.legs.findIndex((g) => g.callId === id);
+                return i >= 0 ? `leg ${i + 1}` : null;
+              };
+              const from = legNo(l.fromCallId);
+              const to = legNo(l.callId);
+              const at = ms(l.at);
+              return (
+                <li key={`${l.kind}|${l.callId}|${l.fromCallId ?? ''}`}>
+                  <Badge tone="info">{l.kind}</Badge> {from && to ? <>{from} continues {to}{at !== null ? <> at <time dateTime={new Date(at).toISOString()}>{formatInZone(at, timeZone, 'timeMs')}</time></> : null}: </> : null}
+                  <code title={l.callId}>{l.callId}</code>
+                </li>
+              );
+            })}
           </ul>
         </div>
       ) : null}
