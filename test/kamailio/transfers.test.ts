@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Cdr } from '../../shared/api/cdr.js';
 import { eventually } from '../support/events-client.js';
-import { freePorts, sipp, SKIP_REASON, type SippResult, type SippRun } from './harness.js';
+import { freePorts, msBetween, sipp, SKIP_REASON, type SippResult, type SippRun } from './harness.js';
 import { cdrOf, exportCdrs, sourceOf, startStack, stopStack, type Stack } from './stack.js';
 
 /**
@@ -16,7 +16,7 @@ import { cdrOf, exportCdrs, sourceOf, startStack, stopStack, type Stack } from '
 
 if (SKIP_REASON) console.warn(`Kamailio end-to-end tests skipped: ${SKIP_REASON}`);
 
-type Style = 'blind' | 'attended' | 'refused';
+type Style = 'blind' | 'attended' | 'refused' | 'pickup';
 
 interface Run {
   /** A's SIPp (the first dialog of each call) */
@@ -64,6 +64,18 @@ async function transfers(stack: Stack, style: Style, calls: number, rate: number
   const runs: SippRun[] = [];
   const start = (r: SippRun) => (runs.push(r), r);
   try {
+    if (style === 'pickup') {
+      // B rings and waits for the CANCEL; A's second SIPp answers C's INVITE with Replaces (built-in
+      // uas); C is the twin of A's first, which gives it the ringing dialog's Call-ID and tags
+      writeFileSync(cfgA, `a1;127.0.0.1:${twinA1}\nc;127.0.0.1:${twinA2}\n`);
+      await waitListening(start(sipp({ scenario: 'uas_cancel.xml', localPort: bPort, calls, ...common })), 'udp', bPort, 'B');
+      await waitListening(start(sipp({ scenario: 'uas', localPort: a2Port, calls, ...common })), 'udp', a2Port, 'A (answering C)');
+      const c = start(sipp({ scenario: 'uac_pickup_c.xml', localPort: cPort, proxy: stack.proxy, target: `127.0.0.1:${a2Port}`, calls, duration: talkMs, timeoutS: 120, extra: [...tolerant, '-slave', 'c', '-slave_cfg', cfgA] }));
+      await waitListening(c, 'tcp', twinA2, 'C (twin of A)');
+      const a = start(sipp({ scenario: 'uac_pickup_a.xml', localPort: aPort, proxy: stack.proxy, target: `127.0.0.1:${bPort}`, calls, rate, timeoutS: 120, extra: [...tolerant, '-cid_str', `%u-%p-${tag}`, '-master', 'a1', '-slave_cfg', cfgA] }));
+      const all = await Promise.all(runs.map((r) => r.done));
+      return { a: await a.done, all, firstDialogs: Array.from({ length: calls }, (_, i) => `${i + 1}-${a.proc.pid}-${tag}`) };
+    }
     // C: answers every INVITE (the consultation and the transferred call) and waits for its BYE
     const cDialogs = style === 'attended' ? 2 * calls : calls;
     if (style !== 'refused') await waitListening(start(sipp({ scenario: 'uas', localPort: cPort, calls: cDialogs, ...common, traceFile: undefined })), 'udp', cPort, 'C');
@@ -119,7 +131,8 @@ describe.skipIf(SKIP_REASON !== null)('Kamailio end to end: transfers land as on
     expect(first.callId).toBe(ab);
     expect(second.callId).toBe(`x${ab}`);
     // who transferred whom to whom, and when: the new dialog made the link as it started
-    expect(cdr.links).toEqual([{ kind: 'transfer', callId: ab, fromCallId: `x${ab}`, at: second.startedAt }]);
+    expect(cdr.links).toEqual([{ kind: 'transfer', callId: ab, fromCallId: `x${ab}`, at: expect.any(String) }]);
+    expect(msBetween(cdr.links[0]?.at, second.startedAt)).toBeLessThan(50);
     expect(cdr).toMatchObject({ disposition: 'ANSWERED', from: expect.stringMatching(/^sip:a1@/), to: expect.stringMatching(/^sip:b1@/), answeredBy: expect.stringMatching(/^sip:c1@/), hangup: { by: 'caller' } });
     // the caller's whole answered time: from B's answer to the end of the call with C
     expect(cdr.answeredAt).toBe(first.answeredAt);
@@ -150,6 +163,18 @@ describe.skipIf(SKIP_REASON !== null)('Kamailio end to end: transfers land as on
     expect(cdr.legs.map((l) => l.callId)).toEqual([ab]);
     expect(cdr.links).toEqual([]);
     expect(cdr).toMatchObject({ disposition: 'ANSWERED', answeredBy: expect.stringMatching(/^sip:b1@/), hangup: { by: 'callee' } });
+  });
+
+  it('a pickup (C calls A with Replaces of A’s ringing call to B): one record, a pickup link, C answered', async () => {
+    const run = await transfers(stack, 'pickup', 1, 1, 500);
+    expectAllPassed(run, 1);
+    const [ab] = run.firstDialogs as [string];
+    const cdr = await cdrOf(stack.admin, ab);
+    expect(cdr.legs.map((l) => l.callId)).toEqual([ab, `z${ab}`]);
+    expect(cdr.links).toEqual([expect.objectContaining({ kind: 'pickup', callId: ab, fromCallId: `z${ab}` })]);
+    // C talked to A and hung up: the callee's side of A's call
+    expect(cdr).toMatchObject({ disposition: 'ANSWERED', from: expect.stringMatching(/^sip:a1@/), to: expect.stringMatching(/^sip:b1@/), answeredBy: expect.stringMatching(/^sip:c@/), hangup: { by: 'callee' } });
+    expect(cdr.answeredAt).toBe(cdr.legs[1]?.answeredAt);
   });
 
   it.each([['blind' as const], ['attended' as const]])('%s transfers under load (100/s): one record each, none lost, none twice', async (style) => {
