@@ -93,6 +93,8 @@ export interface KamailioOptions {
   shmMb?: number;
   pkgMb?: number;
   debug?: number;
+  /** s an accepted REFER waits for the transferee's INVITE (SITECALL_REFER_WINDOW) */
+  referWindowS?: number;
 }
 
 /** Kamailio with the shipped kamailio.cfg, its settings given as -A defines (the file is not copied). */
@@ -118,6 +120,7 @@ export class KamailioProcess {
       `SITECALL_FR_INV_TIMER=${opts.frInvTimerMs ?? 60000}`,
       `SITECALL_CHILDREN=${opts.children ?? 4}`,
       `SITECALL_DEBUG=${opts.debug ?? 2}`,
+      ...(opts.referWindowS !== undefined ? [`SITECALL_REFER_WINDOW=${opts.referWindowS}`] : []),
     ];
     const args = ['-f', KAMAILIO_CFG, '-DD', '-E', '-m', String(opts.shmMb ?? 64), '-M', String(opts.pkgMb ?? 8), '-P', join(opts.dir, 'kamailio.pid'), '-Y', opts.dir, ...defines.flatMap((d) => ['-A', d])];
     // its own process group: a crash test kills Kamailio and all its children at once

@@ -20,7 +20,7 @@ export interface StackOptions {
   source?: string;
   adapterArgs?: string[];
   /** Kamailio settings for load runs (children, memory, log level) */
-  kamailio?: Partial<Pick<KamailioOptions, 'children' | 'shmMb' | 'pkgMb' | 'debug'>>;
+  kamailio?: Partial<Pick<KamailioOptions, 'children' | 'shmMb' | 'pkgMb' | 'debug' | 'referWindowS'>>;
 }
 
 /** The appliance (real service), Kamailio with the shipped cfg, and the adapter between them. */

@@ -16,7 +16,7 @@ import { cdrOf, exportCdrs, sourceOf, startStack, stopStack, type Stack } from '
 
 if (SKIP_REASON) console.warn(`Kamailio end-to-end tests skipped: ${SKIP_REASON}`);
 
-type Style = 'blind' | 'attended' | 'refused' | 'pickup';
+type Style = 'blind' | 'attended' | 'refused' | 'pickup' | 'late';
 
 interface Run {
   /** A's SIPp (the first dialog of each call) */
@@ -93,7 +93,7 @@ async function transfers(stack: Stack, style: Style, calls: number, rate: number
     if (style === 'refused') {
       a = start(sipp({ scenario: 'uac_refer_refused.xml', localPort: aPort, proxy: stack.proxy, target: `127.0.0.1:${bPort}`, calls, rate, timeoutS: 120, extra: [...tolerant, '-cid_str', `%u-%p-${tag}`] }));
     } else {
-      const a2 = start(sipp({ scenario: style === 'attended' ? 'uac_attxfer_a2.xml' : 'uac_xfer_a2.xml', localPort: a2Port, proxy: stack.proxy, target: `127.0.0.1:${cPort}`, calls, duration: talkMs, timeoutS: 120, extra: [...tolerant, '-slave', 'a2', '-slave_cfg', cfgA] }));
+      const a2 = start(sipp({ scenario: style === 'attended' ? 'uac_attxfer_a2.xml' : style === 'late' ? 'uac_xfer_a2_late.xml' : 'uac_xfer_a2.xml', localPort: a2Port, proxy: stack.proxy, target: `127.0.0.1:${cPort}`, calls, duration: talkMs, timeoutS: 120, extra: [...tolerant, '-slave', 'a2', '-slave_cfg', cfgA] }));
       await waitListening(a2, 'tcp', twinA2, 'A twin a2');
       a = start(sipp({ scenario: 'uac_xfer_a.xml', localPort: aPort, proxy: stack.proxy, target: `127.0.0.1:${bPort}`, calls, rate, timeoutS: 120, extra: [...tolerant, '-cid_str', `%u-%p-${tag}`, '-master', 'a1', '-slave_cfg', cfgA] }));
     }
@@ -197,4 +197,27 @@ describe.skipIf(SKIP_REASON !== null)('Kamailio end to end: transfers land as on
     expect(badly.map((c) => ({ id: c.id, legs: c.legs.length, links: c.links })), 'records without every leg and link').toEqual([]);
     expect((await sourceOf(stack.admin, stack.source))?.gaps).toBe(0);
   }, 240_000);
+});
+
+describe.skipIf(SKIP_REASON !== null)('Kamailio end to end: a REFER not followed in time links nothing', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack({ kamailio: { referWindowS: 1 } });
+  }, 60_000);
+  afterAll(async () => {
+    await stopStack(stack);
+  });
+
+  it('the transferee calls the target 4 s after the REFER, past a 1 s window: two records, neither linked', async () => {
+    const run = await transfers(stack, 'late', 1, 1, 300);
+    for (const r of run.all) expect(r.failed, r.output.slice(-3000)).toBe(0);
+    const [ab] = run.firstDialogs as [string];
+    const first = await cdrOf(stack.admin, ab);
+    const second = await cdrOf(stack.admin, `x${ab}`);
+    expect(first.legs.map((l) => l.callId)).toEqual([ab]);
+    expect(second.legs.map((l) => l.callId)).toEqual([`x${ab}`]);
+    expect([...first.links, ...second.links]).toEqual([]);
+    expect(first).toMatchObject({ answeredBy: expect.stringMatching(/^sip:b1@/), hangup: { by: 'callee' } });
+  });
 });
