@@ -53,6 +53,7 @@ import { ReplicationHub } from './sync/replication/hub.js';
 import { SiteStanding } from './sync/standing.js';
 import { TermLedger } from './sync/terms.js';
 import { MediaHub } from './sync/media.js';
+import { ProfileExchange, profileSettingsOf, type LocalProfiles, type ProfileCount, type ProfileSettings } from './sync/profiles.js';
 import { adoptFromDonor } from './sync/adopt.js';
 import { ConflictService } from './sync/conflicts.js';
 import { SiteService } from './sync/sites.js';
@@ -278,9 +279,27 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   callstore.attachSites({ roleOf: (instance) => activePassive.roleOf(instance), sourcesElsewhere: () => (standing as SiteStanding).sourcesElsewhere() });
   standing.onChange(() => callstore.presenceChanged());
   config.onApplied(() => activePassive.schedule());
+  // Profile counts across sites (design section 4.4): this site's absolute counts to each peer,
+  // each peer's last list kept for admission. The settings are the ext of this site's callstore
+  // instances (profileSettingsOf: the strictest wins), read again when the configuration changes.
+  let profileSettings: { of: readonly ResolvedInstance[]; settings: ProfileSettings } | undefined;
+  const currentProfileSettings = (): ProfileSettings => {
+    const resolved = config.resolved();
+    if (profileSettings?.of !== resolved) profileSettings = { of: resolved, settings: profileSettingsOf(resolved, site.id) };
+    return profileSettings.settings;
+  };
+  const profiles = new ProfileExchange({
+    local: activeCallProfiles(callstore, feed),
+    peers: () => [...sites.siteInterfaces().keys()],
+    onPeerChannel: (listener) => sites.onPeerChannel(listener),
+    settings: currentProfileSettings,
+    registry: metrics.registry,
+    log: log.child({ part: 'profiles' }),
+  });
   await config.applyCurrent();
   standing.start();
   activePassive.start();
+  profiles.start();
   sources.announceStartupLosses();
 
   const routes: RouteDef[] = [];
@@ -355,6 +374,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         clearInterval(compaction);
         activePassive.stop();
         standing?.stop();
+        profiles.stop();
         media.stop();
         await sites.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -411,6 +431,30 @@ export async function openDocuments(dataDir: string, feed: ChangeFeed, siteName?
   }
   documents.attachLog(changeLog);
   return { documents, site, certificate, changeLog };
+}
+
+/**
+ * This site's profile counts until the callstore keeps its profile book (issue 18): the calls
+ * held by the instances active here, as `total` and `domain:<d>` (a passive instance's calls are
+ * the active site's, which counts them). Told of a change by the live feed's `calls`.
+ */
+function activeCallProfiles(callstore: CallstoreService, feed: ChangeFeed): LocalProfiles {
+  return {
+    localCounts(): ProfileCount[] {
+      let total = 0;
+      const byDomain = new Map<string, number>();
+      for (const instance of callstore.instances()) {
+        if (!instance.isActive) continue;
+        for (const { summary } of instance.summaries()) {
+          total++;
+          if (summary.domain) byDomain.set(summary.domain, (byDomain.get(summary.domain) ?? 0) + 1);
+        }
+      }
+      const counts: ProfileCount[] = [...byDomain].map(([domain, count]) => ({ name: `domain:${domain}`, value: null, count }));
+      return total > 0 ? [{ name: 'total', value: null, count: total }, ...counts] : counts;
+    },
+    onLocalChange: (listener) => feed.subscribe(() => listener(), { collections: ['calls'] }),
+  };
 }
 
 async function ensureAdmin(auth: AuthService, settings: Settings, log: Logger, opts: ServiceOptions): Promise<void> {
