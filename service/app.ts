@@ -268,12 +268,17 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     localSources: () => sources.connectedIds(),
     log: log.child({ part: 'standing' }),
   });
+  // this site's profile counts (the calls of the instances active here, until the profile book lands)
+  const localProfiles = activeCallProfiles(callstore, feed);
   const activePassive = new ActivePassive({
     selfSite: site.id,
     instances: () => config.resolved(),
     sites: standing,
     terms,
-    roleChanged: (instance, role) => callstore.setRole(instance, role),
+    roleChanged: (instance, role) => {
+      callstore.setRole(instance, role);
+      localProfiles.roleChanged();
+    },
     log: log.child({ part: 'active-passive' }),
   });
   callstore.attachSites({ roleOf: (instance) => activePassive.roleOf(instance), sourcesElsewhere: () => (standing as SiteStanding).sourcesElsewhere() });
@@ -289,7 +294,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     return profileSettings.settings;
   };
   const profiles = new ProfileExchange({
-    local: activeCallProfiles(callstore, feed),
+    local: localProfiles,
     peers: () => [...sites.siteInterfaces().keys()],
     onPeerChannel: (listener) => sites.onPeerChannel(listener),
     settings: currentProfileSettings,
@@ -436,10 +441,13 @@ export async function openDocuments(dataDir: string, feed: ChangeFeed, siteName?
 /**
  * This site's profile counts until the callstore keeps its profile book (issue 18): the calls
  * held by the instances active here, as `total` and `domain:<d>` (a passive instance's calls are
- * the active site's, which counts them). Told of a change by the live feed's `calls`.
+ * the active site's, which counts them). Told of a change by the live feed's `calls` and by each
+ * change of an instance's role (a takeover moves the count of a group's calls to another site).
  */
-function activeCallProfiles(callstore: CallstoreService, feed: ChangeFeed): LocalProfiles {
+function activeCallProfiles(callstore: CallstoreService, feed: ChangeFeed): LocalProfiles & { roleChanged(): void } {
+  const listeners = new Set<() => void>();
   return {
+    roleChanged: () => listeners.forEach((l) => l()),
     localCounts(): ProfileCount[] {
       let total = 0;
       const byDomain = new Map<string, number>();
@@ -453,7 +461,14 @@ function activeCallProfiles(callstore: CallstoreService, feed: ChangeFeed): Loca
       const counts: ProfileCount[] = [...byDomain].map(([domain, count]) => ({ name: `domain:${domain}`, value: null, count }));
       return total > 0 ? [{ name: 'total', value: null, count: total }, ...counts] : counts;
     },
-    onLocalChange: (listener) => feed.subscribe(() => listener(), { collections: ['calls'] }),
+    onLocalChange: (listener) => {
+      listeners.add(listener);
+      const off = feed.subscribe(() => listener(), { collections: ['calls'] });
+      return () => {
+        listeners.delete(listener);
+        off();
+      };
+    },
   };
 }
 
