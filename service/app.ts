@@ -440,7 +440,7 @@ export async function openDocuments(dataDir: string, feed: ChangeFeed, siteName?
 
 /**
  * This site's profile counts until the callstore keeps its profile book (issue 18): the calls
- * held by the instances active here, as `total` and `domain:<d>` (a passive instance's calls are
+ * held by the instances active here, as `total` and `domain` = the call's domain (a passive instance's calls are
  * the active site's, which counts them). Told of a change by the live feed's `calls` and by each
  * change of an instance's role (a takeover moves the count of a group's calls to another site).
  */
@@ -455,10 +455,11 @@ function activeCallProfiles(callstore: CallstoreService, feed: ChangeFeed): Loca
         if (!instance.isActive) continue;
         for (const { summary } of instance.summaries()) {
           total++;
-          if (summary.domain) byDomain.set(summary.domain, (byDomain.get(summary.domain) ?? 0) + 1);
+          const domain = summary.domain?.toLowerCase().replace(/\.+$/, '');
+          if (domain) byDomain.set(domain, (byDomain.get(domain) ?? 0) + 1);
         }
       }
-      const counts: ProfileCount[] = [...byDomain].map(([domain, count]) => ({ name: `domain:${domain}`, value: null, count }));
+      const counts: ProfileCount[] = [...byDomain].map(([domain, count]) => ({ name: 'domain', value: domain, count }));
       return total > 0 ? [{ name: 'total', value: null, count: total }, ...counts] : counts;
     },
     onLocalChange: (listener) => {

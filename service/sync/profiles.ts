@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { MAX_PROFILE_PAIRS, PROFILES_TOPIC, ProfileMessage, type ProfileCountsMessage } from '../../shared/sync/profiles.js';
+import { MAX_PROFILE_PAIRS, PROFILE_COUNT_MAX, PROFILE_NAME_MAX, PROFILE_VALUE_MAX, PROFILES_TOPIC, ProfileMessage, type ProfileCountsMessage } from '../../shared/sync/profiles.js';
 import type { ResolvedInstance } from '../config/roles.js';
 import type { Logger } from '../logger.js';
 import { validator } from '../validation.js';
@@ -353,16 +353,30 @@ export class ProfileExchange implements RemoteProfiles {
 
   /** The local counts as a list: a new seq each time, the cap applied (the lowest counts left out, the built-ins kept first). */
   private buildList(): ProfileCountsMessage {
-    let counts = this.deps.local.localCounts().filter((c) => c.count > 0);
-    let omitted = 0;
-    if (counts.length > MAX_PROFILE_PAIRS) {
-      const builtIn = (c: ProfileCount) => (c.name === 'total' || c.name.startsWith('domain:') ? 0 : 1);
-      counts = [...counts].sort((a, b) => builtIn(a) - builtIn(b) || b.count - a.count);
-      omitted = counts.length - MAX_PROFILE_PAIRS;
-      counts = counts.slice(0, MAX_PROFILE_PAIRS);
-      this.meter.omitted(omitted);
+    // a pair listed twice would have the whole list refused by the peer: summed here
+    const merged = new Map<string, ProfileCount>();
+    let unfit = 0;
+    for (const c of this.deps.local.localCounts()) {
+      if (!(c.count > 0)) continue;
+      // a pair past the wire's bounds would have the whole list refused: left out and counted
+      if (c.name.length === 0 || c.name.length > PROFILE_NAME_MAX || (c.value !== null && c.value.length > PROFILE_VALUE_MAX) || !Number.isSafeInteger(c.count) || c.count > PROFILE_COUNT_MAX) {
+        unfit++;
+        continue;
+      }
+      const key = pairKey(c.name, c.value);
+      const known = merged.get(key);
+      merged.set(key, known ? { ...known, count: known.count + c.count } : { name: c.name, value: c.value, count: c.count });
     }
-    return { topic: PROFILES_TOPIC, type: 'counts', boot: this.boot, seq: ++this.seq, counts: counts.map((c) => ({ name: c.name, value: c.value, count: c.count })), omitted };
+    let counts = [...merged.values()];
+    let omitted = unfit;
+    if (counts.length > MAX_PROFILE_PAIRS) {
+      const builtIn = (c: ProfileCount) => (c.name === 'total' || c.name === 'domain' ? 0 : 1);
+      counts = [...counts].sort((a, b) => builtIn(a) - builtIn(b) || b.count - a.count);
+      omitted += counts.length - MAX_PROFILE_PAIRS;
+      counts = counts.slice(0, MAX_PROFILE_PAIRS);
+    }
+    if (omitted) this.meter.omitted(omitted);
+    return { topic: PROFILES_TOPIC, type: 'counts', boot: this.boot, seq: ++this.seq, counts, omitted };
   }
 
   private send(channel: PeerChannel, message: ProfileMessage, type: 'request' | 'counts'): void {

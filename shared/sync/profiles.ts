@@ -23,12 +23,12 @@ export const PROFILES_TOPIC = 'profiles';
 
 /**
  * Pairs one list carries at most. Past it the sender keeps the pairs with the highest counts
- * (the built-in `total` and `domain:` pairs first) and says how many it left out (`omitted`):
+ * (the built-in `total` and `domain` pairs first) and says how many it left out (`omitted`):
  * a peer then counts none of the left-out pairs' calls of that site.
  */
 export const MAX_PROFILE_PAIRS = 10_000;
-/** a profile name: an `invite` event's (64 characters) or a built-in (`domain:` and a domain name) */
-export const PROFILE_NAME_MAX = 300;
+/** a profile name: an `invite` event's (64 characters) or a built-in (`total`, `domain`) */
+export const PROFILE_NAME_MAX = 64;
 /** a profile value (an `invite` event's) */
 export const PROFILE_VALUE_MAX = 256;
 /** active calls one pair counts at most on one site (far above what one site holds) */

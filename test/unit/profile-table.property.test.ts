@@ -10,7 +10,7 @@ import { pairKey, ProfileTable, SendPlan, type ProfileCount } from '../../servic
  */
 
 const ORIGINS = ['peer-a', 'peer-b', 'peer-c'];
-const NAMES = ['total', 'domain:a.test', 'trunk'];
+const NAMES = ['total', 'domain', 'trunk'];
 const VALUES = [null, '', 'x', 'y'];
 
 const countsArb: fc.Arbitrary<ProfileCount[]> = fc

@@ -146,6 +146,23 @@ describe('the profile exchange between two sites', () => {
     await until('the good list on B', () => totalOf(b, 'site-a') === 5, 5_000);
   });
 
+  it('past the cap of pairs a list keeps the built-ins and the highest counts, and says how many it left out', async () => {
+    const a = site('site-a', ['site-b']);
+    const b = site('site-b', ['site-a']);
+    const users = Array.from({ length: MAX_PROFILE_PAIRS + 4 }, (_, i) => ({ name: 'user', value: `u${i}`, count: i < 10 ? 5 : 1 }));
+    a.local.set([...users, { name: 'total', value: null, count: MAX_PROFILE_PAIRS + 40 }, { name: 'domain', value: 'a.test', count: 3 }, { name: 'user', value: 'u3', count: 2 }]);
+    await connect(a, b);
+    await until('A’s list on B', () => totalOf(b, 'site-a') === MAX_PROFILE_PAIRS + 40, 5_000);
+    const list = b.exchange.remoteCounts().get('site-a')?.counts ?? [];
+    expect(list.length).toBe(MAX_PROFILE_PAIRS);
+    expect(b.exchange.remoteTotal('domain', 'a.test')).toBe(3);
+    // a pair given twice is summed, and the highest counts are kept
+    expect(b.exchange.remoteTotal('user', 'u3')).toBe(7);
+    expect(b.exchange.remoteTotal('user', 'u9')).toBe(5);
+    expect(a.exchange.stats.omitted).toBeGreaterThanOrEqual(6);
+    expect(b.exchange.stats.refused).toBe(0);
+  });
+
   it('a lost peer’s list is kept for remote_profile_ttl, then dropped; the peer back (restarted) replaces it', async () => {
     const a = site('site-a', ['site-b']);
     const b = site('site-b', ['site-a'], { remoteTtlMs: 400 });
