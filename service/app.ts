@@ -19,6 +19,9 @@ import { journalsIn } from './callstore/journal.js';
 import { CallstoreMetrics } from './callstore/metrics.js';
 import { CallstoreService } from './callstore/service.js';
 import { GroupHolders } from './callstore/holders.js';
+import { LimitStore } from './callstore/limits.js';
+import { ProfileBook } from './callstore/profiles.js';
+import { limitRoutes } from './api/routes/limits.js';
 import { SourceRegistry } from './callstore/sources.js';
 import { sourceRoutes } from './api/routes/sources.js';
 import { statsRoutes } from './api/routes/stats.js';
@@ -215,6 +218,18 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   const cdrReader = new CdrReader(settings.dataDir);
   const callstoreMetrics = new CallstoreMetrics(metrics.registry);
   const callstore = new CallstoreService((domain) => config.lookup('callstore', domain), callstoreMetrics);
+  // Profiles and limits (design section 4.4): the limits are documents of the change log; the
+  // counts are this site's own dialogs (rebuilt from the active calls at each start, never saved)
+  // beside the paired sites' lists. Until the cross-site exchange is attached, there are no
+  // remote lists and nothing to wait for (the answer for a site without paired peers).
+  const limits = await LimitStore.open(documents);
+  const profiles = new ProfileBook({
+    limits,
+    siteName: (id) => pairedSites?.siteInterfaces().get(id)?.name ?? null,
+    // the console's live feed: the whole listing, built only when someone watches it
+    onCountsChanged: () => feed.publishLazy({ collection: 'profiles', op: 'put', id: 'counts', replicate: false }, () => profiles.counts()),
+  });
+  callstore.attachProfiles(profiles);
   // Active-Passive (design section 7): a peer's events reach the instance holding their group's
   // calls here, a peer's records drop the calls they finish. Before any link opens.
   const journals = journalsIn(changeLog, settings.dataDir, {
@@ -241,7 +256,11 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     {
       callstore: (instance, roleLog) => {
         // passive until the election says otherwise (CallstoreService.register asks it)
-        const runtime = new CallstoreInstance(instance, { siteId: site.id, cdrs: cdrView, feed, metrics: callstoreMetrics, health, journals, role: { active: false, term: 0, writableAtMs: 0 } }, roleLog);
+        const runtime = new CallstoreInstance(
+          instance,
+          { siteId: site.id, cdrs: cdrView, feed, metrics: callstoreMetrics, health, journals, role: { active: false, term: 0, writableAtMs: 0 }, profiles: profiles.forInstance() },
+          roleLog,
+        );
         return {
           async start() {
             await runtime.start();
@@ -339,6 +358,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     ...statsRoutes(cdrReader, callstore),
     ...siteRoutes(sites),
     ...conflictRoutes(conflicts),
+    ...limitRoutes(limits, callstore),
   );
 
   const consoleDir = opts.consoleDir ?? fileURLToPath(new URL('../renderer', import.meta.url));
@@ -389,6 +409,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         await closed;
         clearTimeout(force);
         await host.stopAll();
+        profiles.stop();
         await vmail.stop();
         await sources.close();
         await cdrReader.close();
