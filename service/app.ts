@@ -56,7 +56,7 @@ import { ReplicationHub } from './sync/replication/hub.js';
 import { SiteStanding } from './sync/standing.js';
 import { TermLedger } from './sync/terms.js';
 import { MediaHub } from './sync/media.js';
-import { ProfileExchange, profileSettingsOf, type LocalProfiles, type ProfileCount, type ProfileSettings } from './sync/profiles.js';
+import { ProfileExchange, profileSettingsOf, type ProfileSettings } from './sync/profiles.js';
 import { adoptFromDonor } from './sync/adopt.js';
 import { ConflictService } from './sync/conflicts.js';
 import { SiteService } from './sync/sites.js';
@@ -220,8 +220,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   const callstore = new CallstoreService((domain) => config.lookup('callstore', domain), callstoreMetrics);
   // Profiles and limits (design section 4.4): the limits are documents of the change log; the
   // counts are this site's own dialogs (rebuilt from the active calls at each start, never saved)
-  // beside the paired sites' lists. Until the cross-site exchange is attached, there are no
-  // remote lists and nothing to wait for (the answer for a site without paired peers).
+  // beside the paired sites' lists (the exchange, sync/profiles.ts, attached below once it exists).
   const limits = await LimitStore.open(documents);
   const profiles = new ProfileBook({
     limits,
@@ -287,17 +286,12 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     localSources: () => sources.connectedIds(),
     log: log.child({ part: 'standing' }),
   });
-  // this site's profile counts (the calls of the instances active here, until the profile book lands)
-  const localProfiles = activeCallProfiles(callstore, feed);
   const activePassive = new ActivePassive({
     selfSite: site.id,
     instances: () => config.resolved(),
     sites: standing,
     terms,
-    roleChanged: (instance, role) => {
-      callstore.setRole(instance, role);
-      localProfiles.roleChanged();
-    },
+    roleChanged: (instance, role) => callstore.setRole(instance, role),
     log: log.child({ part: 'active-passive' }),
   });
   callstore.attachSites({ roleOf: (instance) => activePassive.roleOf(instance), sourcesElsewhere: () => (standing as SiteStanding).sourcesElsewhere() });
@@ -312,8 +306,10 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     if (profileSettings?.of !== resolved) profileSettings = { of: resolved, settings: profileSettingsOf(resolved, site.id) };
     return profileSettings.settings;
   };
-  const profiles = new ProfileExchange({
-    local: localProfiles,
+  // the profile book (this site's dialogs, by where their invite was taken in) is what it sends;
+  // the lists it keeps are the book's remote counts
+  const profileExchange = new ProfileExchange({
+    local: profiles,
     peers: () => [...sites.siteInterfaces().keys()],
     onPeerChannel: (listener) => sites.onPeerChannel(listener),
     settings: currentProfileSettings,
@@ -323,7 +319,8 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   await config.applyCurrent();
   standing.start();
   activePassive.start();
-  profiles.start();
+  profiles.attachRemote(profileExchange);
+  profileExchange.start();
   sources.announceStartupLosses();
 
   const routes: RouteDef[] = [];
@@ -399,7 +396,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         clearInterval(compaction);
         activePassive.stop();
         standing?.stop();
-        profiles.stop();
+        profileExchange.stop();
         media.stop();
         await sites.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -457,41 +454,6 @@ export async function openDocuments(dataDir: string, feed: ChangeFeed, siteName?
   }
   documents.attachLog(changeLog);
   return { documents, site, certificate, changeLog };
-}
-
-/**
- * This site's profile counts until the callstore keeps its profile book (issue 18): the calls
- * held by the instances active here, as `total` and `domain` = the call's domain (a passive instance's calls are
- * the active site's, which counts them). Told of a change by the live feed's `calls` and by each
- * change of an instance's role (a takeover moves the count of a group's calls to another site).
- */
-function activeCallProfiles(callstore: CallstoreService, feed: ChangeFeed): LocalProfiles & { roleChanged(): void } {
-  const listeners = new Set<() => void>();
-  return {
-    roleChanged: () => listeners.forEach((l) => l()),
-    localCounts(): ProfileCount[] {
-      let total = 0;
-      const byDomain = new Map<string, number>();
-      for (const instance of callstore.instances()) {
-        if (!instance.isActive) continue;
-        for (const { summary } of instance.summaries()) {
-          total++;
-          const domain = summary.domain?.toLowerCase().replace(/\.+$/, '');
-          if (domain) byDomain.set(domain, (byDomain.get(domain) ?? 0) + 1);
-        }
-      }
-      const counts: ProfileCount[] = [...byDomain].map(([domain, count]) => ({ name: 'domain', value: domain, count }));
-      return total > 0 ? [{ name: 'total', value: null, count: total }, ...counts] : counts;
-    },
-    onLocalChange: (listener) => {
-      listeners.add(listener);
-      const off = feed.subscribe(() => listener(), { collections: ['calls'] });
-      return () => {
-        listeners.delete(listener);
-        off();
-      };
-    },
-  };
 }
 
 async function ensureAdmin(auth: AuthService, settings: Settings, log: Logger, opts: ServiceOptions): Promise<void> {
