@@ -11,81 +11,18 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { apiClient } from '../support/api.js';
-import { CallScript } from '../support/call-events.js';
-import { pairingCode, peerOf, restartSite, startSite, waitFor, type Site, type Stoppable } from '../support/sites.js';
+import { metric, PASSWORD, pairSites, remoteCalls, startCalls, synced } from '../support/profile-sites.js';
+import { peerOf, restartSite, waitFor, type Stoppable } from '../support/sites.js';
 
 const running: Stoppable[] = [];
 afterEach(async () => {
   for (const r of running.splice(0).reverse()) await r.stop().catch(() => undefined);
 });
 
-const PASSWORD = 'password-of-the-installation';
-
-interface Instance {
-  name: string;
-  roletype: string;
-  group: number;
-  order: number;
-  site: string;
-  include_domains?: string[];
-  ext?: Record<string, unknown>;
-}
-
-/** A metric's value on a site (the first sample whose labels contain `labels`); undefined when absent. */
-async function metric(s: Site, name: string, labels = ''): Promise<number | undefined> {
-  const text = (await s.api.get('/metrics')).text;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name)) continue;
-    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
-    if (m?.[1] === name && (m[2] ?? '').includes(labels)) return Number(m[3]);
-  }
-  return undefined;
-}
-
-const remoteCalls = (s: Site, origin: Site) => metric(s, 'sitecall_profile_remote_calls', `origin="${origin.self.id}"`);
-const synced = (s: Site) => metric(s, 'sitecall_profile_synced');
-
-/** Pairs B with A, then gives each site a callstore group of its own with the profile settings `ext`. */
-async function pairSites(ext: Record<string, unknown>): Promise<{ a: Site; b: Site; token: string }> {
-  const a = await startSite(running, {}, { adminPassword: PASSWORD });
-  const b = await startSite(running, {}, { adminPassword: PASSWORD });
-  const paired = await b.api.post('/api/v1/sites', { url: a.self.publicUrl, code: await pairingCode(a) });
-  expect(paired.status, paired.text).toBe(201);
-  await b.relogin(PASSWORD);
-  await waitFor('B synced with A', async () => ((await peerOf(b, a.self.id))?.join?.state === 'synced' ? true : undefined), 30_000);
-  const current = (await a.api.get('/api/v1/config/roles')).body as { revision: number; instances: Instance[] };
-  const instances = current.instances.map((i) => {
-    if (i.roletype !== 'callstore') return i;
-    return i.site === a.self.id ? { ...i, group: 1, order: 1, include_domains: [], ext } : { ...i, group: 50, order: 1, include_domains: ['b.test'], ext };
-  });
-  const put = await a.api.put('/api/v1/config/roles', { revision: current.revision, instances });
-  expect(put.status, put.text).toBe(200);
-  // both sites run the new configuration (B's instance serves b.test)
-  await waitFor('the configuration on B', async () => {
-    const onB = (await b.api.get('/api/v1/config/roles')).body as { revision: number };
-    return onB.revision > current.revision ? true : undefined;
-  }, 20_000);
-  const res = await a.api.post('/api/v1/tokens', { name: 'pbx', scopes: ['events', 'read'] });
-  expect(res.status, res.text).toBe(201);
-  const token = res.body.token as string;
-  await waitFor('the token on B', async () => ((await apiClient(b.service.url, token).get('/api/v1/status')).status === 200 ? true : undefined));
-  for (const s of [a, b]) await waitFor(`${s.self.name} synced`, async () => ((await synced(s)) === 1 ? true : undefined), 20_000);
-  return { a, b, token };
-}
-
-/** Starts `n` calls on a site (invites and answers of domain `domain`); resolves once they are active there. */
-async function startCalls(s: Site, token: string, domain: string, n: number, prefix: string): Promise<void> {
-  const script = new CallScript(`pbx-${prefix}`, Date.now(), domain);
-  for (let i = 0; i < n; i++) script.invite(i, `${prefix}-${i}`, '100', '200').answer(i + 1, `${prefix}-${i}`);
-  const res = await apiClient(s.service.url, token).post('/api/v1/events', script.events);
-  expect(res.status, res.text).toBe(200);
-  await waitFor(`the calls on ${s.self.name}`, async () => ((await apiClient(s.service.url, token).get(`/api/v1/calls?domain=${domain}&limit=0`)).body.total === n ? true : undefined));
-}
-
 describe('sites: profile counts', () => {
   it('calls on A are in A’s list on B within moments; a cut link keeps the list for remote_profile_ttl, then drops it; healed, it is back', async () => {
     const TTL_S = 2;
-    const { a, b, token } = await pairSites({ remote_profile_ttl: TTL_S });
+    const { a, b, token } = await pairSites(running, { remote_profile_ttl: TTL_S }, { split: true });
     expect(await remoteCalls(b, a)).toBe(0);
 
     const sentAt = Date.now();
@@ -124,7 +61,7 @@ describe('sites: profile counts', () => {
 
   it('a site that restarts is not synced until its peer answered its request; then it holds the peer’s list', async () => {
     // a long sync_timeout: while the links are cut, B can only be synced by A's answer
-    const { a, b, token } = await pairSites({ sync_timeout: 120 });
+    const { a, b, token } = await pairSites(running, { sync_timeout: 120 }, { split: true });
     await startCalls(a, token, 'a.test', 4, 'a');
     await waitFor('A’s 4 calls on B', async () => ((await remoteCalls(b, a)) === 4 ? true : undefined), 10_000);
 
