@@ -331,8 +331,11 @@ export class ProfileExchange implements RemoteProfiles {
       clearTimeout(s.timer);
       s.timer = setTimeout(() => {
         s.timer = undefined;
-        const planned = s.plan.planned;
-        if (planned !== undefined && planned <= this.now()) this.sendList(s);
+        // The plan this timer was armed for, unless a list went meanwhile (which cleared it). Not
+        // compared with the clock: a timer may fire a few ms before Date.now() says it is due
+        // (it counts from the loop's cached time), and a plan skipped then would wait for the
+        // periodic full list, seconds later (the overshoot bench saw it).
+        if (s.plan.planned !== undefined) this.sendList(s);
       }, at - now);
       s.timer.unref();
     }

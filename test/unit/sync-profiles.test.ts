@@ -42,7 +42,7 @@ afterEach(async () => {
   for (const c of closers.splice(0).reverse()) await c();
 });
 
-function site(id: string, peers: string[], settings: Partial<ProfileSettings> = {}, opts: { fullEveryMs?: number } = {}): TestSite {
+function site(id: string, peers: string[], settings: Partial<ProfileSettings> = {}, opts: { fullEveryMs?: number; now?: () => number } = {}): TestSite {
   const channelListeners = new Set<(c: PeerChannel) => void>();
   const s: TestSite = { id, local: new Counts(), channelListeners, settings: { ...DEFAULT_PROFILE_SETTINGS, ...settings }, exchange: undefined as unknown as ProfileExchange };
   s.exchange = new ProfileExchange({
@@ -54,6 +54,7 @@ function site(id: string, peers: string[], settings: Partial<ProfileSettings> = 
     },
     settings: () => s.settings,
     fullEveryMs: opts.fullEveryMs ?? 60_000,
+    ...(opts.now ? { now: opts.now } : {}),
   });
   s.exchange.start();
   closers.push(() => s.exchange.stop());
@@ -124,6 +125,20 @@ describe('the profile exchange between two sites', () => {
     expect(lists).toBeLessThanOrEqual(Math.floor(elapsed / 100) + 1);
     // and lists went while the burst ran, not only after it
     expect(lists).toBeGreaterThan(1);
+  });
+
+  it('a planned list goes even when its timer fires before the clock says it is due (timers run on the loop’s cached time)', async () => {
+    // a clock that reads a little behind now and then, as Date.now() reads against a timer started on the loop's older time
+    let reads = 0;
+    const a = site('site-a', ['site-b'], {}, { now: () => Date.now() - (reads++ % 2 === 0 ? 0 : 30) });
+    const b = site('site-b', ['site-a']);
+    await connect(a, b);
+    await until('both synced', () => a.exchange.synced() && b.exchange.synced(), 5_000);
+    for (let i = 1; i <= 20; i++) {
+      a.local.set([{ name: 'total', value: null, count: i }]);
+      // the periodic full list is a minute away: only the planned list can bring it
+      await until(`count ${i} on B`, () => totalOf(b, 'site-a') === i, 2_000);
+    }
   });
 
   it('a malformed, oversized or duplicated list is refused and counted; the link stays and the next good list is taken', async () => {
