@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { LiveMessage } from '../../shared/api/live.js';
 import { apiClient } from '../support/api.js';
 import { CallScript } from '../support/call-events.js';
 import { cs, vm } from '../support/config-cases.js';
@@ -156,6 +158,35 @@ describe('limits and admission', () => {
     await end('u-1');
     await end('u-3');
     await clearLimits();
+  });
+
+  it('sends limits (by position) and the profile counts on the live feed, and documents every route', async () => {
+    const ws = new WebSocket(`${svc.url.replace(/^http/, 'ws')}/api/v1/live`, { headers: { authorization: `Bearer ${(await login(svc))}` } });
+    const messages: LiveMessage[] = [];
+    ws.on('message', (data) => messages.push(JSON.parse(data.toString()) as LiveMessage));
+    try {
+      await eventually(async () => messages[0]?.type === 'hello', 10_000, 'hello');
+      expect(messages[0]).toMatchObject({ type: 'hello', positioned: expect.arrayContaining(['limits']), collections: expect.arrayContaining(['limits', 'profiles']) });
+      const changes = () => messages.flatMap((m) => (m.type === 'changes' ? m.changes : []));
+      const limit = (await admin.post('/api/v1/limits', { profile: 'total', max: 7 })).body;
+      const sent = await eventually(async () => changes().find((c) => c.collection === 'limits' && c.id === limit.id), 10_000, 'the limit on the live feed');
+      expect(sent).toMatchObject({ op: 'put', doc: { _id: limit.id, profile: 'total', max: 7 }, seq: expect.any(Number) });
+      expect((await pbx.post('/api/v1/admission', { callId: 'live-1', domain: DOMAIN })).body.allow).toBe(true);
+      const counts = await eventually(async () => changes().filter((c) => c.collection === 'profiles' && (c.doc as { items: { name: string; reserved: number }[] }).items.some((i) => i.name === 'total' && i.reserved === 1))[0], 10_000, 'the counts on the live feed');
+      expect(counts).toMatchObject({ op: 'put', id: 'counts' });
+      expect((counts.doc as { items: { name: string; reserved: number }[] }).items).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'total', reserved: 1 })]));
+      await invite('live-1');
+      await end('live-1');
+      await clearLimits();
+    } finally {
+      ws.terminate();
+    }
+    const doc = (await readOnly.get('/api/v1/openapi.json')).body as { paths: Record<string, Record<string, { operationId: string }>> };
+    const ops = (path: string) => Object.entries(doc.paths[path] ?? {}).map(([method, op]) => `${method} ${op.operationId}`);
+    expect(ops('/api/v1/limits')).toEqual(expect.arrayContaining(['get listLimits', 'post createLimit']));
+    expect(ops('/api/v1/limits/{id}')).toEqual(expect.arrayContaining(['get getLimit', 'put saveLimit', 'delete deleteLimit']));
+    expect(ops('/api/v1/admission')).toEqual(['post admitCall']);
+    expect(ops('/api/v1/profiles')).toEqual(['get listProfiles']);
   });
 
   it('a reservation whose invite never comes ends after reservation_ttl', async () => {
