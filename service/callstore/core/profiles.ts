@@ -75,12 +75,9 @@ export function pairsOfDialog(domain: string | null | undefined, profiles: reado
   const out: ProfilePair[] = [{ name: TOTAL_PROFILE, value: null }];
   if (domain) out.push({ name: DOMAIN_PROFILE, value: normalizeDomain(domain) });
   if (profiles && profiles.length) {
-    const seen = new Set(out.map((p) => pairKey(p.name, p.value)));
     for (const p of profiles) {
       const value = p.value ?? null;
-      const key = pairKey(p.name, value);
-      if (seen.has(key)) continue;
-      seen.add(key);
+      if (out.some((o) => o.name === p.name && o.value === value)) continue;
       out.push({ name: p.name, value });
     }
   }
@@ -141,11 +138,10 @@ export class ProfileCounter {
       for (const k of before) this.dec(this.local, k);
       return true;
     }
-    const keys = uniqueKeys(pairs);
+    const { keys, unique } = keyed(pairs);
     if (before && sameKeys(before, keys)) return changed;
     if (before) for (const k of before) this.dec(this.local, k);
-    const names = new Map(pairs.map((p) => [pairKey(p.name, p.value), p]));
-    for (const k of keys) this.inc(this.local, k, names.get(k) as ProfilePair);
+    for (let i = 0; i < keys.length; i++) this.inc(this.local, keys[i] as string, unique[i] as ProfilePair);
     this.dialogs.set(callId, keys);
     return true;
   }
@@ -170,12 +166,12 @@ export class ProfileCounter {
    * Holds a place for an admitted call until its dialog is set or `expiresAtMs` passes. False
    * (nothing changed) when the call id counts already.
    */
-  reserve(callId: string, pairs: readonly ProfilePair[], expiresAtMs: number): boolean {
+  reserve(callId: string, pairs: readonly ProfilePair[], expiresAtMs: number, precomputed?: Keyed): boolean {
     if (this.holds(callId)) return false;
-    const keys = uniqueKeys(pairs);
-    const names = new Map(pairs.map((p) => [pairKey(p.name, p.value), p]));
-    for (const k of keys) {
-      const pair = names.get(k) as ProfilePair;
+    const { keys, unique } = precomputed ?? keyed(pairs);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i] as string;
+      const pair = unique[i] as ProfilePair;
       this.inc(this.local, k, pair);
       this.inc(this.reservedCounts, k, pair);
     }
@@ -325,24 +321,25 @@ export class ProfileCounter {
    */
   admit(callId: string, pairs: readonly ProfilePair[], opts: { nowMs: number; expiresAtMs: number; synced: boolean }): AdmissionDecision {
     this.expire(opts.nowMs);
-    const counts: CheckedCount[] = pairs.map((p) => {
-      const key = pairKey(p.name, p.value);
+    const k = keyed(pairs);
+    const counts: CheckedCount[] = k.unique.map((p, i) => {
+      const key = k.keys[i] as string;
       const local = this.local.get(key)?.count ?? 0;
       const remote = this.remoteSum.get(key)?.count ?? 0;
       return { name: p.name, value: p.value, count: local + remote, local, remote };
     });
     if (this.holds(callId)) return { allow: true, reason: 'ok', counts, repeated: true };
     if (!opts.synced) return { allow: false, reason: 'syncing', counts };
-    for (let i = 0; i < pairs.length; i++) {
-      const pair = pairs[i] as ProfilePair;
+    for (let i = 0; i < k.unique.length; i++) {
+      const pair = k.unique[i] as ProfilePair;
       const at = this.limitsByProfile.get(pair.name);
       if (!at) continue;
       const count = (counts[i] as CheckedCount).count;
-      const exact = pair.value === null ? undefined : at.exact.get(pairKey(pair.name, pair.value));
+      const exact = pair.value === null ? undefined : at.exact.get(k.keys[i] as string);
       if (exact) for (const rule of exact) if (count >= rule.max) return { allow: false, reason: 'limit', limit: { id: rule.id, profile: rule.profile, value: rule.value, max: rule.max, perValue: false }, counts };
       for (const rule of at.perValue) if (count >= rule.max) return { allow: false, reason: 'limit', limit: { id: rule.id, profile: rule.profile, value: pair.value, max: rule.max, perValue: true }, counts };
     }
-    this.reserve(callId, pairs, opts.expiresAtMs);
+    this.reserve(callId, pairs, opts.expiresAtMs, k);
     return { allow: true, reason: 'ok', counts, repeated: false };
   }
 
@@ -362,9 +359,23 @@ export class ProfileCounter {
   }
 }
 
-function uniqueKeys(pairs: readonly ProfilePair[]): string[] {
-  const keys = pairs.map((p) => pairKey(p.name, p.value));
-  return keys.length > 1 ? [...new Set(keys)] : keys;
+interface Keyed {
+  keys: string[];
+  /** the pairs of `keys`, in their order: each pair once */
+  unique: ProfilePair[];
+}
+
+/** The keys of the pairs, each once. A call has a few pairs (at most 34), so a scan beats a Set. */
+function keyed(pairs: readonly ProfilePair[]): Keyed {
+  const keys: string[] = [];
+  const unique: ProfilePair[] = [];
+  for (const p of pairs) {
+    const key = pairKey(p.name, p.value);
+    if (keys.includes(key)) continue;
+    keys.push(key);
+    unique.push(p);
+  }
+  return { keys, unique };
 }
 
 function sameKeys(a: readonly string[], b: readonly string[]): boolean {
