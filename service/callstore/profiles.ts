@@ -157,7 +157,7 @@ export class ProfileBook implements LocalProfiles {
   // ---- admission ----
 
   /** Decides a call against the limits (design section 4.4); an allowed one holds a reservation. */
-  admit(req: { callId: string; domain: string; profiles?: readonly { name: string; value?: string }[] | undefined }, settings: AdmissionSettings): AdmissionResponse {
+  admit(req: { callId: string; domain: string; profiles?: readonly { name: string; value?: string }[] | undefined }, settings: AdmissionSettings): AdmissionResponse & { repeated: boolean } {
     this.syncRemote();
     const nowMs = this.now();
     this.expireNow(nowMs);
@@ -167,8 +167,8 @@ export class ProfileBook implements LocalProfiles {
       this.armExpiry();
       this.localChanged();
     }
-    if (decision.reason === 'limit') return { allow: false, reason: 'limit', limit: decision.limit, counts: decision.counts };
-    return { allow: decision.allow, reason: decision.reason, counts: decision.counts };
+    if (decision.reason === 'limit') return { allow: false, reason: 'limit', limit: decision.limit, counts: decision.counts, repeated: false };
+    return { allow: decision.allow, reason: decision.reason, counts: decision.counts, repeated: decision.allow && decision.repeated };
   }
 
   /** Whether this call id counts here now (a dialog up, or a reservation). */

@@ -129,7 +129,9 @@ export class CallstoreService {
       throw new ValidationError(`The call cannot be admitted: ${target.refused}.`, [{ path: '/domain', message: target.refused }]);
     }
     const { reservationTtlMs, rejectUntilSynced } = target.settingsNow;
-    return profiles.admit(req, { reservationTtlMs, rejectUntilSynced });
+    const { repeated, ...answer } = profiles.admit(req, { reservationTtlMs, rejectUntilSynced });
+    this.metrics.admissions.inc({ result: repeated ? 'again' : answer.reason });
+    return answer;
   }
 
   /** The counts per profile and value, local and per paired site. */
