@@ -13,7 +13,9 @@ import { meets, type BenchModule, type BenchOptions, type Row } from './types.js
  * prints one table of every row and writes them as JSON to bench/results/<timestamp>.json.
  * A name selects the modules whose name starts with it (`cdr` runs `cdr-store`); a new module is
  * registered by being there (`changelog.bench.ts`: the change log beside plain SQLite inserts;
- * `replication.bench.ts`: a peer's catch-up over a WebSocket beside a local receive of the same entries).
+ * `replication.bench.ts`: a peer's catch-up over a WebSocket beside a local receive of the same entries;
+ * `admission.bench.ts`: POST /api/v1/admission beside GET /healthz on the same server, and the pure counter;
+ * `profile-overshoot.bench.ts`: the overshoot of one call limit shared by two sites beside the same load on one).
  */
 
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -19,6 +19,9 @@ import { journalsIn } from './callstore/journal.js';
 import { CallstoreMetrics } from './callstore/metrics.js';
 import { CallstoreService } from './callstore/service.js';
 import { GroupHolders } from './callstore/holders.js';
+import { LimitStore } from './callstore/limits.js';
+import { ProfileBook } from './callstore/profiles.js';
+import { limitRoutes } from './api/routes/limits.js';
 import { SourceRegistry } from './callstore/sources.js';
 import { sourceRoutes } from './api/routes/sources.js';
 import { statsRoutes } from './api/routes/stats.js';
@@ -53,6 +56,7 @@ import { ReplicationHub } from './sync/replication/hub.js';
 import { SiteStanding } from './sync/standing.js';
 import { TermLedger } from './sync/terms.js';
 import { MediaHub } from './sync/media.js';
+import { ProfileExchange, profileSettingsOf, type ProfileSettings } from './sync/profiles.js';
 import { adoptFromDonor } from './sync/adopt.js';
 import { ConflictService } from './sync/conflicts.js';
 import { SiteService } from './sync/sites.js';
@@ -214,6 +218,17 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   const cdrReader = new CdrReader(settings.dataDir);
   const callstoreMetrics = new CallstoreMetrics(metrics.registry);
   const callstore = new CallstoreService((domain) => config.lookup('callstore', domain), callstoreMetrics);
+  // Profiles and limits (design section 4.4): the limits are documents of the change log; the
+  // counts are this site's own dialogs (rebuilt from the active calls at each start, never saved)
+  // beside the paired sites' lists (the exchange, sync/profiles.ts, attached below once it exists).
+  const limits = await LimitStore.open(documents);
+  const profiles = new ProfileBook({
+    limits,
+    siteName: (id) => pairedSites?.siteInterfaces().get(id)?.name ?? null,
+    // the console's live feed: the whole listing, built only when someone watches it
+    onCountsChanged: () => feed.publishLazy({ collection: 'profiles', op: 'put', id: 'counts', replicate: false }, () => profiles.counts()),
+  });
+  callstore.attachProfiles(profiles);
   // Active-Passive (design section 7): a peer's events reach the instance holding their group's
   // calls here, a peer's records drop the calls they finish. Before any link opens.
   const journals = journalsIn(changeLog, settings.dataDir, {
@@ -240,7 +255,11 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     {
       callstore: (instance, roleLog) => {
         // passive until the election says otherwise (CallstoreService.register asks it)
-        const runtime = new CallstoreInstance(instance, { siteId: site.id, cdrs: cdrView, feed, metrics: callstoreMetrics, health, journals, role: { active: false, term: 0, writableAtMs: 0 } }, roleLog);
+        const runtime = new CallstoreInstance(
+          instance,
+          { siteId: site.id, cdrs: cdrView, feed, metrics: callstoreMetrics, health, journals, role: { active: false, term: 0, writableAtMs: 0 }, profiles: profiles.forInstance() },
+          roleLog,
+        );
         return {
           async start() {
             await runtime.start();
@@ -278,9 +297,30 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   callstore.attachSites({ roleOf: (instance) => activePassive.roleOf(instance), sourcesElsewhere: () => (standing as SiteStanding).sourcesElsewhere() });
   standing.onChange(() => callstore.presenceChanged());
   config.onApplied(() => activePassive.schedule());
+  // Profile counts across sites (design section 4.4): this site's absolute counts to each peer,
+  // each peer's last list kept for admission. The settings are the ext of this site's callstore
+  // instances (profileSettingsOf: the strictest wins), read again when the configuration changes.
+  let profileSettings: { of: readonly ResolvedInstance[]; settings: ProfileSettings } | undefined;
+  const currentProfileSettings = (): ProfileSettings => {
+    const resolved = config.resolved();
+    if (profileSettings?.of !== resolved) profileSettings = { of: resolved, settings: profileSettingsOf(resolved, site.id) };
+    return profileSettings.settings;
+  };
+  // the profile book (this site's dialogs, by where their invite was taken in) is what it sends;
+  // the lists it keeps are the book's remote counts
+  const profileExchange = new ProfileExchange({
+    local: profiles,
+    peers: () => [...sites.siteInterfaces().keys()],
+    onPeerChannel: (listener) => sites.onPeerChannel(listener),
+    settings: currentProfileSettings,
+    registry: metrics.registry,
+    log: log.child({ part: 'profiles' }),
+  });
   await config.applyCurrent();
   standing.start();
   activePassive.start();
+  profiles.attachRemote(profileExchange);
+  profileExchange.start();
   sources.announceStartupLosses();
 
   const routes: RouteDef[] = [];
@@ -315,6 +355,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
     ...statsRoutes(cdrReader, callstore),
     ...siteRoutes(sites),
     ...conflictRoutes(conflicts),
+    ...limitRoutes(limits, callstore),
   );
 
   const consoleDir = opts.consoleDir ?? fileURLToPath(new URL('../renderer', import.meta.url));
@@ -355,6 +396,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         clearInterval(compaction);
         activePassive.stop();
         standing?.stop();
+        profileExchange.stop();
         media.stop();
         await sites.stop();
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
@@ -364,6 +406,7 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
         await closed;
         clearTimeout(force);
         await host.stopAll();
+        profiles.stop();
         await vmail.stop();
         await sources.close();
         await cdrReader.close();

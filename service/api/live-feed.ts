@@ -12,7 +12,7 @@ import { LogTail, type TailSource } from '../storage/changelog/tail.js';
 import { validator } from '../validation.js';
 
 /** The collections the console may watch; users, tokens and sessions never leave the service. */
-export const LIVE_COLLECTIONS: readonly string[] = ['calls', 'cdrs', 'config', 'mwi', 'sites'];
+export const LIVE_COLLECTIONS: readonly string[] = ['calls', 'cdrs', 'config', 'limits', 'mwi', 'profiles', 'sites'];
 /** Where a collection's name on the feed is not the kind of its entries in the change log: the call records are `cdr` entries. */
 const LOG_KIND_OF_COLLECTION: Readonly<Record<string, string>> = { cdrs: 'cdr' };
 /** The change log's kind of the entries of a live collection. */

@@ -11,6 +11,7 @@ import type { KnownDialog } from './core/resync.js';
 import { CallTable, type CallBucket } from './core/table.js';
 import { dialogsOfRecord, type CallJournal, type Durability, type OpenCallJournal } from './journal.js';
 import type { CallstoreMetrics } from './metrics.js';
+import type { DialogProfiles } from './profiles.js';
 import { RecordWriter, type CdrRecords } from './record-writer.js';
 
 export type { CdrRecords } from './record-writer.js';
@@ -47,6 +48,11 @@ export interface CallstoreDeps {
   health?: HealthReporter;
   /** the role it starts with (default ALWAYS_ACTIVE); the service's election sets it with setRole */
   role?: InstanceRole;
+  /**
+   * where the dialogs this site's sources brought in are counted while they are up (design
+   * section 4.4); a peer's dialogs, folded here for Active-Passive, count at the peer
+   */
+  profiles?: DialogProfiles;
 }
 
 /** Tunables of a callstore instance from its `ext` (design section 3), with their defaults. */
@@ -58,6 +64,10 @@ export interface CallstoreTunables {
   finishSettleMs: number;
   /** what a resync does with answered dialogs unknown here */
   resyncUnknown: 'reconstruct' | 'refuse';
+  /** how long an admitted call's reservation holds its place until its invite comes (`reservation_ttl`) */
+  reservationTtlMs: number;
+  /** admission refuses new calls with `syncing` until the paired sites' counts are known */
+  rejectUntilSynced: boolean;
 }
 
 export function tunablesOf(instance: ResolvedInstance): CallstoreTunables {
@@ -69,6 +79,8 @@ export function tunablesOf(instance: ResolvedInstance): CallstoreTunables {
     rawEventRetentionDays: num('raw_event_retention_days', 31),
     finishSettleMs: num('finish_settle_ms', 500),
     resyncUnknown: ext['resync_unknown'] === 'refuse' ? 'refuse' : 'reconstruct',
+    reservationTtlMs: num('reservation_ttl', 10) * 1000,
+    rejectUntilSynced: ext['reject_until_synced'] !== false,
   };
 }
 
@@ -116,6 +128,11 @@ export class CallstoreInstance implements RoleRuntime {
   private readonly records: RecordWriter;
   /** each source's clock against ours: what the ends this instance makes are stamped with */
   private readonly clocks = new SourceClocks();
+  /**
+   * the dialogs whose invite this site's own sources brought in (not a peer's, through the log):
+   * those count in this site's profiles, so that a call folded on both sites counts once
+   */
+  private readonly ownDialogs = new Set<string>();
 
   constructor(
     private instance: ResolvedInstance,
@@ -217,14 +234,18 @@ export class CallstoreInstance implements RoleRuntime {
       for (const bucket of [...this.table.calls()]) {
         if (isFinished(bucket.fold) && hasInvite(bucket.fold)) this.afterChange(bucket);
         else {
-          this.table.remove(bucket);
+          this.removeCall(bucket);
           void this.journal.finish(bucket.callIds);
         }
       }
     } else {
-      const events = this.journal.activeEvents();
+      const events = this.journal.activeEventsWithOrigin();
       const now = Date.now();
-      for (const e of events) this.table.add(e, now);
+      // The profile counts are rebuilt from the calls restored, never from saved counts.
+      for (const { event, own } of events) {
+        this.table.add(event, now);
+        if (own && event.type === 'invite') this.ownDialogs.add(event.callId);
+      }
       for (const bucket of [...this.table.calls()]) this.afterChange(bucket);
       if (events.length) this.log.info({ calls: this.table.size, events: events.length }, 'active calls restored from the journal');
     }
@@ -243,6 +264,8 @@ export class CallstoreInstance implements RoleRuntime {
     this.drainTimer = undefined;
     this.settling.clear();
     this.awaiting.clear();
+    this.deps.profiles?.clear();
+    this.ownDialogs.clear();
     const journal = this.journal;
     this.journal = undefined;
     await journal?.close();
@@ -283,6 +306,7 @@ export class CallstoreInstance implements RoleRuntime {
       }
       byType.set(e.type, (byType.get(e.type) ?? 0) + 1);
       this.foldOne(e, now, now, changed, retired, late);
+      if (e.type === 'invite' && this.table.byDialog(e.callId)) this.ownDialogs.add(e.callId);
     });
     if (duplicates) this.deps.metrics.duplicates.inc({ instance: this.name }, duplicates);
     for (const [type, count] of byType) this.deps.metrics.events.inc({ instance: this.name, type }, count);
@@ -350,7 +374,7 @@ export class CallstoreInstance implements RoleRuntime {
     for (const bucket of buckets) {
       this.settling.delete(bucket.key);
       this.awaiting.delete(bucket.key);
-      this.table.remove(bucket);
+      this.removeCall(bucket);
       // dialogs of the call the record does not name (an orphan merged into it) leave too
       const extra = [...bucket.callIds].filter((id) => !ids.has(id));
       for (const id of extra) this.recentlyFinished.set(id, now);
@@ -525,7 +549,30 @@ export class CallstoreInstance implements RoleRuntime {
     return toActiveCall(bucket.fold, { site: this.deps.siteId, instance: this.name });
   }
 
+  /**
+   * The profiles of the call's dialogs: a dialog counts while it is invited, not ended, and its
+   * invite came from this site's own sources. Only a change reaches the counter.
+   */
+  private countProfiles(bucket: CallBucket): void {
+    const profiles = this.deps.profiles;
+    if (!profiles) return;
+    for (const leg of bucket.fold.legs) {
+      if (leg.invitedAt !== null && leg.state !== 'terminated' && this.ownDialogs.has(leg.callId)) profiles.count(leg.callId, leg.domain, leg.profiles);
+      else profiles.uncount(leg.callId);
+    }
+  }
+
+  /** A call leaves the table: its dialogs count no more. */
+  private removeCall(bucket: CallBucket): void {
+    this.table.remove(bucket);
+    for (const id of bucket.callIds) {
+      this.deps.profiles?.uncount(id);
+      this.ownDialogs.delete(id);
+    }
+  }
+
   private afterChange(bucket: CallBucket): void {
+    this.countProfiles(bucket);
     this.deps.feed.publishLazy({ collection: 'calls', op: 'put', id: bucket.id, replicate: true }, () => this.view(bucket));
     const finished = isFinished(bucket.fold) && hasInvite(bucket.fold);
     if (this.awaiting.has(bucket.key)) {
@@ -574,6 +621,8 @@ export class CallstoreInstance implements RoleRuntime {
 
   private finalize(bucket: CallBucket): Cdr | undefined {
     this.settling.delete(bucket.key);
+    // ended here and now (terminate, a lost source): its dialogs count no more, whether or not its record waits
+    this.countProfiles(bucket);
     const invited = hasInvite(bucket.fold);
     const { cdrMode, cdrAggregation } = this.settings;
     const wanted = invited && cdrAggregation && (cdrMode === 'all' || (cdrMode === 'flagged' && isFlagged(bucket.fold)));
@@ -586,7 +635,7 @@ export class CallstoreInstance implements RoleRuntime {
       return undefined;
     }
     this.awaiting.delete(bucket.key);
-    this.table.remove(bucket);
+    this.removeCall(bucket);
     let cdr: Cdr | undefined;
     if (invited) {
       cdr = buildCdr(bucket.fold, { site: this.deps.siteId, instance: this.name });
@@ -650,7 +699,7 @@ export class CallstoreInstance implements RoleRuntime {
       // a call waiting for its record is finished: not the sweep's
       if (this.awaiting.has(bucket.key)) continue;
       if (!hasInvite(bucket.fold)) {
-        this.table.remove(bucket);
+        this.removeCall(bucket);
         void this.journal.finish(bucket.callIds);
         this.publishCallGone(bucket.id);
         this.deps.metrics.orphansDropped.inc({ instance: this.name });

@@ -27,6 +27,8 @@ export interface CallJournal {
   flush(): Promise<void>;
   /** the events of the dialogs still active */
   activeEvents(): CoreEvent[];
+  /** the same, each with whether this site took it in (own) or a peer did */
+  activeEventsWithOrigin(): { event: CoreEvent; own: boolean }[];
   /** whether any event of this dialog is stored */
   knows(callId: string): boolean;
   eventsOf(callIds: Iterable<string>): CoreEvent[];

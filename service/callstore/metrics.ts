@@ -16,6 +16,7 @@ export class CallstoreMetrics {
   readonly replicatedEvents: Counter<'instance'>;
   readonly recordsOfPeers: Counter<'instance'>;
   readonly awaitingRecords: Gauge<'instance'>;
+  readonly admissions: Counter<'result'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -32,6 +33,7 @@ export class CallstoreMetrics {
     this.replicatedEvents = new Counter({ name: 'sitecall_callstore_replicated_events_total', help: 'Events of the group taken in by a peer and folded here (Active-Passive: every instance of a group folds its calls)', labelNames: ['instance'], registers });
     this.recordsOfPeers = new Counter({ name: 'sitecall_callstore_peer_records_total', help: 'Calls held here that left when the record the active instance wrote at a peer arrived', labelNames: ['instance'], registers });
     this.awaitingRecords = new Gauge({ name: 'sitecall_callstore_awaiting_records', help: 'Finished calls held for the record of the active instance (a passive instance), or until this one may write', labelNames: ['instance'], registers });
+    this.admissions = new Counter({ name: 'sitecall_admissions_total', help: 'Admission answers (POST /api/v1/admission), by result: ok, again (a call already admitted or up), limit, syncing', labelNames: ['result'], registers });
     this.seqReordered = new Counter({ name: 'sitecall_events_seq_reordered_total', help: 'Events that arrived after a higher seq of their source', labelNames: ['source'], registers });
   }
 }

@@ -9,7 +9,9 @@ import { compareEvents, type CallSummary, type CoreEvent } from './core/call.js'
 import { capProblems, parseEvents } from './ingest.js';
 import type { CallstoreInstance, InstanceRole } from './instance.js';
 import type { CallstoreMetrics } from './metrics.js';
+import type { ProfileBook } from './profiles.js';
 import { SourceSequences } from './sequences.js';
+import type { AdmissionRequest, AdmissionResponse, ProfileCounts } from '../../shared/api/limits.js';
 
 /** Finished calls an instance may hold before it delays acknowledgements (see belowBacklog). */
 export const RECORD_BACKLOG_LIMIT = 20_000;
@@ -88,6 +90,7 @@ export class CallstoreService {
   private connectedElsewhere = new Set<string>();
   /** since when each source is connected to no reachable site */
   private readonly lostSince = new Map<string, number>();
+  private profiles: ProfileBook | undefined;
 
   constructor(
     private readonly partition: CallstorePartition,
@@ -105,6 +108,40 @@ export class CallstoreService {
 
   attachSources(sources: SourceRegistry): void {
     this.sources = sources;
+  }
+
+  /** The profile counts and limits of this site (design section 4.4): admission asks them. */
+  attachProfiles(profiles: ProfileBook): void {
+    this.profiles = profiles;
+  }
+
+  /**
+   * May this call be relayed? The domain selects the callstore instance here (active or
+   * passive), whose settings apply (reservation_ttl, reject_until_synced); no instance of the
+   * domain's group runs here: 503 with Retry-After (a takeover, a starting instance), as for events.
+   */
+  admit(req: AdmissionRequest): AdmissionResponse {
+    const profiles = this.requireProfiles();
+    if (this.running.size === 0) throw new UnavailableError(`No callstore instance runs on this site: the call cannot be admitted here now. Ask again in ${UNROUTED_RETRY_AFTER_SEC} s, or ask another site.`, UNROUTED_RETRY_AFTER_SEC);
+    const target = this.route({ id: '', source: '', seq: 0, ts: '', tsMs: 0, type: 'invite', callId: req.callId, domain: req.domain });
+    if (isRefusal(target)) {
+      if (target.temporary) throw new UnavailableError(`The call cannot be admitted here now: ${target.refused}. Ask again in ${UNROUTED_RETRY_AFTER_SEC} s.`, UNROUTED_RETRY_AFTER_SEC, [{ path: '/domain', message: target.refused }]);
+      throw new ValidationError(`The call cannot be admitted: ${target.refused}.`, [{ path: '/domain', message: target.refused }]);
+    }
+    const { reservationTtlMs, rejectUntilSynced } = target.settingsNow;
+    const { repeated, ...answer } = profiles.admit(req, { reservationTtlMs, rejectUntilSynced });
+    this.metrics.admissions.inc({ result: repeated ? 'again' : answer.reason });
+    return answer;
+  }
+
+  /** The counts per profile and value, local and per paired site. */
+  profileCounts(): ProfileCounts {
+    return this.requireProfiles().counts();
+  }
+
+  private requireProfiles(): ProfileBook {
+    if (!this.profiles) throw new UnavailableError('The profile counts are not ready.', 1);
+    return this.profiles;
   }
 
   /**

@@ -30,6 +30,7 @@ const CALLSTORE_EXT: Record<string, (v: unknown) => string | undefined> = {
   call_timeout: positiveSeconds,
   sync_timeout: positiveSeconds,
   remote_profile_ttl: positiveSeconds,
+  reservation_ttl: positiveSeconds,
   raw_event_retention_days: (v) =>
     !Number.isInteger(v) || (v as number) < 1 ? 'must be a whole number of days, at least 1' : (v as number) > MAX_RETENTION_DAYS ? `must be at most ${MAX_RETENTION_DAYS} days` : undefined,
   resync_unknown: (v) => (v === 'reconstruct' || v === 'refuse' ? undefined : 'must be "reconstruct" or "refuse"'),

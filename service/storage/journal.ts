@@ -137,7 +137,7 @@ export class EventJournal<E extends JournalEvent> {
     this.selectByCall = this.db.prepare('SELECT e.body AS body FROM journal_events j JOIN entries e ON e.origin = j.origin AND e.seq = j.seq WHERE j.instance = ? AND j.call_id = ?');
     this.selectAnyOfCall = this.db.prepare('SELECT 1 FROM journal_events WHERE instance = ? AND call_id = ? LIMIT 1');
     this.selectActive = this.db.prepare(
-      'SELECT e.body AS body FROM journal_active a JOIN journal_events j ON j.instance = a.instance AND j.call_id = a.call_id JOIN entries e ON e.origin = j.origin AND e.seq = j.seq WHERE a.instance = ?',
+      'SELECT e.body AS body, j.origin AS origin FROM journal_active a JOIN journal_events j ON j.instance = a.instance AND j.call_id = a.call_id JOIN entries e ON e.origin = j.origin AND e.seq = j.seq WHERE a.instance = ?',
     );
     this.purge = this.db.prepare('DELETE FROM journal_events WHERE instance = ? AND received_at < ? AND call_id NOT IN (SELECT call_id FROM journal_active WHERE instance = ?)');
     this.countAll = this.db.prepare('SELECT count(*) AS n FROM journal_events WHERE instance = ?');
@@ -342,6 +342,14 @@ export class EventJournal<E extends JournalEvent> {
   /** The events of every dialog still active: what a restart folds back into active calls. */
   activeEvents(): E[] {
     return (this.selectActive.all(this.instance) as { body: string }[]).map((r) => this.eventOf(r.body));
+  }
+
+  /**
+   * The same, each with whether this site took it in (its entry is of this site's origin) or a
+   * peer did: a site counts in its profiles only the dialogs its own sources brought in.
+   */
+  activeEventsWithOrigin(): { event: E; own: boolean }[] {
+    return (this.selectActive.all(this.instance) as { body: string; origin: number }[]).map((r) => ({ event: this.eventOf(r.body), own: r.origin === this.origin }));
   }
 
   /** Whether any event of this dialog is stored. */

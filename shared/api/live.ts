@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { ActiveCall, Cdr } from './cdr.js';
+import { ProfileCounts } from './limits.js';
 import { Mwi } from './vmail.js';
 
 /*
@@ -10,12 +11,12 @@ import { Mwi } from './vmail.js';
  *   the client's new `position` (a since-vector: per origin, the last seq the client has been
  *   sent), and a client that reconnects with `?after=<position>` is sent exactly the entries after
  *   it, nothing missed and nothing twice, across a restart of the service too. Today those are
- *   `config` and `cdrs` (the call records, the log's `cdr` entries); a collection becomes
+ *   `config`, `limits` and `cdrs` (the call records, the log's `cdr` entries); a collection becomes
  *   positioned when the log carries it: `hello.positioned` says which are, for this service.
  *   One bound: a client that resumes after more than LIVE_MAX_CATCHUP_RECORDS (500) call records
  *   were written is sent that many, then a `resync` naming `cdrs` (it loads them over REST) while
  *   the rest of the positioned changes follow as usual.
- * - the others (`calls`, `mwi`, `sites`) are derived or site-local state with no position:
+ * - the others (`calls`, `mwi`, `profiles`, `sites`) are derived or site-local state with no position:
  *   after a reconnect or a `resync` naming them a client loads them again.
  */
 
@@ -72,6 +73,8 @@ export const LiveChangeSchema = Type.Union([
   changeOf('mwi', Mwi, 'the message-waiting counts of the mailbox `domain/number`'),
   changeOf('config', Type.Unknown(), 'the stored role configuration (the merged last version), secrets redacted'),
   changeOf('sites', Type.Unknown(), 'the site'),
+  changeOf('limits', Type.Unknown(), 'the stored limit (`_id` is its id; the other fields as GET /api/v1/limits/{id} answers them)'),
+  changeOf('profiles', ProfileCounts, 'the whole listing of GET /api/v1/profiles (id `counts`), sent at most every 200 ms while counts change'),
 ]);
 
 const position = positionSchema;

@@ -222,7 +222,7 @@ describe('the live feed reads the change log by position', () => {
     const head = logHead(dataDir);
     const live = await openLive(svc.url, readToken, { 'some-other-site': 12, ...head });
     await eventually(async () => live.messages.length >= 1, 10_000, 'hello');
-    expect(live.messages[0]).toMatchObject({ type: 'hello', positioned: ['cdrs', 'config'], position: { 'some-other-site': 12, ...head } });
+    expect(live.messages[0]).toMatchObject({ type: 'hello', positioned: ['cdrs', 'config', 'limits'], position: { 'some-other-site': 12, ...head } });
     live.stop();
   });
 

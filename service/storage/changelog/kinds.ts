@@ -20,6 +20,8 @@ export const DOCUMENT_KINDS = {
   vmail_mailboxes: 'last-writer-wins',
   // consecutive wrong PINs of a mailbox; the last count written stands
   vmail_pin_guard: 'last-writer-wins',
+  // call limits (design section 4.4): `{profile, value, max}` rules with random ids, the same on every site
+  limits: 'last-writer-wins',
 } as const satisfies Record<string, MergePolicy>;
 
 export type DocumentKind = keyof typeof DOCUMENT_KINDS;
@@ -85,6 +87,7 @@ const CONFLICT_RULES: ReadonlyMap<string, ConflictRule> = new Map<string, Confli
   ['tokens', { ignored: ['lastUsedAt'] }],
   ['vmail_mailboxes', { ignored: ['updatedAt'] }],
   ['vmail_messages', { ignored: [] }],
+  ['limits', { ignored: ['updatedAt'] }],
 ]);
 
 export function conflictRuleOf(kind: string): ConflictRule | undefined {

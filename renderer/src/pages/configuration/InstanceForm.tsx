@@ -419,7 +419,7 @@ export function InstanceForm({
               A JSON object or list; empty for none. Callstore tunables (seconds unless said): <code>resync_timeout</code> (10),{' '}
               <code>call_timeout</code> (14400), <code>resync_unknown</code> (<code>"reconstruct"</code> or <code>"refuse"</code>),{' '}
               <code>reject_until_synced</code> (true), <code>sync_timeout</code> (5), <code>remote_profile_ttl</code> (30),{' '}
-              <code>raw_event_retention_days</code> (31).
+              <code>reservation_ttl</code> (10), <code>raw_event_retention_days</code> (31).
             </>
           ) : (
             'A JSON object or list; empty for none.'
