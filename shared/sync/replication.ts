@@ -21,7 +21,7 @@ const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 export const WireVector = Type.Record(OriginId, Seq, { maxProperties: 1024, description: 'per origin (site id), the last seq held' });
 export type WireVector = Static<typeof WireVector>;
 
-const Hlc = Type.String({ pattern: '^[0-9a-f]{16}$' });
+export const Hlc = Type.String({ pattern: '^[0-9a-f]{16}$' });
 
 /** the version a document change was made from (null: none); absent where not known (records) */
 const WireBase = Type.Optional(Type.Union([Type.Null(), Type.Object({ hlc: Hlc, origin: OriginId }, { additionalProperties: false })]));
