@@ -13,7 +13,9 @@ import { meets, type BenchModule, type BenchOptions, type Row } from './types.js
  * prints one table of every row and writes them as JSON to bench/results/<timestamp>.json.
  * A name selects the modules whose name starts with it (`cdr` runs `cdr-store`); a new module is
  * registered by being there (`changelog.bench.ts`: the change log beside plain SQLite inserts;
- * `replication.bench.ts`: a peer's catch-up over a WebSocket beside a local receive of the same entries).
+ * `replication.bench.ts`: a peer's catch-up over a WebSocket beside a local receive of the same entries;
+ * `replication-lag.bench.ts`: two real paired service processes, the lag at 1,000 and 5,000 events/s beside
+ * the local ingestion path, and the failover time from kill -9 beside a plain restart).
  */
 
 const HERE = dirname(fileURLToPath(import.meta.url));
