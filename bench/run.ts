@@ -15,7 +15,9 @@ import { meets, type BenchModule, type BenchOptions, type Row } from './types.js
  * registered by being there (`changelog.bench.ts`: the change log beside plain SQLite inserts;
  * `replication.bench.ts`: a peer's catch-up over a WebSocket beside a local receive of the same entries;
  * `admission.bench.ts`: POST /api/v1/admission beside GET /healthz on the same server, and the pure counter;
- * `profile-overshoot.bench.ts`: the overshoot of one call limit shared by two sites beside the same load on one).
+ * `profile-overshoot.bench.ts`: the overshoot of one call limit shared by two sites beside the same load on one;
+ * `replication-lag.bench.ts`: two real paired service processes, the lag at 1,000 and 5,000 events/s beside
+ * the local ingestion path, and the failover time from kill -9 beside a plain restart).
  */
 
 const HERE = dirname(fileURLToPath(import.meta.url));

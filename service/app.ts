@@ -146,8 +146,9 @@ async function startLocked(settings: Settings, log: Logger, opts: ServiceOptions
   const health = new HealthBoard();
   // Sites (design section 7): the peer listener (mutual TLS, a port of its own), pairing, the links.
   // Replication's domain filter: a site takes the data of the domains its instances serve (both
-  // roletypes; `all` with an instance of a default group), plus everything without a domain. A
-  // change of what this site serves reaches a peer at the next link (the hello says it).
+  // roletypes; `all` with an instance of a default group), plus everything without a domain. The
+  // hello says it, and each session tells its peer again as soon as a configuration change alters
+  // it (asked at every turn of the sender's loop: cached per resolved configuration).
   let served: { of: readonly ResolvedInstance[]; domains: ServedDomains } | undefined;
   const serves = (): ServedDomains => {
     const resolved = config.resolved();

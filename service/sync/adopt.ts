@@ -3,12 +3,19 @@ import type { AuthService, UserDoc } from '../auth/auth.js';
 import type { ConfigService } from '../config/service.js';
 import { conflictId, type VersionedDoc, type VersionRef } from '../storage/changelog/core/merge.js';
 import type { ChangeLog } from '../storage/changelog/log.js';
+import { ADOPTED_KINDS, type SupersededVersion } from '../../shared/sync/join.js';
 import type { DonorState } from './join.js';
 import { mergeJoiningConfig } from './join-config.js';
 
 export interface AdoptResult {
   /** users of this site whose stored user (password, scopes) is now the installation's: their sessions here ended */
   replacedUsers: string[];
+  /**
+   * the keys the donor has whose version here is now one of this site's own (the adoption's
+   * rewrites): this site's earlier versions of them, written before it joined, are not to win
+   * anywhere; the donor is told so with `ready` (join.ts)
+   */
+  supersedes: SupersededVersion[];
 }
 
 export interface AdoptDeps {
@@ -81,7 +88,24 @@ export async function adoptFromDonor(deps: AdoptDeps, donor: DonorState): Promis
     await deps.config.adopt(mergeJoiningConfig(installation, own, deps.self), Math.max(installation.revision, own.revision) + 1);
   }
   deps.conflicts.writeDismissals(replaced, 'system (joining)');
-  return { replacedUsers };
+  return { replacedUsers, supersedes: supersededBy(log, [...merged, ...(roles ? [roles] : [])]) };
+}
+
+/**
+ * For each key the donor sent, the version held here now when it is this site's own: the
+ * adoption's rewrite (or, when this site's pre-join version already said what the donor's does,
+ * that one). Read from the log, not from what this call wrote, so an adoption repeated after a
+ * crash, which writes nothing more, says the same.
+ */
+function supersededBy(log: ChangeLog, donorDocs: readonly VersionedDoc[]): SupersededVersion[] {
+  const out: SupersededVersion[] = [];
+  for (const d of donorDocs) {
+    const kind = ADOPTED_KINDS.find((k) => k === d.kind);
+    if (!kind) continue;
+    const held = log.document(kind, d.key);
+    if (held && held.origin === log.origin) out.push({ kind, key: d.key, hlc: held.hlc });
+  }
+  return out;
 }
 
 /** The origin to name in the clock-only vector entry: one the donor's documents carry (the donor's own, usually). */

@@ -1,4 +1,4 @@
-import { ADOPTED_KINDS, JOIN_TOPIC, JoinMessage, SITES_TOPIC, SiteAboutMessage } from '../../shared/sync/join.js';
+import { ADOPTED_KINDS, JOIN_TOPIC, JoinMessage, SITES_TOPIC, SiteAboutMessage, type SupersededVersion } from '../../shared/sync/join.js';
 import type { VersionedDoc } from '../storage/changelog/core/merge.js';
 import type { ChangeLog } from '../storage/changelog/log.js';
 import type { SinceVector } from '../storage/changelog/reader.js';
@@ -44,12 +44,16 @@ export function onAbout(channel: PeerChannel, heard: (about: { name: string; int
 
 /**
  * The donor's half, on every link to a site that joined this one: answers a `request` with the
- * documents of the adopted kinds, and calls `ready` when the joining site says it adopted them
- * (then replication starts). A malformed message ends the link.
+ * documents of the adopted kinds, and when the joining site says it adopted them, tells the log
+ * which of the joiner's own versions its adoption replaced (they are not to win here, not even
+ * for a moment) and calls `ready` (then replication starts). A malformed message ends the link.
  */
 export function answerJoins(channel: PeerChannel, log: ChangeLog, ready: () => void): () => void {
   return onValid(channel, JOIN_TOPIC, parseJoin, 'join message', (m) => {
-    if (m.type === 'ready') ready();
+    if (m.type === 'ready') {
+      log.supersedeOwnVersions(channel.peerId, m.supersedes ?? []);
+      ready();
+    }
     else if (m.type === 'request') void sendDocuments(channel, log, m.id).catch(() => undefined);
   });
 }
@@ -100,7 +104,7 @@ export function requestJoin(channel: PeerChannel, timeoutMs = JOIN_TIMEOUT_MS): 
   });
 }
 
-/** The joining site says it adopted the installation's documents: the donor starts replicating. */
-export function sendReady(channel: PeerChannel): Promise<void> {
-  return channel.send({ topic: JOIN_TOPIC, type: 'ready' });
+/** The joining site says it adopted the installation's documents, and which of its own versions that replaced: the donor starts replicating. */
+export function sendReady(channel: PeerChannel, supersedes: readonly SupersededVersion[]): Promise<void> {
+  return channel.send({ topic: JOIN_TOPIC, type: 'ready', ...(supersedes.length ? { supersedes: [...supersedes] } : {}) });
 }

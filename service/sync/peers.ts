@@ -1,3 +1,4 @@
+import type { SupersededVersion } from '../../shared/sync/join.js';
 import type { Collection, DocumentStore } from '../storage/documents.js';
 
 /**
@@ -23,8 +24,10 @@ export interface PeerRecord {
    * On the joining site (`joined`): its adoption of the donor's installation (sync/adopt.ts) and
    * the joining copy's target, the donor's log head when the join began (this site's origin left
    * out), and this log's head of those origins then; synced once this log holds the target.
+   * `supersedes`: the versions the adoption wrote over this site's own pre-join ones, said to the
+   * donor with `ready` on every link (absent in a join saved before it was kept).
    */
-  join?: { adoptedAt: string; target: Record<string, number>; from: Record<string, number>; replacedUsers: string[]; syncedAt?: string };
+  join?: { adoptedAt: string; target: Record<string, number>; from: Record<string, number>; replacedUsers: string[]; supersedes?: SupersededVersion[]; syncedAt?: string };
 }
 
 export class PeerStore {

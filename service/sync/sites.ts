@@ -293,7 +293,7 @@ export class SiteService {
       }
       const current = this.peers.get(peerId);
       if (!current) return;
-      peer = { ...current, join: { adoptedAt: new Date().toISOString(), target, from, replacedUsers: result.replacedUsers } };
+      peer = { ...current, join: { adoptedAt: new Date().toISOString(), target, from, replacedUsers: result.replacedUsers, supersedes: result.supersedes } };
       await this.peers.put(peer);
       this.opts.log.info({ peer: peerId, replacedUsers: result.replacedUsers, entries: progressOf(peer, this.opts.changeLog.head()).total }, 'adopted the installation of the site this site joined; copying what it holds');
       for (const w of this.adoptedWaiters.get(peerId) ?? []) w();
@@ -301,7 +301,7 @@ export class SiteService {
     }
     if (!channel.isOpen) return;
     // `ready` is queued before the session's hello: the donor starts its session when it reads it
-    sendReady(channel).catch(() => undefined);
+    sendReady(channel, peer.join?.supersedes ?? []).catch(() => undefined);
     this.opts.replication.attach(channel);
   }
 

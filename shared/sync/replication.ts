@@ -5,6 +5,7 @@ import { Type, type Static } from '@sinclair/typebox';
  * is sender and receiver at once; the flow, one direction:
  *
  *   receiver → hello {have, serves}     on connect: what it holds of each origin, which domains it serves
+ *   receiver → serves {serves}          whenever its configuration changes which domains it serves (the sender filters by it from then on)
  *   sender   → batch {id, items}        entries it lacks, in order per origin, and ranges held elsewhere
  *   receiver → ack {batch, have}        after the batch committed in its log: its new since-vector
  *   sender   → snapshot-begin / snapshot-docs / snapshot-end   when the log was compacted past `have`
@@ -21,7 +22,7 @@ const Seq = Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER });
 export const WireVector = Type.Record(OriginId, Seq, { maxProperties: 1024, description: 'per origin (site id), the last seq held' });
 export type WireVector = Static<typeof WireVector>;
 
-const Hlc = Type.String({ pattern: '^[0-9a-f]{16}$' });
+export const Hlc = Type.String({ pattern: '^[0-9a-f]{16}$' });
 
 /** the version a document change was made from (null: none); absent where not known (records) */
 const WireBase = Type.Optional(Type.Union([Type.Null(), Type.Object({ hlc: Hlc, origin: OriginId }, { additionalProperties: false })]));
@@ -56,6 +57,10 @@ const envelope = { topic: Type.Literal(REPLICATION_TOPIC) };
 export const HelloMessage = Type.Object({ ...envelope, type: Type.Literal('hello'), protocol: Type.Integer(), have: WireVector, serves: ServedDomains }, { additionalProperties: false });
 export type HelloMessage = Static<typeof HelloMessage>;
 
+/** The domains the receiver serves now, when its configuration changed them while the link is up (the hello said the earlier ones). */
+export const ServesMessage = Type.Object({ ...envelope, type: Type.Literal('serves'), serves: ServedDomains }, { additionalProperties: false });
+export type ServesMessage = Static<typeof ServesMessage>;
+
 export const MAX_BATCH_ITEMS = 10_000;
 
 export const BatchMessage = Type.Object(
@@ -86,7 +91,7 @@ export type SnapshotBeginMessage = Static<typeof SnapshotBeginMessage>;
 export type SnapshotDocsMessage = Static<typeof SnapshotDocsMessage>;
 export type SnapshotEndMessage = Static<typeof SnapshotEndMessage>;
 
-export const ReplicationMessage = Type.Union([HelloMessage, BatchMessage, AckMessage, RefusedMessage, SnapshotBeginMessage, SnapshotDocsMessage, SnapshotEndMessage]);
+export const ReplicationMessage = Type.Union([HelloMessage, ServesMessage, BatchMessage, AckMessage, RefusedMessage, SnapshotBeginMessage, SnapshotDocsMessage, SnapshotEndMessage]);
 export type ReplicationMessage = Static<typeof ReplicationMessage>;
 
 /** What the sites page shows of the replication with one peer (GET /api/v1/sites, planned). */

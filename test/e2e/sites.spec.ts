@@ -42,13 +42,10 @@ let a: E2eSite;
 let b: E2eSite;
 
 test.beforeAll(async () => {
-  // B (the site that joins) first, so that its `admin` is older than A's. The other way round,
-  // A (the donor) may apply B's later pre-join `admin` before the adoption's rewrite of it
-  // arrives (docs/architecture.md, Joining, "Limits"), and a request of A's console in that
-  // moment finds its session's password changed and the session is deleted: A's admin is logged
-  // out (seen in 2 of 7 runs). That is the service's join to fix, not what this test is about.
-  b = await startSite('Hillcrest Branch', 'hillcrest-admin-pass-2');
+  // A (the donor) first, so B's pre-join `admin` is the later one: the donor must not take it
+  // (its console's session would end; test/integration/sites-join-donor.test.ts)
   a = await startSite('Lakeside Office', 'lakeside-admin-pass-1');
+  b = await startSite('Hillcrest Branch', 'hillcrest-admin-pass-2');
 });
 
 test.afterAll(async () => {

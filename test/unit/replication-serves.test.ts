@@ -10,7 +10,7 @@ import { servedDomainsOf } from '../../service/config/election.js';
 import { policyOf } from '../../service/storage/changelog/kinds.js';
 import { ChangeLog } from '../../service/storage/changelog/log.js';
 import { isHeld, readBatch, serves, servesNoMoreThan } from '../../service/sync/replication/core.js';
-import { testDomainOf } from '../support/replication-link.js';
+import { link, openSite, removeSiteDirs, testDomainOf, until, type TestLink, type TestSite } from '../support/replication-link.js';
 
 /*
  * Replication's domain filter takes a served domain's whole subtree, as the configuration's
@@ -87,5 +87,55 @@ describe('the domain filter is by subtree', () => {
     const items = r.kind === 'batch' ? r.items : [];
     expect(items.filter((i) => !isHeld(i)).map((i) => ('key' in i ? i.key : ''))).toEqual(['c1', 'roles']);
     expect(items.filter(isHeld)).toEqual([{ origin: 'site-a', first: 2, last: 2 }]);
+  });
+});
+
+describe('a change of what a site serves reaches its peer on the link that is up', () => {
+  const links: TestLink[] = [];
+  const sites: TestSite[] = [];
+  afterEach(async () => {
+    for (const l of links.splice(0)) await l.cut().catch(() => undefined);
+    for (const s of sites.splice(0)) await s.log.close().catch(() => undefined);
+    removeSiteDirs();
+  });
+
+  const cdr = (site: TestSite, key: string, domain: string) => site.log.append({ kind: 'cdr', key, body: { id: key, domain } });
+  const holds = (site: TestSite, key: string) => site.log.database.prepare("SELECT 1 FROM entries WHERE kind = 'cdr' AND key = ?").get(key) !== undefined;
+
+  /** Appends a probe of `domain` on `from` and waits until `to` has acknowledged all of `from`'s log: whether `to` now holds it. */
+  async function probe(from: TestSite, to: TestSite, l: TestLink, key: string, domain: string): Promise<boolean> {
+    cdr(from, key, domain);
+    await until(`${to.id} to have ${from.id}'s head`, () => (to.log.head()[from.id] ?? 0) >= (from.log.head()[from.id] ?? 0));
+    await l.a.caughtUp();
+    return holds(to, key);
+  }
+
+  it('the peer starts sending a domain the site now serves, and stops sending one it no longer serves, without a new link', async () => {
+    const a = openSite('site-a', 'all', undefined, 'os');
+    const b = openSite('site-b', ['a.example'], undefined, 'os');
+    sites.push(a, b);
+    const l = await link(a, b);
+    links.push(l);
+
+    expect(await probe(a, b, l, 'before-a', 'a.example')).toBe(true);
+    expect(await probe(a, b, l, 'before-b', 'b.example')).toBe(false);
+
+    // B's configuration now gives it b.example too: A learns it over this link
+    b.serves = ['a.example', 'b.example'];
+    let i = 0;
+    while (!(await probe(a, b, l, `grown-${i}`, 'b.example'))) if (++i > 50) throw new Error('A never sent b.example to B on the link that was up');
+    // from then on every b.example entry reaches B; the one held before stays held (as after a new link)
+    expect(await probe(a, b, l, 'grown-after', 'b.example')).toBe(true);
+    expect(holds(b, 'before-b')).toBe(false);
+
+    // and B no longer serves b.example: A stops sending it, still on the same link
+    b.serves = ['a.example'];
+    let j = 0;
+    while (await probe(a, b, l, `shrunk-${j}`, 'b.example')) if (++j > 50) throw new Error('A kept sending b.example to B');
+    expect(await probe(a, b, l, 'shrunk-after', 'b.example')).toBe(false);
+    expect(await probe(a, b, l, 'shrunk-a', 'a.example')).toBe(true);
+    // the link was never replaced: both sessions are the ones it started with
+    expect(l.a.metrics.state).not.toBe('stopped');
+    expect(l.b.metrics.state).not.toBe('stopped');
   });
 });

@@ -185,4 +185,41 @@ describe('adopting the installation', () => {
     expect(donor.log.document<{ passwordHash: string }>('users', 'admin')?.body?.passwordHash).toBe(donorVersion?.body?.passwordHash);
     await expect(donor.auth.login('admin', 'donor-password')).resolves.toBeTruthy();
   });
+
+  it('the joiner’s later pre-join user and configuration never win on the donor, entry by entry, once the donor is told what the adoption superseded (without it they do)', async () => {
+    const donor = await siteData(DONOR, 'main', 'donor-password', -30_000);
+    const control = await siteData(DONOR, 'main', 'donor-password', -30_000);
+    const joiner = await siteData(SELF.id, SELF.name, 'joiner-password');
+    const session = await donor.auth.login('admin', 'donor-password');
+    const donorHash = donor.log.document<{ passwordHash: string }>('users', 'admin')?.body?.passwordHash;
+    const donorRoles = JSON.stringify(donor.config.get().instances);
+    const preJoinRoles = JSON.stringify(joiner.config.get().instances);
+    expect((joiner.log.document('users', 'admin')?.hlc ?? '') > (donor.log.document('users', 'admin')?.hlc ?? '')).toBe(true);
+    const result = await adoptFromDonor({ log: joiner.log, config: joiner.config, auth: joiner.auth, conflicts: joiner.conflicts, self: SELF }, donorState(donor.log));
+    expect(result.supersedes.map((v) => `${v.kind}/${v.key}`).sort()).toEqual(['config/roles', 'users/admin']);
+    for (const v of result.supersedes) expect(v.hlc).toBe(joiner.log.document(v.kind, v.key)?.hlc);
+    // the same adoption repeated (a crash before it was recorded) names the same keys, read from what the log holds then
+    const again = await adoptFromDonor({ log: joiner.log, config: joiner.config, auth: joiner.auth, conflicts: joiner.conflicts, self: SELF }, donorState(donor.log));
+    expect(again.supersedes.map((v) => `${v.kind}/${v.key}`)).toEqual(result.supersedes.map((v) => `${v.kind}/${v.key}`));
+    for (const v of again.supersedes) expect(v.hlc).toBe(joiner.log.document(v.kind, v.key)?.hlc);
+
+    donor.log.supersedeOwnVersions(SELF.id, again.supersedes);
+    const entries = joiner.log.after(SELF.id, 0, 1_000);
+    let controlLost = false;
+    for (const entry of entries) {
+      // one entry a batch: the donor's state between any two of the joiner's entries
+      await donor.log.receive([entry]).applied;
+      await control.log.receive([entry]).applied;
+      expect(donor.log.document<{ passwordHash: string }>('users', 'admin')?.body?.passwordHash, `after ${entry.kind}/${entry.key}#${entry.seq}`).toBe(donorHash);
+      expect(JSON.stringify(donor.config.get().instances)).not.toBe(preJoinRoles);
+      await expect(donor.auth.authenticate(session.token)).resolves.toMatchObject({ kind: 'session', name: 'admin' });
+      if (control.log.document<{ passwordHash: string }>('users', 'admin')?.body?.passwordHash !== donorHash) controlLost = true;
+    }
+    // the donor that was not told held the joiner's older admin for a while: what this guards against
+    expect(controlLost).toBe(true);
+    expect(donor.log.head()[SELF.id]).toBe(entries.at(-1)?.seq);
+    expect(JSON.stringify(donor.config.get().instances)).toBe(JSON.stringify(joiner.config.get().instances));
+    expect(JSON.stringify(donor.config.get().instances)).not.toBe(donorRoles);
+    expect(donor.log.conflicts({ state: 'open', limit: 10 }).items).toEqual([]);
+  });
 });

@@ -268,6 +268,8 @@ export class ChangeLog extends LogQueries {
   private readonly commitListeners = new Set<() => void>();
   /** run inside `receive`'s transaction for each entry taken in (the journal's index of a peer's events) */
   private readonly receiveHooks = new Set<(entry: LogEntry, originId: number) => void>();
+  /** per origin, `kind\0key` → the stamp of the version that origin replaced its earlier ones by (supersedeOwnVersions) */
+  private readonly superseded = new Map<string, Map<string, string>>();
   private positionTimer: NodeJS.Timeout | undefined;
   private saving: Promise<void> | undefined;
   private closed = false;
@@ -822,6 +824,33 @@ export class ChangeLog extends LogQueries {
   }
 
   /**
+   * Says that `origin` replaced its own versions of these keys stamped before `hlc` with the one
+   * stamped `hlc` before any other site had them: a joining site's pre-join documents, overwritten
+   * by its adoption of the installation's (sync/adopt.ts). Such an entry, when it arrives, is
+   * stored (it keeps its origin's seqs whole, and is passed on like any) but not merged: the key
+   * keeps the version it holds until the replacing one, later in the same origin's log, arrives.
+   * Without it a donor would hold the joiner's older admin or configuration between the two.
+   * Kept in memory: the joining site says it again on every link, before replication starts.
+   */
+  supersedeOwnVersions(origin: string, versions: readonly { kind: string; key: string; hlc: string }[]): void {
+    if (origin === this.origin) return;
+    let byKey = this.superseded.get(origin);
+    if (!byKey) this.superseded.set(origin, (byKey = new Map()));
+    for (const v of versions) {
+      if (this.policyOf(v.kind) === 'add-only') continue;
+      const id = `${v.kind}\u0000${v.key}`;
+      const held = byKey.get(id);
+      if (held === undefined || v.hlc > held) byKey.set(id, v.hlc);
+    }
+  }
+
+  /** Whether an entry is a version its origin replaced itself before it was replicated (supersedeOwnVersions). */
+  private isSuperseded(e: LogEntry): boolean {
+    const by = this.superseded.get(e.origin)?.get(`${e.kind}\u0000${e.key}`);
+    return by !== undefined && e.hlc < by;
+  }
+
+  /**
    * Takes in entries of other sites (or of this one, replayed into an empty data directory), in
    * order per origin: idempotent by (origin, seq); an entry that skips a seq is refused
    * (LogGapError), and so is one stamped too far ahead (ClockDriftError). All or nothing.
@@ -855,7 +884,8 @@ export class ChangeLog extends LogQueries {
           this.stmt.insertEntry.run(originId, e.seq, e.hlc, e.kind, e.key, e.body === null ? null : JSON.stringify(e.body), policy === 'add-only' ? null : encodeBase(e.base));
           this.heads.set(originId, e.seq);
           for (const hook of this.receiveHooks) hook(e, originId);
-          out.push({ entry: e, version: this.mergeDocument(e, originId, policy) });
+          // a version its origin replaced before it replicated it changes nothing here (the replacing one follows)
+          out.push({ entry: e, version: this.superseded.size && this.isSuperseded(e) ? undefined : this.mergeDocument(e, originId, policy) });
         }
         return out;
       });

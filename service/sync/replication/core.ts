@@ -256,6 +256,11 @@ export class SenderState {
     this.peerServes = peerServes;
   }
 
+  /** The peer serves other domains now (its `serves`): what is read from here on is filtered by them. What was sent stays as sent. */
+  servesChanged(peerServes: ServedDomains): void {
+    if (this.greeted) this.peerServes = peerServes;
+  }
+
   canSend(): boolean {
     return this.greeted && this.inflight.length < this.window;
   }

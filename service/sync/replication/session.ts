@@ -17,7 +17,7 @@ import { ageOf, DEFAULT_LIMITS, lagOf, RateCounter, readBatch, receiveBatch, Sen
 
 export interface ReplicationDeps {
   log: ChangeLog;
-  /** the domains this site serves (asked at each connect: the configuration may change) */
+  /** the domains this site serves (said at connect, and again whenever the answer changes while the link is up: the sender asks at each turn of its loop, so keep it cheap) */
   serves: () => ServedDomains;
   /** an entry's domain, from the composition root (callstore and vmail know their bodies; sync does not) */
   domainOf: DomainOf;
@@ -95,6 +95,8 @@ class Session implements ReplicationSession {
   /** what the peer held when the link opened (its hello), until this log holds it all */
   private syncTarget: SinceVector | undefined;
   private isSynced = false;
+  /** what this site last told the peer it serves (hello, then `serves`), as JSON */
+  private announcedServes: string;
   private readonly syncedWaiters = new Set<{ resolve: () => void; reject: (err: Error) => void }>();
 
   constructor(
@@ -114,8 +116,10 @@ class Session implements ReplicationSession {
       channel.onClose((reason) => this.end(`link closed: ${reason}`)),
       this.log.onCommit(() => this.poke()),
     );
+    const served = deps.serves();
+    this.announcedServes = JSON.stringify(served);
     this.loop = this.run();
-    this.send({ topic: REPLICATION_TOPIC, type: 'hello', protocol: REPLICATION_PROTOCOL, have: this.log.head(), serves: deps.serves() });
+    this.send({ topic: REPLICATION_TOPIC, type: 'hello', protocol: REPLICATION_PROTOCOL, have: this.log.head(), serves: served });
   }
 
   get metrics(): ReplicationMetrics {
@@ -238,9 +242,31 @@ class Session implements ReplicationSession {
 
   // --- the sender ---------------------------------------------------------------------------
 
+  /**
+   * Tells the peer the domains this site serves when they changed since it last said (a
+   * configuration edit while the link is up), so the peer's sender starts or stops sending
+   * them now rather than at the next link. Asked at each turn of the sender's loop: a
+   * configuration change is a commit, which wakes it, and the loop turns every pollMs anyway.
+   */
+  private announceServes(): void {
+    let served: ServedDomains;
+    try {
+      served = this.deps.serves();
+    } catch (err) {
+      this.fail(err);
+      return;
+    }
+    const text = JSON.stringify(served);
+    if (text === this.announcedServes) return;
+    this.announcedServes = text;
+    this.deps.logger?.info({ peer: this.peerId, serves: served }, 'the domains this site serves changed: told the peer');
+    void this.send({ topic: REPLICATION_TOPIC, type: 'serves', serves: served });
+  }
+
   /** Reads what the peer lacks and sends it, a batch at a time, within the window. */
   private async run(): Promise<void> {
     while (!this.stopped) {
+      this.announceServes();
       const paused = this.pausedUntil - this.now();
       if (paused > 0) {
         await this.sleep(paused);
@@ -361,6 +387,11 @@ class Session implements ReplicationSession {
           this.checkSynced();
         }
         this.checkpoint(true);
+        this.poke();
+        return;
+      case 'serves':
+        // from the next read on; entries sent as held before stay held (as after a new link's hello)
+        this.sender.servesChanged(message.serves);
         this.poke();
         return;
       case 'ack':

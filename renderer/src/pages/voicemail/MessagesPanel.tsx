@@ -1,7 +1,8 @@
 /**
  * The messages of one mailbox: folder tabs with counts, the list of a folder (newest first, paged),
  * and the selected message with its player and actions (read/unread, move, delete, undelete,
- * forward, delete forever).
+ * forward, delete forever). A message whose recording cannot be played from here (kept on a site
+ * that is away, or missing) stays listed, marked unavailable with the reason.
  */
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import type { Folder, Mailbox, Message, MessageCounts } from '../../../../shared/api/vmail.js';
@@ -12,10 +13,11 @@ import { Icon } from '../../components/icons.js';
 import { Alert, Badge, ConfirmDialog, EmptyState, ErrorPanel, ErrorText, LoadingRegion, Skeleton } from '../../components/ui.js';
 import { formatInZone, zoneOffsetLabel } from '../../lib/timeZone.js';
 import { AudioPlayer } from './AudioPlayer.js';
-import { boxLabel, callerSub, callerTitle, FOLDER_LABEL, formatWhen, lengthOf, messageFileName, nf } from './format.js';
+import { boxLabel, callerSub, callerTitle, FOLDER_LABEL, formatWhen, lengthOf, messageFileName, nf, unavailableReason } from './format.js';
 import { VmIcon } from './icons.js';
 import { MailboxPickerDialog } from './MailboxPickerDialog.js';
 import { useResource } from '../../lib/useResource.js';
+import { listSites } from '../../api/sites.js';
 
 const PAGE = 50;
 
@@ -81,6 +83,11 @@ export function MessagesPanel({
   }, [domain, box.number, folder]);
 
   const selected = useMemo(() => list?.items.find((m) => m.id === selectedId) ?? null, [list, selectedId]);
+  // the names of the sites that keep unavailable messages: asked only while one is listed (a user
+  // who may not read the sites sees "another site")
+  const anyAway = list?.items.some((m) => !m.available && !m.audioMissing) ?? false;
+  const sites = useResource(listSites, [], { enabled: anyAway });
+  const siteName = (id: string): string | undefined => sites.data?.peers.find((p) => p.id === id)?.name;
 
   // A message asked for by the URL (a notification's link) that is in another folder: go there.
   useEffect(() => {
@@ -241,11 +248,12 @@ export function MessagesPanel({
           {list.items.map((m) => {
             const unread = m.folder !== 'deleted' && m.readAt === null;
             const sub = callerSub(m);
+            const away = unavailableReason(m, siteName(m.originSite));
             return (
               <li key={m.id}>
                 <button
                   type="button"
-                  className={`vm-msg${unread ? ' vm-msg--unread' : ''}`}
+                  className={`vm-msg${unread ? ' vm-msg--unread' : ''}${away ? ' vm-msg--unavailable' : ''}`}
                   aria-current={m.id === selectedId ? 'true' : undefined}
                   onClick={() => onSelect(m.id)}
                   data-testid="vm-message"
@@ -257,6 +265,11 @@ export function MessagesPanel({
                     <span className="vm-msg__name">{callerTitle(m)}</span>
                     {sub ? <span className="vm-msg__number">{sub}</span> : null}
                     {m.forwardedFrom ? <span className="vm-msg__fwd">Forwarded from {m.forwardedFrom.mailbox}</span> : null}
+                    {away ? (
+                      <span className="vm-msg__unavailable" title={away.reason} data-testid="vm-message-unavailable">
+                        <Icon name="alert" /> {away.label}
+                      </span>
+                    ) : null}
                   </span>
                   <span className="vm-msg__date" title={formatInZone(m.createdAt, timeZone, 'dateTimeSec')}>
                     {formatWhen(m.createdAt, timeZone)}
@@ -293,10 +306,12 @@ export function MessagesPanel({
         <MessageDetail
           key={selected.id}
           message={selected}
+          originName={siteName(selected.originSite)}
           timeZone={timeZone}
           busy={busy}
           error={actionError}
           canForward={others.length > 0}
+          forwardBlocked={!selected.available && !selected.audioMissing ? 'A forward copies the recording from the site that keeps it, which cannot be reached now' : undefined}
           onPlayed={() => {
             if (selected.readAt === null && selected.folder !== 'deleted') void markRead(selected, true);
           }}
@@ -356,10 +371,12 @@ export function MessagesPanel({
 
 function MessageDetail({
   message: m,
+  originName,
   timeZone,
   busy,
   error,
   canForward,
+  forwardBlocked,
   onPlayed,
   onMarkRead,
   onMove,
@@ -370,10 +387,14 @@ function MessageDetail({
   onClose,
 }: {
   message: Message;
+  /** the name of the site that keeps its recording, when known */
+  originName: string | undefined;
   timeZone: string;
   busy: boolean;
   error: ApiError | undefined;
   canForward: boolean;
+  /** why a forward cannot be made now (its recording is on a site that is away) */
+  forwardBlocked: string | undefined;
   onPlayed: () => void;
   onMarkRead: (read: boolean) => void;
   onMove: (to: 'new' | 'saved') => void;
@@ -418,7 +439,7 @@ function MessageDetail({
         fileName={messageFileName(m)}
         label={`the message from ${title}`}
         onPlayed={onPlayed}
-        unavailable={m.audioMissing ? 'The recording of this message is missing from the store (the start-up check found no file). See the service log.' : undefined}
+        unavailable={unavailableReason(m, originName)?.reason}
       />
       <div className="vm-detail__actions" role="group" aria-label="Message actions">
         {m.folder === 'deleted' ? (
@@ -445,7 +466,13 @@ function MessageDetail({
             <button type="button" className="button" onClick={() => onMarkRead(m.readAt === null)} disabled={busy}>
               <VmIcon name={m.readAt === null ? 'mail-open' : 'mail'} /> {m.readAt === null ? 'Mark as read' : 'Mark as unread'}
             </button>
-            <button type="button" className="button" onClick={onForward} disabled={busy || !canForward} title={canForward ? undefined : 'There is no other mailbox in this domain'}>
+            <button
+              type="button"
+              className="button"
+              onClick={onForward}
+              disabled={busy || !canForward || forwardBlocked !== undefined}
+              title={forwardBlocked ?? (canForward ? undefined : 'There is no other mailbox in this domain')}
+            >
               <VmIcon name="forward" /> Forward…
             </button>
             <span className="vm-detail__spacer" />

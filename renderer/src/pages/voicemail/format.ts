@@ -54,6 +54,22 @@ export function messageFileName(m: Message): string {
 
 export const nf = new Intl.NumberFormat();
 
+/**
+ * Why a message cannot be played from here, or undefined when it can: its recording is missing
+ * from the store, or it is kept on the site that took the message (`originSite`) and that site
+ * is not connected now (`available: false`; shared/api/vmail.ts). `siteName` names that site
+ * when the console knows it (the paired sites' names), else it is "another site".
+ */
+export function unavailableReason(m: Pick<Message, 'available' | 'audioMissing'>, siteName?: string): { label: string; reason: string } | undefined {
+  if (m.audioMissing) return { label: 'Recording missing', reason: 'The recording of this message is missing from the store (the start-up check found no file). See the service log.' };
+  if (m.available) return undefined;
+  const where = siteName ? `site ${siteName}` : 'another site';
+  return {
+    label: `Unavailable: ${siteName ?? 'its site'} is away`,
+    reason: `This message was left at ${where}, which keeps its recording, and that site cannot be reached from here now. It can be played again once the link to it is back; moving or deleting it works meanwhile.`,
+  };
+}
+
 /** "Today 08:19", "Yesterday 17:02", "Nov 21, 09:15", "Nov 21, 2025, 09:15": when a message came, in the zone. */
 export function formatWhen(iso: string, timeZone: string, now: number = Date.now()): string {
   const ms = Date.parse(iso);
