@@ -16,6 +16,8 @@ export class CallstoreMetrics {
   readonly replicatedEvents: Counter<'instance'>;
   readonly recordsOfPeers: Counter<'instance'>;
   readonly awaitingRecords: Gauge<'instance'>;
+  readonly rebuiltRecords: Counter<'instance'>;
+  readonly staleRecords: Gauge<'instance'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -32,6 +34,8 @@ export class CallstoreMetrics {
     this.replicatedEvents = new Counter({ name: 'sitecall_callstore_replicated_events_total', help: 'Events of the group taken in by a peer and folded here (Active-Passive: every instance of a group folds its calls)', labelNames: ['instance'], registers });
     this.recordsOfPeers = new Counter({ name: 'sitecall_callstore_peer_records_total', help: 'Calls held here that left when the record the active instance wrote at a peer arrived', labelNames: ['instance'], registers });
     this.awaitingRecords = new Gauge({ name: 'sitecall_callstore_awaiting_records', help: 'Finished calls held for the record of the active instance (a passive instance), or until this one may write', labelNames: ['instance'], registers });
+    this.rebuiltRecords = new Counter({ name: 'sitecall_callstore_records_rebuilt_total', help: 'Records written again from the union of their call\'s events, after events of the call came from the other side of a partition', labelNames: ['instance'], registers });
+    this.staleRecords = new Gauge({ name: 'sitecall_callstore_stale_records', help: 'Recorded calls with events their record lacks (from a peer), waiting for the active instance to rebuild them', labelNames: ['instance'], registers });
     this.seqReordered = new Counter({ name: 'sitecall_events_seq_reordered_total', help: 'Events that arrived after a higher seq of their source', labelNames: ['source'], registers });
   }
 }

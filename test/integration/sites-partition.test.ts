@@ -157,8 +157,10 @@ describe('sites: a partition and its heal', () => {
       await new Promise((r) => setTimeout(r, 100));
     }
     const [ofA, ofB] = last;
+    const rebuilt = async (s: Site) => Number(/^sitecall_callstore_records_rebuilt_total\{[^}]*\} (\d+)/m.exec((await s.api.get('/metrics')).text)?.[1] ?? 0);
+    const [rebuiltA, rebuiltB] = [await rebuilt(a), await rebuilt(b)];
     const differing = ofA.filter((c, i) => JSON.stringify(whole(c)) !== JSON.stringify(ofB[i] ? whole(ofB[i]) : null)).map((c) => c.id);
-    console.log(`[partition] term ${before.term} before the cut, ${cutTerm} on B during it, ${healed.term} after the heal; records: ${ofA.length} on A, ${ofB.length} on B; differing: ${differing.length} (${differing.slice(0, 4).join(', ')})`);
+    console.log(`[partition] term ${before.term} before the cut, ${cutTerm} on B during it, ${healed.term} after the heal; records: ${ofA.length} on A, ${ofB.length} on B; rebuilt from the union: ${rebuiltA} by A, ${rebuiltB} by B; differing: ${differing.length} (${differing.slice(0, 4).join(', ')})`);
     expect(ofA.map((c) => c.id)).toEqual(expected);
     expect(ofB.map((c) => c.id)).toEqual(expected);
     expect(ofA.map(whole)).toEqual(ofB.map(whole));
@@ -174,6 +176,8 @@ describe('sites: a partition and its heal', () => {
       expect(byId.get(`only-a-${k}`)).toMatchObject({ disposition: 'ANSWERED', duration: 4, site: a.self.id, term: before.term });
       expect(byId.get(`only-b-${k}`)).toMatchObject({ disposition: 'ANSWERED', duration: 4, site: b.self.id, term: cutTerm });
     }
+    // the calls recorded on a side that lacked the other side's events were rebuilt (both, held: 2N)
+    expect(rebuiltA + rebuiltB).toBeGreaterThanOrEqual(2 * N);
     // no call is left up on either side
     for (const api of [toA, toB]) expect((await api.get('/api/v1/calls?limit=0')).body.total).toBe(0);
   }, 180_000);

@@ -34,7 +34,7 @@ export function supersedes(incoming: Cdr, held: Cdr): boolean {
 }
 
 /** The events a record was built from (distinct: a fold never lists one twice, but a record from elsewhere is not trusted to). */
-export function eventCount(cdr: Cdr): number {
+export function eventCount(cdr: Pick<Cdr, 'eventIds'>): number {
   return Array.isArray(cdr.eventIds) ? new Set(cdr.eventIds).size : 0;
 }
 
