@@ -160,8 +160,9 @@ export class EventJournal<E extends JournalEvent> {
    * entries after the highest seq the index names can be missing, and this is a range read of the
    * log's primary key that finds nothing on an ordinary start. The dialogs of this site's own
    * events indexed here are made active: a call that had finished folds again from its events at the instance's
-   * start and finishes again, and its record, already stored, is not stored twice (records are
-   * add-only by id); one that had not is an active call again, as it was.
+   * start and finishes again, and its record, already stored, is not stored twice (one record per
+   * id: the same events give the same record, or one of a later term that replaces it); one that
+   * had not is an active call again, as it was.
    */
   static indexLoggedEvents<E extends JournalEvent>(log: ChangeLog, dialogsOf: (event: E) => readonly string[], holderOf?: (instance: string) => string | undefined): number {
     const db = log.database;
