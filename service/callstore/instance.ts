@@ -384,11 +384,11 @@ export class CallstoreInstance implements RoleRuntime {
       this.recentlyFinished.set(id, now);
     }
     const call = this.noteRecord(cdr.id, ids, eventCount(cdr), now);
-    const named = new Set(Array.isArray(cdr.eventIds) ? cdr.eventIds : []);
+    const named = buckets.size ? new Set(Array.isArray(cdr.eventIds) ? cdr.eventIds : []) : undefined;
     for (const bucket of buckets) {
       // events held here that the record lacks: they came to this side of a partition; the call
       // leaves as the record says, and is recorded again from the union of its events
-      if (bucket.events.some((e) => !named.has(e.id))) {
+      if (bucket.events.some((e) => !named?.has(e.id))) {
         for (const id of bucket.callIds) {
           call.dialogs.add(id);
           this.recorded.set(id, call);
