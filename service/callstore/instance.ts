@@ -5,7 +5,8 @@ import type { HealthReporter } from '../health.js';
 import type { Logger } from '../logger.js';
 import type { RoleRuntime } from '../roles/host.js';
 import type { ChangeFeed } from '../storage/changes.js';
-import { buildCdr, callSummaryOf, hasInvite, isFinished, isFlagged, toActiveCall, type CallFold, type CallSummary, type CoreEvent } from './core/call.js';
+import { eventCount } from '../storage/cdr/winner.js';
+import { buildCdr, callSummaryOf, foldCall, hasInvite, isFinished, isFlagged, toActiveCall, type CallFold, type CallSummary, type CoreEvent } from './core/call.js';
 import { SourceClocks } from './core/clock.js';
 import type { KnownDialog } from './core/resync.js';
 import { CallTable, type CallBucket } from './core/table.js';
@@ -95,6 +96,21 @@ export interface IngestOutcome {
 }
 
 const RECENTLY_FINISHED_MS = 10 * 60_000;
+/** the longest the rebuilding of records runs before it lets I/O in */
+const REBUILD_SLICE_MS = 5;
+
+/**
+ * A call with a record, as this instance knows it (for RECENTLY_FINISHED_MS): its dialogs, and
+ * the events of the best record of it known here (its own, or a peer's). One object per call,
+ * shared by its dialogs.
+ */
+interface RecordedCall {
+  id: string;
+  dialogs: Set<string>;
+  /** the events of the greatest record of the call seen here (winner.ts orders by them first) */
+  events: number;
+  at: number;
+}
 /** the longest a takeover's writing of the records it held runs before it lets I/O in */
 const DRAIN_SLICE_MS = 5;
 const PURGE_INTERVAL_MS = 60 * 60_000;
@@ -122,6 +138,15 @@ export class CallstoreInstance implements RoleRuntime {
   private drainTimer: NodeJS.Timeout | undefined;
   private role: InstanceRole;
   private readonly recentlyFinished = new Map<string, number>();
+  /** the calls recorded lately, by dialog (RecordedCall) */
+  private readonly recorded = new Map<string, RecordedCall>();
+  /**
+   * recorded calls with events their record lacks, which came from the other side of a
+   * partition (a peer's event after the record here, or a peer's record lacking events held
+   * here): the active instance rebuilds each from the union of its journaled events
+   */
+  private readonly stale = new Map<string, RecordedCall>();
+  private rebuildTimer: NodeJS.Timeout | undefined;
   private sweepTimer: NodeJS.Timeout | undefined;
   private purgeTimer: NodeJS.Timeout | undefined;
   private synthSeq = 0;
@@ -184,7 +209,10 @@ export class CallstoreInstance implements RoleRuntime {
     this.role = role;
     if (role.active && !was.active) this.log.info({ term: role.term, finished: this.awaiting.size }, 'active in its group: writes the records');
     else if (!role.active && was.active) this.log.info({ term: role.term }, 'passive in its group: the active instance writes the records');
-    if (role.active) this.scheduleDrain();
+    if (role.active) {
+      this.scheduleDrain();
+      this.scheduleRebuild();
+    }
   }
 
   /** Finished calls held for a record another instance writes (or this one once it may). */
@@ -262,10 +290,13 @@ export class CallstoreInstance implements RoleRuntime {
     clearTimeout(this.settleTimer);
     clearTimeout(this.drainTimer);
     this.drainTimer = undefined;
+    clearTimeout(this.rebuildTimer);
+    this.rebuildTimer = undefined;
     this.settling.clear();
     this.awaiting.clear();
     this.deps.profiles?.clear();
     this.ownDialogs.clear();
+    this.stale.clear();
     const journal = this.journal;
     this.journal = undefined;
     await journal?.close();
@@ -327,7 +358,12 @@ export class CallstoreInstance implements RoleRuntime {
     const late: string[] = [];
     for (const { event, receivedAt } of events) {
       this.deps.metrics.replicatedEvents.inc({ instance: this.name });
+      const lateBefore = late.length;
       this.foldOne(event, Math.min(receivedAt, now), now, changed, retired, late);
+      // an event of a call recorded here that a peer took in: the record lacks it (a call with
+      // events on both sides of a cut), so the call is recorded again from the union of its events
+      const call = late.length > lateBefore ? this.recorded.get(event.callId) : undefined;
+      if (call) this.markStale(call);
     }
     this.afterFold(changed, retired, late);
   }
@@ -361,7 +397,7 @@ export class CallstoreInstance implements RoleRuntime {
    * when the record was received. Its dialogs' later events are stragglers, as after a record of
    * this instance's own.
    */
-  recordArrived(cdr: Pick<Cdr, 'id' | 'legs'>): void {
+  recordArrived(cdr: Pick<Cdr, 'id' | 'legs' | 'eventIds'>): void {
     if (!this.journal) return;
     const now = Date.now();
     const ids = new Set(dialogsOfRecord(cdr));
@@ -371,7 +407,18 @@ export class CallstoreInstance implements RoleRuntime {
       if (bucket) buckets.add(bucket);
       this.recentlyFinished.set(id, now);
     }
+    const call = this.noteRecord(cdr.id, ids, eventCount(cdr), now);
+    const named = buckets.size ? new Set(Array.isArray(cdr.eventIds) ? cdr.eventIds : []) : undefined;
     for (const bucket of buckets) {
+      // events held here that the record lacks: they came to this side of a partition; the call
+      // leaves as the record says, and is recorded again from the union of its events
+      if (bucket.events.some((e) => !named?.has(e.id))) {
+        for (const id of bucket.callIds) {
+          call.dialogs.add(id);
+          this.recorded.set(id, call);
+        }
+        this.markStale(call);
+      }
       this.settling.delete(bucket.key);
       this.awaiting.delete(bucket.key);
       this.removeCall(bucket);
@@ -382,7 +429,92 @@ export class CallstoreInstance implements RoleRuntime {
       this.publishCallGone(bucket.id);
       this.deps.metrics.recordsOfPeers.inc({ instance: this.name });
     }
+    // a stale call whose record now names as many events as the journal holds of it: rebuilt elsewhere
+    if (this.stale.get(call.id) === call && !buckets.size && new Set(this.journal.eventsOf(call.dialogs).map((e) => e.id)).size <= call.events) {
+      this.stale.delete(call.id);
+      this.deps.metrics.staleRecords.set({ instance: this.name }, this.stale.size);
+    }
     if (buckets.size) this.gauges();
+  }
+
+  /** A record of a call (this instance's or a peer's): remembered with its dialogs, the most events of its records kept. */
+  private noteRecord(id: string, dialogs: Iterable<string>, events: number, now: number): RecordedCall {
+    let call: RecordedCall | undefined;
+    for (const d of dialogs) {
+      const known = this.recorded.get(d);
+      if (known?.id === id) call = known;
+    }
+    call ??= { id, dialogs: new Set(), events: 0, at: now };
+    call.events = Math.max(call.events, events);
+    call.at = now;
+    for (const d of dialogs) {
+      call.dialogs.add(d);
+      this.recorded.set(d, call);
+    }
+    return call;
+  }
+
+  private markStale(call: RecordedCall): void {
+    this.stale.set(call.id, call);
+    this.deps.metrics.staleRecords.set({ instance: this.name }, this.stale.size);
+    this.scheduleRebuild();
+  }
+
+  /**
+   * The active instance rebuilds the stale records after the settle delay (more of the peer's
+   * events may be on their way in the next batches), and from `writableAtMs` on.
+   */
+  private scheduleRebuild(): void {
+    if (!this.role.active || this.stale.size === 0 || this.rebuildTimer || !this.journal) return;
+    this.rebuildTimer = setTimeout(() => this.rebuildStale(), Math.max(this.tunables.finishSettleMs, this.role.writableAtMs - Date.now()));
+  }
+
+  private rebuildStale(): void {
+    this.rebuildTimer = undefined;
+    if (!this.journal || !this.role.active) return;
+    if (!this.mayWrite()) {
+      this.scheduleRebuild();
+      return;
+    }
+    const sliceEnd = performance.now() + REBUILD_SLICE_MS;
+    this.records.batch(() => {
+      for (const [id, call] of this.stale) {
+        if (performance.now() > sliceEnd) {
+          this.rebuildTimer = setTimeout(() => this.rebuildStale(), 0);
+          return;
+        }
+        this.stale.delete(id);
+        this.rebuild(call);
+      }
+    });
+    this.deps.metrics.staleRecords.set({ instance: this.name }, this.stale.size);
+  }
+
+  /**
+   * Folds a recorded call again from every event the journal holds of its dialogs (this site's
+   * and the peers'), and writes the record when it is built from more events than any record of
+   * it known here: that record beats the others in every store (winner.ts), so both sides of a
+   * partition end with it. Deterministic: the same events give the same record on either site.
+   */
+  private rebuild(call: RecordedCall): void {
+    // a dialog of it up again here (a resync reopened it) is recorded when it finishes
+    for (const d of call.dialogs) if (this.table.byDialog(d)) return;
+    const fold = foldCall(this.requireJournal().eventsOf(call.dialogs));
+    if (!isFinished(fold) || !hasInvite(fold)) return;
+    const cdr = buildCdr(fold, { site: this.deps.siteId, instance: this.name });
+    if (cdr.id !== call.id) {
+      this.log.warn({ callId: call.id, rebuiltAs: cdr.id }, 'a recorded call folds under another id with the events of the other side; its record is left as it is');
+      return;
+    }
+    if (eventCount(cdr) <= call.events) return;
+    const { cdrMode, cdrAggregation } = this.settings;
+    const wanted = cdrAggregation && (cdrMode === 'all' || (cdrMode === 'flagged' && isFlagged(fold)));
+    if (!wanted) return;
+    if (this.role.term > 0) cdr.term = this.role.term;
+    call.events = eventCount(cdr);
+    this.records.add({ cdr, wanted, callIds: new Set(call.dialogs) });
+    this.deps.metrics.rebuiltRecords.inc({ instance: this.name });
+    this.log.info({ callId: cdr.id, events: cdr.eventIds.length, term: cdr.term }, 'call record rebuilt from the union of its events (events of it came from the other side of a partition)');
   }
 
   /** The sources with a dialog still up in the calls held here (a takeover watches them: its loss timers). */
@@ -649,6 +781,7 @@ export class CallstoreInstance implements RoleRuntime {
     this.records.add({ cdr, wanted, callIds: bucket.callIds });
     const now = Date.now();
     for (const id of bucket.callIds) this.recentlyFinished.set(id, now);
+    if (cdr && wanted) this.noteRecord(cdr.id, bucket.callIds, eventCount(cdr), now);
     this.publishCallGone(bucket.id);
     this.gauges();
     return cdr;
@@ -711,6 +844,9 @@ export class CallstoreInstance implements RoleRuntime {
       }
     }
     for (const [id, at] of this.recentlyFinished) if (now - at > RECENTLY_FINISHED_MS) this.recentlyFinished.delete(id);
+    for (const [id, call] of this.recorded) if (now - call.at > RECENTLY_FINISHED_MS) this.recorded.delete(id);
+    // a passive instance's stale calls are rebuilt by the active one; kept only as long as the calls are
+    for (const [id, call] of this.stale) if (now - call.at > RECENTLY_FINISHED_MS) this.stale.delete(id);
     this.gauges();
   }
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import type { Cdr } from '../../shared/api/cdr.js';
 import type { ChangeLog, GroupWriter } from '../storage/changelog/log.js';
-import { EventJournal } from '../storage/journal.js';
+import { EventJournal, type LoggedRecords } from '../storage/journal.js';
 import type { CoreEvent } from './core/call.js';
 import { CDR_ENTRY_KIND } from './record-writer.js';
 
@@ -44,6 +44,13 @@ export function dialogsOf(e: CoreEvent): readonly string[] {
   return e.type === 'link' && e.otherCallId ? [e.callId, e.otherCallId] : [e.callId];
 }
 
+/** The records of calls as the journal reads them in a replayed log: a dialog a record finished stays finished, unless a resync reopened it after. */
+const RECORDS: LoggedRecords<CoreEvent> = {
+  kind: CDR_ENTRY_KIND,
+  dialogsOf: (body) => (typeof body === 'object' && body !== null ? dialogsOfRecord(body as Pick<Cdr, 'legs'>) : []),
+  reopens: (e) => e.reconstructed === true,
+};
+
 /** Where an instance's journal lived before the change log: adopted at its first start. */
 export function legacyJournalFile(dataDir: string, instance: string): string {
   return join(dataDir, 'callstore', instance, 'journal.sqlite');
@@ -75,7 +82,7 @@ export function dialogsOfRecord(cdr: Pick<Cdr, 'legs'>): string[] {
  * and records peers send are taken in as PeerIntake says, from now on (before any link opens).
  */
 export function journalsIn(log: ChangeLog, dataDir: string, peers?: PeerIntake): OpenCallJournal {
-  EventJournal.prepare<CoreEvent>(log, dialogsOf, peers ? { holderOf: (i) => peers.holderOf(i), indexed: (holder, events) => peers.events(holder, events) } : undefined);
+  EventJournal.prepare<CoreEvent>(log, dialogsOf, peers ? { holderOf: (i) => peers.holderOf(i), indexed: (holder, events) => peers.events(holder, events) } : undefined, RECORDS);
   if (peers) followPeerRecords(log, peers);
   return (instance, durability) => EventJournal.open<CoreEvent>(log, { instance, durability, dialogsOf, legacyFile: legacyJournalFile(dataDir, instance) });
 }

@@ -17,6 +17,8 @@ export class CallstoreMetrics {
   readonly recordsOfPeers: Counter<'instance'>;
   readonly awaitingRecords: Gauge<'instance'>;
   readonly admissions: Counter<'result'>;
+  readonly rebuiltRecords: Counter<'instance'>;
+  readonly staleRecords: Gauge<'instance'>;
 
   constructor(registry: Registry) {
     const registers = [registry];
@@ -34,6 +36,8 @@ export class CallstoreMetrics {
     this.recordsOfPeers = new Counter({ name: 'sitecall_callstore_peer_records_total', help: 'Calls held here that left when the record the active instance wrote at a peer arrived', labelNames: ['instance'], registers });
     this.awaitingRecords = new Gauge({ name: 'sitecall_callstore_awaiting_records', help: 'Finished calls held for the record of the active instance (a passive instance), or until this one may write', labelNames: ['instance'], registers });
     this.admissions = new Counter({ name: 'sitecall_admissions_total', help: 'Admission answers (POST /api/v1/admission), by result: ok, again (a call already admitted or up), limit, syncing', labelNames: ['result'], registers });
+    this.rebuiltRecords = new Counter({ name: 'sitecall_callstore_records_rebuilt_total', help: 'Records written again from the union of their call\'s events, after events of the call came from the other side of a partition', labelNames: ['instance'], registers });
+    this.staleRecords = new Gauge({ name: 'sitecall_callstore_stale_records', help: 'Recorded calls with events their record lacks (from a peer), waiting for the active instance to rebuild them', labelNames: ['instance'], registers });
     this.seqReordered = new Counter({ name: 'sitecall_events_seq_reordered_total', help: 'Events that arrived after a higher seq of their source', labelNames: ['source'], registers });
   }
 }

@@ -197,7 +197,7 @@ export class CallstoreService {
   }
 
   /** A record a peer's active instance wrote: the instance holding its call here drops it. */
-  recordArrived(cdr: Pick<Cdr, 'id' | 'legs'>): void {
+  recordArrived(cdr: Pick<Cdr, 'id' | 'legs' | 'eventIds'>): void {
     for (const instance of this.running.values()) instance.recordArrived(cdr);
   }
 

@@ -49,6 +49,24 @@ export interface ReceivedEvents<E> {
   indexed(holder: string, events: { event: E; receivedAt: number }[]): void;
 }
 
+/**
+ * How the records of calls name their dialogs (the callstore's `cdr` entries): a log taken in
+ * without the journal's rows (replayed into an empty data directory) makes the dialogs of its own
+ * events active again, but not those a record of this site finished. Their records are written
+ * and a dialog with a record is finished, so folding such a call again would only make a second
+ * record, and one with the stragglers that came after the first (kept in the journal, not in the
+ * record): the store would keep that one (more events), and the replay would not serve what the
+ * site served.
+ */
+export interface LoggedRecords<E> {
+  /** the kind of the record entries */
+  kind: string;
+  /** the dialogs a record's body names */
+  dialogsOf(body: unknown): readonly string[];
+  /** an event after its dialog's record that makes it active again (a resync reopening it), not a straggler */
+  reopens(event: E): boolean;
+}
+
 export interface EventJournalOptions<E extends JournalEvent> {
   /** the callstore instance whose events these are */
   instance: string;
@@ -159,11 +177,12 @@ export class EventJournal<E extends JournalEvent> {
    * entries). A local append indexes its entry in the same transaction, so per origin only the
    * entries after the highest seq the index names can be missing, and this is a range read of the
    * log's primary key that finds nothing on an ordinary start. The dialogs of this site's own
-   * events indexed here are made active: a call that had finished folds again from its events at the instance's
-   * start and finishes again, and its record, already stored, is not stored twice (records are
-   * add-only by id); one that had not is an active call again, as it was.
+   * events indexed here are made active, but those a record of this site finished (`records`,
+   * LoggedRecords: unless an event after the record reopened the dialog): a call that had not
+   * finished is an active call again, as it was, and one that had keeps the record it has.
+   * Without `records`, a finished call folds again at the instance's start and is recorded again.
    */
-  static indexLoggedEvents<E extends JournalEvent>(log: ChangeLog, dialogsOf: (event: E) => readonly string[], holderOf?: (instance: string) => string | undefined): number {
+  static indexLoggedEvents<E extends JournalEvent>(log: ChangeLog, dialogsOf: (event: E) => readonly string[], holderOf?: (instance: string) => string | undefined, records?: LoggedRecords<E>): number {
     const db = log.database;
     const origins = db.prepare('SELECT id FROM origins').pluck().all() as number[];
     const highest = db.prepare('SELECT max(seq) AS seq FROM journal_events WHERE origin = ?').pluck();
@@ -171,6 +190,16 @@ export class EventJournal<E extends JournalEvent> {
     const insertEvent = db.prepare(INSERT_EVENT);
     const insertActive = db.prepare(INSERT_ACTIVE);
     let indexed = 0;
+    // per dialog, the last of this site's records that names it (read once, and only when own events are taken in here)
+    let finished: Map<string, number> | undefined;
+    const finishedAt = (): Map<string, number> => {
+      if (finished) return finished;
+      finished = new Map();
+      if (!records) return finished;
+      const rows = db.prepare('SELECT seq, body FROM entries WHERE origin = ? AND kind = ? AND body IS NOT NULL').iterate(log.localOriginId, records.kind) as Iterable<{ seq: number; body: string }>;
+      for (const r of rows) for (const d of records.dialogsOf(JSON.parse(r.body) as unknown)) finished.set(d, Math.max(finished.get(d) ?? 0, r.seq));
+      return finished;
+    };
     for (const origin of origins) {
       let after = (highest.get(origin) as number | null) ?? 0;
       for (;;) {
@@ -186,7 +215,13 @@ export class EventJournal<E extends JournalEvent> {
             if (insertEvent.run(name, full.id ?? row.key, receivedAt, full.callId, origin, row.seq).changes !== 1) continue;
             // A peer's calls are not made active here: whether their record came is not known
             // without reading every record (a log replayed into an empty data directory).
-            if (own) for (const id of dialogsOf(full)) insertActive.run(instance, id);
+            if (own) {
+              for (const id of dialogsOf(full)) {
+                // a dialog a record of this site finished stays finished, unless an event after the record reopened it
+                const recordedAt = records ? finishedAt().get(id) : undefined;
+                if (recordedAt === undefined || (row.seq > recordedAt && records?.reopens(full) === true)) insertActive.run(instance, id);
+              }
+            }
             indexed++;
           }
         });
@@ -248,11 +283,11 @@ export class EventJournal<E extends JournalEvent> {
    * events peers will send (with `received`: for the holders of their groups here). Once per
    * log; the first `open` does it (without `received`) if the service did not before.
    */
-  static prepare<E extends JournalEvent>(log: ChangeLog, dialogsOf: (event: E) => readonly string[], received?: ReceivedEvents<E>): void {
+  static prepare<E extends JournalEvent>(log: ChangeLog, dialogsOf: (event: E) => readonly string[], received?: ReceivedEvents<E>, records?: LoggedRecords<E>): void {
     if (PREPARED.has(log)) return;
     PREPARED.add(log);
     EventJournal.createSchema(log);
-    EventJournal.indexLoggedEvents(log, dialogsOf, received?.holderOf);
+    EventJournal.indexLoggedEvents(log, dialogsOf, received?.holderOf, records);
     EventJournal.indexReceivedEvents(log, dialogsOf, received);
   }
 

@@ -286,6 +286,18 @@ describe('sites: Active-Passive failover', () => {
       expect(new Set(gotIds).size).toBe(gotIds.length);
       expect([...gotIds].sort()).toEqual(expected);
     }
+    // and the same records whole: a call recorded by both (by A before the kill, by B after it)
+    // or rebuilt from events only A had is one record on each site, the winner of its versions
+    const whole = (c: Cdr) => ({ ...c, eventIds: [...c.eventIds].sort() });
+    let differing: string[] = [];
+    for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+      const [ofA, ofB] = [await cdrsOf(a), await cdrsOf(b)];
+      const onB = new Map(ofB.map((c) => [c.id, JSON.stringify(whole(c))]));
+      differing = ofA.filter((c) => onB.get(c.id) !== JSON.stringify(whole(c))).map((c) => c.id);
+      if (differing.length === 0 && ofA.length === ofB.length) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(differing).toEqual([]);
     // what A acknowledged before it was killed is on B now (a few were only in A's log until it came back)
     expect(await missingEvents(b, [...toA.ackedEvents(), ...toB.ackedEvents()])).toEqual([]);
     // records written by both sites: calls A finished just before the kill whose record had not reached B

@@ -5,6 +5,7 @@ import { Registry } from 'prom-client';
 import type { Cdr } from '../../shared/api/cdr.js';
 import { CallstoreInstance } from '../../service/callstore/instance.js';
 import { CdrStoreView, type CdrInserter } from '../../service/storage/cdr/view.js';
+import { supersedes } from '../../service/storage/cdr/winner.js';
 import { CallstoreMetrics } from '../../service/callstore/metrics.js';
 import { createLogger } from '../../service/logger.js';
 import { ChangeFeed } from '../../service/storage/changes.js';
@@ -32,10 +33,12 @@ export class CdrCollector implements CdrInserter {
     const written: string[] = [];
     for (const cdr of cdrs) {
       this.attempts.set(cdr.id, (this.attempts.get(cdr.id) ?? 0) + 1);
-      if (this.records.has(cdr.id)) continue;
+      // one record per id, the winner as the real store keeps it (storage/cdr/winner.ts)
+      const held = this.records.get(cdr.id);
+      if (held && !supersedes(cdr, held)) continue;
       // a copy, as the store keeps its own serialized form
       this.records.set(cdr.id, structuredClone(cdr));
-      written.push(cdr.id);
+      if (!written.includes(cdr.id)) written.push(cdr.id);
     }
     return written;
   }

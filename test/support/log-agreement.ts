@@ -11,7 +11,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { policyOf } from '../../service/storage/changelog/kinds.js';
+import type { Cdr } from '../../shared/api/cdr.js';
+import { mergeRecords } from '../../service/storage/cdr/winner.js';
+import { policyOf, RECORD_RULES } from '../../service/storage/changelog/kinds.js';
 import { apiClient } from './api.js';
 import { inParallel } from './crash-source.js';
 
@@ -26,8 +28,12 @@ export function logState(dataDir: string): Map<string, Docs> {
     for (const kind of kinds) {
       const docs: Docs = new Map();
       if (policyOf(kind) === 'add-only') {
+        // per id what the kind's store keeps: the first (raw events), or the winner of its versions (CDRs: winner.ts)
+        const ranked = (RECORD_RULES as Record<string, string>)[kind] === 'ranked';
         for (const r of db.prepare('SELECT key, body FROM entries WHERE kind = ? AND body IS NOT NULL ORDER BY origin, seq').iterate(kind) as Iterable<{ key: string; body: string }>) {
-          if (!docs.has(r.key)) docs.set(r.key, JSON.parse(r.body) as unknown);
+          const held = docs.get(r.key);
+          if (held === undefined) docs.set(r.key, JSON.parse(r.body) as unknown);
+          else if (ranked) docs.set(r.key, mergeRecords(held as Cdr, JSON.parse(r.body) as Cdr));
         }
       } else {
         for (const r of db.prepare('SELECT key, body FROM documents WHERE kind = ? AND body IS NOT NULL').iterate(kind) as Iterable<{ key: string; body: string }>) docs.set(r.key, JSON.parse(r.body) as unknown);

@@ -199,4 +199,46 @@ describe('callstore across two sites (Active-Passive)', () => {
     expect(b.ownRecords()).toEqual([]);
     expect(b.instance.get('call-h')).toBeUndefined();
   });
+
+  it.each([
+    ['the site that stays active rebuilds it at once', false],
+    ['a site passive at the heal rebuilds it once it takes over', true],
+  ])('a call recorded on both sides of a cut, each without the other side’s BYE: after the heal both stores hold one record of the union of its events (%s)', async (_, passiveAtHeal) => {
+    // the cut: both active, each in its own term
+    const a = await openCallSite('site-a', 'csA', active(3));
+    const b = await openCallSite('site-b', 'csB', active(2));
+    const t0 = Date.now();
+    // the invite and answer reached both (a batch resent to the other address); each party's BYE reached one side
+    const start = new CallScript('pbx', t0).invite(0, 'call-p', '100', '200').answer(1_000, 'call-p');
+    const byeA = new CallScript('pbx', t0).add(5_000, 'end', 'call-p', { id: 'pbx-bye-caller', by: 'caller' });
+    const byeB = new CallScript('pbx', t0).add(7_000, 'end', 'call-p', { id: 'pbx-bye-callee', by: 'callee' });
+    await a.ingest([...start.events, ...byeA.events]);
+    await b.ingest([...start.events, ...byeB.events]);
+    await until('a record on each side', () => a.cdrs.records.has('call-p') && b.cdrs.records.has('call-p'), 5_000);
+    expect(a.cdrs.records.get('call-p')?.eventIds).toHaveLength(3);
+    expect(b.cdrs.records.get('call-p')).toMatchObject({ site: 'site-b', term: 2, hangup: { by: 'callee' }, duration: 7 });
+
+    // the heal: B learns A's later term and is passive (or both are, while A catches up)
+    b.instance.setRole(passive(3));
+    if (passiveAtHeal) a.instance.setRole(passive(3));
+    links.push(await link(a, b));
+    const union = ['pbx-000001', 'pbx-000002', 'pbx-bye-caller', 'pbx-bye-callee'].sort();
+    const rebuilt = (s: CallSite) => [...(s.cdrs.records.get('call-p')?.eventIds ?? [])].sort().join() === union.join();
+    if (passiveAtHeal) {
+      // each holds the other's record and events now; nobody rebuilds while no instance may write
+      await until('each side has the other’s record', () => a.log.database.prepare("SELECT count(*) FROM entries WHERE kind = 'cdr'").pluck().get() === 2 && b.log.database.prepare("SELECT count(*) FROM entries WHERE kind = 'cdr'").pluck().get() === 2, 5_000);
+      expect(rebuilt(a) || rebuilt(b)).toBe(false);
+      a.instance.setRole(active(4));
+    }
+    await until('the rebuilt record on both', () => rebuilt(a) && rebuilt(b), 5_000);
+    const record = a.cdrs.records.get('call-p');
+    expect(b.cdrs.records.get('call-p')).toEqual(record);
+    // the earlier BYE ends the call; the record is the active site's, in its term
+    expect(record).toMatchObject({ site: 'site-a', term: passiveAtHeal ? 4 : 3, hangup: { by: 'caller' }, duration: 5, billsec: 4, disposition: 'ANSWERED' });
+    // B wrote only its partial record; A its partial one and the rebuild
+    expect(b.ownRecords()).toEqual(['call-p']);
+    expect(a.ownRecords()).toEqual(['call-p', 'call-p']);
+    expect(a.activeDialogs()).toEqual([]);
+    expect(b.activeDialogs()).toEqual([]);
+  });
 });

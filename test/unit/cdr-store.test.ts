@@ -9,6 +9,7 @@ import { parseCdrExportQuery, parseCdrFilter, parseCdrQuery } from '../../servic
 import { CdrReader } from '../../service/storage/cdr/reader.js';
 import { collectionDir, monthOf, numberOf } from '../../service/storage/cdr/schema.js';
 import { CdrStore } from '../../service/storage/cdr/store.js';
+import { mergeRecords } from '../../service/storage/cdr/winner.js';
 import { exportStream } from '../../service/storage/cdr/export-format.js';
 import { CdrFactory, makeCdrs } from '../support/cdr-factory.js';
 import { tempDir } from '../support/service.js';
@@ -118,7 +119,7 @@ describe('CdrStore: writing', () => {
     expect(monthOf(Date.parse('2026-10-31T23:30:00.000Z'))).toBe('2026-10');
   });
 
-  it('is idempotent per id: a replay, a repeat in one batch and a second store on the same directory write nothing twice', () => {
+  it('keeps one record per id: a replay, a repeat in one batch and a second store on the same directory write nothing twice', () => {
     const batch = makeCdrs(300, { seed: 11 });
     expect(store.insert(batch)).toEqual(ids(batch));
     expect(store.insert(batch)).toEqual([]);
@@ -126,8 +127,11 @@ describe('CdrStore: writing', () => {
     const f = new CdrFactory({ seed: 12 });
     const a = f.next();
     const b = f.next();
-    expect(store.insert([a, b, a, { ...a, to: 'changed' }])).toEqual([a.id, b.id]);
-    expect(store.get(a.id)).toEqual(a);
+    // of the versions of an id in one batch, the winner (winner.ts) is written, once
+    const changed = { ...a, to: 'changed' };
+    expect(store.insert([a, b, a, changed])).toEqual([a.id, b.id]);
+    expect(store.get(a.id)).toEqual(mergeRecords(a, changed));
+    expect(store.insert([a, changed])).toEqual([]);
 
     // Another store instance on the same directory, at the same time, with overlapping records.
     const other = new CdrStore(dataDir);
@@ -143,11 +147,26 @@ describe('CdrStore: writing', () => {
     expect(total).toBe(4 + 300 + 2 + 20);
   });
 
-  it('does not store a replay again when its startedAt moved to another month', () => {
+  it('moves a record to another month only when the version there replaces it', () => {
     const [c] = makeCdrs(1, { seed: 21 }) as [Cdr];
-    expect(store.insert([{ ...c, startedAt: '2026-09-15T10:00:00.000Z' }])).toEqual([c.id]);
-    expect(store.insert([{ ...c, startedAt: '2026-11-15T10:00:00.000Z' }])).toEqual([]);
-    expect(store.get(c.id)?.startedAt).toBe('2026-09-15T10:00:00.000Z');
+    const september = { ...c, startedAt: '2026-09-15T10:00:00.000Z', term: 2 };
+    expect(store.insert([september])).toEqual([c.id]);
+    // an older term's version of the same events: it loses, and the record stays where it is
+    expect(store.insert([{ ...c, startedAt: '2026-11-15T10:00:00.000Z', term: 1 }])).toEqual([]);
+    expect(store.get(c.id)).toEqual(september);
+    // the record rebuilt from more events, its start moved: it replaces the old one, in its own month
+    const rebuilt = { ...c, startedAt: '2026-11-15T10:00:00.000Z', term: 2, eventIds: [...c.eventIds, 'one-more'] };
+    expect(store.insert([rebuilt])).toEqual([c.id]);
+    expect(store.get(c.id)).toEqual(rebuilt);
+    const rowsOfId = store.months().map((m) => {
+      const db = new Database(join(collectionDir(dataDir), `${m}.sqlite`), { readonly: true });
+      try {
+        return db.prepare('SELECT count(*) FROM cdr WHERE id = ?').pluck().get(c.id) as number;
+      } finally {
+        db.close();
+      }
+    });
+    expect(rowsOfId.reduce((x, y) => x + y, 0)).toBe(1);
   });
 
   it('repairs a missing index entry (a crash between the month write and the index write)', () => {

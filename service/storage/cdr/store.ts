@@ -15,6 +15,7 @@ import {
   tuneWriter,
   type CdrRow,
 } from './schema.js';
+import { supersedes } from './winner.js';
 
 export interface CdrStoreOptions {
   /** month databases kept open at once (least recently used closed first); default 3 */
@@ -37,6 +38,10 @@ interface MonthWriter {
   insert: Database.Statement<[CdrRow]>;
   insertFts: Database.Statement<[number | bigint, string]>;
   getDoc: Database.Statement<[string], { doc: string }>;
+  getRow: Database.Statement<[string], { rid: number; search: string; doc: string }>;
+  replace: Database.Statement<[CdrRow & { rid: number }]>;
+  remove: Database.Statement<[string]>;
+  deleteFts: Database.Statement<[number | bigint, string]>;
   has: Database.Statement<[string], { one: number }>;
   /** rows at the last ANALYZE (0: never) and rows written since */
   analyzedAt: number;
@@ -48,7 +53,9 @@ interface MonthWriter {
  * of the call's start plus an id → month index. Synchronous (better-sqlite3) and meant for the main
  * thread; long reads go through CdrReader, whose worker has its own read-only connections.
  *
- * Writing is idempotent per id: a CDR whose id is stored is not written again. A batch writes the
+ * One record per id: a CDR whose id is stored replaces it only when it is the greater by the
+ * records' order (winner.ts), so the store ends with the same record whatever order its versions
+ * came in, and writing the same one again changes nothing. A batch writes the
  * month rows first (one transaction per month), then the index; a crash between the two leaves
  * rows without index entries, which the next insert of the same CDRs repairs (or `repairIndex`).
  */
@@ -75,19 +82,27 @@ export class CdrStore {
     tuneWriter(this.index, 4096);
     this.index.exec(INDEX_DDL);
     this.indexGet = this.index.prepare('SELECT month FROM cdr_month WHERE id = ?');
-    this.indexPut = this.index.prepare('INSERT INTO cdr_month (id, month) VALUES (?, ?) ON CONFLICT (id) DO NOTHING');
+    // the index follows the month that holds the row (a record whose start moved is moved)
+    this.indexPut = this.index.prepare('INSERT INTO cdr_month (id, month) VALUES (?, ?) ON CONFLICT (id) DO UPDATE SET month = excluded.month WHERE month <> excluded.month');
   }
 
   /**
-   * Writes the CDRs whose id is not stored yet, one transaction per month, and returns the ids
-   * written now (in input order). A CDR stored before, or twice in the batch, is not written again.
-   * Throws ValidationError, before writing anything, when a CDR has no id or no valid startedAt.
+   * Writes each CDR whose id is not stored yet, or that replaces the one stored (the greater by
+   * the records' order, winner.ts: a call's record rebuilt from more of its events, or written in
+   * a later term), one transaction per month, and returns the ids written now (in input order). A
+   * CDR that the stored one beats (or equals) is not written; of several of one id in the batch,
+   * the greatest. Throws ValidationError, before writing anything, when a CDR has no id or no valid
+   * startedAt.
+   *
+   * A record replaced by one of another month (its start moved) is written in its new month,
+   * then removed from the old one, then the index follows: a crash in between leaves the index on
+   * a month whose row is gone or a row in each month with the index on the old one, and the same
+   * insert again (the log replays it) finds the stored one and finishes the move.
    */
   insert(cdrs: readonly Cdr[], opts: InsertOptions = {}): string[] {
     const durable = opts.durable === true;
     this.assertOpen();
-    const byMonth = new Map<string, CdrRow[]>();
-    const seen = new Set<string>();
+    const best = new Map<string, { cdr: Cdr; ms: number }>();
     cdrs.forEach((cdr, i) => {
       if (typeof cdr.id !== 'string' || cdr.id === '') {
         throw new ValidationError(`CDR ${i} has no id.`, [{ path: `/${i}/id`, message: 'is required' }]);
@@ -96,16 +111,31 @@ export class CdrStore {
       if (!Number.isFinite(ms)) {
         throw new ValidationError(`CDR ${cdr.id} has no valid startedAt.`, [{ path: `/${i}/startedAt`, message: 'must be a date-time' }]);
       }
-      if (seen.has(cdr.id)) return;
-      seen.add(cdr.id);
+      const seen = best.get(cdr.id);
+      if (!seen || supersedes(cdr, seen.cdr)) best.set(cdr.id, { cdr, ms });
+    });
+
+    const byMonth = new Map<string, CdrRow[]>();
+    /** records moving out of a month: removed there once written in their new one */
+    const leaving = new Map<string, string[]>();
+    for (const [id, { cdr, ms }] of best) {
       const month = monthOf(ms);
-      // Stored under another month (a replay with a corrected start): it is stored, leave it.
-      const indexed = this.indexGet.get(cdr.id);
-      if (indexed && indexed.month !== month) return;
+      const indexed = this.indexGet.get(id);
+      if (indexed && indexed.month !== month) {
+        const held = this.writerIfExists(indexed.month)?.getDoc.get(id);
+        // stored under another month: it moves only when the new one replaces it (a row gone
+        // from there is a move a crash cut short: finished below, the new month holding it)
+        if (held && !supersedes(cdr, JSON.parse(held.doc) as Cdr)) continue;
+        if (held) {
+          let out = leaving.get(indexed.month);
+          if (!out) leaving.set(indexed.month, (out = []));
+          out.push(id);
+        }
+      }
       let rows = byMonth.get(month);
       if (!rows) byMonth.set(month, (rows = []));
       rows.push(rowOf(cdr, ms));
-    });
+    }
 
     const written = new Set<string>();
     const toIndex: [string, string][] = [];
@@ -119,12 +149,33 @@ export class CdrStore {
             w.insertFts.run(res.lastInsertRowid, row.search);
             written.add(row.id);
             w.rows++;
+          } else {
+            // stored in this month already: replaced when the new one beats it
+            const held = w.getRow.get(row.id);
+            if (held && supersedes(JSON.parse(row.doc) as Cdr, JSON.parse(held.doc) as Cdr)) {
+              w.deleteFts.run(held.rid, held.search);
+              w.replace.run({ ...row, rid: held.rid });
+              w.insertFts.run(held.rid, row.search);
+              written.add(row.id);
+            }
           }
-          // Inserted now, or already in the month (maybe without its index entry): index it.
+          // Written now, or already in the month (maybe without its index entry): index it.
           toIndex.push([row.id, month]);
         }
       });
       this.maybeAnalyze(w);
+    }
+    for (const [month, ids] of leaving) {
+      const w = this.writer(month);
+      if (!durable) this.unsynced.add(monthPath(this.dir, month));
+      writeTransaction(w.db, durable, () => {
+        for (const id of ids) {
+          const held = w.getRow.get(id);
+          if (!held) continue;
+          w.deleteFts.run(held.rid, held.search);
+          w.remove.run(id);
+        }
+      });
     }
     if (toIndex.length) {
       if (!durable) this.unsynced.add(this.indexFile);
@@ -248,6 +299,14 @@ export class CdrStore {
       ),
       insertFts: db.prepare('INSERT INTO cdr_fts (rowid, search) VALUES (?, ?)'),
       getDoc: db.prepare('SELECT doc FROM cdr WHERE id = ?'),
+      getRow: db.prepare('SELECT rid, search, doc FROM cdr WHERE id = ?'),
+      replace: db.prepare(
+        `UPDATE cdr SET started_at = @started_at, domain = @domain, direction = @direction, disposition = @disposition, from_num = @from_num, to_num = @to_num,
+           answered_num = @answered_num, duration = @duration, billsec = @billsec, search = @search, doc = @doc WHERE rid = @rid`,
+      ),
+      remove: db.prepare('DELETE FROM cdr WHERE id = ?'),
+      // an external-content FTS5 table forgets a row by being told the text it indexed
+      deleteFts: db.prepare("INSERT INTO cdr_fts (cdr_fts, rowid, search) VALUES ('delete', ?, ?)"),
       has: db.prepare('SELECT 1 AS one FROM cdr WHERE id = ?'),
       analyzedAt: analyzed ? rows : 0,
       rows,

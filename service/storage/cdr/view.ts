@@ -2,6 +2,7 @@ import type { Cdr } from '../../../shared/api/cdr.js';
 import type { Logger } from '../../logger.js';
 import type { VersionedDoc } from '../changelog/core/merge.js';
 import { bodyTextOf, type WriteAheadView } from '../changelog/log.js';
+import { mergeRecords } from './winner.js';
 
 /** The kind of the change log's entries that carry call records (kinds.ts). */
 export const CDR_KIND = 'cdr';
@@ -28,8 +29,10 @@ const RETRY_MAX_MS = 30_000;
 /**
  * The CDR store as a write-ahead view of the change log: a finished call's record is a `cdr`
  * entry, committed with the journal's finish of its dialogs; the log hands each group's records
- * to this view after the commit, and the view writes them into the store (idempotent by id) in
- * one insert. Its position in the log is saved only after `sync` made the store's inserts
+ * to this view after the commit, and the view writes them into the store in one insert. The store
+ * keeps one record per id, the winner by winner.ts (a call's record rebuilt from the union of its
+ * events replaces the partial ones), so replaying entries changes nothing and every site's store,
+ * given the same entries in any order, holds the same records. Its position in the log is saved only after `sync` made the store's inserts
  * durable, and at start the log re-applies what came after it.
  *
  * A batch the store cannot take now (its thread is down, or another temporary error) is sent
@@ -77,7 +80,7 @@ export class CdrStoreView implements WriteAheadView {
     return () => this.progressListeners.delete(listener);
   }
 
-  /** Called with each record the store wrote now (not one it held already). */
+  /** Called with each record the store wrote now (new, or replacing the one it held; not one it held already or that lost to it). */
   onWritten(listener: (cdr: Cdr) => void): () => void {
     this.writtenListeners.add(listener);
     return () => this.writtenListeners.delete(listener);
@@ -101,7 +104,14 @@ export class CdrStoreView implements WriteAheadView {
           const ids = texts && this.store.insertTexts ? await this.store.insertTexts(texts, { durable: false }) : await this.store.insert(cdrs, { durable: false });
           const written = new Set(ids);
           this.succeeded();
-          for (const cdr of cdrs) if (written.has(cdr.id)) for (const l of this.writtenListeners) l(cdr);
+          // of several versions of an id in the batch, the store wrote the winner
+          const winners = new Map<string, Cdr>();
+          for (const cdr of cdrs) {
+            if (!written.has(cdr.id)) continue;
+            const other = winners.get(cdr.id);
+            winners.set(cdr.id, other ? mergeRecords(other, cdr) : cdr);
+          }
+          for (const cdr of winners.values()) for (const l of this.writtenListeners) l(cdr);
           return;
         } catch (err) {
           if ((err as { permanent?: unknown }).permanent === true) {

@@ -8,8 +8,8 @@ import type { MergePolicy } from './core/merge.js';
  *
  * The document kinds are nedb collections that are write-ahead views of the log
  * (storage/documents.ts): their writes go to the log first and the collection is rebuilt from
- * it. The record kinds are add-only: each entry is a record written once, appended in the same
- * transaction as the state that holds it (RECORD_KINDS).
+ * it. The record kinds are entries of records, appended in the same transaction as the state that
+ * holds them, each store keeping per id what its rule says (RECORD_KINDS, RECORD_RULES).
  */
 export const DOCUMENT_KINDS = {
   config: 'last-writer-wins',
@@ -27,7 +27,9 @@ export const DOCUMENT_KINDS = {
 export type DocumentKind = keyof typeof DOCUMENT_KINDS;
 
 /**
- * Add-only kinds: records appended once, never changed or deleted through the log.
+ * Record kinds: each change is an entry of its own, appended once and never deleted through the
+ * log, with no merged document in the log (`add-only` in the log's terms: core/merge.ts); which
+ * version of an id a store keeps is the kind's record rule (RECORD_RULES).
  * - `event`: a raw call event, keyed by its id, the body `{ instance, receivedAt, tsMs, event }`;
  *   appended by the callstore's journal (storage/journal.ts) in the same group transaction of the
  *   log's connection as the journal's own rows, so an acknowledged event is always an entry.
@@ -39,6 +41,22 @@ export const RECORD_KINDS = {
   event: 'add-only',
   cdr: 'add-only',
 } as const satisfies Record<string, MergePolicy>;
+
+/**
+ * How the store of a record kind keeps the versions of one id:
+ * - `first`: the first is kept, later ones are duplicates (raw events: a source that sends an
+ *   event to two sites sends the same event);
+ * - `ranked`: replaced by id, the greatest version by the kind's total order kept (CDRs:
+ *   storage/cdr/winner.ts, the record built from more of the call's events, then the later term,
+ *   then the site and the record's text). A call with events on both sides of a cut is recorded
+ *   on each; the active instance rebuilds it from the union of its events, which beats both, and
+ *   every store holding the same versions holds the same record (design section 7, "Failure and
+ *   heal").
+ */
+export const RECORD_RULES = {
+  event: 'first',
+  cdr: 'ranked',
+} as const satisfies Record<keyof typeof RECORD_KINDS, 'first' | 'ranked'>;
 
 export const LOGGED_COLLECTIONS: readonly string[] = Object.keys(DOCUMENT_KINDS);
 

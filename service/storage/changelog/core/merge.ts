@@ -31,8 +31,10 @@ export interface VersionedDoc<B = unknown> {
  * - `delete-wins`: for keys that are never reused (API tokens are random ids): a tombstone beats
  *   every put whatever its stamp. A token revoked on one site while the other wrote its
  *   `lastUsedAt` stays revoked; under last-writer-wins that later put would resurrect it.
- * - `add-only`: records that are written once (CDRs, voicemail messages): the first version of an
- *   id (the least (hlc, origin)) is kept; later ones are duplicates.
+ * - `add-only`: records (raw call events, CDRs): every version is an entry of its own and the log
+ *   merges no document of them; as versions, the first of an id (the least (hlc, origin)) is
+ *   kept. Their stores apply the kind's record rule (kinds.ts RECORD_RULES): raw events keep the
+ *   first, CDRs the greatest by their own order (storage/cdr/winner.ts).
  */
 export type MergePolicy = 'last-writer-wins' | 'delete-wins' | 'add-only';
 
