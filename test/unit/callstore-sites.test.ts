@@ -173,7 +173,8 @@ describe('callstore across two sites (Active-Passive)', () => {
 
     // B takes over in term 2: it writes the record of the finished call, and holds the other
     b.instance.setRole(active(2));
-    await until('call-x recorded by B', () => b.ownRecords().includes('call-x'), 5_000);
+    // the log's entry first, then the store's view of it: wait for both
+    await until('call-x recorded by B', () => b.ownRecords().includes('call-x') && b.cdrs.records.has('call-x'), 5_000);
     expect(b.cdrs.records.get('call-x')).toMatchObject({ site: 'site-b', term: 2, endReason: 'normal' });
     expect(b.instance.get('call-y')).toBeDefined();
     expect(b.instance.awaitingRecords).toBe(0);
