@@ -13,7 +13,9 @@ import { toApiError } from '../api/client.js';
 import { createLimit, deleteLimit, saveLimit } from '../api/limits.js';
 import { useAuth } from '../auth/AuthContext.js';
 import { Icon } from '../components/icons.js';
+import { LiveIndicator } from '../components/LiveIndicator.js';
 import { Alert, ConfirmDialog, EmptyState, ErrorPanel, ErrorText, LoadingRegion, PageHeader, Panel, SkeletonTable } from '../components/ui.js';
+import { useLiveState } from '../lib/live.js';
 import { useTitle } from '../lib/useTitle.js';
 import { checkDraft, inputFrom, unchanged } from './limits/limitDraft.js';
 import { knownProfiles } from './limits/limitCounts.js';
@@ -32,6 +34,7 @@ export function LimitsPage() {
   const profiles = useLiveProfiles();
   const [state, dispatch] = useReducer(limitsReducer, INITIAL_LIMITS_STATE);
   const items = limits.data?.items ?? [];
+  const liveState = useLiveState();
 
   const save = async () => {
     const editor = state.editor;
@@ -139,7 +142,12 @@ export function LimitsPage() {
       <PageHeader
         title="Limits"
         description="Cap how many calls are up at once, per profile: the phone system asks before it relays a call, and one over a limit is refused. Limits and counts hold across every paired site."
-        actions={items.length > 0 ? newButton : null}
+        actions={
+          <>
+            <LiveIndicator state={liveState} />
+            {items.length > 0 ? newButton : null}
+          </>
+        }
       />
       {state.notice ? (
         <Alert
