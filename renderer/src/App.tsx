@@ -14,6 +14,7 @@ import { TokensPage } from './pages/TokensPage.js';
 // The call pages load on first visit (their code, with the virtual list, is a chunk of its own).
 const ActiveCallsPage = lazy(() => import('./pages/ActiveCallsPage.js').then((m) => ({ default: m.ActiveCallsPage })));
 const CallRecordsPage = lazy(() => import('./pages/CallRecordsPage.js').then((m) => ({ default: m.CallRecordsPage })));
+const LimitsPage = lazy(() => import('./pages/LimitsPage.js').then((m) => ({ default: m.LimitsPage })));
 const SitesPage = lazy(() => import('./pages/SitesPage.js').then((m) => ({ default: m.SitesPage })));
 const VoicemailPage = lazy(() => import('./pages/VoicemailPage.js').then((m) => ({ default: m.VoicemailPage })));
 
@@ -72,7 +73,14 @@ export function App() {
                 </Loading>
               }
             />
-            <Route path="limits" element={<PlaceholderPage page={PLANNED.limits} />} />
+            <Route
+              path="limits"
+              element={
+                <Loading>
+                  <LimitsPage />
+                </Loading>
+              }
+            />
             <Route path="storage" element={<PlaceholderPage page={PLANNED.storage} />} />
             <Route path="settings" element={<Navigate to="/settings/tokens" replace />} />
             <Route path="settings/tokens" element={<TokensPage />} />

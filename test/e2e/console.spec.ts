@@ -118,7 +118,7 @@ test('login, dashboard, every page, API tokens, logout', async ({ page }) => {
     { link: 'Active calls', path: '/calls', heading: 'Active calls', expectText: 'No calls in progress', file: '06-active-calls' },
     { link: 'Call records', path: '/call-records', heading: 'Call records', expectText: 'No calls in this period', file: '07-call-records' },
     { link: 'Voicemail', path: '/voicemail', heading: 'Voicemail', expectText: 'Which domain?', file: '08-voicemail' },
-    { link: 'Limits', path: '/limits', heading: 'Limits', expectText: 'Not available in this version yet', file: '09-limits' },
+    { link: 'Limits', path: '/limits', heading: 'Limits', expectText: 'No limits yet', file: '09-limits' },
     { link: 'Storage', path: '/storage', heading: 'Storage', expectText: 'Not available in this version yet', file: '10-storage' },
     { link: 'API tokens', path: '/settings/tokens', heading: 'API tokens', expectText: 'No API tokens yet', file: '11-tokens-empty' },
   ];

@@ -28,7 +28,7 @@ export const NAV: readonly NavSection[] = [
     items: [
       { path: '/configuration', label: 'Configuration', icon: 'configuration', available: true },
       { path: '/sites', label: 'Sites', icon: 'sites', available: true },
-      { path: '/limits', label: 'Limits', icon: 'limits', available: false },
+      { path: '/limits', label: 'Limits', icon: 'limits', available: true },
       { path: '/storage', label: 'Storage', icon: 'storage', available: false },
     ],
   },

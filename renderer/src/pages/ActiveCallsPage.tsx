@@ -9,7 +9,8 @@ import { Icon } from '../components/icons.js';
 import { EmptyState, ErrorPanel, ErrorText, LoadingRegion, PageHeader, Alert, SkeletonTable } from '../components/ui.js';
 import { activeCalls as store, useActiveCalls } from '../lib/activeCalls.js';
 import { CALL_STATE_INFO, CALL_STATES, parseParty } from '../lib/calls.js';
-import { useLiveState, type LiveState } from '../lib/live.js';
+import { LiveIndicator } from '../components/LiveIndicator.js';
+import { useLiveState } from '../lib/live.js';
 import { formatInZone, useTimeZone } from '../lib/timeZone.js';
 import { useTitle } from '../lib/useTitle.js';
 import { useDebouncedParam, useDetailParam, useUrlParams } from '../lib/useUrlState.js';
@@ -17,22 +18,6 @@ import { CallDetail } from './calls/CallDetail.js';
 import { CallsTable, type CallSort, type CallSortKey } from './calls/CallsTable.js';
 
 const nf = new Intl.NumberFormat();
-
-export function LiveIndicator({ state }: { state: LiveState }) {
-  const info: Record<LiveState, { label: string; tone: string; title: string }> = {
-    open: { label: 'Live', tone: 'success', title: 'Changes appear as they happen' },
-    connecting: { label: 'Connecting…', tone: 'warning', title: 'Opening the live connection' },
-    reconnecting: { label: 'Reconnecting…', tone: 'warning', title: 'The live connection dropped; trying again. What is shown may be out of date.' },
-    closed: { label: 'Not live', tone: 'danger', title: 'No live connection' },
-  };
-  const i = info[state];
-  return (
-    <span className={`live-indicator live-indicator--${i.tone}`} title={i.title} data-testid="live-indicator" role="status">
-      <span className={`status-dot status-dot--${i.tone}`} aria-hidden="true" />
-      {i.label}
-    </span>
-  );
-}
 
 function sortValue(c: ActiveCall, key: CallSortKey): string {
   switch (key) {
