@@ -1,17 +1,16 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import Database from 'better-sqlite3';
+import { WalCheckpoints } from './wal-checkpoints.js';
 
 /**
- * Checkpoints a SQLite WAL from a thread of its own. A checkpoint copies pages back into the
- * database and fsyncs it: done by the writing connection it stalls the event loop for tens of
- * milliseconds; done here, a writer never waits for it (WAL lets both go on at once).
+ * Checkpoints a SQLite WAL from a thread of its own (wal-checkpoints.ts says why): the change
+ * log's, where no other thread does it for the log (the offline CLI, tests; the service has the
+ * CDR writer thread do it, see ChangeLogOptions.checkpointer).
  */
 const { file, intervalMs } = workerData as { file: string; intervalMs: number };
-const db = new Database(file);
-db.pragma('busy_timeout = 1000');
+const checkpoints = new WalCheckpoints();
 const timer = setInterval(() => {
   try {
-    db.pragma('wal_checkpoint(PASSIVE)');
+    checkpoints.checkpoint(file);
   } catch {
     // busy or the file went away; the next round tries again
   }
@@ -20,11 +19,6 @@ const timer = setInterval(() => {
 parentPort?.on('message', (msg: { type: 'close' }) => {
   if (msg.type !== 'close') return;
   clearInterval(timer);
-  try {
-    db.pragma('wal_checkpoint(TRUNCATE)');
-  } catch {
-    // the writer still holds the WAL: it is checkpointed on its next open
-  }
-  db.close();
+  checkpoints.close({ truncate: true });
   parentPort?.postMessage({ type: 'closed' });
 });

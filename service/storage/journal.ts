@@ -25,6 +25,20 @@ export interface EventEntryBody<E> {
 /** The kind of the change log's entries that carry raw events (kinds.ts). */
 export const EVENT_KIND = 'event';
 
+/** Calls `each` with up to ROWS_PER_STATEMENT rows of `width` parameters at a time, and their number of rows. */
+function inChunks<P>(params: readonly P[], width: number, each: (rows: number, params: P[]) => void): void {
+  for (let at = 0; at < params.length; at += ROWS_PER_STATEMENT * width) {
+    const chunk = params.slice(at, at + ROWS_PER_STATEMENT * width);
+    each(chunk.length / width, chunk);
+  }
+}
+
+/** `(?, ?, …), …`: the VALUES of a multi-row INSERT of `rows` rows of `width` columns. */
+function placeholders(rows: number, width: number): string {
+  const row = `(${Array.from({ length: width }, () => '?').join(', ')})`;
+  return Array.from({ length: rows }, () => row).join(', ');
+}
+
 /** What an old journal file is renamed to once its active calls are in the log. */
 export const LEGACY_SUFFIX = '.pre-log';
 
@@ -105,6 +119,12 @@ const SCHEMA = `
 /** an event's row, pointing at its entry; a duplicate id changes nothing */
 const INSERT_EVENT = 'INSERT OR IGNORE INTO journal_events (instance, id, received_at, call_id, origin, seq) VALUES (?, ?, ?, ?, ?, ?)';
 const INSERT_ACTIVE = 'INSERT OR IGNORE INTO journal_active (instance, call_id) VALUES (?, ?)';
+/**
+ * rows per statement of an append: the index rows of a message's new events go in multi-row
+ * INSERTs, the ids already stored are looked up in one SELECT ... IN per so many, the dialogs
+ * made active in multi-row INSERT OR IGNOREs (a statement a row cost more than its b-tree work)
+ */
+const ROWS_PER_STATEMENT = 32;
 
 /**
  * The raw event journal of one callstore instance, in the change log's own database: every event
@@ -132,6 +152,10 @@ export class EventJournal<E extends JournalEvent> {
   private readonly db: Database.Database;
   private readonly insertEvent: Database.Statement;
   private readonly insertActive: Database.Statement;
+  /** by number of rows (1 to ROWS_PER_STATEMENT): the statements of `append` */
+  private readonly storedOfIds = new Map<number, Database.Statement>();
+  private readonly insertEvents = new Map<number, Database.Statement>();
+  private readonly insertActives = new Map<number, Database.Statement>();
   private readonly deleteActive: Database.Statement;
   private readonly selectByCall: Database.Statement;
   private readonly selectAnyOfCall: Database.Statement;
@@ -322,32 +346,57 @@ export class EventJournal<E extends JournalEvent> {
 
   /**
    * Stores the events not stored yet, each with its entry in the log; returns, per event, whether
-   * it was new. Per event one statement on the index (its INSERT OR IGNORE says whether the id
-   * is new); the entries go in a few multi-row INSERTs after it (their seqs are known before: the
-   * index row names the seq its entry gets), and a dialog is made active once per message.
+   * it was new (its id not stored yet for this instance, nor earlier in the same message). The ids
+   * stored already are looked up in one SELECT per ROWS_PER_STATEMENT, and the new events' index
+   * rows, the dialogs they make active (once each per message) and their entries go in multi-row
+   * INSERTs (the index row names the seq its entry gets: the seqs are known before). All of it in
+   * the log's group transaction: an event is never in the index without its entry or the reverse.
    */
   append(events: readonly E[], receivedAt: number): boolean[] {
     return this.log.write(
       (w) => {
+        const stored = this.storedIds(events);
         const first = w.nextSeq();
         const records: { key: string; body: EventEntryBody<E>; text: string }[] = [];
+        const rows: (string | number)[] = [];
         const activated = new Set<string>();
         const fresh = events.map((e) => {
-          if (this.insertEvent.run(this.instance, e.id, receivedAt, e.callId, this.origin, first + records.length).changes !== 1) return false;
+          if (stored.has(e.id)) return false;
+          // a second copy in the same message is a duplicate too
+          stored.add(e.id);
+          rows.push(this.instance, e.id, receivedAt, e.callId, this.origin, first + records.length);
           const { tsMs, ...rest } = e;
-          for (const id of this.dialogsOf(e)) {
-            if (activated.has(id)) continue;
-            activated.add(id);
-            this.insertActive.run(this.instance, id);
-          }
+          for (const id of this.dialogsOf(e)) activated.add(id);
           records.push({ key: e.id, body: { instance: this.instance, receivedAt, tsMs, event: rest }, text: `${this.bodyPrefix}${receivedAt},"tsMs":${tsMs},"event":${JSON.stringify(rest)}}` });
           return true;
         });
+        inChunks(rows, 6, (n, params) => this.statement(this.insertEvents, n, () => `INSERT INTO journal_events (instance, id, received_at, call_id, origin, seq) VALUES ${placeholders(n, 6)}`).run(params));
+        const active: string[] = [];
+        for (const id of activated) active.push(this.instance, id);
+        inChunks(active, 2, (n, params) => this.statement(this.insertActives, n, () => `INSERT OR IGNORE INTO journal_active (instance, call_id) VALUES ${placeholders(n, 2)}`).run(params));
         if (records.length) w.appendRecords(EVENT_KIND, records);
         return fresh;
       },
       { fsync: this.fsync },
     ).result;
+  }
+
+  /** The ids of these events that this instance's index holds already. */
+  private storedIds(events: readonly E[]): Set<string> {
+    const stored = new Set<string>();
+    const ids = events.map((e) => e.id);
+    inChunks(ids, 1, (n, params) => {
+      const select = this.statement(this.storedOfIds, n, () => `SELECT id FROM journal_events WHERE instance = ? AND id IN (${Array.from({ length: n }, () => '?').join(', ')})`);
+      for (const row of select.raw(true).all(this.instance, ...params) as [string][]) stored.add(row[0]);
+    });
+    return stored;
+  }
+
+  /** The statement of `rows` rows of a kind, made once. */
+  private statement(cache: Map<number, Database.Statement>, rows: number, sql: () => string): Database.Statement {
+    let stmt = cache.get(rows);
+    if (!stmt) cache.set(rows, (stmt = this.db.prepare(sql())));
+    return stmt;
   }
 
   /**

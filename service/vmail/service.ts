@@ -454,8 +454,9 @@ export class VmailService {
 
   /**
    * Runs a deposit holding its Idempotency-Key: a second deposit with the same key into the same
-   * mailbox while the first is still being received is refused (409 with Retry-After, as the IETF
-   * draft has it), so two tries never both store a message, and the retry after it finds the first.
+   * mailbox while the first is still being received is refused (503 with Retry-After: a temporary
+   * condition, where the IETF draft has 409), so two tries never both store a message, and the
+   * retry after it finds the first.
    */
   private async withDepositKey<T>(mailbox: MailboxDoc, key: string, task: () => Promise<T>): Promise<T> {
     const held = `${mailbox._id}\u0000${key}`;
@@ -1048,10 +1049,14 @@ function damagedGreetingError(number: string, kind: GreetingKind, tense: 'is' | 
 /** A received file whose upload was refused after it was whole: its temp file and descriptor go. */
 const discardReceived = (received: Received): Promise<void> => received.file.abort();
 
-/** 409: a deposit with the same Idempotency-Key into the same mailbox is still being received. */
-export class DepositKeyBusyError extends AppError {
+/**
+ * 503 with Retry-After: a deposit with the same Idempotency-Key into the same mailbox is still
+ * being received. A temporary condition (the project's rule: 503, never a permanent-looking
+ * 4xx): the same request succeeds once the first is stored, answered with its message.
+ */
+export class DepositKeyBusyError extends UnavailableError {
   constructor(number: string) {
-    super(409, 'conflict', `A deposit into mailbox ${number} with this Idempotency-Key is still being received: try again in a moment; once it is stored, a retry is answered with its message.`, [{ path: '/Idempotency-Key', message: 'belongs to a deposit under way' }], { 'Retry-After': '1' });
+    super(`A deposit into mailbox ${number} with this Idempotency-Key is still being received: try again in a moment; once it is stored, a retry is answered with its message.`, 1, [{ path: '/Idempotency-Key', message: 'belongs to a deposit under way' }]);
   }
 }
 

@@ -297,7 +297,7 @@ export const DepositHeaders = Type.Object({
         'as a quoted string ("…", the IETF draft) or bare (the same key). Its scope is the mailbox; it is kept with the message, in its change-log entry, for ' +
         `${DEPOSIT_KEY_LIMITS.hours} h after the deposit (and while the message exists). A retry with the same key, audio and fields is answered 201 with the same message ` +
         '(Idempotent-Replayed: true; nothing stored again, no e-mail), also after a restart of the service; with other audio or fields it is refused (422); ' +
-        'while the first is still being received, 409 with Retry-After. Without the header every deposit stores a new message.',
+        'while the first is still being received, 503 with Retry-After (a temporary condition: the same retry later gets the message). Without the header every deposit stores a new message.',
     }),
   ),
 });

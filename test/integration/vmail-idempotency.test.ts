@@ -49,7 +49,7 @@ function slowDeposit(url: string, token: string, box: string, wav: Buffer, key: 
 const messageFiles = (svc: RunningTestService, box: string) => filesUnder(join(svc.dataDir, 'vmail', DOMAIN, box)).filter((f) => !f.startsWith('greetings/'));
 
 describe('vmail deposits with an Idempotency-Key', () => {
-  it('stores a retried deposit once; refuses the key for another deposit (422), a second try while the first is received (409), and malformed keys (400)', async () => {
+  it('stores a retried deposit once; refuses the key for another deposit (422), a second try while the first is received (503 with Retry-After), and malformed keys (400)', async () => {
     const svc = await startService();
     try {
       const token = await login(svc);
@@ -113,12 +113,15 @@ describe('vmail deposits with an Idempotency-Key', () => {
       expect(afterPurge.headers.get('idempotent-replayed')).toBeNull();
       expect(afterPurge.body.id).not.toBe(elsewhere.body.id);
 
-      // a second try while the first is still being received: 409 with Retry-After, then the retry finds the first
+      // a second try while the first is still being received: 503 with Retry-After (a temporary
+      // condition, not a conflict of the request), then the retry finds the first
       const slowWav = makeWav(2);
       const slow = slowDeposit(svc.url, token, '1002', slowWav, 'slow-one');
       await eventually(async () => messageFiles(svc, '1002').some((f) => f.endsWith('.tmp')), 20_000, 'the temp file of the slow deposit');
       const busy = await deposit(c, '1002', slowWav, { callerNumber: 'slow' }, 'slow-one');
-      expect(busy.status).toBe(409);
+      expect(busy.status).toBe(503);
+      expect(busy.body.error.code).toBe('unavailable');
+      expect(busy.body.error.details).toEqual([{ path: '/Idempotency-Key', message: 'belongs to a deposit under way' }]);
       expect(busy.headers.get('retry-after')).toBe('1');
       expect(busy.body.error.message).toMatch(/still being received/);
       slow.finish();

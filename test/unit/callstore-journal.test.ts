@@ -69,6 +69,30 @@ describe('the journal in the change log', () => {
     expect(disk.active).toEqual(['c1']);
   });
 
+  it('takes a message larger than one statement with duplicates in it and of stored events: each new id once, the seqs without a gap', async () => {
+    const dataDir = tempDir();
+    const t = await start(dataDir);
+    const s = new CallScript('pbx1', Date.now());
+    for (let c = 0; c < 40; c++) s.invite(c, `c${c}`, '101', '102').answer(1000 + c, `c${c}`);
+    const events = s.events.map(toCore);
+    // 20 of the 80 stored first; then all 80 with every 7th sent twice in the same message
+    await t.instance.ingest(events.slice(0, 20)).stored;
+    const message = events.flatMap((e, i) => (i % 7 === 0 ? [e, e] : [e]));
+    const taken = t.instance.ingest(message);
+    const seen = new Set<string>();
+    expect(taken.fresh).toEqual(message.map((e) => {
+      const isNew = !seen.has(e.id) && events.indexOf(e) >= 20;
+      seen.add(e.id);
+      return isNew;
+    }));
+    await taken.stored;
+    const disk = onDisk(dataDir);
+    expect(disk.rows).toEqual(events.map((e) => e.id).sort());
+    expect(disk.entries.map((e) => e.seq)).toEqual(Array.from({ length: 80 }, (_, i) => i + 1));
+    expect(disk.entries.map((e) => e.key)).toEqual(events.map((e) => e.id));
+    expect(disk.active).toEqual(Array.from({ length: 40 }, (_, c) => `c${c}`).sort());
+  });
+
   it('keeps the entries its index names through the log’s compaction, and lets them go once purged', async () => {
     const dataDir = tempDir();
     const t = await start(dataDir);

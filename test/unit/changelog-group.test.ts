@@ -1,9 +1,13 @@
+import { statSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { CdrWriterThread } from '../../service/storage/cdr/writer.js';
 import type { MergePolicy, VersionedDoc } from '../../service/storage/changelog/core/merge.js';
 import type { ChangeLog, WriteAheadView } from '../../service/storage/changelog/log.js';
 import { ChangeLogReader } from '../../service/storage/changelog/reader.js';
-import { checkpointWorker } from '../support/callstore-harness.js';
+import { cdrWriterWorker, checkpointWorker } from '../support/callstore-harness.js';
 import { changeLogSandbox } from '../support/changelog-sandbox.js';
+import { eventually } from '../support/events-client.js';
 
 /**
  * The change log's group commit (ChangeLog.write): writes of one turn of the event loop share one
@@ -223,5 +227,24 @@ describe('change log: group commit', () => {
   it('checkpoints on a thread of its own, never on the writer connection', async () => {
     const log = open(tempFile());
     expect(log.database.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+  });
+
+  it("has the CDR writer thread checkpoint its WAL when given it as the checkpointer (the service's way: no thread of its own)", async () => {
+    const file = tempFile();
+    const thread = new CdrWriterThread(dirname(file), cdrWriterWorker());
+    const asked: string[] = [];
+    try {
+      const log = open(file, { checkpointer: { checkpoint: (f) => (asked.push(f), thread.checkpoint(f)) } });
+      expect(log.database.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+      const body = { text: 'x'.repeat(4000) };
+      for (let i = 0; i < 50; i++) await log.write((w) => w.append({ kind: 'rec', key: `k${i}`, body })).committed;
+      // a new file's pages are in its WAL until a checkpoint copies them into the file itself
+      await eventually(async () => statSync(file).size >= 50 * 4000, 20_000, 'the entries checkpointed into the database file');
+      expect(new Set(asked)).toEqual(new Set([file]));
+      expect(log.after('site-a', 0, 100)).toHaveLength(50);
+      await log.close();
+    } finally {
+      await thread.close();
+    }
   });
 });

@@ -246,8 +246,8 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
       summary:
         'Deposit a message: multipart/form-data with the WAV in field "audio" (PCM 16-bit 8/16 kHz or G.711 8 kHz, at most 20 MiB) and fields callerNumber, callerName, callId, urgent. ' +
         'Answered 201 once the message is durable. With an Idempotency-Key a retry stores nothing twice: the same deposit again is answered 201 with the same message (Idempotent-Replayed: true). ' +
-        '409 when the mailbox is full or a deposit with the same key is still being received, 413 when too large or longer than maxMessageSeconds (both before anything is stored), ' +
-        '422 when the key was used for another deposit, 400 when the WAV is not acceptable',
+        '409 when the mailbox is full, 413 when too large or longer than maxMessageSeconds (both before anything is stored), ' +
+        '422 when the key was used for another deposit, 400 when the WAV is not acceptable, 503 with Retry-After while a deposit with the same key is still being received',
       tag: 'vmail',
       auth: 'vmail',
       params: MailboxParams,
@@ -264,10 +264,10 @@ export function vmailRoutes(vmail: VmailService): RouteDef[] {
       },
       errors: [
         404,
-        { status: 409, description: 'The mailbox is full (nothing stored), or a deposit with the same Idempotency-Key into it is still being received (try again after Retry-After)' },
+        { status: 409, description: 'The mailbox is full (nothing stored)' },
         413,
         { status: 422, description: `The Idempotency-Key was used for another deposit into this mailbox (other audio or fields) in the last ${DEPOSIT_KEY_LIMITS.hours} h: nothing stored; a new message needs a new key` },
-        503,
+        { status: 503, description: 'Temporarily unavailable, try again after Retry-After seconds: a deposit with the same Idempotency-Key into this mailbox is still being received (the retry once it is stored is answered with its message), or no active instance / not ready' },
       ],
       async handler({ params, headers, req, res }) {
         const idempotencyKey = idempotencyKeyOf(headers['Idempotency-Key']);

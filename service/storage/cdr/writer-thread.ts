@@ -1,5 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Cdr } from '../../../shared/api/cdr.js';
+import { WalCheckpoints } from '../wal-checkpoints.js';
 import { CdrStore } from './store.js';
 
 /** What the writer thread is started with. */
@@ -17,6 +18,8 @@ export type ToWriter =
   | { type: 'get'; id: number; cdrId: string }
   /** fsync what was inserted without `durable` (CdrStore.sync) */
   | { type: 'sync'; id: number }
+  /** a WAL checkpoint of another file (the change log's: ChangeLogOptions.checkpointer) */
+  | { type: 'checkpoint'; id: number; file: string }
   | { type: 'close'; id: number }
   /** the thread ends at once, as if it had crashed (test hook; ignored unless testHooks) */
   | { type: 'exit-for-test'; id: number };
@@ -26,16 +29,20 @@ export type FromWriter =
   | { type: 'inserted'; id: number; ids: string[] }
   | { type: 'got'; id: number; cdr: Cdr | undefined }
   | { type: 'synced'; id: number }
+  | { type: 'checkpointed'; id: number }
   | { type: 'closed'; id: number }
   /** `name` is the error's class: ValidationError means the request can never succeed */
   | { type: 'error'; id: number; name: string; message: string };
 
 // The writer thread owns the CDR store: SQLite's index and FTS upkeep runs beside ingestion, not in it.
+// It checkpoints the change log's WAL too: a thread of its own for that would cost the service
+// about 10 MB of resident memory (a Node.js thread's heap and runtime) for a pragma a second.
 if (parentPort) {
   const port = parentPort;
   const data = workerData as WriterThreadData;
   // A store that cannot be opened ends the thread here; its owner restarts it after a while.
   const store = new CdrStore(data.dataDir);
+  const checkpoints = new WalCheckpoints();
   port.on('message', (msg: ToWriter) => {
     try {
       switch (msg.type) {
@@ -49,10 +56,16 @@ if (parentPort) {
           store.sync();
           port.postMessage({ type: 'synced', id: msg.id } satisfies FromWriter);
           break;
+        case 'checkpoint':
+          checkpoints.checkpoint(msg.file);
+          port.postMessage({ type: 'checkpointed', id: msg.id } satisfies FromWriter);
+          break;
         case 'get':
           port.postMessage({ type: 'got', id: msg.id, cdr: store.get(msg.cdrId) } satisfies FromWriter);
           break;
         case 'close':
+          // the change log closes after this store (app.ts): its own close checkpoints it
+          checkpoints.close({ truncate: false });
           store.close();
           port.postMessage({ type: 'closed', id: msg.id } satisfies FromWriter);
           port.close();

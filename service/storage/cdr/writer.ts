@@ -113,6 +113,11 @@ export class CdrWriterThread {
     await this.request({ type: 'sync', id: 0 });
   }
 
+  /** A PASSIVE checkpoint of another SQLite file's WAL on this thread (the change log's: ChangeLogOptions.checkpointer). */
+  async checkpoint(file: string): Promise<void> {
+    await this.request({ type: 'checkpoint', id: 0, file });
+  }
+
   async get(id: string): Promise<Cdr | undefined> {
     const msg = await this.request({ type: 'get', id: 0, cdrId: id });
     return msg.type === 'got' ? msg.cdr : undefined;

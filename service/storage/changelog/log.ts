@@ -25,12 +25,23 @@ export interface ChangeLogOptions {
   /** where the WAL checkpoint thread comes from (tests: the TypeScript sources); default the built checkpoint-thread.js */
   checkpointWorker?: WorkerShim;
   /**
+   * another thread that checkpoints the log's WAL instead of a thread of the log's own (the
+   * service: the CDR writer thread; a Node.js thread costs about 10 MB of resident memory)
+   */
+  checkpointer?: WalCheckpointer;
+  /**
    * the kinds whose overwritten versions are kept (core/merge.ts conflictStep, conflicts.ts), with
    * their rule; undefined for a kind: not kept. Default: none.
    */
   conflictRuleOf?: (kind: string) => ConflictRule | undefined;
   /** this machine's clock for when a conflict was found (tests may fix it) */
   now?: () => number;
+}
+
+/** Checkpoints the log's WAL off the main thread (see ChangeLogOptions.checkpointer). */
+export interface WalCheckpointer {
+  /** a PASSIVE checkpoint of `file` (wal-checkpoints.ts); rejects when it cannot now (its thread is down) */
+  checkpoint(file: string): Promise<void>;
 }
 
 /** A change to append: the whole document after it, or null for a delete. */
@@ -209,6 +220,8 @@ const POSITION_SAVE_MS = 1_000;
 /** rows per multi-row INSERT of records (6 parameters a row, well below SQLite's limit) */
 const RECORD_ROWS_PER_INSERT = 32;
 const CHECKPOINT_INTERVAL_MS = 1_000;
+/** a checkpointer failing this long (its thread down and restarting) has the connection checkpoint itself meanwhile */
+const CHECKPOINTER_DOWN_MS = 10_000;
 
 /** The group transaction open on the connection: it commits on the next turn of the event loop. */
 interface OpenGroup {
@@ -283,6 +296,7 @@ export class ChangeLog extends LogQueries {
   private readonly inSavepoint: (fn: () => unknown) => unknown;
   private readonly checkpointer: Worker | undefined;
   private checkpointerExited = false;
+  private readonly delegatedCheckpoints: DelegatedCheckpoints | undefined;
   /** writes waiting for the next group to open (writeSoon), oldest first */
   private soon: SoonWrite[] = [];
   private soonTimer: NodeJS.Timeout | undefined;
@@ -361,7 +375,12 @@ export class ChangeLog extends LogQueries {
     this.wallNow = opts.now ?? Date.now;
     this.selfId = this.ensureOrigin(opts.origin);
     for (const row of this.stmt.lastHlc.all() as { hlc: string | null }[]) if (row.hlc) this.clock.seed(decodeHlc(row.hlc));
-    this.checkpointer = this.startCheckpointer(file, opts.checkpointWorker ?? {});
+    if (opts.checkpointer) {
+      this.db.pragma('wal_autocheckpoint = 0');
+      this.delegatedCheckpoints = new DelegatedCheckpoints(db, file, opts.checkpointer);
+    } else {
+      this.checkpointer = this.startCheckpointer(file, opts.checkpointWorker ?? {});
+    }
   }
 
   /**
@@ -1553,6 +1572,7 @@ export class ChangeLog extends LogQueries {
   }
 
   private async stopCheckpointer(): Promise<void> {
+    await this.delegatedCheckpoints?.close();
     const worker = this.checkpointer;
     if (!worker || this.checkpointerExited) return;
     const done = new Promise<void>((resolve) => {
@@ -1566,6 +1586,64 @@ export class ChangeLog extends LogQueries {
 
   private assertOpen(): void {
     if (this.closed) throw new Error('change log: closed');
+  }
+}
+
+/**
+ * The log's checkpoints through a WalCheckpointer: once a round, when the connection wrote since
+ * the last checkpoint (SQLite's total_changes(): any statement that wrote, the log's or a store's
+ * in the same file), a request, one at a time. While requests fail for CHECKPOINTER_DOWN_MS (the
+ * thread down, being restarted) the connection checkpoints itself (wal_autocheckpoint), so the
+ * WAL never grows without bound; once one succeeds again it stops.
+ */
+class DelegatedCheckpoints {
+  private readonly timer: NodeJS.Timeout;
+  private readonly totalChanges: Database.Statement;
+  private inFlight: Promise<void> | undefined;
+  /** total_changes() at the last checkpoint that succeeded (-1: none yet, so the first round checkpoints what the WAL holds) */
+  private checkpointedAt = -1;
+  private failingSince: number | undefined;
+  private selfCheckpointing = false;
+  private closed = false;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly file: string,
+    private readonly by: WalCheckpointer,
+  ) {
+    this.totalChanges = db.prepare('SELECT total_changes()').pluck();
+    this.timer = setInterval(() => this.round(), CHECKPOINT_INTERVAL_MS).unref();
+  }
+
+  private round(): void {
+    if (this.inFlight || this.closed) return;
+    const changes = this.totalChanges.get() as number;
+    if (changes === this.checkpointedAt && this.failingSince === undefined) return;
+    this.inFlight = this.by.checkpoint(this.file).then(
+      () => {
+        this.checkpointedAt = changes;
+        this.failingSince = undefined;
+        this.checkpointItself(false);
+      },
+      () => {
+        this.failingSince ??= Date.now();
+        if (Date.now() - this.failingSince >= CHECKPOINTER_DOWN_MS) this.checkpointItself(true);
+      },
+    );
+    void this.inFlight.finally(() => (this.inFlight = undefined));
+  }
+
+  private checkpointItself(on: boolean): void {
+    if (this.closed || this.selfCheckpointing === on) return;
+    this.db.pragma(`wal_autocheckpoint = ${on ? 1000 : 0}`);
+    this.selfCheckpointing = on;
+  }
+
+  /** Stops the rounds and waits for the request in flight (the connection closes after it). */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.timer);
+    await this.inFlight;
   }
 }
 
