@@ -222,6 +222,8 @@ const RECORD_ROWS_PER_INSERT = 32;
 const CHECKPOINT_INTERVAL_MS = 1_000;
 /** a checkpointer failing this long (its thread down and restarting) has the connection checkpoint itself meanwhile */
 const CHECKPOINTER_DOWN_MS = 10_000;
+/** the connection's own checkpoint when the WAL reaches so many pages (64 MiB of 4 KiB pages) while checkpoints are delegated */
+const BACKSTOP_AUTOCHECKPOINT_PAGES = 16_384;
 
 /** The group transaction open on the connection: it commits on the next turn of the event loop. */
 interface OpenGroup {
@@ -376,7 +378,9 @@ export class ChangeLog extends LogQueries {
     this.selfId = this.ensureOrigin(opts.origin);
     for (const row of this.stmt.lastHlc.all() as { hlc: string | null }[]) if (row.hlc) this.clock.seed(decodeHlc(row.hlc));
     if (opts.checkpointer) {
-      this.db.pragma('wal_autocheckpoint = 0');
+      // A backstop, not 0: the rounds' timer runs on this thread, so a long synchronous stretch
+      // (an upgrade's import) would otherwise grow the WAL without bound (the rounds keep it far below).
+      this.db.pragma(`wal_autocheckpoint = ${BACKSTOP_AUTOCHECKPOINT_PAGES}`);
       this.delegatedCheckpoints = new DelegatedCheckpoints(db, file, opts.checkpointer);
     } else {
       this.checkpointer = this.startCheckpointer(file, opts.checkpointWorker ?? {});
@@ -1635,7 +1639,7 @@ class DelegatedCheckpoints {
 
   private checkpointItself(on: boolean): void {
     if (this.closed || this.selfCheckpointing === on) return;
-    this.db.pragma(`wal_autocheckpoint = ${on ? 1000 : 0}`);
+    this.db.pragma(`wal_autocheckpoint = ${on ? 1000 : BACKSTOP_AUTOCHECKPOINT_PAGES}`);
     this.selfCheckpointing = on;
   }
 
