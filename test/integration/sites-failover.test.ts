@@ -21,7 +21,7 @@ import { apiClient } from '../support/api.js';
 import { CallScript } from '../support/call-events.js';
 import { callLoad, inParallel } from '../support/crash-source.js';
 import { FailoverSource } from '../support/failover-source.js';
-import { pairingCode, peerOf, restartSite, startSite, waitFor, type Site, type Stoppable } from '../support/sites.js';
+import { restartSite, startPairedSites, waitFor, type Site, type Stoppable } from '../support/sites.js';
 
 const running: Stoppable[] = [];
 afterEach(async () => {
@@ -112,18 +112,9 @@ async function missingEvents(s: Site, acked: readonly CallEvent[]): Promise<stri
 }
 
 async function pairSites(): Promise<{ a: Site; b: Site; instanceA: string; instanceB: string }> {
-  const a = await startSite(running, {}, { adminPassword: PASSWORD });
-  const b = await startSite(running, {}, { adminPassword: PASSWORD });
-  const paired = await b.api.post('/api/v1/sites', { url: a.self.publicUrl, code: await pairingCode(a) });
-  expect(paired.status, paired.text).toBe(201);
-  await b.relogin(PASSWORD);
-  await waitFor('B synced with A', async () => ((await peerOf(b, a.self.id))?.join?.state === 'synced' ? true : undefined), 30_000);
-  const instances = (await b.api.get('/api/v1/config/roles')).body.instances as { name: string; roletype: string; group: number; site: string }[];
-  const of = (site: Site) => instances.find((i) => i.roletype === 'callstore' && i.group === 1 && i.site === site.self.id)?.name as string;
-  const instanceA = of(a);
-  const instanceB = of(b);
-  expect(instanceA).toBeDefined();
-  expect(instanceB).toBeDefined();
+  const { a, b, callstoreOf } = await startPairedSites(running, PASSWORD);
+  const instanceA = callstoreOf(a);
+  const instanceB = callstoreOf(b);
   // both sites elect A's instance, in the same term
   for (const s of [a, b]) await waitFor(`${s.self.name} electing A`, async () => ((await groupOf(s))?.state === 'active' && (await groupOf(s))?.active === instanceA ? true : undefined), 20_000);
   expect((await groupOf(b))?.term).toBe((await groupOf(a))?.term);

@@ -20,7 +20,7 @@ import type { CallEvent } from '../../shared/api/events.js';
 import type { GroupStatus } from '../../shared/api/status.js';
 import { apiClient } from '../support/api.js';
 import { CallScript } from '../support/call-events.js';
-import { pairingCode, peerOf, startSite, waitFor, type Site, type Stoppable } from '../support/sites.js';
+import { peerOf, startPairedSites, waitFor, type Site, type Stoppable } from '../support/sites.js';
 
 const running: Stoppable[] = [];
 afterEach(async () => {
@@ -54,15 +54,8 @@ const whole = (c: Cdr) => ({ ...c, eventIds: [...c.eventIds].sort() });
 
 describe('sites: a partition and its heal', () => {
   it('a cut link with calls on both sides, then heal: identical CDR sets, no duplicates, the calls with events on both sides recorded from the union of their events', async () => {
-    const a = await startSite(running, {}, { adminPassword: PASSWORD });
-    const b = await startSite(running, {}, { adminPassword: PASSWORD });
-    const paired = await b.api.post('/api/v1/sites', { url: a.self.publicUrl, code: await pairingCode(a) });
-    expect(paired.status, paired.text).toBe(201);
-    await b.relogin(PASSWORD);
-    await waitFor('B synced with A', async () => ((await peerOf(b, a.self.id))?.join?.state === 'synced' ? true : undefined), 30_000);
-    const instances = (await b.api.get('/api/v1/config/roles')).body.instances as { name: string; roletype: string; group: number; site: string }[];
-    const instanceOf = (site: Site) => instances.find((i) => i.roletype === 'callstore' && i.group === 1 && i.site === site.self.id)?.name as string;
-    const [instanceA, instanceB] = [instanceOf(a), instanceOf(b)];
+    const { a, b, callstoreOf } = await startPairedSites(running, PASSWORD);
+    const [instanceA, instanceB] = [callstoreOf(a), callstoreOf(b)];
     for (const s of [a, b]) await waitFor(`${s.self.name} electing A`, async () => ((await groupOf(s))?.state === 'active' && (await groupOf(s))?.active === instanceA ? true : undefined), 20_000);
     const before = (await groupOf(a)) as GroupStatus;
 

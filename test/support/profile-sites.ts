@@ -6,7 +6,7 @@
 import { expect } from 'vitest';
 import { apiClient } from './api.js';
 import { CallScript } from './call-events.js';
-import { pairingCode, peerOf, startSite, waitFor, type Site, type Stoppable } from './sites.js';
+import { startPairedSites, waitFor, type Site, type Stoppable } from './sites.js';
 
 export const PASSWORD = 'password-of-the-installation';
 
@@ -41,12 +41,7 @@ export const synced = (s: Site) => metric(s, 'sitecall_profile_synced');
  * counting the calls its own sources brought in.
  */
 export async function pairSites(running: Stoppable[], ext: Record<string, unknown>, opts: { split?: boolean } = {}): Promise<{ a: Site; b: Site; token: string }> {
-  const a = await startSite(running, {}, { adminPassword: PASSWORD });
-  const b = await startSite(running, {}, { adminPassword: PASSWORD });
-  const paired = await b.api.post('/api/v1/sites', { url: a.self.publicUrl, code: await pairingCode(a) });
-  expect(paired.status, paired.text).toBe(201);
-  await b.relogin(PASSWORD);
-  await waitFor('B synced with A', async () => ((await peerOf(b, a.self.id))?.join?.state === 'synced' ? true : undefined), 30_000);
+  const { a, b } = await startPairedSites(running, PASSWORD);
   const current = (await a.api.get('/api/v1/config/roles')).body as { revision: number; instances: Instance[] };
   const instances = current.instances.map((i) => {
     if (i.roletype !== 'callstore') return i;

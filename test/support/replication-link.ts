@@ -53,11 +53,8 @@ export interface TestLink {
   cut(): Promise<void>;
 }
 
-/**
- * Two sites linked by a real WebSocket on loopback (plain ws: the pinned mutual TLS is the link
- * layer's), a PeerChannel on each end, a replication session on each.
- */
-export async function link(x: TestSite, y: TestSite, opts: Partial<ReplicationDeps> = {}): Promise<TestLink> {
+/** Two ends of one WebSocket on loopback: `client` and the server's `serverSide`; `close` ends the server. */
+export async function loopbackSockets(): Promise<{ client: WebSocket; serverSide: WebSocket; close(): Promise<void> }> {
   const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const accepted = new Promise<WebSocket>((resolve) => server.once('connection', (ws) => resolve(ws)));
@@ -67,6 +64,15 @@ export async function link(x: TestSite, y: TestSite, opts: Partial<ReplicationDe
     client.once('error', reject);
   });
   const serverSide = await accepted;
+  return { client, serverSide, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+}
+
+/**
+ * Two sites linked by a real WebSocket on loopback (plain ws: the pinned mutual TLS is the link
+ * layer's), a PeerChannel on each end, a replication session on each.
+ */
+export async function link(x: TestSite, y: TestSite, opts: Partial<ReplicationDeps> = {}): Promise<TestLink> {
+  const { client, serverSide, close } = await loopbackSockets();
   const deps = (site: TestSite): ReplicationDeps => ({ log: site.log, serves: () => site.serves, domainOf: testDomainOf, pollMs: 50, retryMs: 100, ...opts });
   const a = startReplication(channelOverWebSocket(client, y.id), deps(x));
   const b = startReplication(channelOverWebSocket(serverSide, x.id), deps(y));
@@ -77,7 +83,7 @@ export async function link(x: TestSite, y: TestSite, opts: Partial<ReplicationDe
       client.terminate();
       serverSide.terminate();
       await Promise.all([a.stop(), b.stop()]);
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await close();
     },
   };
 }

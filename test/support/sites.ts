@@ -103,3 +103,24 @@ export function wrongCode(c: string, i = 0): string {
   const next = alphabet[(alphabet.indexOf(n[at] as string) + 1 + Math.floor(i / 8)) % 32] as string;
   return n.slice(0, at) + next + n.slice(at + 1);
 }
+
+/**
+ * Starts sites A and B with one admin password and pairs B with A (B joins A's installation),
+ * B's console logged in again (joining replaces its users) and B synced; `callstoreOf` names the
+ * callstore instance of group 1 on a site, as B's joined configuration has it.
+ */
+export async function startPairedSites(running: Stoppable[], adminPassword: string, env: Record<string, string> = {}) {
+  const a = await startSite(running, env, { adminPassword });
+  const b = await startSite(running, env, { adminPassword });
+  const paired = await b.api.post('/api/v1/sites', { url: a.self.publicUrl, code: await pairingCode(a) });
+  expect(paired.status, paired.text).toBe(201);
+  await b.relogin(adminPassword);
+  await waitFor('B synced with A', async () => ((await peerOf(b, a.self.id))?.join?.state === 'synced' ? true : undefined), 30_000);
+  const instances = (await b.api.get('/api/v1/config/roles')).body.instances as { name: string; roletype: string; group: number; site: string }[];
+  const callstoreOf = (site: Site): string => {
+    const name = instances.find((i) => i.roletype === 'callstore' && i.group === 1 && i.site === site.self.id)?.name;
+    expect(name, `a callstore instance of group 1 on ${site.self.name}`).toBeDefined();
+    return name as string;
+  };
+  return { a, b, callstoreOf };
+}

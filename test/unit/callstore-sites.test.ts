@@ -1,20 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CallEvent } from '../../shared/api/events.js';
-import { CallstoreInstance, type InstanceRole } from '../../service/callstore/instance.js';
-import { journalsIn, type PeerIntake } from '../../service/callstore/journal.js';
-import { CallstoreMetrics } from '../../service/callstore/metrics.js';
-import { createLogger } from '../../service/logger.js';
-import { CdrStoreView } from '../../service/storage/cdr/view.js';
-import { ChangeFeed } from '../../service/storage/changes.js';
-import type { ChangeLog } from '../../service/storage/changelog/log.js';
-import { CallScript, toCore } from '../support/call-events.js';
-import { callstoreDefinition, openTestLog } from '../support/callstore-harness.js';
-import { CdrCollector } from '../support/callstore-instance.js';
-import { link, until, type TestLink } from '../support/replication-link.js';
+import { CallScript } from '../support/call-events.js';
+import { active, type CallSite, CallSites, passive } from '../support/call-sites.js';
+import { link, until } from '../support/replication-link.js';
 
 /*
  * Active-Passive across sites, the callstore's part (design section 7), on real parts: two data
@@ -23,85 +10,13 @@ import { link, until, type TestLink } from '../support/replication-link.js';
  * The roles are set by hand here (the election has its own tests, and the service wires it).
  */
 
-const GROUP = ['csA', 'csB'];
-const dirs: string[] = [];
-const open: CallSite[] = [];
-const links: TestLink[] = [];
-
-afterEach(async () => {
-  for (const l of links.splice(0)) await l.cut().catch(() => undefined);
-  for (const s of open.splice(0)) await s.close().catch(() => undefined);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-interface CallSite {
-  id: string;
-  dir: string;
-  log: ChangeLog;
-  serves: 'all';
-  cdrs: CdrCollector;
-  instance: CallstoreInstance;
-  ingest(events: CallEvent[]): Promise<void>;
-  /** keys of the `cdr` entries this site's own origin wrote */
-  ownRecords(): string[];
-  activeDialogs(): string[];
-  close(): Promise<void>;
-}
-
-async function openCallSite(id: string, name: string, role: InstanceRole, dir?: string): Promise<CallSite> {
-  const at = dir ?? mkdtempSync(join(tmpdir(), `sitecall-cs-${id}-`));
-  if (!dir) dirs.push(at);
-  const log = openTestLog(at, id);
-  const cdrs = new CdrCollector();
-  const view = new CdrStoreView(cdrs);
-  await log.attachView(view, { fresh: true });
-  let instance: CallstoreInstance | undefined;
-  const peers: PeerIntake = {
-    holderOf: (n) => (GROUP.includes(n) ? name : undefined),
-    localInstances: () => [name],
-    events: (holder, events) => {
-      if (holder === name) instance?.foldReplicated(events);
-    },
-    record: (cdr) => instance?.recordArrived(cdr),
-  };
-  const definition = { ...callstoreDefinition('async', { finish_settle_ms: 50 }), name, site: id };
-  const started = new CallstoreInstance(definition, { siteId: id, cdrs: view, feed: new ChangeFeed(), metrics: new CallstoreMetrics(new Registry()), journals: journalsIn(log, at, peers), role }, createLogger('silent'));
-  await started.start();
-  instance = started;
-  const site: CallSite = {
-    id,
-    dir: at,
-    log,
-    serves: 'all',
-    cdrs,
-    instance: started,
-    ingest: (events) => started.ingest(events.map(toCore)).stored,
-    ownRecords: () => log.database.prepare("SELECT e.key FROM entries e JOIN origins o ON o.id = e.origin WHERE e.kind = 'cdr' AND o.name = ? ORDER BY e.key").pluck().all(id) as string[],
-    activeDialogs: () => log.database.prepare('SELECT call_id FROM journal_active WHERE instance = ? ORDER BY call_id').pluck().all(name) as string[],
-    async close() {
-      await started.stop();
-      view.stop();
-      await log.close();
-    },
-  };
-  open.push(site);
-  return site;
-}
-
-async function reopen(site: CallSite, name: string, role: InstanceRole): Promise<CallSite> {
-  open.splice(open.indexOf(site), 1);
-  await site.close();
-  return openCallSite(site.id, name, role, site.dir);
-}
-
-const active = (term: number): InstanceRole => ({ active: true, term, writableAtMs: 0 });
-const passive = (term: number): InstanceRole => ({ active: false, term, writableAtMs: 0 });
-
+const sites = new CallSites(['csA', 'csB']);
+afterEach(() => sites.cleanUp());
 describe('callstore across two sites (Active-Passive)', () => {
   it('the passive instance folds the calls the active one takes in and the other way round; only the active one writes records, which drop the passive one’s calls', async () => {
-    const a = await openCallSite('site-a', 'csA', active(1));
-    const b = await openCallSite('site-b', 'csB', passive(1));
-    links.push(await link(a, b));
+    const a = await sites.openCallSite('site-a', 'csA', active(1));
+    const b = await sites.openCallSite('site-b', 'csB', passive(1));
+    sites.links.push(await link(a, b));
     const t0 = Date.now();
 
     // an event taken in on A is an active call on B within a second
@@ -147,17 +62,17 @@ describe('callstore across two sites (Active-Passive)', () => {
   });
 
   it('a passive instance keeps finished calls unrecorded, folds a peer’s calls again after a restart, and writes their records in its term when it takes over', async () => {
-    const a = await openCallSite('site-a', 'csA', active(1));
-    let b = await openCallSite('site-b', 'csB', passive(1));
+    const a = await sites.openCallSite('site-a', 'csA', active(1));
+    let b = await sites.openCallSite('site-b', 'csB', passive(1));
     const ab = await link(a, b);
-    links.push(ab);
+    sites.links.push(ab);
     const t0 = Date.now();
     const s = new CallScript('pbx', t0).invite(0, 'call-x', '100', '200').answer(100, 'call-x').invite(200, 'call-y', '101', '201');
     await a.ingest(s.events);
     await until('both calls on B', () => b.instance.get('call-x') !== undefined && b.instance.get('call-y') !== undefined, 5_000);
 
     // the link is cut (A is gone); call-x ends at B, still passive: finished, no record
-    links.splice(links.indexOf(ab), 1);
+    sites.links.splice(sites.links.indexOf(ab), 1);
     await ab.cut();
     const end = new CallScript('pbx', t0);
     end.add(3_000, 'end', 'call-x', { id: 'pbx-end-x', by: 'callee' });
@@ -167,7 +82,7 @@ describe('callstore across two sites (Active-Passive)', () => {
     expect(b.ownRecords()).toEqual([]);
 
     // B restarts (still passive): A's events of its calls were made active here, so both calls are back
-    b = await reopen(b, 'csB', passive(1));
+    b = await sites.reopen(b, 'csB', passive(1));
     expect(b.instance.get('call-y')).toMatchObject({ state: 'trying' });
     await until('call-x finished again on B', () => b.instance.awaitingRecords === 1, 5_000);
 
@@ -182,9 +97,9 @@ describe('callstore across two sites (Active-Passive)', () => {
   });
 
   it('right after a takeover from a reachable instance the new active one waits before it writes, and a record of the former active one arriving meanwhile drops the call: one record', async () => {
-    const a = await openCallSite('site-a', 'csA', active(1));
-    const b = await openCallSite('site-b', 'csB', passive(1));
-    links.push(await link(a, b));
+    const a = await sites.openCallSite('site-a', 'csA', active(1));
+    const b = await sites.openCallSite('site-b', 'csB', passive(1));
+    sites.links.push(await link(a, b));
     const t0 = Date.now();
     const s = new CallScript('pbx', t0).invite(0, 'call-h', '100', '200').answer(100, 'call-h');
     await a.ingest(s.events);
@@ -206,8 +121,8 @@ describe('callstore across two sites (Active-Passive)', () => {
     ['a site passive at the heal rebuilds it once it takes over', true],
   ])('a call recorded on both sides of a cut, each without the other side’s BYE: after the heal both stores hold one record of the union of its events (%s)', async (_, passiveAtHeal) => {
     // the cut: both active, each in its own term
-    const a = await openCallSite('site-a', 'csA', active(3));
-    const b = await openCallSite('site-b', 'csB', active(2));
+    const a = await sites.openCallSite('site-a', 'csA', active(3));
+    const b = await sites.openCallSite('site-b', 'csB', active(2));
     const t0 = Date.now();
     // the invite and answer reached both (a batch resent to the other address); each party's BYE reached one side
     const start = new CallScript('pbx', t0).invite(0, 'call-p', '100', '200').answer(1_000, 'call-p');
@@ -222,7 +137,7 @@ describe('callstore across two sites (Active-Passive)', () => {
     // the heal: B learns A's later term and is passive (or both are, while A catches up)
     b.instance.setRole(passive(3));
     if (passiveAtHeal) a.instance.setRole(passive(3));
-    links.push(await link(a, b));
+    sites.links.push(await link(a, b));
     const union = ['pbx-000001', 'pbx-000002', 'pbx-bye-caller', 'pbx-bye-callee'].sort();
     const rebuilt = (s: CallSite) => [...(s.cdrs.records.get('call-p')?.eventIds ?? [])].sort().join() === union.join();
     if (passiveAtHeal) {

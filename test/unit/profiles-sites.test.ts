@@ -1,21 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { CallEvent } from '../../shared/api/events.js';
-import { CallstoreInstance, type InstanceRole } from '../../service/callstore/instance.js';
-import { journalsIn, type PeerIntake } from '../../service/callstore/journal.js';
-import { CallstoreMetrics } from '../../service/callstore/metrics.js';
-import { ProfileBook } from '../../service/callstore/profiles.js';
-import { createLogger } from '../../service/logger.js';
-import { CdrStoreView } from '../../service/storage/cdr/view.js';
-import { ChangeFeed } from '../../service/storage/changes.js';
-import type { ChangeLog } from '../../service/storage/changelog/log.js';
-import { CallScript, toCore } from '../support/call-events.js';
-import { callstoreDefinition, openTestLog } from '../support/callstore-harness.js';
-import { CdrCollector } from '../support/callstore-instance.js';
-import { link, until, type TestLink } from '../support/replication-link.js';
+import { CallScript } from '../support/call-events.js';
+import { active, CallSites, passive } from '../support/call-sites.js';
+import { link, until } from '../support/replication-link.js';
 
 /*
  * Each call counts once across an installation (design section 4.4 with section 7's
@@ -25,87 +11,13 @@ import { link, until, type TestLink } from '../support/replication-link.js';
  * has its ProfileBook as the service wires it. Restarts rebuild the counts from the calls restored.
  */
 
-const GROUP = ['csA', 'csB'];
-const dirs: string[] = [];
-const open: CallSite[] = [];
-const links: TestLink[] = [];
-
-afterEach(async () => {
-  for (const l of links.splice(0)) await l.cut().catch(() => undefined);
-  for (const s of open.splice(0)) await s.close().catch(() => undefined);
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-interface CallSite {
-  id: string;
-  dir: string;
-  log: ChangeLog;
-  serves: 'all';
-  book: ProfileBook;
-  instance: CallstoreInstance;
-  ingest(events: CallEvent[]): Promise<void>;
-  total(): number;
-  close(): Promise<void>;
-}
-
-async function openCallSite(id: string, name: string, role: InstanceRole, dir?: string): Promise<CallSite> {
-  const at = dir ?? mkdtempSync(join(tmpdir(), `sitecall-prof-${id}-`));
-  if (!dir) dirs.push(at);
-  const log = openTestLog(at, id);
-  const view = new CdrStoreView(new CdrCollector());
-  await log.attachView(view, { fresh: true });
-  let instance: CallstoreInstance | undefined;
-  const peers: PeerIntake = {
-    holderOf: (n) => (GROUP.includes(n) ? name : undefined),
-    localInstances: () => [name],
-    events: (holder, events) => {
-      if (holder === name) instance?.foldReplicated(events);
-    },
-    record: (cdr) => instance?.recordArrived(cdr),
-  };
-  const book = new ProfileBook();
-  const definition = { ...callstoreDefinition('async', { finish_settle_ms: 50 }), name, site: id };
-  const started = new CallstoreInstance(
-    definition,
-    { siteId: id, cdrs: view, feed: new ChangeFeed(), metrics: new CallstoreMetrics(new Registry()), journals: journalsIn(log, at, peers), role, profiles: book.forInstance() },
-    createLogger('silent'),
-  );
-  await started.start();
-  instance = started;
-  const site: CallSite = {
-    id,
-    dir: at,
-    log,
-    serves: 'all',
-    book,
-    instance: started,
-    ingest: (events) => started.ingest(events.map(toCore)).stored,
-    total: () => book.localCounts().find((c) => c.name === 'total')?.count ?? 0,
-    async close() {
-      await started.stop();
-      book.stop();
-      view.stop();
-      await log.close();
-    },
-  };
-  open.push(site);
-  return site;
-}
-
-async function reopen(site: CallSite, name: string, role: InstanceRole): Promise<CallSite> {
-  open.splice(open.indexOf(site), 1);
-  await site.close();
-  return openCallSite(site.id, name, role, site.dir);
-}
-
-const active = (term: number): InstanceRole => ({ active: true, term, writableAtMs: 0 });
-const passive = (term: number): InstanceRole => ({ active: false, term, writableAtMs: 0 });
-
+const sites = new CallSites(['csA', 'csB']);
+afterEach(() => sites.cleanUp());
 describe('profile counts across two sites (each call once)', () => {
   it('a site counts the dialogs its own sources brought in, not those it folds from the peer; a restart rebuilds the counts from the active calls', async () => {
-    let a = await openCallSite('site-a', 'csA', active(1));
-    let b = await openCallSite('site-b', 'csB', passive(1));
-    links.push(await link(a, b));
+    let a = await sites.openCallSite('site-a', 'csA', active(1));
+    let b = await sites.openCallSite('site-b', 'csB', passive(1));
+    sites.links.push(await link(a, b));
     const t0 = Date.now();
 
     // two calls taken in on A (one with a trunk profile), one on B
@@ -134,8 +46,8 @@ describe('profile counts across two sites (each call once)', () => {
     expect(b.total()).toBe(1);
 
     // a restart of either site: the counts come back from the calls restored, its own only
-    a = await reopen(a, 'csA', active(1));
-    b = await reopen(b, 'csB', passive(1));
+    a = await sites.reopen(a, 'csA', active(1));
+    b = await sites.reopen(b, 'csB', passive(1));
     expect(a.instance.get('b-1')).toBeDefined();
     expect(a.total()).toBe(1);
     expect(b.total()).toBe(1);
@@ -151,7 +63,7 @@ describe('profile counts across two sites (each call once)', () => {
   });
 
   it('an admitted call holds a reservation that its invite turns into the dialog, counted once', async () => {
-    const a = await openCallSite('site-a', 'csA', active(1));
+    const a = await sites.openCallSite('site-a', 'csA', active(1));
     const settings = { reservationTtlMs: 60_000, rejectUntilSynced: true };
     expect(a.book.admit({ callId: 'r-1', domain: 'Office.Example' }, settings)).toMatchObject({ allow: true, reason: 'ok' });
     expect(a.total()).toBe(1);

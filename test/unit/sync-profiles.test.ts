@@ -1,11 +1,10 @@
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket } from 'ws';
 import { MAX_PROFILE_PAIRS, PROFILES_TOPIC } from '../../shared/sync/profiles.js';
 import { resolveInstance } from '../../service/config/roles.js';
 import { channelOverWebSocket, type PeerChannel } from '../../service/sync/channel.js';
 import { DEFAULT_PROFILE_SETTINGS, ProfileExchange, profileSettingsOf, type LocalProfiles, type ProfileCount, type ProfileSettings } from '../../service/sync/profiles.js';
-import { until } from '../support/replication-link.js';
+import { loopbackSockets, until } from '../support/replication-link.js';
 
 /*
  * The profile exchange (sync/profiles.ts) on real parts: two exchanges linked by a real
@@ -63,15 +62,7 @@ function site(id: string, peers: string[], settings: Partial<ProfileSettings> = 
 
 /** Links two sites as the link layer does; `raw` is x's socket, to send what a faulty peer would. */
 async function connect(x: TestSite, y: TestSite): Promise<{ cut(): void; raw: WebSocket; toY: PeerChannel }> {
-  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
-  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
-  const accepted = new Promise<WebSocket>((resolve) => server.once('connection', (ws) => resolve(ws)));
-  const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
-  await new Promise<void>((resolve, reject) => {
-    client.once('open', () => resolve());
-    client.once('error', reject);
-  });
-  const serverSide = await accepted;
+  const { client, serverSide, close } = await loopbackSockets();
   const toY = channelOverWebSocket(client, y.id);
   const toX = channelOverWebSocket(serverSide, x.id);
   for (const l of x.channelListeners) l(toY);
@@ -82,7 +73,7 @@ async function connect(x: TestSite, y: TestSite): Promise<{ cut(): void; raw: We
   };
   closers.push(async () => {
     cut();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await close();
   });
   return { cut, raw: client, toY };
 }
