@@ -241,6 +241,26 @@ export class MessageStore implements WriteAheadView {
     }
   }
 
+  /**
+   * The versions in one transaction (the log hands over what committed meanwhile as one batch):
+   * a transaction a message cost 0.2 ms each, 2 s of the first start after an upgrade of
+   * 10,000 messages. A failure rolls the whole batch back; the log hands it over again, and an
+   * apply repeated changes nothing.
+   */
+  async applyMany(versions: readonly VersionedDoc[]): Promise<void> {
+    this.assertOpen();
+    const wrong = versions.find((v) => v.kind !== MESSAGE_KIND);
+    if (wrong) throw new Error(`the message store holds ${MESSAGE_KIND}, not ${wrong.kind}`);
+    try {
+      this.db.transaction(() => {
+        for (const version of versions) this.applyInTransaction(version);
+      })();
+    } catch (err) {
+      for (const l of this.applyFailures) l(err as Error);
+      throw err;
+    }
+  }
+
   /** Listens to the applies that fail (the file locked by another program, the disk full). */
   onApplyFailed(listener: (err: Error) => void): () => void {
     this.applyFailures.add(listener);
@@ -248,20 +268,22 @@ export class MessageStore implements WriteAheadView {
   }
 
   private applyOne(version: VersionedDoc): void {
-    this.db.transaction(() => {
-      const old = this.stmt.selectRow.get(version.key) as (MessageRow & RemovedMessage) | undefined;
-      if (old) {
-        this.count(old, -1);
-        if (version.tombstone) this.removed.set(version.key, { box: old.box, originSite: old.originSite, audioKey: old.audioKey });
-      }
-      if (version.tombstone || version.body === null) {
-        if (old) this.stmt.remove.run(version.key);
-        return;
-      }
-      const doc = checkedDoc(version.key, version.body);
-      this.stmt.upsert.run(rowOf(doc));
-      this.count({ box: doc.box, folder: doc.folder, urgent: doc.urgent ? 1 : 0 }, 1);
-    })();
+    this.db.transaction(() => this.applyInTransaction(version))();
+  }
+
+  private applyInTransaction(version: VersionedDoc): void {
+    const old = this.stmt.selectRow.get(version.key) as (MessageRow & RemovedMessage) | undefined;
+    if (old) {
+      this.count(old, -1);
+      if (version.tombstone) this.removed.set(version.key, { box: old.box, originSite: old.originSite, audioKey: old.audioKey });
+    }
+    if (version.tombstone || version.body === null) {
+      if (old) this.stmt.remove.run(version.key);
+      return;
+    }
+    const doc = checkedDoc(version.key, version.body);
+    this.stmt.upsert.run(rowOf(doc));
+    this.count({ box: doc.box, folder: doc.folder, urgent: doc.urgent ? 1 : 0 }, 1);
   }
 
   async load(versions: readonly VersionedDoc[]): Promise<void> {
